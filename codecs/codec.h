@@ -1,0 +1,89 @@
+// The codec seam: how a wire format plugs into the gateway. A codec is pure code over bytes: no
+// sockets, no loop, no logging, no globals. Every limit it enforces arrives in CodecOptions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "codecs/message.h"
+
+namespace rpcgate::codec {
+
+// Bounds on what one peer may make us hold. Checked the moment a header announces a size, never
+// after buffering it. Defaults follow PROTOCOLS.md.
+struct Limits {
+  size_t max_frame_bytes = 16u << 20;      // JSON/protobuf frame body; RESP bulk string length
+  size_t max_request_bytes = 64u << 20;    // RESP: one whole command (all its bulks) not yet complete
+  size_t max_elements = 1u << 20;          // RESP array elements
+  size_t max_depth = 64;                   // JSON nesting, RESP array nesting, protobuf Value recursion
+  size_t max_inline_bytes = 64u << 10;     // RESP inline command line
+};
+
+enum class ByteOrder : uint8_t { kLittle, kBig };
+enum class RespArgs : uint8_t { kAuto, kStrings };
+
+// Per-listener / per-cluster codec settings. One flat struct: each codec reads the fields it owns.
+struct CodecOptions {
+  Limits limits;
+  ByteOrder length_byte_order = ByteOrder::kLittle;  // json: the legacy services pack native (LE)
+  RespArgs resp_args = RespArgs::kAuto;              // resp: how command arguments become params
+};
+
+enum class DecodeStatus : uint8_t {
+  kNeedMore,  // no whole frame yet; nothing consumed
+  kRequest,   // `request` holds a decoded request
+  kAnswered,  // the codec answered the frame itself into `reply` (a connection-level command such as
+              // RESP HELLO, or a request-level error such as invalid JSON); the connection stays usable
+  kBroken,    // framing error: the stream cannot be resynchronised. `reply` holds the one error to
+              // send; the caller stops reading and closes once it is written
+};
+
+struct DecodeResult {
+  DecodeStatus status = DecodeStatus::kNeedMore;
+  size_t consumed = 0;  // bytes of `input` that made up the frame (0 for kNeedMore and kBroken)
+};
+
+// The server side of a connection: decodes requests, encodes responses. One instance per
+// downstream connection, so it may keep per-connection protocol state (RESP3 after HELLO 3).
+class ServerCodec {
+ public:
+  virtual ~ServerCodec() = default;
+
+  // `input` starts at the first byte not yet consumed: bytes handed before and not consumed are
+  // handed again, followed by any new ones. Decodes at most one frame. Views into `input` are not
+  // kept in `request`; it owns what it holds.
+  virtual DecodeResult decode(std::string_view input, Request& request, Response& reply) = 0;
+
+  // Appends one whole response frame to `out`.
+  virtual void encode(const Response& response, std::string& out) = 0;
+};
+
+// The client side, towards an upstream: encodes requests, decodes responses.
+class ClientCodec {
+ public:
+  virtual ~ClientCodec() = default;
+
+  // Appends one whole request frame to `out`.
+  virtual void encode(const Request& request, std::string& out) = 0;
+
+  // Same input contract as ServerCodec::decode. kRequest is never returned: a whole response is
+  // reported as kAnswered with `response` filled; a framing error as kBroken.
+  virtual DecodeResult decode(std::string_view input, Response& response) = 0;
+};
+
+// The codec registry: a new wire format is one folder in codecs/ plus one line in registry.cpp.
+struct CodecInfo {
+  std::string_view name;
+  std::unique_ptr<ServerCodec> (*make_server)(const CodecOptions& options);
+  std::unique_ptr<ClientCodec> (*make_client)(const CodecOptions& options);
+};
+
+// nullptr for an unknown name.
+const CodecInfo* find_codec(std::string_view name);
+// "json, resp, protobuf": for error messages and --help.
+std::string codec_names();
+
+}  // namespace rpcgate::codec

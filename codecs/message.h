@@ -1,0 +1,88 @@
+// The canonical request and response every codec translates to and from. Nothing here knows a
+// wire format; the gateway, router, handlers and backends only ever see these types.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace rpcgate {
+
+using Json = nlohmann::json;
+
+// One set of error codes for all codecs (PROTOCOLS.md, "Canonical model").
+enum class ErrorCode : uint8_t {
+  kNone = 0,
+  kBadRequest,
+  kTooLarge,
+  kUnknownMethod,
+  kUnavailable,
+  kTimeout,
+  kUpstreamError,
+  kOverloaded,
+  kShuttingDown,
+  kInternal,
+};
+
+// "BAD_REQUEST", "TOO_LARGE", ...; "" for kNone.
+std::string_view error_code_name(ErrorCode code);
+// The inverse, for codecs that read an error from the wire; nullopt for an unknown name.
+std::optional<ErrorCode> error_code_from_name(std::string_view name);
+
+// String metadata carried beside the params (deadline_ms, trace_id, ...). A vector, not a map:
+// it is almost always empty or tiny, and an empty vector costs no allocation.
+using Meta = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method;           // exact name; RESP lower-cases command names
+  Json params;                  // null when absent; binary values allowed
+  std::optional<uint64_t> id;   // correlation id when the codec carries one
+  Meta meta;
+  std::string payload;          // opaque bytes (protobuf `payload`), forwarded as they are
+
+  void clear() {
+    method.clear();
+    params = nullptr;
+    id.reset();
+    meta.clear();
+    payload.clear();
+  }
+};
+
+struct Response {
+  std::optional<uint64_t> id;   // the request's id, echoed
+  std::string kind;             // the JSON codec's `out` ("pong", "pi_r", ...); may be empty
+  Json result;                  // null when absent
+  std::string payload;          // opaque bytes (protobuf `payload`)
+  // A short status line for codecs that have one (RESP `+PONG`, `+OK`); when set, such a codec
+  // sends it instead of `result`, and other codecs ignore it.
+  std::string status;
+  ErrorCode error = ErrorCode::kNone;
+  std::string message;          // human-readable error text when `error` is set
+  bool close_after = false;     // close the connection once this response is written (QUIT)
+
+  bool is_error() const { return error != ErrorCode::kNone; }
+
+  void set_error(ErrorCode code, std::string text) {
+    error = code;
+    message = std::move(text);
+  }
+
+  void clear() {
+    id.reset();
+    kind.clear();
+    result = nullptr;
+    payload.clear();
+    status.clear();
+    error = ErrorCode::kNone;
+    message.clear();
+    close_after = false;
+  }
+};
+
+}  // namespace rpcgate

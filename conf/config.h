@@ -1,0 +1,134 @@
+// The typed configuration: what conf/config_loader.cpp builds from YAML and validates. Every
+// section of the schema in docs/configuration.md has a struct here, whether or not the running
+// build supports it yet; unsupported_features() says which parts the gateway cannot honour.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codecs/codec.h"
+
+namespace rpcgate::conf {
+
+using Duration = std::chrono::milliseconds;
+
+// Where a value came from, for messages that name file and line (1-based; 0 = unknown).
+struct Origin {
+  std::string file;
+  int line = 0;
+  std::string describe() const;  // "conf/rpcgate.yaml:12"
+};
+
+struct Address {
+  std::string host;  // an IPv4 or IPv6 literal
+  uint16_t port = 0;
+  std::string to_string() const;  // "127.0.0.1:6380", "[::1]:6380"
+};
+
+struct ListenerConfig {
+  std::string name;
+  Address address;
+  std::string codec;                // a name in the codec registry
+  codec::CodecOptions codec_options;
+  size_t max_connections = 10000;   // beyond it a new connection gets an error frame and is closed
+  Duration idle_timeout = std::chrono::seconds(300);  // 0 = never
+  size_t max_pipeline = 1024;       // requests in flight per connection before reading pauses
+  size_t output_high_water = 1u << 20;   // unsent bytes at which reading pauses
+  size_t output_limit = 64u << 20;       // unsent bytes at which the client is disconnected
+  Origin origin;
+};
+
+struct RouteConfig {
+  enum class MatchKind : uint8_t { kMethods, kPrefix, kGlob };
+  MatchKind kind = MatchKind::kMethods;
+  std::vector<std::string> methods;  // kMethods (`method: x` is a list of one)
+  std::string pattern;               // kPrefix / kGlob
+  std::string handler;               // exactly one of handler and cluster is set
+  std::string cluster;
+  std::string rename;                // forward under this method name; empty = unchanged
+  std::optional<Duration> timeout;
+  int retries = 0;
+  bool idempotent = false;
+  Origin origin;
+};
+
+struct OutlierConfig {
+  int consecutive_failures = 5;
+  Duration base_ejection = std::chrono::seconds(10);
+  Duration max_ejection = std::chrono::seconds(300);
+};
+
+struct HealthCheckConfig {
+  std::string method;  // empty = no active health check
+  Duration interval = std::chrono::seconds(5);
+  Duration timeout = std::chrono::seconds(1);
+  int healthy_threshold = 2;
+  int unhealthy_threshold = 3;
+};
+
+struct ClusterConfig {
+  std::string name;
+  std::string codec;
+  codec::CodecOptions codec_options;
+  std::vector<Address> endpoints;   // static list, or
+  std::string zookeeper_path;       // discovery: {zookeeper: {path: ...}}
+  std::string load_balancer = "round_robin";  // round_robin | random | least_pending | consistent_hash
+  std::string hash_key;             // consistent_hash: a param path such as params.id
+  size_t max_connections = 1;       // per endpoint per worker
+  size_t pipeline_depth = 32;
+  size_t max_pending = 10000;       // beyond it requests get OVERLOADED
+  Duration connect_timeout = std::chrono::milliseconds(200);
+  Duration request_timeout = std::chrono::seconds(1);
+  int retries = 0;
+  OutlierConfig outlier;
+  HealthCheckConfig health_check;
+  Origin origin;
+};
+
+struct ProcessConfig {
+  std::string model = "single";  // prefork | reuseport | fdpass | single
+  unsigned workers = 0;          // 0 = auto (one per CPU)
+  Duration drain_timeout = std::chrono::seconds(10);
+  std::string pid_file;
+  Origin origin;
+};
+
+struct AdminConfig {
+  std::optional<Address> address;  // unset = no admin port
+  Origin origin;
+};
+
+struct LoggingConfig {
+  std::string level = "info";  // debug | info | warn | error
+  std::string file;            // empty = stderr
+  bool access_log = false;
+};
+
+struct ZookeeperConfig {
+  std::vector<Address> servers;   // empty = no ZooKeeper
+  Duration session_timeout = std::chrono::seconds(10);
+  std::string register_path;      // publish this gateway's listeners under this path
+  Origin origin;
+};
+
+struct HandlersConfig {
+  std::vector<std::string> enabled;  // built-in and registered handlers to serve
+  uint64_t pi_max_terms = 100'000'000;  // pi: a larger n is BAD_REQUEST
+};
+
+struct Config {
+  std::string path;
+  ProcessConfig process;
+  std::vector<ListenerConfig> listeners;
+  AdminConfig admin;
+  HandlersConfig handlers;
+  std::vector<RouteConfig> routes;
+  std::vector<ClusterConfig> clusters;
+  LoggingConfig logging;
+  ZookeeperConfig zookeeper;
+};
+
+}  // namespace rpcgate::conf
