@@ -1,0 +1,13 @@
+// The protobuf wire format (PROTOCOLS.md): server and client codecs behind the codec seam.
+#pragma once
+
+#include <memory>
+
+#include "codecs/codec.h"
+
+namespace rpcgate::codec::protobuf {
+
+std::unique_ptr<ServerCodec> make_server_codec(const CodecOptions& options);
+std::unique_ptr<ClientCodec> make_client_codec(const CodecOptions& options);
+
+}  // namespace rpcgate::codec::protobuf
