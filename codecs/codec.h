@@ -59,6 +59,10 @@ class ServerCodec {
 
   // Appends one whole response frame to `out`.
   virtual void encode(const Response& response, std::string& out) = 0;
+
+  // False when every response carries its request's id, so answers may leave in completion
+  // order instead of waiting for slower requests ahead of them (protobuf).
+  virtual bool answers_in_order() const { return true; }
 };
 
 // The client side, towards an upstream: encodes requests, decodes responses.

@@ -1,0 +1,326 @@
+#include "gateway/connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "gateway/gateway.h"
+#include "gateway/listener.h"
+#include "gateway/log.h"
+
+namespace rpcgate {
+namespace {
+
+// Output buffers above this are given back after a flush, so a connection that once answered
+// a large result does not keep the memory while idle.
+constexpr size_t kKeepOutputCapacity = 256 * 1024;
+// An error message quotes at most this much of a client-chosen method name.
+constexpr size_t kQuotedMethodBytes = 128;
+
+}  // namespace
+
+Connection::Connection(Gateway& gateway, Listener& listener)
+    : gateway_(gateway), listener_(listener), codec_(listener.make_codec()), in_order_(codec_->answers_in_order()) {
+  uv_tcp_init(gateway_.loop(), &tcp_);
+  tcp_.data = this;
+  write_req_.data = this;
+  gateway_.add_connection(this);
+}
+
+void Connection::start(bool reject) {
+  Stats& stats = gateway_.stats();
+  ++stats.connections_accepted;
+  last_active_ms_ = gateway_.now_ms();
+  uv_tcp_nodelay(&tcp_, 1);
+  if (reject) {
+    ++stats.connections_rejected;
+    LOG_WARN("listener %s: connection refused: %zu connections is the limit (max_connections)",
+             listener_.config().name.c_str(), listener_.config().max_connections);
+    response_.set_error(ErrorCode::kOverloaded, "too many connections");
+    codec_->encode(response_, output_);
+    close_when_flushed_ = true;
+    flush();
+    return;
+  }
+  ++stats.connections_active;
+  counted_active_ = true;
+  update_reading();
+}
+
+void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(handle->data);
+  if (self->input_.empty()) {
+    *buf = uv_buf_init(self->gateway_.read_scratch(), Gateway::kReadScratchBytes);
+  } else {
+    // A frame is incomplete: read straight behind its first part so it ends up contiguous.
+    char* tail = self->input_.reserve_tail(Gateway::kReadScratchBytes);
+    *buf = uv_buf_init(tail, self->input_.tail_room());
+  }
+}
+
+void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  static_cast<Connection*>(stream->data)->handle_read(nread, buf);
+}
+
+void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
+  if (nread == 0 || closing_) return;  // EAGAIN, or a read racing our own close
+  if (nread < 0) {
+    if (nread != UV_EOF) {
+      LOG_DEBUG("listener %s: read error: %s", listener_.config().name.c_str(), uv_strerror(static_cast<int>(nread)));
+      close();
+      return;
+    }
+    read_eof_ = true;
+    reading_ = false;  // libuv stops reading at EOF by itself
+    after_output_drained();
+    return;
+  }
+  gateway_.stats().bytes_in += nread;
+  last_active_ms_ = gateway_.now_ms();
+
+  if (buf->base == gateway_.read_scratch()) {
+    std::string_view input(buf->base, static_cast<size_t>(nread));
+    size_t consumed = decode_frames(input);
+    if (consumed < input.size() && !broken_) input_.assign(input.data() + consumed, input.size() - consumed);
+  } else {
+    input_.commit(static_cast<size_t>(nread));
+    input_.consume(decode_frames(input_.view()));
+  }
+  if (broken_) input_ = ByteBuffer();
+  if (!input_.empty()) rearm_quickack();
+  input_.shrink_if_above(4 * Gateway::kReadScratchBytes);
+  flush();
+  update_reading();
+}
+
+bool Connection::may_decode() const {
+  const auto& config = listener_.config();
+  return !broken_ && !closing_ && pending_.size() < config.max_pipeline &&
+         output_.size() < config.output_high_water;
+}
+
+size_t Connection::decode_frames(std::string_view input) {
+  size_t consumed = 0;
+  while (consumed < input.size() && may_decode()) {
+    request_.clear();
+    response_.clear();
+    codec::DecodeResult result = codec_->decode(input.substr(consumed), request_, response_);
+    switch (result.status) {
+      case codec::DecodeStatus::kNeedMore:
+        return consumed;
+      case codec::DecodeStatus::kRequest:
+        consumed += result.consumed;
+        dispatch();
+        break;
+      case codec::DecodeStatus::kAnswered:
+        consumed += result.consumed;
+        answer(response_);
+        break;
+      case codec::DecodeStatus::kBroken:
+        ++gateway_.stats().protocol_errors;
+        LOG_INFO("listener %s: protocol error, closing the connection: %s %s",
+                 listener_.config().name.c_str(), std::string(error_code_name(response_.error)).c_str(),
+                 response_.message.c_str());
+        broken_ = true;
+        close_when_flushed_ = true;
+        answer(response_);
+        return input.size();
+    }
+  }
+  return consumed;
+}
+
+void Connection::dispatch() {
+  ++gateway_.stats().requests;
+  const RouteTarget* target = gateway_.router().resolve(request_.method);
+  response_.id = request_.id;
+  if (target == nullptr) {
+    std::string_view method(request_.method);
+    response_.set_error(ErrorCode::kUnknownMethod,
+                        "no route for method '" + std::string(method.substr(0, kQuotedMethodBytes)) +
+                            (method.size() > kQuotedMethodBytes ? "...'" : "'"));
+    answer(response_);
+    return;
+  }
+  if (!target->handler->blocking()) {
+    target->handler->handle(request_, response_);
+    answer(response_);
+    return;
+  }
+  auto* call = new PendingCall();
+  call->request = std::move(request_);
+  call->response.id = call->request.id;
+  call->handler = target->handler;
+  call->owner = this;
+  pending_.push_back(call);
+  run_on_thread_pool(gateway_.loop(), call);
+  if (call->done) write_ready_calls();
+}
+
+void Connection::answer(Response& response) {
+  if (response.is_error()) gateway_.stats().count_error(response.error);
+  if (response.close_after) close_when_flushed_ = true;
+  if (pending_.empty() || !in_order_) {
+    codec_->encode(response, output_);  // nothing it must wait for: straight to the output
+    return;
+  }
+  auto* call = new PendingCall();
+  call->response = std::move(response);
+  call->done = true;
+  pending_.push_back(call);
+}
+
+void Connection::on_call_done(PendingCall* call) {
+  if (call->response.is_error()) gateway_.stats().count_error(call->response.error);
+  if (!in_order_) {
+    pending_.erase(std::find(pending_.begin(), pending_.end(), call));
+    if (call->response.close_after) close_when_flushed_ = true;
+    codec_->encode(call->response, output_);
+    delete call;
+  } else if (pending_.front() == call) {
+    write_ready_calls();
+  } else {
+    return;  // answered in turn, once the calls before it are
+  }
+  flush();
+  update_reading();
+}
+
+void Connection::write_ready_calls() {
+  while (!pending_.empty() && pending_.front()->done) {
+    PendingCall* call = pending_.front();
+    pending_.pop_front();
+    if (call->response.close_after) close_when_flushed_ = true;
+    codec_->encode(call->response, output_);
+    delete call;
+  }
+}
+
+void Connection::flush() {
+  if (closing_ || write_in_flight_) return;
+  if (output_.empty()) {
+    after_output_drained();
+    return;
+  }
+  if (output_.size() > listener_.config().output_limit) {
+    ++gateway_.stats().connections_output_overflow;
+    LOG_WARN("listener %s: closing a client that does not read its answers (%zu bytes unsent, output_limit %zu)",
+             listener_.config().name.c_str(), output_.size(), listener_.config().output_limit);
+    close();
+    return;
+  }
+  // Try the write now: usually the kernel takes it all and no request object is needed.
+  uv_buf_t buf = uv_buf_init(output_.data(), output_.size());
+  int written = uv_try_write(stream(), &buf, 1);
+  if (written < 0 && written != UV_EAGAIN) {
+    LOG_DEBUG("listener %s: write error: %s", listener_.config().name.c_str(), uv_strerror(written));
+    close();
+    return;
+  }
+  size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
+  gateway_.stats().bytes_out += sent;
+  if (sent == output_.size()) {
+    output_.clear();
+    if (output_.capacity() > kKeepOutputCapacity) std::string().swap(output_);
+    after_output_drained();
+    return;
+  }
+  // The socket is full: hand the rest to libuv and collect further answers behind it.
+  writing_.assign(output_, sent);
+  output_.clear();
+  buf = uv_buf_init(writing_.data(), writing_.size());
+  write_in_flight_ = true;
+  int rc = uv_write(&write_req_, stream(), &buf, 1, &Connection::on_write);
+  if (rc != 0) {
+    write_in_flight_ = false;
+    close();
+  }
+}
+
+void Connection::on_write(uv_write_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  self->write_in_flight_ = false;
+  if (status < 0) {
+    self->close();  // also reached with UV_ECANCELED while closing
+    return;
+  }
+  self->gateway_.stats().bytes_out += self->writing_.size();
+  self->writing_.clear();
+  if (self->writing_.capacity() > kKeepOutputCapacity) std::string().swap(self->writing_);
+  self->flush();
+  self->update_reading();
+}
+
+void Connection::after_output_drained() {
+  if (closing_ || write_in_flight_ || !output_.empty()) return;
+  bool nothing_pending = pending_.empty();
+  if ((close_when_flushed_ && nothing_pending) || (read_eof_ && nothing_pending) ||
+      (draining_ && nothing_pending && input_.empty()))
+    close();
+}
+
+void Connection::update_reading() {
+  if (closing_) return;
+  const auto& config = listener_.config();
+  size_t unsent = output_.size() + writing_.size();
+  bool want = !read_eof_ && !broken_ && !draining_ && !close_when_flushed_ &&
+              pending_.size() < config.max_pipeline && unsent < config.output_high_water;
+  if (want && !reading_) {
+    // Frames already buffered while paused go first; they may fill the pipeline again.
+    if (!input_.empty() && may_decode()) {
+      input_.consume(decode_frames(input_.view()));
+      flush();
+      if (closing_ || pending_.size() >= config.max_pipeline) return;
+    }
+    reading_ = uv_read_start(stream(), &Connection::on_alloc, &Connection::on_read) == 0;
+  } else if (!want && reading_) {
+    uv_read_stop(stream());
+    reading_ = false;
+  }
+}
+
+void Connection::rearm_quickack() {
+  // A frame is incomplete: its sender may be waiting for our ACK before it sends the rest (a
+  // legacy client writing prefix and body separately, with Nagle on). Linux clears quick-ACK
+  // mode by itself, and setting it also sends an ACK that delayed-ACK was holding back.
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return;
+  int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
+}
+
+void Connection::close_if_idle(uint64_t now_ms) {
+  auto idle_ms = static_cast<uint64_t>(listener_.config().idle_timeout.count());
+  if (idle_ms == 0 || closing_ || !pending_.empty() || write_in_flight_ || now_ms - last_active_ms_ < idle_ms)
+    return;
+  ++gateway_.stats().connections_idle_closed;
+  LOG_DEBUG("listener %s: closing a connection idle for %llu ms", listener_.config().name.c_str(),
+            static_cast<unsigned long long>(now_ms - last_active_ms_));
+  close();
+}
+
+void Connection::drain() {
+  draining_ = true;
+  update_reading();
+  after_output_drained();
+}
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  for (PendingCall* call : pending_) abandon_call(call);
+  pending_.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_close);
+}
+
+void Connection::on_close(uv_handle_t* handle) {
+  auto* self = static_cast<Connection*>(handle->data);
+  if (self->counted_active_) --self->gateway_.stats().connections_active;
+  self->listener_.on_connection_closed();
+  self->gateway_.remove_connection(self);
+  delete self;
+}
+
+}  // namespace rpcgate

@@ -1,0 +1,89 @@
+// One downstream client connection: reads bytes, has its listener's codec cut them into requests,
+// routes each, and writes the answers back in request order, batched into as few writes as the
+// kernel allows. Owns its uv_tcp_t; freed only in the handle's close callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "codecs/codec.h"
+#include "gateway/byte_buffer.h"
+#include "gateway/pending_call.h"
+
+namespace rpcgate {
+
+class Gateway;
+class Listener;
+
+class Connection {
+ public:
+  Connection(Gateway& gateway, Listener& listener);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
+  // Starts serving an accepted socket. `reject` answers one "too many connections" error and closes.
+  void start(bool reject);
+  // Closes now; pending calls are abandoned. Safe to call more than once and from callbacks.
+  void close();
+  // Shutting down: stop reading; close once every request already read has been answered.
+  void drain();
+  // Closes the connection when it has had no traffic and no work for its listener's idle_timeout.
+  void close_if_idle(uint64_t now_ms);
+
+  void on_call_done(PendingCall* call);
+
+  // The gateway's intrusive list of live connections.
+  Connection* prev_ = nullptr;
+  Connection* next_ = nullptr;
+
+ private:
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_close(uv_handle_t* handle);
+
+  void handle_read(ssize_t nread, const uv_buf_t* buf);
+  // Decodes and dispatches whole frames from `input`; returns the bytes consumed.
+  size_t decode_frames(std::string_view input);
+  bool may_decode() const;
+  void dispatch();
+  void answer(Response& response);
+  void enqueue(PendingCall* call);
+  void write_ready_calls();
+  void flush();
+  void after_output_drained();
+  void update_reading();
+  void rearm_quickack();
+
+  Gateway& gateway_;
+  Listener& listener_;
+  uv_tcp_t tcp_{};
+  uv_write_t write_req_{};
+  std::unique_ptr<codec::ServerCodec> codec_;
+
+  ByteBuffer input_;       // bytes of an incomplete frame, kept between reads
+  std::string output_;     // answers encoded and not yet handed to the kernel
+  std::string writing_;    // handed to uv_write, released by on_write
+  Request request_;        // reused for every request decoded on the spot
+  Response response_;      // reused for every answer made on the spot
+  std::deque<PendingCall*> pending_;  // in request order
+  bool in_order_ = true;              // false: the codec carries ids, answers leave as they complete
+
+  uint64_t last_active_ms_ = 0;
+  bool reading_ = false;
+  bool write_in_flight_ = false;
+  bool read_eof_ = false;      // the client half-closed: answer what was read, then close
+  bool broken_ = false;        // framing error: no more decoding
+  bool close_when_flushed_ = false;
+  bool closing_ = false;
+  bool draining_ = false;
+  bool counted_active_ = false;
+};
+
+}  // namespace rpcgate

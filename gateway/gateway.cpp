@@ -1,0 +1,123 @@
+#include "gateway/gateway.h"
+
+#include <sys/time.h>
+
+#include <algorithm>
+
+#include "gateway/connection.h"
+#include "gateway/handler_registry.h"
+#include "gateway/listener.h"
+#include "gateway/log.h"
+
+namespace rpcgate {
+namespace {
+
+constexpr uint64_t kSweepIntervalMs = 1000;
+
+uint64_t unix_ms() {
+  timeval now{};
+  gettimeofday(&now, nullptr);
+  return static_cast<uint64_t>(now.tv_sec) * 1000 + now.tv_usec / 1000;
+}
+
+}  // namespace
+
+Gateway::Gateway(uv_loop_t* loop, const conf::Config& config)
+    : loop_(loop), config_(config), read_scratch_(std::make_unique_for_overwrite<char[]>(kReadScratchBytes)) {
+  stats_.started_unix_ms = unix_ms();
+  uv_timer_init(loop_, &sweep_timer_);
+  uv_timer_init(loop_, &drain_timer_);
+  sweep_timer_.data = this;
+  drain_timer_.data = this;
+}
+
+Gateway::~Gateway() = default;
+
+bool Gateway::start(std::string& error) {
+  HandlerContext context{config_, stats_};
+  router_ = Router::build(config_, HandlerRegistry::standard(), context, error);
+  if (!router_) return false;
+  for (const auto& listener_config : config_.listeners) {
+    const codec::CodecInfo* codec = codec::find_codec(listener_config.codec);
+    if (codec == nullptr) {
+      error = listener_config.origin.describe() + ": unknown codec '" + listener_config.codec + "'";
+      return false;
+    }
+    auto* listener = new Listener(*this, listener_config, *codec);
+    listeners_.push_back(listener);
+    if (!listener->listen(error)) return false;
+  }
+  uv_timer_start(&sweep_timer_, &Gateway::on_sweep, kSweepIntervalMs, kSweepIntervalMs);
+  return true;
+}
+
+void Gateway::add_connection(Connection* connection) {
+  connection->next_ = connections_;
+  if (connections_ != nullptr) connections_->prev_ = connection;
+  connections_ = connection;
+}
+
+void Gateway::remove_connection(Connection* connection) {
+  if (connection->prev_ != nullptr) connection->prev_->next_ = connection->next_;
+  if (connection->next_ != nullptr) connection->next_->prev_ = connection->prev_;
+  if (connections_ == connection) connections_ = connection->next_;
+  connection->prev_ = connection->next_ = nullptr;
+  if (draining_) finish_drain_if_done();
+}
+
+void Gateway::remove_listener(Listener* listener) {
+  listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
+  if (draining_) finish_drain_if_done();
+}
+
+void Gateway::on_sweep(uv_timer_t* timer) { static_cast<Gateway*>(timer->data)->close_idle_connections(); }
+
+void Gateway::close_idle_connections() {
+  uint64_t now = now_ms();
+  for (Connection* connection = connections_; connection != nullptr;) {
+    Connection* next = connection->next_;
+    // Idle limits differ per listener; the connection knows its own.
+    connection->close_if_idle(now);
+    connection = next;
+  }
+}
+
+void Gateway::drain(std::function<void()> on_drained) {
+  if (draining_) return;
+  draining_ = true;
+  on_drained_ = std::move(on_drained);
+  LOG_INFO("draining: listeners closed, finishing the requests already read");
+  for (Listener* listener : std::vector<Listener*>(listeners_)) listener->close();
+  for (Connection* connection = connections_; connection != nullptr;) {
+    Connection* next = connection->next_;
+    connection->drain();
+    connection = next;
+  }
+  uv_timer_stop(&sweep_timer_);
+  auto timeout = static_cast<uint64_t>(config_.process.drain_timeout.count());
+  uv_timer_start(&drain_timer_, &Gateway::on_drain_timeout, timeout, 0);
+  finish_drain_if_done();
+}
+
+void Gateway::on_drain_timeout(uv_timer_t* timer) {
+  auto* self = static_cast<Gateway*>(timer->data);
+  size_t left = 0;
+  for (Connection* connection = self->connections_; connection != nullptr; connection = connection->next_) ++left;
+  LOG_WARN("drain_timeout reached: closing %zu connections that still had work", left);
+  for (Connection* connection = self->connections_; connection != nullptr;) {
+    Connection* next = connection->next_;
+    connection->close();
+    connection = next;
+  }
+}
+
+void Gateway::finish_drain_if_done() {
+  if (connections_ != nullptr || !listeners_.empty() || timers_closed_) return;
+  timers_closed_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  LOG_INFO("drained: every connection closed");
+  if (on_drained_) on_drained_();
+}
+
+}  // namespace rpcgate

@@ -1,0 +1,71 @@
+// One serving event loop: the listeners of the config, their connections, the router and the
+// handlers, the counters. The process around it (single, or a worker) owns the loop and signals.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conf/config.h"
+#include "gateway/router.h"
+#include "gateway/stats.h"
+
+namespace rpcgate {
+
+class Connection;
+class Listener;
+
+class Gateway {
+ public:
+  Gateway(uv_loop_t* loop, const conf::Config& config);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Builds the router and binds every listener; on failure fills `error`, and the caller should
+  // still drain() so what was opened gets closed.
+  bool start(std::string& error);
+  // Stops accepting, lets connections finish what they have read, and calls `on_drained` once
+  // the last one has closed (or drain_timeout has cut them off). All handles are closed then.
+  void drain(std::function<void()> on_drained);
+  bool draining() const { return draining_; }
+
+  uv_loop_t* loop() const { return loop_; }
+  const conf::Config& config() const { return config_; }
+  const Router& router() const { return *router_; }
+  Stats& stats() { return stats_; }
+  uint64_t now_ms() const { return uv_now(loop_); }
+
+  // The loop-wide buffer reads land in when a connection has no partial frame to append to.
+  // Reads are serial on one loop, so one buffer serves every connection.
+  char* read_scratch() { return read_scratch_.get(); }
+  static constexpr size_t kReadScratchBytes = 64 * 1024;
+
+  void add_connection(Connection* connection);
+  void remove_connection(Connection* connection);
+  void remove_listener(Listener* listener);
+
+ private:
+  static void on_sweep(uv_timer_t* timer);
+  static void on_drain_timeout(uv_timer_t* timer);
+  void close_idle_connections();
+  void finish_drain_if_done();
+
+  uv_loop_t* loop_;
+  const conf::Config& config_;
+  Stats stats_;
+  std::unique_ptr<Router> router_;
+  std::vector<Listener*> listeners_;  // each frees itself when closed
+  Connection* connections_ = nullptr;  // intrusive list head
+  std::unique_ptr<char[]> read_scratch_;
+  uv_timer_t sweep_timer_{};
+  uv_timer_t drain_timer_{};
+  bool draining_ = false;
+  bool timers_closed_ = false;
+  std::function<void()> on_drained_;
+};
+
+}  // namespace rpcgate

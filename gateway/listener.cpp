@@ -1,0 +1,78 @@
+#include "gateway/listener.h"
+
+#include "gateway/connection.h"
+#include "gateway/gateway.h"
+#include "gateway/log.h"
+
+namespace rpcgate {
+namespace {
+
+constexpr int kBacklog = 511;
+
+}  // namespace
+
+Listener::Listener(Gateway& gateway, const conf::ListenerConfig& config, const codec::CodecInfo& codec)
+    : gateway_(gateway), config_(config), codec_(codec) {
+  uv_tcp_init(gateway_.loop(), &tcp_);
+  tcp_.data = this;
+}
+
+bool Listener::listen(std::string& error) {
+  sockaddr_storage address{};
+  const auto& where = config_.address;
+  int rc = where.host.find(':') == std::string::npos
+               ? uv_ip4_addr(where.host.c_str(), where.port, reinterpret_cast<sockaddr_in*>(&address))
+               : uv_ip6_addr(where.host.c_str(), where.port, reinterpret_cast<sockaddr_in6*>(&address));
+  if (rc == 0) rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&address), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), kBacklog, &Listener::on_connection);
+  if (rc != 0) {
+    error = config_.origin.describe() + ": listener " + config_.name + ": cannot listen on " +
+            where.to_string() + ": " + uv_strerror(rc);
+    return false;
+  }
+  LOG_INFO("listener %s: %s on %s", config_.name.c_str(), config_.codec.c_str(), where.to_string().c_str());
+  return true;
+}
+
+void Listener::on_connection(uv_stream_t* server, int status) {
+  auto* self = static_cast<Listener*>(server->data);
+  if (status < 0) {
+    // libuv keeps a spare descriptor for EMFILE and sheds the connection itself; just report.
+    LOG_WARN("listener %s: accept failed: %s", self->config_.name.c_str(), uv_strerror(status));
+    return;
+  }
+  auto* connection = new Connection(self->gateway_, *self);
+  ++self->active_;
+  int rc = uv_accept(server, connection->stream());
+  if (rc != 0) {
+    LOG_WARN("listener %s: accept failed: %s", self->config_.name.c_str(), uv_strerror(rc));
+    connection->close();
+    return;
+  }
+  connection->start(self->active_ > self->config_.max_connections);
+}
+
+void Listener::close() {
+  if (closing_) return;
+  closing_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Listener::on_close);
+}
+
+void Listener::on_close(uv_handle_t* handle) {
+  auto* self = static_cast<Listener*>(handle->data);
+  self->handle_closed_ = true;
+  self->free_when_unused();
+}
+
+void Listener::on_connection_closed() {
+  --active_;
+  free_when_unused();
+}
+
+void Listener::free_when_unused() {
+  if (!handle_closed_ || active_ > 0) return;
+  gateway_.remove_listener(this);
+  delete this;
+}
+
+}  // namespace rpcgate

@@ -1,0 +1,46 @@
+// A listening socket of one configured listener: accepts connections and counts them against
+// the listener's max_connections. Owns its uv_tcp_t; frees itself in the close callback.
+#pragma once
+
+#include <uv.h>
+
+#include <string>
+
+#include "codecs/codec.h"
+#include "conf/config.h"
+
+namespace rpcgate {
+
+class Gateway;
+
+class Listener {
+ public:
+  Listener(Gateway& gateway, const conf::ListenerConfig& config, const codec::CodecInfo& codec);
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // Binds and listens; on failure fills `error` and the caller must still close().
+  bool listen(std::string& error);
+  // Stops accepting. The object is freed once libuv has closed the socket and the last of its
+  // connections has closed, since connections keep referring to their listener.
+  void close();
+  void on_connection_closed();
+
+  const conf::ListenerConfig& config() const { return config_; }
+  std::unique_ptr<codec::ServerCodec> make_codec() const { return codec_.make_server(config_.codec_options); }
+
+ private:
+  static void on_connection(uv_stream_t* server, int status);
+  static void on_close(uv_handle_t* handle);
+  void free_when_unused();
+
+  Gateway& gateway_;
+  const conf::ListenerConfig& config_;
+  const codec::CodecInfo& codec_;
+  uv_tcp_t tcp_{};
+  size_t active_ = 0;
+  bool closing_ = false;
+  bool handle_closed_ = false;
+};
+
+}  // namespace rpcgate

@@ -1,0 +1,78 @@
+// Log lines are formatted whole and written with one write(2) so lines from several processes
+// sharing a descriptor never interleave mid-line.
+#include "gateway/log.h"
+
+#include <fcntl.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+
+namespace rpcgate {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+int g_fd = STDERR_FILENO;
+
+const char* level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "?";
+}
+
+}  // namespace
+
+bool parse_log_level(std::string_view name, LogLevel& level) {
+  for (LogLevel candidate : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+    if (name == level_name(candidate)) {
+      level = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
+
+bool log_enabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+
+bool set_log_file(const std::string& path) {
+  if (path.empty()) {
+    if (g_fd != STDERR_FILENO) close(g_fd);
+    g_fd = STDERR_FILENO;
+    return true;
+  }
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  if (g_fd != STDERR_FILENO) close(g_fd);
+  g_fd = fd;
+  return true;
+}
+
+void log_line(LogLevel level, const char* format, ...) {
+  char line[2048];
+  timeval now{};
+  gettimeofday(&now, nullptr);
+  tm parts{};
+  gmtime_r(&now.tv_sec, &parts);
+  int used = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%d] ",
+                      parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour,
+                      parts.tm_min, parts.tm_sec, static_cast<long>(now.tv_usec / 1000),
+                      level_name(level), static_cast<int>(getpid()));
+  va_list args;
+  va_start(args, format);
+  int body = vsnprintf(line + used, sizeof line - used - 1, format, args);
+  va_end(args);
+  size_t length = used + (body < 0 ? 0 : std::min<size_t>(body, sizeof line - used - 2));
+  line[length++] = '\n';
+  ssize_t ignored = write(g_fd, line, length);
+  (void)ignored;
+}
+
+}  // namespace rpcgate

@@ -1,0 +1,31 @@
+// Leveled logging to stderr (or a file): one line per event, with a timestamp, level and pid.
+#pragma once
+
+#include <cstdarg>
+#include <string>
+#include <string_view>
+
+namespace rpcgate {
+
+enum class LogLevel : int { kDebug = 0, kInfo, kWarn, kError };
+
+// Returns false for an unknown name.
+bool parse_log_level(std::string_view name, LogLevel& level);
+void set_log_level(LogLevel level);
+bool log_enabled(LogLevel level);
+// Sends log lines to `path` (appending), or back to stderr for an empty path. False on failure.
+bool set_log_file(const std::string& path);
+
+void log_line(LogLevel level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+}  // namespace rpcgate
+
+// Macros so that arguments are not evaluated when the level is off.
+#define RG_LOG(level, ...)                                        \
+  do {                                                            \
+    if (::rpcgate::log_enabled(level)) ::rpcgate::log_line(level, __VA_ARGS__); \
+  } while (0)
+#define LOG_DEBUG(...) RG_LOG(::rpcgate::LogLevel::kDebug, __VA_ARGS__)
+#define LOG_INFO(...) RG_LOG(::rpcgate::LogLevel::kInfo, __VA_ARGS__)
+#define LOG_WARN(...) RG_LOG(::rpcgate::LogLevel::kWarn, __VA_ARGS__)
+#define LOG_ERROR(...) RG_LOG(::rpcgate::LogLevel::kError, __VA_ARGS__)

@@ -1,0 +1,73 @@
+#include "gateway/router.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+
+namespace rpcgate {
+namespace {
+
+std::string known_names(const HandlerRegistry& registry) {
+  std::string names;
+  for (const auto& entry : registry.entries()) names += (names.empty() ? "" : ", ") + entry.name;
+  return names;
+}
+
+}  // namespace
+
+const Handler* Router::instantiate(const std::string& name, const HandlerRegistry& registry,
+                                   const HandlerContext& context) {
+  auto found = handlers_.find(name);
+  if (found != handlers_.end()) return found->second.get();
+  HandlerFactory factory = registry.find(name);
+  if (factory == nullptr) return nullptr;
+  return handlers_.emplace(name, factory(context)).first->second.get();
+}
+
+std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerRegistry& registry,
+                                      const HandlerContext& context, std::string& error) {
+  auto router = std::unique_ptr<Router>(new Router());
+  for (const auto& name : config.handlers.enabled) {
+    const Handler* handler = router->instantiate(name, registry, context);
+    if (handler == nullptr) {
+      error = config.path + ": handlers: unknown handler '" + name + "'; known: " + known_names(registry);
+      return nullptr;
+    }
+    router->builtins_.emplace(name, RouteTarget{handler, nullptr});
+  }
+  for (const auto& route : config.routes) {
+    if (route.handler.empty()) {
+      error = route.origin.describe() + ": routes to clusters are not supported yet";
+      return nullptr;
+    }
+    const Handler* handler = router->instantiate(route.handler, registry, context);
+    if (handler == nullptr) {
+      error = route.origin.describe() + ": route targets unknown handler '" + route.handler +
+              "'; known: " + known_names(registry);
+      return nullptr;
+    }
+    router->routes_.push_back({&route, RouteTarget{handler, &route}});
+  }
+  return router;
+}
+
+bool Router::matches(const conf::RouteConfig& route, const std::string& method) {
+  switch (route.kind) {
+    case conf::RouteConfig::MatchKind::kMethods:
+      return std::find(route.methods.begin(), route.methods.end(), method) != route.methods.end();
+    case conf::RouteConfig::MatchKind::kPrefix:
+      return method.starts_with(route.pattern);
+    case conf::RouteConfig::MatchKind::kGlob:
+      return fnmatch(route.pattern.c_str(), method.c_str(), 0) == 0;
+  }
+  return false;
+}
+
+const RouteTarget* Router::resolve(const std::string& method) const {
+  for (const auto& route : routes_)
+    if (matches(*route.config, method)) return &route.target;
+  auto builtin = builtins_.find(std::string_view(method));
+  return builtin == builtins_.end() ? nullptr : &builtin->second;
+}
+
+}  // namespace rpcgate

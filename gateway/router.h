@@ -1,0 +1,51 @@
+// Maps a method name to what answers it: the first matching route of the config, else an enabled
+// built-in of the same name, else nothing (UNKNOWN_METHOD). Owns the handler instances.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "conf/config.h"
+#include "gateway/handler_registry.h"
+
+namespace rpcgate {
+
+struct RouteTarget {
+  const Handler* handler = nullptr;
+  const conf::RouteConfig* route = nullptr;  // nullptr when a built-in answers by its own name
+};
+
+class Router {
+ public:
+  // Fills `error` ("FILE:LINE: ...") and returns nullptr when a route or the handlers list names
+  // a handler the registry does not know.
+  static std::unique_ptr<Router> build(const conf::Config& config, const HandlerRegistry& registry,
+                                       const HandlerContext& context, std::string& error);
+
+  // nullptr when nothing answers `method`.
+  const RouteTarget* resolve(const std::string& method) const;
+
+ private:
+  struct Route {
+    const conf::RouteConfig* config;
+    RouteTarget target;
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+
+  const Handler* instantiate(const std::string& name, const HandlerRegistry& registry,
+                             const HandlerContext& context);
+  static bool matches(const conf::RouteConfig& route, const std::string& method);
+
+  std::map<std::string, std::unique_ptr<Handler>> handlers_;  // one instance per name
+  std::vector<Route> routes_;
+  std::unordered_map<std::string, RouteTarget, StringHash, std::equal_to<>> builtins_;
+};
+
+}  // namespace rpcgate

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test:
+#   1. the Release build with -Werror: unit tests, integration tests (real binary, real peers);
+#   2. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. each codec's libFuzzer target for a short bounded run over its seed corpus (clang).
+# Exits non-zero on the first failing stage. RPCGATE_TEST_QUICK=1 skips stages 2 and 3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh --with-tests
+jobs=$(nproc)
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+
+stage "Release build and all tests"
+./scripts/build.sh -DRPCGATE_WERROR=ON
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+[ "${RPCGATE_TEST_QUICK:-0}" = 1 ] && exit 0
+
+stage "Unit tests under ASan + UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRPCGATE_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit
+
+stage "Fuzz targets (bounded smoke runs)"
+CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRPCGATE_FUZZ=ON >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_all
+ctest --test-dir build-fuzz --output-on-failure -j"$jobs" -L fuzz
