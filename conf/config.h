@@ -5,8 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "codecs/codec.h"
@@ -129,6 +132,13 @@ struct Config {
   std::vector<ClusterConfig> clusters;
   LoggingConfig logging;
   ZookeeperConfig zookeeper;
+
+  // Where each key and list item was written, by the path the loader's messages use:
+  // "process.model", "listeners[0].codec", "handlers.enable[2]" (either handlers shape),
+  // "routes[1].match". Lets later checks (handler names, unsupported features) name a line.
+  std::map<std::string, Origin, std::less<>> origins;
+  // The origin of `key_path`, or just the file when it was not written.
+  Origin origin_of(std::string_view key_path) const;
 };
 
 }  // namespace rpcgate::conf

@@ -1,0 +1,200 @@
+// The entry points of config loading: reading the file, YAML syntax errors, the top-level
+// sections, the checks that span sections, and the list of what this build cannot run yet.
+#include "conf/config_loader.h"
+
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "conf/config_sections.h"
+#include "conf/yaml_reader.h"
+
+namespace rpcgate::conf {
+namespace {
+
+constexpr std::string_view kTopKeys[] = {"process", "listeners", "admin",   "handlers",
+                                         "routes",  "clusters",  "logging", "zookeeper"};
+
+std::string join_lines(const std::vector<std::string>& messages) {
+  std::string out;
+  const size_t shown = std::min(messages.size(), ConfigError::kMaxShown);
+  for (size_t i = 0; i < shown; ++i) {
+    if (i > 0) out += '\n';
+    out += messages[i];
+  }
+  if (messages.size() > shown)
+    out += "\n... and " + std::to_string(messages.size() - shown) + " more problems";
+  return out;
+}
+
+std::string in_quotes(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+void check_listeners_and_admin(ReadContext& ctx, const MapReader& top, Config& config) {
+  // A listeners value that is not a list has its own message already.
+  const auto listeners = top.get("listeners");
+  const bool not_a_list = listeners && !listeners->node.IsNull() && !listeners->node.IsSequence();
+  if (config.listeners.empty() && !not_a_list) {
+    const int line = ctx.line_of("listeners");
+    ctx.error(line > 0 ? line : 1, "listeners",
+              "at least one listener is required, such as "
+              "{name: resp, address: 127.0.0.1:6380, codec: resp}");
+  }
+  if (!config.admin.address) return;
+  for (const auto& listener : config.listeners) {
+    if (listener.address.port == 0 || !addresses_overlap(*config.admin.address, listener.address))
+      continue;
+    ctx.error(ctx.line_of("admin.address"), "admin.address",
+              config.admin.address->to_string() + " overlaps the address of listener " +
+                  in_quotes(listener.name) + " (line " + std::to_string(listener.origin.line) +
+                  "): both cannot be bound");
+  }
+}
+
+void check_cluster_references(ReadContext& ctx, Config& config) {
+  std::vector<std::string_view> names;
+  for (const auto& cluster : config.clusters)
+    if (!cluster.name.empty()) names.push_back(cluster.name);
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    const RouteConfig& route = config.routes[i];
+    if (route.cluster.empty() ||
+        std::find(names.begin(), names.end(), route.cluster) != names.end())
+      continue;
+    const std::string path = "routes[" + std::to_string(i) + "].cluster";
+    ctx.error(ctx.line_of(path), path,
+              "no cluster named " + in_quotes(route.cluster) + did_you_mean(route.cluster, names) +
+                  (names.empty() ? "; the clusters section defines none"
+                                 : "; defined clusters: " + join(names)));
+  }
+  for (size_t i = 0; i < config.clusters.size(); ++i) {
+    const ClusterConfig& cluster = config.clusters[i];
+    if (cluster.zookeeper_path.empty() || !config.zookeeper.servers.empty()) continue;
+    const std::string path = "clusters[" + std::to_string(i) + "].discovery";
+    ctx.error(ctx.line_of(path), path,
+              "ZooKeeper discovery needs servers: add zookeeper: {servers: [HOST:PORT, ...]}");
+  }
+}
+
+Config read_config(ReadContext& ctx, const YAML::Node& root) {
+  Config config;
+  config.path = ctx.file();
+  config.handlers.enabled.assign(std::begin(kDefaultHandlers), std::end(kDefaultHandlers));
+  // Sections left out still name the file in messages; reading one sets its line.
+  config.process.origin = config.admin.origin = config.zookeeper.origin = ctx.origin(0);
+  // Keys starting with "x-" are ignored at the top level: a home for YAML anchors to merge from.
+  MapReader top(ctx, Field{root, "", 1}, "the file", kTopKeys, /*allow_extensions=*/true);
+  if (auto field = top.get("process")) read_process(ctx, *field, config.process);
+  if (auto field = top.get("listeners")) read_listeners(ctx, *field, config.listeners);
+  if (auto field = top.get("admin")) read_admin(ctx, *field, config.admin);
+  if (auto field = top.get("handlers")) read_handlers(ctx, *field, config.handlers);
+  if (auto field = top.get("logging")) read_logging(ctx, *field, config.logging);
+  if (auto field = top.get("zookeeper")) read_zookeeper(ctx, *field, config.zookeeper);
+  if (auto field = top.get("clusters")) read_clusters(ctx, *field, config.clusters);
+  if (auto field = top.get("routes")) read_routes(ctx, *field, config.routes);
+  if (top.is_map()) {
+    check_listeners_and_admin(ctx, top, config);
+    check_cluster_references(ctx, config);
+  }
+  config.origins = ctx.take_origins();
+  return config;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<std::string> messages)
+    : std::runtime_error(join_lines(messages)), messages_(std::move(messages)) {}
+
+Config load_config_string(std::string_view yaml, const std::string& name) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp words this one "bad file"; say what actually went wrong.
+    throw ConfigError({name + ":" + std::to_string(e.mark.line + 1) +
+                       ": YAML nesting too deep (lists and mappings within each other)"});
+  } catch (const YAML::Exception& e) {
+    std::string where = name;
+    if (!e.mark.is_null()) where += ":" + std::to_string(e.mark.line + 1);
+    throw ConfigError({where + ": YAML syntax error: " + e.msg});
+  }
+  ReadContext ctx(name);
+  for (size_t i = 1; i < documents.size(); ++i) {
+    if (documents[i].IsNull()) continue;  // a trailing "---" alone is harmless
+    ctx.error(line_of(documents[i]), "", "a second YAML document ('---'); a config file holds one");
+    break;
+  }
+  Config config = read_config(ctx, documents.empty() ? YAML::Node() : documents.front());
+  if (ctx.has_errors()) throw ConfigError(ctx.messages());
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                       &std::fclose);
+  if (!file) throw ConfigError({path + ": cannot open: " + std::strerror(errno)});
+  std::string text;
+  char buffer[1 << 16];
+  size_t got = 0;
+  while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, got);
+  // A directory opens fine and fails on the first read (EISDIR).
+  if (std::ferror(file.get())) throw ConfigError({path + ": cannot read: " + std::strerror(errno)});
+  return load_config_string(text, path);
+}
+
+std::vector<std::string> unsupported_features(const Config& config) {
+  struct Item {
+    Origin origin;
+    std::string text;
+  };
+  std::vector<Item> items;
+  constexpr std::string_view kUpstream = "upstream clusters arrive with the upstream issue";
+  if (config.process.model != "single") {
+    items.push_back({config.origin_of("process.model"),
+                     "process.model " + config.process.model +
+                         ": not supported yet (prefork, reuseport and fdpass arrive with the "
+                         "multi-process issue; use model: single)"});
+  }
+  // Writing and removing a pid file is the master's job; in single mode nothing writes it, and an
+  // init script waiting for it must not be left waiting silently.
+  if (!config.process.pid_file.empty()) {
+    items.push_back({config.origin_of("process.pid_file"),
+                     "process.pid_file: not supported yet (the pid file arrives with the "
+                     "multi-process issue)"});
+  }
+  for (const auto& cluster : config.clusters) {
+    items.push_back({cluster.origin, "cluster " + in_quotes(cluster.name) +
+                                         ": not supported yet (" + std::string(kUpstream) + ")"});
+  }
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    const RouteConfig& route = config.routes[i];
+    if (route.cluster.empty()) continue;
+    items.push_back({config.origin_of("routes[" + std::to_string(i) + "].cluster"),
+                     "route to cluster " + in_quotes(route.cluster) + ": not supported yet (" +
+                         std::string(kUpstream) + ")"});
+  }
+  if (config.admin.address) {
+    items.push_back({config.origin_of("admin.address"),
+                     "admin: not supported yet (the admin port arrives with the observability "
+                     "issue)"});
+  }
+  if (!config.zookeeper.servers.empty()) {
+    items.push_back({config.origin_of("zookeeper.servers"),
+                     "zookeeper: not supported yet (ZooKeeper arrives with the discovery issue)"});
+  }
+  if (config.logging.access_log) {
+    items.push_back({config.origin_of("logging.access_log"),
+                     "logging.access_log: not supported yet (the access log arrives with the "
+                     "observability issue)"});
+  }
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.origin.line < b.origin.line; });
+  std::vector<std::string> out;
+  for (const auto& item : items) out.push_back(item.origin.describe() + ": " + item.text);
+  return out;
+}
+
+}  // namespace rpcgate::conf

@@ -27,10 +27,12 @@ const Handler* Router::instantiate(const std::string& name, const HandlerRegistr
 std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerRegistry& registry,
                                       const HandlerContext& context, std::string& error) {
   auto router = std::unique_ptr<Router>(new Router());
-  for (const auto& name : config.handlers.enabled) {
+  for (size_t i = 0; i < config.handlers.enabled.size(); ++i) {
+    const std::string& name = config.handlers.enabled[i];
     const Handler* handler = router->instantiate(name, registry, context);
     if (handler == nullptr) {
-      error = config.path + ": handlers: unknown handler '" + name + "'; known: " + known_names(registry);
+      error = config.origin_of("handlers.enable[" + std::to_string(i) + "]").describe() +
+              ": handlers: unknown handler '" + name + "'; known: " + known_names(registry);
       return nullptr;
     }
     router->builtins_.emplace(name, RouteTarget{handler, nullptr});
