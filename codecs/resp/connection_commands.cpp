@@ -1,0 +1,186 @@
+// HELLO, QUIT, COMMAND, CLIENT and SELECT, answered by the codec with Redis's reply shapes.
+#include "codecs/resp/connection_commands.h"
+
+#include <string>
+
+#include "codecs/resp/resp_encoder.h"
+#include "codecs/resp/resp_line.h"
+
+namespace rpcgate::codec::resp {
+namespace {
+
+bool equals_ignore_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Arguments go back to the client inside error messages; keep them short and printable.
+std::string shown(std::string_view arg) {
+  std::string text;
+  for (char c : arg.substr(0, 64)) text.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return text;
+}
+
+void wrong_arity(std::string_view command, Response& reply) {
+  reply.set_error(ErrorCode::kBadRequest,
+                  "wrong number of arguments for '" + std::string(command) + "' command");
+}
+
+void ok(Response& reply) { reply.status = "OK"; }
+
+}  // namespace
+
+bool ConnectionCommands::handles(std::string_view name) {
+  return name == "hello" || name == "quit" || name == "command" || name == "client" ||
+         name == "select";
+}
+
+void ConnectionCommands::answer(std::string_view name, std::span<const std::string_view> argv,
+                                Response& reply) {
+  if (name == "hello") {
+    hello(argv, reply);
+  } else if (name == "quit") {
+    ok(reply);
+    reply.close_after = true;
+  } else if (name == "command") {
+    command(argv, reply);
+  } else if (name == "client") {
+    client(argv, reply);
+  } else if (name == "select") {
+    select(argv, reply);
+  }
+}
+
+// HELLO [protover [AUTH username password] [SETNAME clientname]]
+void ConnectionCommands::hello(std::span<const std::string_view> argv, Response& reply) {
+  int protocol = protocol_;
+  std::string_view kind = kKindMap;
+  if (argv.size() >= 2) {
+    int64_t version = 0;
+    if (!parse_resp_integer(argv[1], version)) {
+      reply.set_error(ErrorCode::kBadRequest, "Protocol version is not an integer or out of range");
+      return;
+    }
+    if (version != 2 && version != 3) {
+      reply.set_error(ErrorCode::kBadRequest, "NOPROTO unsupported protocol version");
+      return;
+    }
+    protocol = static_cast<int>(version);
+    kind = protocol == 3 ? kKindHello3 : kKindHello2;
+  }
+  std::string_view new_name;
+  bool rename = false;
+  for (size_t i = 2; i < argv.size(); ++i) {
+    // rpcgate has no users: AUTH is accepted and ignored, as by a Redis without requirepass.
+    if (equals_ignore_case(argv[i], "auth") && i + 2 < argv.size()) {
+      i += 2;
+    } else if (equals_ignore_case(argv[i], "setname") && i + 1 < argv.size()) {
+      new_name = argv[++i];
+      rename = true;
+    } else {
+      reply.set_error(ErrorCode::kBadRequest, "Syntax error in HELLO option '" + shown(argv[i]) + "'");
+      return;
+    }
+  }
+  if (rename && !set_name(new_name, reply)) return;
+  protocol_ = protocol;
+  reply.kind = kind;
+  reply.result = Json::array({"server", "rpcgate", "version", kServerVersion, "proto", protocol,
+                              "id", kClientId, "mode", "standalone", "role", "master", "modules",
+                              Json::array()});
+}
+
+// COMMAND and its subcommands: rpcgate has no command table to show (its methods are routes),
+// so every listing is empty. That is what redis-cli needs to start without hints or errors.
+void ConnectionCommands::command(std::span<const std::string_view> argv, Response& reply) {
+  if (argv.size() < 2) {
+    reply.result = Json::array();
+    return;
+  }
+  std::string_view sub = argv[1];
+  if (equals_ignore_case(sub, "count")) {
+    reply.result = 0;
+  } else if (equals_ignore_case(sub, "docs")) {
+    reply.kind = kKindMap;
+    reply.result = Json::array();
+  } else if (equals_ignore_case(sub, "info")) {
+    Json nils = Json::array();
+    for (size_t i = 2; i < argv.size(); ++i) nils.push_back(nullptr);
+    reply.result = std::move(nils);
+  } else if (equals_ignore_case(sub, "getkeys") || equals_ignore_case(sub, "getkeysandflags")) {
+    reply.set_error(ErrorCode::kBadRequest, "Invalid command specified");
+  } else {  // LIST, HELP and anything newer
+    reply.result = Json::array();
+  }
+}
+
+void ConnectionCommands::client(std::span<const std::string_view> argv, Response& reply) {
+  if (argv.size() < 2) {
+    wrong_arity("client", reply);
+    return;
+  }
+  std::string_view sub = argv[1];
+  if (equals_ignore_case(sub, "setname")) {
+    if (argv.size() != 3) return wrong_arity("client|setname", reply);
+    if (set_name(argv[2], reply)) ok(reply);
+  } else if (equals_ignore_case(sub, "getname")) {
+    if (client_name_.empty())
+      reply.result = nullptr;
+    else
+      reply.result = client_name_;
+  } else if (equals_ignore_case(sub, "id")) {
+    reply.result = kClientId;
+  } else if (equals_ignore_case(sub, "setinfo")) {
+    // Client libraries announce lib-name / lib-ver and ignore failures; accept and forget.
+    if (argv.size() != 4) return wrong_arity("client|setinfo", reply);
+    ok(reply);
+  } else if (equals_ignore_case(sub, "info") || equals_ignore_case(sub, "list")) {
+    std::string line = "id=" + std::to_string(kClientId) + " name=" + client_name_ +
+                       " db=0 resp=" + std::to_string(protocol_) + "\n";
+    reply.result = std::move(line);
+  } else if (equals_ignore_case(sub, "reply")) {
+    // Only ON: suppressing replies would break the one-reply-per-request order.
+    if (argv.size() == 3 && equals_ignore_case(argv[2], "on"))
+      ok(reply);
+    else
+      reply.set_error(ErrorCode::kBadRequest, "CLIENT REPLY OFF|SKIP is not supported");
+  } else if (equals_ignore_case(sub, "no-evict") || equals_ignore_case(sub, "no-touch")) {
+    ok(reply);
+  } else {
+    reply.set_error(ErrorCode::kBadRequest,
+                    "unknown or unsupported CLIENT subcommand '" + shown(sub) + "'");
+  }
+}
+
+void ConnectionCommands::select(std::span<const std::string_view> argv, Response& reply) {
+  if (argv.size() != 2) return wrong_arity("select", reply);
+  int64_t db = 0;
+  if (!parse_resp_integer(argv[1], db)) {
+    reply.set_error(ErrorCode::kBadRequest, "value is not an integer or out of range");
+  } else if (db != 0) {
+    reply.set_error(ErrorCode::kBadRequest, "DB index is out of range");
+  } else {
+    ok(reply);
+  }
+}
+
+bool ConnectionCommands::set_name(std::string_view name, Response& reply) {
+  // Redis's rule: names show up in CLIENT LIST, one client per line, space-separated fields.
+  for (char c : name) {
+    if (c < '!' || c > '~') {
+      reply.set_error(ErrorCode::kBadRequest,
+                      "Client names cannot contain spaces, newlines or special characters.");
+      return false;
+    }
+  }
+  client_name_.assign(name);
+  return true;
+}
+
+}  // namespace rpcgate::codec::resp

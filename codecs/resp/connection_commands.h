@@ -1,0 +1,43 @@
+// The connection commands the RESP listener answers itself: HELLO, QUIT, COMMAND, CLIENT and
+// SELECT (enough for redis-cli and the client libraries' start-up). PING, ECHO and INFO are not
+// here: they decode to requests and the built-in handlers answer them.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "codecs/message.h"
+
+namespace rpcgate::codec::resp {
+
+// The version HELLO reports. The codec seam carries no build information, so it is kept here in
+// step with the project version in the top-level CMakeLists.txt.
+inline constexpr std::string_view kServerVersion = "0.1.0";
+
+class ConnectionCommands {
+ public:
+  // True when `name` (lower-cased) is answered here.
+  static bool handles(std::string_view name);
+
+  // Fills `reply` (cleared by the caller) for `argv`, whose command is `name`.
+  void answer(std::string_view name, std::span<const std::string_view> argv, Response& reply);
+
+ private:
+  void hello(std::span<const std::string_view> argv, Response& reply);
+  void command(std::span<const std::string_view> argv, Response& reply);
+  void client(std::span<const std::string_view> argv, Response& reply);
+  void select(std::span<const std::string_view> argv, Response& reply);
+  bool set_name(std::string_view name, Response& reply);
+
+  std::string client_name_;
+  // The protocol the HELLOs decoded so far asked for (the encoder switches when it sends the
+  // HELLO reply; see resp_encoder.h).
+  int protocol_ = 2;
+  // The codec seam has no connection id and codecs keep no globals, so every connection reports
+  // id 0 (HELLO, CLIENT ID).
+  static constexpr int64_t kClientId = 0;
+};
+
+}  // namespace rpcgate::codec::resp

@@ -1,0 +1,97 @@
+// The RESP client codec. Arguments: strings and binary as their bytes, numbers as their text,
+// true/false/null and objects/arrays as JSON text.
+#include "codecs/resp/resp_client_codec.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "codecs/resp/resp_writer.h"
+
+namespace rpcgate::codec::resp {
+
+RespClientCodec::RespClientCodec(const CodecOptions& options)
+    : options_(options), reader_(options.limits) {}
+
+void RespClientCodec::encode(const Request& request, std::string& out) {
+  const Json& params = request.params;
+  size_t count = 1;
+  if (params.is_array())
+    count += params.size();
+  else if (!params.is_null())
+    count += 1;
+  append_unsigned_header(out, '*', count);
+  append_bulk(out, request.method);
+  if (params.is_array()) {
+    for (const Json& element : params) append_argument(element, out);
+  } else if (!params.is_null()) {
+    append_argument(params, out);
+  }
+}
+
+void RespClientCodec::append_argument(const Json& value, std::string& out) {
+  char buf[kDoubleTextMax];
+  switch (value.type()) {
+    case Json::value_t::string:
+      append_bulk(out, value.get_ref<const std::string&>());
+      return;
+    case Json::value_t::binary: {
+      const auto& bytes = value.get_binary();
+      append_bulk(out, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+      return;
+    }
+    case Json::value_t::number_integer: {
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value.get<int64_t>());
+      (void)ec;
+      append_bulk(out, std::string_view(buf, static_cast<size_t>(end - buf)));
+      return;
+    }
+    case Json::value_t::number_unsigned: {
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value.get<uint64_t>());
+      (void)ec;
+      append_bulk(out, std::string_view(buf, static_cast<size_t>(end - buf)));
+      return;
+    }
+    case Json::value_t::number_float:
+      append_bulk(out, std::string_view(buf, format_double(value.get<double>(), buf)));
+      return;
+    default:  // null, booleans, objects, arrays
+      append_bulk(out, value.dump(-1, ' ', false, Json::error_handler_t::replace));
+      return;
+  }
+}
+
+DecodeResult RespClientCodec::decode(std::string_view input, Response& response) {
+  if (broken_) return broken(broken_code_, broken_message_, response);
+  if (input.size() < reader_.fed())
+    return broken(ErrorCode::kInternal, "input shorter than the bytes already handed over", response);
+  const size_t window = std::min(input.size(), options_.limits.max_request_bytes);
+  ReplyReader::Result read = reader_.read(input, window);
+  switch (read.outcome) {
+    case ReplyReader::Outcome::kReply:
+      reader_.build(input, response);
+      reader_.consume(read.end);
+      return DecodeResult{DecodeStatus::kAnswered, read.end};
+    case ReplyReader::Outcome::kError:
+      return broken(read.code, read.message, response);
+    case ReplyReader::Outcome::kNeedMore:
+      break;
+  }
+  if (input.size() > options_.limits.max_request_bytes)
+    return broken(ErrorCode::kTooLarge,
+                  "reply larger than " + std::to_string(options_.limits.max_request_bytes) + " bytes",
+                  response);
+  return DecodeResult{};
+}
+
+DecodeResult RespClientCodec::broken(ErrorCode code, std::string_view message, Response& response) {
+  if (!broken_) {
+    broken_ = true;
+    broken_code_ = code;
+    broken_message_.assign(message);
+  }
+  response.clear();
+  response.set_error(broken_code_, broken_message_);
+  return DecodeResult{DecodeStatus::kBroken, 0};
+}
+
+}  // namespace rpcgate::codec::resp

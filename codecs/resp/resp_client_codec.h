@@ -1,0 +1,31 @@
+// The RESP client codec, towards an upstream Redis: requests become RESP arrays of bulk strings,
+// RESP2 replies become responses.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "codecs/codec.h"
+#include "codecs/resp/reply_reader.h"
+
+namespace rpcgate::codec::resp {
+
+class RespClientCodec final : public ClientCodec {
+ public:
+  explicit RespClientCodec(const CodecOptions& options);
+
+  void encode(const Request& request, std::string& out) override;
+  DecodeResult decode(std::string_view input, Response& response) override;
+
+ private:
+  void append_argument(const Json& value, std::string& out);
+  DecodeResult broken(ErrorCode code, std::string_view message, Response& response);
+
+  CodecOptions options_;
+  ReplyReader reader_;
+  bool broken_ = false;
+  ErrorCode broken_code_ = ErrorCode::kNone;
+  std::string broken_message_;
+};
+
+}  // namespace rpcgate::codec::resp

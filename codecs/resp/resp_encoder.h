@@ -1,0 +1,46 @@
+// Response -> RESP2/RESP3 bytes for the server side, including the replies the codec builds for
+// connection commands (HELLO's map, the protocol switch).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "codecs/message.h"
+
+namespace rpcgate::codec::resp {
+
+// Control replies. The server codec answers connection commands itself (DecodeStatus::kAnswered)
+// but must not write bytes during decode: replies leave in request order, so the gateway encodes
+// them later through encode(), like any other response. A reply that needs a RESP-only shape is
+// marked by one of these `kind` values; the JSON value in `result` stays an ordinary JSON value:
+//   kKindMap     result is a flat array [k1, v1, k2, v2, ...], sent as a RESP3 map (`%`) or, in
+//                RESP2, as that flat array (what Redis does for HELLO and COMMAND DOCS);
+//   kKindHello2  as kKindMap, after switching this connection's encoder to RESP2;
+//   kKindHello3  as kKindMap, after switching this connection's encoder to RESP3.
+// The switch happens when the HELLO reply is encoded, not when HELLO is decoded, so replies to
+// requests pipelined before HELLO still go out in the protocol they were asked in. Only replies
+// this codec produced reach its encoder with these kinds: the gateway encodes a kAnswered reply
+// with the codec that decoded it, and handler or upstream kinds never start with "resp.".
+inline constexpr std::string_view kKindMap = "resp.map";
+inline constexpr std::string_view kKindHello2 = "resp.hello2";
+inline constexpr std::string_view kKindHello3 = "resp.hello3";
+
+class RespEncoder {
+ public:
+  int protocol() const { return protocol_; }
+
+  // Appends one whole reply. Precedence: error, then status, then result (or, when the result is
+  // null and a payload is present, the payload as a bulk string).
+  void encode_response(const Response& response, std::string& out);
+
+  // One JSON value in the current protocol (RESP2 mapping in PROTOCOLS.md; RESP3 adds `_`, `#`,
+  // `,` and `%`).
+  void encode_value(const Json& value, std::string& out) const;
+
+ private:
+  void encode_flat_map(const Json& pairs, std::string& out) const;
+
+  int protocol_ = 2;
+};
+
+}  // namespace rpcgate::codec::resp

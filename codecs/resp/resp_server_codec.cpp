@@ -1,0 +1,121 @@
+// The RESP server codec: frames commands from the byte stream and turns them into requests or
+// connection-command replies. Framing errors break the connection, as in Redis: one error reply,
+// then close.
+#include "codecs/resp/resp_server_codec.h"
+
+#include <algorithm>
+#include <string>
+
+#include "codecs/resp/command_params.h"
+
+namespace rpcgate::codec::resp {
+
+RespServerCodec::RespServerCodec(const CodecOptions& options)
+    : options_(options), multibulk_(options.limits) {}
+
+DecodeResult RespServerCodec::decode(std::string_view input, Request& request, Response& reply) {
+  if (broken_) return broken(broken_code_, broken_message_, reply);
+  if (input.size() < multibulk_.fed() || input.size() < skip_)
+    return broken(ErrorCode::kInternal, "input shorter than the bytes already handed over", reply);
+
+  // Nothing past this window is ever parsed: a command (with any empty ones before it) must fit
+  // in max_request_bytes of unconsumed input, and so every other check happens within it.
+  const size_t window = std::min(input.size(), options_.limits.max_request_bytes);
+  for (;;) {
+    const size_t start = skip_;
+    if (start >= window) return need_more(input, reply);
+
+    if (input[start] == '*') {
+      MultibulkReader::Result read = multibulk_.read(input, start, window);
+      switch (read.outcome) {
+        case MultibulkReader::Outcome::kEmpty:
+          skip_ = read.end;
+          continue;
+        case MultibulkReader::Outcome::kNeedMore:
+          return need_more(input, reply);
+        case MultibulkReader::Outcome::kError:
+          return broken(read.code, read.message, reply);
+        case MultibulkReader::Outcome::kFrame:
+          argv_.clear();
+          for (const ArgSpan& arg : multibulk_.args())
+            argv_.push_back(input.substr(arg.offset, arg.length));
+          multibulk_.consume(read.end);
+          return command(read.end, request, reply);
+      }
+    }
+
+    InlineReader::Result read = inline_.read(input, start, window, options_.limits);
+    if (read.outcome == InlineReader::Outcome::kNeedMore) return need_more(input, reply);
+    if (read.outcome == InlineReader::Outcome::kTooLarge)
+      return broken(ErrorCode::kTooLarge,
+                    "Protocol error: inline request longer than " +
+                        std::to_string(options_.limits.max_inline_bytes) + " bytes",
+                    reply);
+    if (!split_inline_args(read.line, inline_scratch_, inline_spans_))
+      return broken(ErrorCode::kBadRequest, "Protocol error: unbalanced quotes in request", reply);
+    // The reader may hold bytes fed past this line; the next RESP array starts after it.
+    multibulk_.discard(read.end);
+    if (inline_spans_.empty()) {  // a blank line: skipped, as telnet users expect
+      skip_ = read.end;
+      continue;
+    }
+    if (inline_spans_.size() > options_.limits.max_elements)
+      return broken(ErrorCode::kTooLarge,
+                    "inline request of " + std::to_string(inline_spans_.size()) +
+                        " words exceeds the limit of " + std::to_string(options_.limits.max_elements),
+                    reply);
+    argv_.clear();
+    for (const ArgSpan& arg : inline_spans_)
+      argv_.push_back(std::string_view(inline_scratch_).substr(arg.offset, arg.length));
+    multibulk_.consume(read.end);
+    return command(read.end, request, reply);
+  }
+}
+
+// One whole command in argv_, ending at input offset `end`.
+DecodeResult RespServerCodec::command(size_t end, Request& request, Response& reply) {
+  skip_ = 0;
+  name_.assign(argv_[0]);
+  for (char& c : name_)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+
+  DecodeResult result;
+  result.consumed = end;
+  if (ConnectionCommands::handles(name_)) {
+    reply.clear();
+    connection_.answer(name_, argv_, reply);
+    result.status = DecodeStatus::kAnswered;
+    return result;
+  }
+  request.clear();
+  reply.clear();
+  result.status = build_request(name_, argv_, options_, request, reply);
+  return result;
+}
+
+DecodeResult RespServerCodec::need_more(std::string_view input, Response& reply) {
+  if (input.size() > options_.limits.max_request_bytes)
+    return broken(ErrorCode::kTooLarge,
+                  "request larger than " + std::to_string(options_.limits.max_request_bytes) +
+                      " bytes",
+                  reply);
+  return DecodeResult{};
+}
+
+DecodeResult RespServerCodec::broken(ErrorCode code, std::string_view message, Response& reply) {
+  if (!broken_) {
+    broken_ = true;
+    broken_code_ = code;
+    broken_message_.assign(message);
+  }
+  reply.clear();
+  reply.set_error(broken_code_, broken_message_);
+  reply.close_after = true;
+  return DecodeResult{DecodeStatus::kBroken, 0};
+}
+
+void RespServerCodec::encode(const Response& response, std::string& out) {
+  encoder_.encode_response(response, out);
+}
+
+}  // namespace rpcgate::codec::resp

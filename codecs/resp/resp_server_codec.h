@@ -1,0 +1,51 @@
+// The RESP server codec: decodes commands (RESP arrays and inline lines), answers connection
+// commands, encodes responses in RESP2 or, after HELLO 3, RESP3.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codecs/codec.h"
+#include "codecs/resp/connection_commands.h"
+#include "codecs/resp/inline_command.h"
+#include "codecs/resp/multibulk_reader.h"
+#include "codecs/resp/resp_encoder.h"
+
+namespace rpcgate::codec::resp {
+
+class RespServerCodec final : public ServerCodec {
+ public:
+  explicit RespServerCodec(const CodecOptions& options);
+
+  DecodeResult decode(std::string_view input, Request& request, Response& reply) override;
+  void encode(const Response& response, std::string& out) override;
+
+ private:
+  DecodeResult command(size_t end, Request& request, Response& reply);
+  DecodeResult broken(ErrorCode code, std::string_view message, Response& reply);
+  DecodeResult need_more(std::string_view input, Response& reply);
+
+  CodecOptions options_;
+  MultibulkReader multibulk_;
+  InlineReader inline_;
+  ConnectionCommands connection_;
+  RespEncoder encoder_;
+
+  // Bytes at the start of the input that held only empty commands (blank inline lines, `*0`):
+  // consumed silently, so they are reported as part of the next command's `consumed`.
+  size_t skip_ = 0;
+
+  // Reused for every command, so that a steady stream of PINGs allocates nothing.
+  std::vector<std::string_view> argv_;
+  std::vector<ArgSpan> inline_spans_;
+  std::string inline_scratch_;
+  std::string name_;
+
+  bool broken_ = false;
+  ErrorCode broken_code_ = ErrorCode::kNone;
+  std::string broken_message_;
+};
+
+}  // namespace rpcgate::codec::resp

@@ -1,0 +1,716 @@
+"""Shared helpers of the integration tests: free loopback ports, temporary configs, a gateway
+subprocess stopped by its PID, and small clients for the three wire protocols.
+
+Environment (set by ctest, see tests/CMakeLists.txt):
+  RPCGATE_BIN         the built rpcgate binary
+  RPCGATE_PYPROTO     directory holding the generated rpcgate_pb2.py
+  RPCGATE_SOURCE_DIR  the source tree (for bench/ and conf/)
+
+Every socket operation has a timeout and every wait loop is bounded in time. Processes are only
+ever stopped by the PID this module started; nothing here signals anything else.
+"""
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+IO_TIMEOUT = 5.0            # seconds, for every socket operation
+START_TIMEOUT = 10.0        # seconds for a started process to listen on all its ports
+STOP_TIMEOUT = 10.0         # seconds after SIGTERM before SIGKILL
+LOOPBACK = "127.0.0.1"
+
+SOURCE_DIR = os.environ.get("RPCGATE_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("RPCGATE_BIN") or os.path.join(SOURCE_DIR, "build", "rpcgate")
+PYPROTO = os.environ.get("RPCGATE_PYPROTO") or os.path.join(
+    os.path.dirname(BIN), "tests", "pyproto")
+BENCH_DIR = os.path.join(SOURCE_DIR, "bench")
+DEFAULT_HANDLERS = ["ping", "echo", "time", "pi", "info", "stats", "upper"]
+
+
+def require_binary(test_case=None):
+    """Fails loudly (not a skip) when the binary is missing: a test run without it proves nothing."""
+    if not os.access(BIN, os.X_OK):
+        raise RuntimeError("rpcgate binary not found or not executable: %r (set RPCGATE_BIN)" % BIN)
+
+
+# ----------------------------------------------------------------------------------------------
+# Ports and processes
+
+
+def free_ports(count):
+    """`count` distinct free TCP ports on 127.0.0.1 (bound to port 0, then released together)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((LOOPBACK, 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def free_port():
+    return free_ports(1)[0]
+
+
+def listening_ports():
+    """Ports in LISTEN state on this host, read from /proc/net/tcp{,6} (no connection made, so
+    waiting for readiness does not touch the gateway's connection counters)."""
+    ports = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == "0A":
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            pass
+    return ports
+
+
+def wait_listening(ports, proc=None, timeout=START_TIMEOUT, describe=""):
+    """Waits until every port listens; raises if `proc` exits first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    missing = set(ports)
+    while time.monotonic() < deadline:
+        missing = set(ports) - listening_ports()
+        if not missing:
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("%s exited with status %s before listening on %s"
+                               % (describe or "process", proc.returncode, sorted(missing)))
+        time.sleep(0.02)
+    raise RuntimeError("%s did not listen on %s within %.0f s" % (describe or "process", sorted(missing), timeout))
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+    """Stops one process we started, by its PID: `sig`, a bounded wait, then SIGKILL."""
+    if proc is None or proc.poll() is not None:
+        return proc.returncode if proc is not None else None
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        return proc.wait(timeout=timeout)
+
+
+def rss_kib(pid):
+    """Resident memory of a process in KiB, or None."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Config files
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_YAML_SPECIAL = re.compile(r"^([-+]?[0-9._]+([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|\.inf|\.nan)$")
+
+
+def _scalar(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    if (_PLAIN.match(text) and not _YAML_SPECIAL.match(text)
+            and text.lower() not in ("null", "true", "false", "yes", "no", "on", "off", "y", "n", "~")):
+        return text
+    return json.dumps(text)  # a JSON string is a valid YAML double-quoted scalar
+
+
+def to_yaml(value, indent=0):
+    """Block-style YAML for dicts and lists of scalars/flow items (enough for our configs)."""
+    pad = " " * indent
+    lines = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                if isinstance(item, list) and all(not isinstance(x, (dict, list)) for x in item):
+                    lines.append("%s%s: [%s]" % (pad, key, ", ".join(_scalar(x) for x in item)))
+                else:
+                    lines.append("%s%s:" % (pad, key))
+                    lines.append(to_yaml(item, indent + 2))
+            elif isinstance(item, (dict, list)):
+                lines.append("%s%s: %s" % (pad, key, "{}" if isinstance(item, dict) else "[]"))
+            else:
+                lines.append("%s%s: %s" % (pad, key, _scalar(item)))
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                # one flow mapping per list item, as users write listeners
+                lines.append("%s- {%s}" % (pad, ", ".join("%s: %s" % (k, _scalar(v)) for k, v in item.items())))
+            else:
+                lines.append("%s- %s" % (pad, _scalar(item)))
+    else:
+        lines.append(pad + _scalar(value))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# The gateway under test
+
+
+class Gateway:
+    """One rpcgate process on free loopback ports.
+
+        with Gateway([{"name": "json", "codec": "json"}]) as gw:
+            port = gw.port("json")
+
+    Each listener dict is written as given plus an `address` on a free port. stdout and stderr go
+    to a log file; `log_tail()` returns its end for failure messages.
+    """
+
+    def __init__(self, listeners, handlers=None, process=None, extra=None, log_level="debug"):
+        require_binary()
+        self.listeners = [dict(item) for item in listeners]
+        ports = free_ports(len(self.listeners))
+        for listener, port in zip(self.listeners, ports):
+            listener["address"] = "%s:%d" % (LOOPBACK, port)
+        self.ports = {listener["name"]: port for listener, port in zip(self.listeners, ports)}
+        self.handlers = DEFAULT_HANDLERS if handlers is None else handlers
+        self.process_config = {"model": "single", "drain_timeout": "5s"}
+        if process:
+            self.process_config.update(process)
+        self.extra = extra or {}
+        self.log_level = log_level
+        self.dir = tempfile.TemporaryDirectory(prefix="rpcgate-it-")
+        self.config_path = os.path.join(self.dir.name, "rpcgate.yaml")
+        self.log_path = os.path.join(self.dir.name, "rpcgate.log")
+        self.proc = None
+        self._log = None
+        self._final_log = None   # the log's text, kept when the temporary directory goes
+        self.returncode = None
+
+    def config_text(self):
+        ordered = {"process": self.process_config, "logging": {"level": self.log_level},
+                   "handlers": self.handlers, "listeners": self.listeners}
+        ordered.update(self.extra)
+        return to_yaml(ordered) + "\n"
+
+    def start(self):
+        with open(self.config_path, "w") as f:
+            f.write(self.config_text())
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([BIN, "-c", self.config_path], stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir.name)
+        try:
+            wait_listening(self.ports.values(), self.proc, describe="rpcgate")
+        except Exception as error:
+            self.stop()
+            raise RuntimeError("%s\n--- config ---\n%s--- log tail ---\n%s"
+                               % (error, self.config_text(), self.log_tail())) from None
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def port(self, name):
+        return self.ports[name]
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def send_signal(self, sig):
+        if self.alive():
+            os.kill(self.proc.pid, sig)
+
+    def wait(self, timeout):
+        """The exit status within `timeout` seconds, or None if still running."""
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+            return self.returncode
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        if self.proc is not None:
+            self.returncode = stop_process(self.proc, sig, timeout)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return self.returncode
+
+    def log_text(self):
+        if self._final_log is not None:
+            return self._final_log
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=40):
+        text = self.log_text().splitlines()
+        return "\n".join(text[-lines:]) if text else "(empty log)"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self._final_log is None:
+            self._final_log = self.log_text()
+            self.dir.cleanup()
+        return False
+
+
+class GatewayTestCase(unittest.TestCase):
+    """A TestCase whose failures carry the tail of the gateway's log.
+
+    Subclasses set `cls.gw` (a started Gateway) in setUpClass, usually through start_gateway().
+    """
+
+    gw = None
+    gateways = ()
+
+    @classmethod
+    def start_gateway(cls, *args, **kwargs):
+        gw = Gateway(*args, **kwargs).start()
+        cls.gateways = tuple(cls.gateways) + (gw,)
+        return gw
+
+    @classmethod
+    def tearDownClass(cls):
+        for gw in cls.gateways:
+            gw.__exit__(None, None, None)
+        cls.gateways = ()
+
+    def run(self, result=None):
+        # Append the log tail to every failure and error of this test.
+        result = result if result is not None else self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        outcome = super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            for collection in (result.failures, result.errors):
+                for i, (test, text) in enumerate(collection):
+                    if test is self and "--- rpcgate log tail" not in text:
+                        tails = "".join("\n--- rpcgate log tail (pid %s) ---\n%s\n" % (g.proc.pid if g.proc else "-", g.log_tail())
+                                        for g in self.gateways)
+                        collection[i] = (test, text + tails)
+        return outcome
+
+    def assertAlive(self, gw=None):
+        gw = gw or self.gw
+        self.assertTrue(gw.alive(), "rpcgate exited with status %s" % (gw.proc.poll(),))
+
+
+def main():
+    """Runs the tests of the calling script; exits non-zero on any failure."""
+    unittest.main(verbosity=2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Sockets
+
+
+def connect(port, timeout=IO_TIMEOUT, nodelay=True):
+    s = socket.create_connection((LOOPBACK, port), timeout=timeout)
+    s.settimeout(timeout)
+    if nodelay:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_exact(sock, n, timeout=IO_TIMEOUT):
+    """Exactly n bytes; raises EOFError on a close and socket.timeout when they do not come."""
+    deadline = time.monotonic() + timeout
+    chunks = []
+    got = 0
+    while got < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out after %.1f s waiting for %d bytes (got %d)" % (timeout, n, got))
+        sock.settimeout(left)
+        chunk = sock.recv(min(n - got, 1 << 20))
+        if not chunk:
+            raise EOFError("connection closed after %d of %d bytes" % (got, n))
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def wait_closed(sock, timeout=IO_TIMEOUT):
+    """Reads until the peer closes; returns (closed, bytes read). A reset counts as closed."""
+    deadline = time.monotonic() + timeout
+    data = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False, b"".join(data)
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return False, b"".join(data)
+        except (ConnectionResetError, BrokenPipeError):
+            return True, b"".join(data)
+        if not chunk:
+            return True, b"".join(data)
+        data.append(chunk)
+
+
+def send_ignoring_reset(sock, data):
+    """Sends what the peer takes; a peer that already closed is not an error here."""
+    try:
+        sock.sendall(data)
+        return True
+    except (ConnectionResetError, BrokenPipeError):
+        return False
+
+
+# ----------------------------------------------------------------------------------------------
+# json: 4-byte length (little-endian by default) + JSON
+
+
+def _order_char(order):
+    return "<" if order == "little" else ">"
+
+
+def frame(body, order="little"):
+    if not isinstance(body, (bytes, bytearray)):
+        body = json.dumps(body).encode()
+    return struct.pack(_order_char(order) + "I", len(body)) + bytes(body)
+
+
+def read_frame(sock, order="little", timeout=IO_TIMEOUT):
+    (length,) = struct.unpack(_order_char(order) + "I", recv_exact(sock, 4, timeout))
+    return recv_exact(sock, length, timeout)
+
+
+class JsonClient:
+    def __init__(self, port, order="little", timeout=IO_TIMEOUT):
+        self.sock = connect(port, timeout)
+        self.order = order
+        self.timeout = timeout
+
+    def send(self, obj):
+        self.sock.sendall(frame(obj, self.order))
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def recv(self, timeout=None):
+        return json.loads(read_frame(self.sock, self.order, timeout or self.timeout))
+
+    def call(self, method, params=None, **extra):
+        request = {"in": method, "params": params}
+        request.update(extra)
+        self.send(request)
+        return self.recv()
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+# ----------------------------------------------------------------------------------------------
+# protobuf: 4-byte big-endian length + rpcgate.v1 messages
+
+
+def pb2():
+    """The generated module (imported lazily: only the protobuf tests need it)."""
+    if PYPROTO not in sys.path:
+        sys.path.insert(0, PYPROTO)
+    import rpcgate_pb2  # noqa: E402
+    return rpcgate_pb2
+
+
+def to_value(obj):
+    from google.protobuf import struct_pb2
+    value = struct_pb2.Value()
+    if obj is None:
+        value.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(obj, bool):
+        value.bool_value = obj
+    elif isinstance(obj, (int, float)):
+        value.number_value = float(obj)
+    elif isinstance(obj, str):
+        value.string_value = obj
+    elif isinstance(obj, list):
+        value.list_value.SetInParent()
+        for item in obj:
+            value.list_value.values.add().CopyFrom(to_value(item))
+    elif isinstance(obj, dict):
+        value.struct_value.SetInParent()
+        for key, item in obj.items():
+            value.struct_value.fields[key].CopyFrom(to_value(item))
+    else:
+        raise TypeError(type(obj))
+    return value
+
+
+def from_value(value):
+    """A google.protobuf.Value as a Python value (numbers stay floats: that is what Value holds)."""
+    kind = value.WhichOneof("kind")
+    if kind is None or kind == "null_value":
+        return None
+    if kind == "number_value":
+        return value.number_value
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "list_value":
+        return [from_value(item) for item in value.list_value.values]
+    return {key: from_value(item) for key, item in value.struct_value.fields.items()}
+
+
+class ProtoClient:
+    def __init__(self, port, timeout=IO_TIMEOUT):
+        self.pb = pb2()
+        self.sock = connect(port, timeout)
+        self.timeout = timeout
+
+    def request(self, id, method, params=None, payload=b"", meta=None, omit_params=False):
+        message = self.pb.Request(id=id, method=method, payload=payload)
+        if not omit_params:
+            message.params.CopyFrom(to_value(params))
+        for key, item in (meta or {}).items():
+            message.meta[key] = item
+        return message
+
+    def send(self, message):
+        self.sock.sendall(frame(message.SerializeToString(), "big"))
+
+    def recv(self, timeout=None):
+        response = self.pb.Response()
+        response.ParseFromString(read_frame(self.sock, "big", timeout or self.timeout))
+        return response
+
+    def call(self, id, method, params=None, **kwargs):
+        self.send(self.request(id, method, params, **kwargs))
+        return self.recv()
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+# ----------------------------------------------------------------------------------------------
+# resp: raw command encoding and a small reply reader (RESP2 and RESP3)
+
+
+class RespError(Exception):
+    """An error reply (returned as a value by RespReader, not raised)."""
+
+    def __eq__(self, other):
+        return isinstance(other, RespError) and self.args == other.args
+
+    def __hash__(self):
+        return hash(self.args)
+
+
+class RespDouble(float):
+    """A RESP3 `,` double, kept apart from bulk strings so tests can see the type."""
+
+
+class RespMap(dict):
+    pass
+
+
+class RespStatus(str):
+    """A `+` simple string."""
+
+
+def resp_command(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, str):
+            arg = arg.encode()
+        elif isinstance(arg, int):
+            arg = str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
+
+
+class RespReader:
+    """Reads RESP2/RESP3 replies from a socket: bulk -> bytes, + -> RespStatus, : -> int,
+    - -> RespError, $-1/*-1/_ -> None, , -> RespDouble, # -> bool, % -> RespMap, * -> list."""
+
+    def __init__(self, sock, timeout=IO_TIMEOUT):
+        self.sock = sock
+        self.timeout = timeout
+        self.buf = b""
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out waiting for a RESP reply (have %r)" % self.buf[:200])
+        self.sock.settimeout(left)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed (unparsed: %r)" % self.buf[:200])
+        self.buf += chunk
+
+    def _line(self, deadline):
+        while b"\r\n" not in self.buf:
+            self._fill(deadline)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _bytes(self, n, deadline):
+        while len(self.buf) < n + 2:
+            self._fill(deadline)
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def read(self, timeout=None):
+        return self._read(time.monotonic() + (timeout or self.timeout))
+
+    def _read(self, deadline):
+        line = self._line(deadline)
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return RespStatus(rest.decode("utf-8", "replace"))
+        if kind == b"-":
+            return RespError(rest.decode("utf-8", "replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._bytes(n, deadline)
+        if kind in (b"*", b"~", b">"):
+            n = int(rest)
+            return None if n < 0 else [self._read(deadline) for _ in range(n)]
+        if kind == b"%":
+            n = int(rest)
+            result = RespMap()
+            for _ in range(n):
+                key = self._read(deadline)
+                result[key if not isinstance(key, list) else tuple(key)] = self._read(deadline)
+            return result
+        if kind == b"_":
+            return None
+        if kind == b",":
+            return RespDouble(float(rest))
+        if kind == b"#":
+            return rest == b"t"
+        if kind == b"=":  # verbatim string: "txt:" + text
+            n = int(rest)
+            return self._bytes(n, deadline)[4:]
+        if kind == b"(":
+            return int(rest)
+        raise ValueError("unknown RESP type in line %r" % line[:200])
+
+
+class RespClient:
+    def __init__(self, port, timeout=IO_TIMEOUT):
+        self.sock = connect(port, timeout)
+        self.reader = RespReader(self.sock, timeout)
+
+    def send(self, *args):
+        self.sock.sendall(resp_command(*args))
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def read(self, timeout=None):
+        return self.reader.read(timeout)
+
+    def call(self, *args):
+        self.send(*args)
+        return self.read()
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def redis_client(port, timeout=IO_TIMEOUT):
+    """A python3-redis client speaking RESP2 (redis-py 5 takes protocol=2; 4.x only speaks RESP2)."""
+    import redis
+    try:
+        return redis.Redis(host=LOOPBACK, port=port, protocol=2, socket_timeout=timeout,
+                           socket_connect_timeout=timeout)
+    except TypeError:
+        return redis.Redis(host=LOOPBACK, port=port, socket_timeout=timeout,
+                           socket_connect_timeout=timeout)
+
+
+# ----------------------------------------------------------------------------------------------
+# The legacy reference server (bench/legacy_server.py), as a real peer
+
+
+def import_bench(module):
+    if BENCH_DIR not in sys.path:
+        sys.path.insert(0, BENCH_DIR)
+    return __import__(module)
+
+
+@contextlib.contextmanager
+def legacy_server():
+    """Starts bench/legacy_server.py on a free port; yields the port; stops it by PID."""
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, os.path.join(BENCH_DIR, "legacy_server.py"), "--port", str(port)],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        try:
+            wait_listening([port], proc, describe="legacy_server.py")
+        except Exception:
+            log.seek(0)
+            raise RuntimeError("legacy server did not start: %s" % log.read().decode("utf-8", "replace"))
+        yield port
+    finally:
+        stop_process(proc)
+        log.close()
+
+
+def same_json(a, b):
+    """Value-for-value equality that also tells 1 from 1.0 and True from 1, and -0.0 from 0.0."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b and (a != 0 or str(a) == str(b)) or (a != a and b != b)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    return a == b
