@@ -117,9 +117,8 @@ Config load_config_string(std::string_view yaml, const std::string& name) {
     throw ConfigError({name + ":" + std::to_string(e.mark.line + 1) +
                        ": YAML nesting too deep (lists and mappings within each other)"});
   } catch (const YAML::Exception& e) {
-    std::string where = name;
-    if (!e.mark.is_null()) where += ":" + std::to_string(e.mark.line + 1);
-    throw ConfigError({where + ": YAML syntax error: " + e.msg});
+    Origin where{name, e.mark.is_null() ? 0 : e.mark.line + 1};
+    throw ConfigError({where.describe() + ": YAML syntax error: " + e.msg});
   }
   ReadContext ctx(name);
   for (size_t i = 1; i < documents.size(); ++i) {
