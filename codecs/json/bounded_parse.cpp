@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "codecs/json/utf8.h"
+#include "codecs/utf8.h"
 
 namespace rpcgate::codec::json {
 namespace {

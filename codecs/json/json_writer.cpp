@@ -8,9 +8,9 @@
 #include <cmath>
 #include <cstdint>
 
-#include "codecs/json/base64.h"
+#include "codecs/base64.h"
 #include "codecs/json/python_float.h"
-#include "codecs/json/utf8.h"
+#include "codecs/utf8.h"
 
 namespace rpcgate::codec::json {
 namespace {

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "codecs/json/base64.h"
-#include "codecs/json/utf8.h"
+#include "codecs/base64.h"
+#include "codecs/utf8.h"
 
 namespace rpcgate::codec::protobuf {
 namespace {
@@ -88,7 +88,7 @@ void json_to_value(const Json& source, Value& out) {
     case Json::value_t::binary: {
       std::string& text = *out.mutable_string_value();
       text.clear();
-      json::append_base64(source.get_binary(), text);
+      append_base64(source.get_binary(), text);
       break;
     }
     case Json::value_t::array: {
@@ -103,11 +103,11 @@ void json_to_value(const Json& source, Value& out) {
       auto& fields = *out.mutable_struct_value()->mutable_fields();
       fields.clear();
       for (const auto& [key, member] : source.get_ref<const Json::object_t&>()) {
-        if (json::is_valid_utf8(key)) {
+        if (is_valid_utf8(key)) {
           json_to_value(member, fields[key]);
         } else {
           std::string repaired;
-          json::append_utf8_replacing(key, repaired);
+          append_utf8_replacing(key, repaired);
           json_to_value(member, fields[repaired]);
         }
       }
@@ -117,11 +117,11 @@ void json_to_value(const Json& source, Value& out) {
 }
 
 void assign_utf8(std::string& field, std::string_view text) {
-  if (json::is_valid_utf8(text)) {
+  if (is_valid_utf8(text)) {
     field.assign(text);
   } else {
     field.clear();
-    json::append_utf8_replacing(text, field);
+    append_utf8_replacing(text, field);
   }
 }
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "codecs/resp/utf8.h"
+#include "codecs/utf8.h"
 
 namespace rpcgate::codec::resp {
 namespace {

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "codecs/resp/resp_line.h"
-#include "codecs/resp/utf8.h"
+#include "codecs/utf8.h"
 
 namespace rpcgate::codec::resp {
 namespace {

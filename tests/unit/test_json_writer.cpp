@@ -9,13 +9,14 @@
 #include <string>
 #include <vector>
 
-#include "codecs/json/base64.h"
+#include "codecs/base64.h"
 #include "codecs/json/json_writer.h"
 #include "codecs/json/python_float.h"
-#include "codecs/json/utf8.h"
+#include "codecs/utf8.h"
 
 using rpcgate::Json;
 namespace json = rpcgate::codec::json;
+namespace codec = rpcgate::codec;
 
 namespace {
 
@@ -213,21 +214,21 @@ TEST_CASE("base64 follows RFC 4648's test vectors") {
   };
   for (const auto& [input, expected] : vectors) {
     std::string out = "prefix:";
-    json::append_base64({reinterpret_cast<const uint8_t*>(input.data()), input.size()}, out);
+    codec::append_base64({reinterpret_cast<const uint8_t*>(input.data()), input.size()}, out);
     CHECK(out == "prefix:" + expected);
-    CHECK(json::base64_size(input.size()) == expected.size());
+    CHECK(codec::base64_size(input.size()) == expected.size());
   }
 }
 
 TEST_CASE("UTF-8 validation and repair") {
-  CHECK(json::is_valid_utf8(""));
-  CHECK(json::is_valid_utf8("ascii"));
-  CHECK(json::is_valid_utf8("\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80"));
-  CHECK_FALSE(json::is_valid_utf8("\xff"));
-  CHECK_FALSE(json::is_valid_utf8("\xe6\x97"));
-  CHECK_FALSE(json::is_valid_utf8("\xed\xbf\xbf"));
+  CHECK(codec::is_valid_utf8(""));
+  CHECK(codec::is_valid_utf8("ascii"));
+  CHECK(codec::is_valid_utf8("\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80"));
+  CHECK_FALSE(codec::is_valid_utf8("\xff"));
+  CHECK_FALSE(codec::is_valid_utf8("\xe6\x97"));
+  CHECK_FALSE(codec::is_valid_utf8("\xed\xbf\xbf"));
   std::string repaired;
-  json::append_utf8_replacing("a\xff\xc3\xa9", repaired);
+  codec::append_utf8_replacing("a\xff\xc3\xa9", repaired);
   CHECK(repaired == "a\xef\xbf\xbd\xc3\xa9");
 }
 

@@ -1,14 +1,21 @@
 // UTF-8 validation and repair, after RFC 3629's table of well-formed sequences.
-#include "codecs/json/utf8.h"
+#include "codecs/utf8.h"
 
-namespace rpcgate::codec::json {
+#include <cstring>
+
+namespace rpcgate::codec {
 namespace {
 
 constexpr std::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
 
-// Length of the ASCII run at the start of `text`.
+// Length of the ASCII run at the start of `text`. Eight bytes at a time: almost every RESP
+// argument and JSON string is plain ASCII. memcpy keeps the load free of alignment assumptions.
 size_t ascii_prefix(std::string_view text) {
   size_t i = 0;
+  for (uint64_t word; i + 8 <= text.size(); i += 8) {
+    std::memcpy(&word, text.data() + i, sizeof word);
+    if ((word & 0x8080808080808080ull) != 0) break;
+  }
   while (i < text.size() && static_cast<unsigned char>(text[i]) < 0x80) ++i;
   return i;
 }
@@ -76,4 +83,4 @@ void append_utf8_replacing(std::string_view text, std::string& out) {
   }
 }
 
-}  // namespace rpcgate::codec::json
+}  // namespace rpcgate::codec

@@ -1,7 +1,7 @@
 // Base64 encoding into a caller's buffer (no decoder: rpcgate never reads base64 back).
-#include "codecs/json/base64.h"
+#include "codecs/base64.h"
 
-namespace rpcgate::codec::json {
+namespace rpcgate::codec {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -29,4 +29,4 @@ void append_base64(std::span<const uint8_t> bytes, std::string& out) {
   *p++ = '=';
 }
 
-}  // namespace rpcgate::codec::json
+}  // namespace rpcgate::codec

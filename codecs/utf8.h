@@ -1,5 +1,5 @@
-// UTF-8 well-formedness: the json writer escapes code points, and protobuf `string` fields refuse
-// (and log) anything else, so text from other codecs is checked before it goes out.
+// UTF-8 well-formedness, shared by the codecs: RESP arguments that are not UTF-8 become binary
+// values, the json writer escapes code points, and protobuf `string` fields refuse anything else.
 #pragma once
 
 #include <cstddef>
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace rpcgate::codec::json {
+namespace rpcgate::codec {
 
 // Decodes the sequence at the start of `text` (its first byte >= 0x80). Returns its length, or 0
 // when the bytes are not well-formed UTF-8 (overlong forms, surrogates, past U+10FFFF, cut short).
@@ -18,4 +18,4 @@ bool is_valid_utf8(std::string_view text);
 // Appends `text` with every byte that starts no valid sequence replaced by U+FFFD.
 void append_utf8_replacing(std::string_view text, std::string& out);
 
-}  // namespace rpcgate::codec::json
+}  // namespace rpcgate::codec

@@ -7,11 +7,11 @@
 #include <span>
 #include <string>
 
-namespace rpcgate::codec::json {
+namespace rpcgate::codec {
 
 inline size_t base64_size(size_t bytes) { return (bytes + 2) / 3 * 4; }
 
 // Appends the encoding of `bytes` to `out`.
 void append_base64(std::span<const uint8_t> bytes, std::string& out);
 
-}  // namespace rpcgate::codec::json
+}  // namespace rpcgate::codec
