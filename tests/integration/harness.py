@@ -34,7 +34,7 @@ BIN = os.environ.get("RPCGATE_BIN") or os.path.join(SOURCE_DIR, "build", "rpcgat
 PYPROTO = os.environ.get("RPCGATE_PYPROTO") or os.path.join(
     os.path.dirname(BIN), "tests", "pyproto")
 BENCH_DIR = os.path.join(SOURCE_DIR, "bench")
-DEFAULT_HANDLERS = ["ping", "echo", "time", "pi", "info", "stats", "upper"]
+DEFAULT_HANDLERS = ["ping", "echo", "time", "pi", "info", "stats", "config", "upper"]
 
 
 def require_binary(test_case=None):
