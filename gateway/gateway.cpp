@@ -101,6 +101,7 @@ void Gateway::drain(std::function<void()> on_drained) {
 
 void Gateway::on_drain_timeout(uv_timer_t* timer) {
   auto* self = static_cast<Gateway*>(timer->data);
+  self->drain_timed_out_ = true;
   size_t left = 0;
   for (Connection* connection = self->connections_; connection != nullptr; connection = connection->next_) ++left;
   LOG_WARN("drain_timeout reached: closing %zu connections that still had work", left);

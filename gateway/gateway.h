@@ -32,6 +32,8 @@ class Gateway {
   // the last one has closed (or drain_timeout has cut them off). All handles are closed then.
   void drain(std::function<void()> on_drained);
   bool draining() const { return draining_; }
+  // True once drain_timeout cut connections off; calls may still be running on the thread pool.
+  bool drain_timed_out() const { return drain_timed_out_; }
 
   uv_loop_t* loop() const { return loop_; }
   const conf::Config& config() const { return config_; }
@@ -64,6 +66,7 @@ class Gateway {
   uv_timer_t sweep_timer_{};
   uv_timer_t drain_timer_{};
   bool draining_ = false;
+  bool drain_timed_out_ = false;
   bool timers_closed_ = false;
   std::function<void()> on_drained_;
 };

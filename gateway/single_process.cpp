@@ -38,7 +38,11 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
     _exit(1);
   }
   LOG_INFO("%s: draining (send it again to exit at once)", strsignal(signum));
-  signals->gateway->drain([signals] { signals->close_all(); });
+  signals->gateway->drain([signals, handle] {
+    signals->close_all();
+    // Calls abandoned on the thread pool would keep the loop running past drain_timeout.
+    if (signals->gateway->drain_timed_out()) uv_stop(handle->loop);
+  });
 }
 
 void on_hangup(uv_signal_t*, int) {
@@ -84,7 +88,13 @@ int run_single_process(const conf::Config& config) {
     LOG_INFO("rpcgate " RPCGATE_VERSION " serving (model single, pid %d)", static_cast<int>(getpid()));
   }
   uv_run(loop, UV_RUN_DEFAULT);
+  uv_run(loop, UV_RUN_NOWAIT);  // close callbacks of the handles closed last
   int rc = uv_loop_close(loop);
+  if (rc != 0 && gateway.drain_timed_out()) {
+    // libuv's exit-time destructor would join the thread pool and wait for those calls.
+    LOG_WARN("drain_timeout: exiting with calls still running on the thread pool");
+    _exit(exit_code);
+  }
   if (rc != 0) LOG_ERROR("event loop closed with handles still open: %s", uv_strerror(rc));
   LOG_INFO("exiting with status %d", exit_code);
   return exit_code;

@@ -262,6 +262,8 @@ class SignalTest(harness.GatewayTestCase):
                              "(%d x pi %d in flight)" % (count, n))
         self.assertLess(elapsed, 2.5, "drain_timeout 1s, but the exit took %.2f s (%d x pi %d in flight)"
                         % (elapsed, count, n))
+        self.assertEqual(status, 0, "a drain cut short by drain_timeout still exits 0, got %s" % status)
+        self.assertIn("drain_timeout reached", gw.log_text())
 
 
 if __name__ == "__main__":
