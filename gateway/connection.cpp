@@ -41,12 +41,12 @@ void Connection::start(bool reject) {
     response_.set_error(ErrorCode::kOverloaded, "too many connections");
     codec_->encode(response_, output_);
     close_when_flushed_ = true;
-    flush();
+    pump();
     return;
   }
   ++stats.connections_active;
   counted_active_ = true;
-  update_reading();
+  pump();
 }
 
 void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -74,25 +74,24 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     }
     read_eof_ = true;
     reading_ = false;  // libuv stops reading at EOF by itself
-    after_output_drained();
+    pump();
     return;
   }
   gateway_.stats().bytes_in += nread;
   last_active_ms_ = gateway_.now_ms();
 
   if (buf->base == gateway_.read_scratch()) {
+    // The common case: whole frames decoded where they landed; only a partial tail is copied.
     std::string_view input(buf->base, static_cast<size_t>(nread));
     size_t consumed = decode_frames(input);
     if (consumed < input.size() && !broken_) input_.assign(input.data() + consumed, input.size() - consumed);
   } else {
-    input_.commit(static_cast<size_t>(nread));
-    input_.consume(decode_frames(input_.view()));
+    input_.commit(static_cast<size_t>(nread));  // decoded by pump()
   }
-  if (broken_) input_ = ByteBuffer();
+  pump();
+  if (closing_) return;
   if (!input_.empty()) rearm_quickack();
   input_.shrink_if_above(4 * Gateway::kReadScratchBytes);
-  flush();
-  update_reading();
 }
 
 bool Connection::may_decode() const {
@@ -184,8 +183,7 @@ void Connection::on_call_done(PendingCall* call) {
   } else {
     return;  // answered in turn, once the calls before it are
   }
-  flush();
-  update_reading();
+  pump();
 }
 
 void Connection::write_ready_calls() {
@@ -199,11 +197,7 @@ void Connection::write_ready_calls() {
 }
 
 void Connection::flush() {
-  if (closing_ || write_in_flight_) return;
-  if (output_.empty()) {
-    after_output_drained();
-    return;
-  }
+  if (closing_ || write_in_flight_ || output_.empty()) return;
   if (output_.size() > listener_.config().output_limit) {
     ++gateway_.stats().connections_output_overflow;
     LOG_WARN("listener %s: closing a client that does not read its answers (%zu bytes unsent, output_limit %zu)",
@@ -224,7 +218,6 @@ void Connection::flush() {
   if (sent == output_.size()) {
     output_.clear();
     if (output_.capacity() > kKeepOutputCapacity) std::string().swap(output_);
-    after_output_drained();
     return;
   }
   // The socket is full: hand the rest to libuv and collect further answers behind it.
@@ -249,31 +242,38 @@ void Connection::on_write(uv_write_t* req, int status) {
   self->gateway_.stats().bytes_out += self->writing_.size();
   self->writing_.clear();
   if (self->writing_.capacity() > kKeepOutputCapacity) std::string().swap(self->writing_);
-  self->flush();
-  self->update_reading();
+  self->pump();
 }
 
-void Connection::after_output_drained() {
-  if (closing_ || write_in_flight_ || !output_.empty()) return;
-  bool nothing_pending = pending_.empty();
-  if ((close_when_flushed_ && nothing_pending) || (read_eof_ && nothing_pending) ||
-      (draining_ && nothing_pending && input_.empty()))
+void Connection::pump() {
+  // Frames buffered while the pipeline or the output was full: the client may send nothing
+  // more until they are answered, so they are decoded as soon as there is room.
+  flush();
+  // Decoding goes on behind a write in flight until output_high_water; reading pauses at the
+  // same bound (update_reading), so input_ never holds more than a partial frame and one read.
+  while (!closing_ && !input_.empty() && may_decode()) {
+    size_t consumed = decode_frames(input_.view());
+    input_.consume(consumed);
+    if (broken_) input_ = ByteBuffer();
+    flush();
+    if (consumed == 0) break;
+  }
+  if (closing_) return;
+  bool all_answered = pending_.empty() && output_.empty() && !write_in_flight_;
+  // Whatever is left in input_ now is the start of a frame that will never be completed.
+  if (all_answered && (close_when_flushed_ || read_eof_ || draining_)) {
     close();
+    return;
+  }
+  update_reading();
 }
 
 void Connection::update_reading() {
-  if (closing_) return;
   const auto& config = listener_.config();
   size_t unsent = output_.size() + writing_.size();
   bool want = !read_eof_ && !broken_ && !draining_ && !close_when_flushed_ &&
               pending_.size() < config.max_pipeline && unsent < config.output_high_water;
   if (want && !reading_) {
-    // Frames already buffered while paused go first; they may fill the pipeline again.
-    if (!input_.empty() && may_decode()) {
-      input_.consume(decode_frames(input_.view()));
-      flush();
-      if (closing_ || pending_.size() >= config.max_pipeline) return;
-    }
     reading_ = uv_read_start(stream(), &Connection::on_alloc, &Connection::on_read) == 0;
   } else if (!want && reading_) {
     uv_read_stop(stream());
@@ -303,8 +303,7 @@ void Connection::close_if_idle(uint64_t now_ms) {
 
 void Connection::drain() {
   draining_ = true;
-  update_reading();
-  after_output_drained();
+  pump();
 }
 
 void Connection::close() {

@@ -56,8 +56,10 @@ class Connection {
   void answer(Response& response);
   void enqueue(PendingCall* call);
   void write_ready_calls();
+  // After any progress (a read, a completed call, a finished write, a drain): decodes frames
+  // buffered while paused, writes what is ready, then reads on, pauses, or closes.
+  void pump();
   void flush();
-  void after_output_drained();
   void update_reading();
   void rearm_quickack();
 
