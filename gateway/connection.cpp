@@ -96,7 +96,8 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
 
 bool Connection::may_decode() const {
   const auto& config = listener_.config();
-  return !broken_ && !closing_ && pending_.size() < config.max_pipeline &&
+  // After QUIT or a framing error nothing more is read as a request, as Redis does.
+  return !broken_ && !closing_ && !close_when_flushed_ && pending_.size() < config.max_pipeline &&
          output_.size() < config.output_high_water;
 }
 

@@ -6,6 +6,7 @@
 
 #include "gateway/connection.h"
 #include "gateway/handler_registry.h"
+#include "gateway/listen_socket.h"
 #include "gateway/listener.h"
 #include "gateway/log.h"
 
@@ -33,19 +34,27 @@ Gateway::Gateway(uv_loop_t* loop, const conf::Config& config)
 
 Gateway::~Gateway() = default;
 
-bool Gateway::start(std::string& error) {
+bool Gateway::start(const std::vector<int>& listen_fds, bool reuse_port, std::string& error) {
   HandlerContext context{config_, stats_};
   router_ = Router::build(config_, HandlerRegistry::standard(), context, error);
   if (!router_) return false;
-  for (const auto& listener_config : config_.listeners) {
+  for (size_t i = 0; i < config_.listeners.size(); ++i) {
+    const auto& listener_config = config_.listeners[i];
     const codec::CodecInfo* codec = codec::find_codec(listener_config.codec);
     if (codec == nullptr) {
       error = listener_config.origin.describe() + ": unknown codec '" + listener_config.codec + "'";
       return false;
     }
+    int fd = i < listen_fds.size() ? listen_fds[i] : -1;
+    if (fd < 0) fd = open_listen_socket(listener_config.address, reuse_port, error);
+    if (fd < 0) {
+      error = listener_config.origin.describe() + ": listener " + listener_config.name + ": cannot listen on " +
+              listener_config.address.to_string() + ": " + error;
+      return false;
+    }
     auto* listener = new Listener(*this, listener_config, *codec);
     listeners_.push_back(listener);
-    if (!listener->listen(error)) return false;
+    if (!listener->listen(fd, error)) return false;
   }
   uv_timer_start(&sweep_timer_, &Gateway::on_sweep, kSweepIntervalMs, kSweepIntervalMs);
   return true;

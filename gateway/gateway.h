@@ -25,9 +25,11 @@ class Gateway {
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
-  // Builds the router and binds every listener; on failure fills `error`, and the caller should
-  // still drain() so what was opened gets closed.
-  bool start(std::string& error);
+  // Builds the router and serves every listener of the config: listen_fds[i], when given and not
+  // -1, is the already listening socket of listener i (inherited from the master); otherwise the
+  // socket is opened here (with SO_REUSEPORT when `reuse_port`). On failure fills `error`, and
+  // the caller should still drain() so what was opened gets closed.
+  bool start(const std::vector<int>& listen_fds, bool reuse_port, std::string& error);
   // Stops accepting, lets connections finish what they have read, and calls `on_drained` once
   // the last one has closed (or drain_timeout has cut them off). All handles are closed then.
   void drain(std::function<void()> on_drained);

@@ -17,20 +17,15 @@ Listener::Listener(Gateway& gateway, const conf::ListenerConfig& config, const c
   tcp_.data = this;
 }
 
-bool Listener::listen(std::string& error) {
-  sockaddr_storage address{};
-  const auto& where = config_.address;
-  int rc = where.host.find(':') == std::string::npos
-               ? uv_ip4_addr(where.host.c_str(), where.port, reinterpret_cast<sockaddr_in*>(&address))
-               : uv_ip6_addr(where.host.c_str(), where.port, reinterpret_cast<sockaddr_in6*>(&address));
-  if (rc == 0) rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&address), 0);
+bool Listener::listen(int fd, std::string& error) {
+  int rc = uv_tcp_open(&tcp_, fd);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), kBacklog, &Listener::on_connection);
   if (rc != 0) {
     error = config_.origin.describe() + ": listener " + config_.name + ": cannot listen on " +
-            where.to_string() + ": " + uv_strerror(rc);
+            config_.address.to_string() + ": " + uv_strerror(rc);
     return false;
   }
-  LOG_INFO("listener %s: %s on %s", config_.name.c_str(), config_.codec.c_str(), where.to_string().c_str());
+  LOG_DEBUG("listener %s: %s on %s", config_.name.c_str(), config_.codec.c_str(), config_.address.to_string().c_str());
   return true;
 }
 

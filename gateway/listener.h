@@ -19,8 +19,9 @@ class Listener {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // Binds and listens; on failure fills `error` and the caller must still close().
-  bool listen(std::string& error);
+  // Serves the listening socket `fd` (made by open_listen_socket, here or in the master), which
+  // it takes over; on failure fills `error` and the caller must still close().
+  bool listen(int fd, std::string& error);
   // Stops accepting. The object is freed once libuv has closed the socket and the last of its
   // connections has closed, since connections keep referring to their listener.
   void close();

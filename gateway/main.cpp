@@ -11,7 +11,8 @@
 #include "gateway/handler_registry.h"
 #include "gateway/log.h"
 #include "gateway/router.h"
-#include "gateway/single_process.h"
+#include "gateway/master.h"
+#include "gateway/serve.h"
 
 namespace {
 
@@ -121,5 +122,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   LOG_INFO("configuration %s loaded", config_path.c_str());
-  return rpcgate::run_single_process(config);
+  if (config.process.model == "single") {
+    rpcgate::ServeOptions options;
+    return rpcgate::serve(config, options);
+  }
+  return rpcgate::run_master(config);
 }

@@ -332,6 +332,18 @@ def main():
 # Sockets
 
 
+@contextlib.contextmanager
+def occupied_port():
+    """A loopback port held by a listening socket of ours (without SO_REUSEPORT) meanwhile."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((LOOPBACK, 0))
+        s.listen(1)
+        yield s.getsockname()[1]
+    finally:
+        s.close()
+
+
 def connect(port, timeout=IO_TIMEOUT, nodelay=True):
     s = socket.create_connection((LOOPBACK, port), timeout=timeout)
     s.settimeout(timeout)

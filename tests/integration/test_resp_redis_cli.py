@@ -255,6 +255,13 @@ class RawRespTest(harness.GatewayTestCase):
             closed, rest = harness.wait_closed(c.sock)
             self.assertTrue(closed, "QUIT should close the connection")
 
+    def test_nothing_after_quit_runs(self):
+        with harness.connect(self.gw.port("resp")) as sock:
+            sock.sendall(b"PING\r\nQUIT\r\nPING\r\n*1\r\n$4\r\nINFO\r\n")
+            closed, data = harness.wait_closed(sock)
+        self.assertTrue(closed)
+        self.assertEqual(data, b"+PONG\r\n+OK\r\n", "commands pipelined after QUIT must not run")
+
     def test_binary_bulk(self):
         with self.client() as c:
             blob = bytes(range(256)) * 4

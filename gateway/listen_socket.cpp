@@ -1,0 +1,56 @@
+#include "gateway/listen_socket.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace rpcgate {
+namespace {
+
+constexpr int kBacklog = 511;
+
+}  // namespace
+
+int open_listen_socket(const conf::Address& address, bool reuse_port, std::string& error) {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  bool v6 = address.host.find(':') != std::string::npos;
+  if (v6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(address.port);
+    if (inet_pton(AF_INET6, address.host.c_str(), &in6->sin6_addr) == 1) length = sizeof *in6;
+  } else {
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&storage);
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(address.port);
+    if (inet_pton(AF_INET, address.host.c_str(), &in4->sin_addr) == 1) length = sizeof *in4;
+  }
+  if (length == 0) {
+    error = "not an IP address: " + address.host;
+    return -1;
+  }
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::string("socket: ") + strerror(errno);
+    return -1;
+  }
+  int on = 1;
+  // SO_REUSEADDR lets a restarted gateway bind while old connections sit in TIME_WAIT.
+  bool ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0 &&
+            (!reuse_port || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) == 0) &&
+            bind(fd, reinterpret_cast<const sockaddr*>(&storage), length) == 0 && listen(fd, kBacklog) == 0;
+  if (!ok) {
+    error = std::string(strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace rpcgate

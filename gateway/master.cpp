@@ -1,0 +1,304 @@
+// The master keeps no event loop: it waits for signals with sigtimedwait, so a forked worker
+// starts with no libuv state inherited from its parent.
+#include "gateway/master.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gateway/listen_socket.h"
+#include "gateway/log.h"
+#include "gateway/serve.h"
+
+namespace rpcgate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// A worker that dies sooner than this after its start counts as failing to start.
+constexpr milliseconds kStartupGrace{1000};
+// This many start-up deaths in a row and the slot is given up: respawning would only spin.
+constexpr int kCrashLoopLimit = 5;
+constexpr milliseconds kFirstBackoff{100};
+constexpr milliseconds kMaxBackoff{10000};
+// After drain_timeout the workers exit by themselves; this much longer and they are killed.
+constexpr milliseconds kStopGrace{2000};
+
+struct WorkerSlot {
+  int index = 0;
+  pid_t pid = 0;
+  Clock::time_point started;
+  Clock::time_point respawn_at;
+  int quick_deaths = 0;
+  bool respawn_pending = false;
+  bool given_up = false;
+};
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("was killed by SIG") + sigabbrev_np(WTERMSIG(status));
+  return "stopped";
+}
+
+class Master {
+ public:
+  explicit Master(const conf::Config& config) : config_(config) {}
+
+  int run() {
+    if (!bind_listeners()) return 1;
+    if (pipe2(master_pipe_, O_CLOEXEC) != 0) {
+      LOG_ERROR("master: pipe: %s", strerror(errno));
+      return 1;
+    }
+    sigemptyset(&watched_);
+    for (int signum : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&watched_, signum);
+    sigprocmask(SIG_BLOCK, &watched_, &original_mask_);
+    write_pid_file();
+
+    unsigned count = config_.process.workers;
+    if (count == 0) count = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+    slots_.resize(count);
+    for (unsigned i = 0; i < count; ++i) {
+      slots_[i].index = static_cast<int>(i);
+      spawn(slots_[i]);
+    }
+    LOG_INFO("master: rpcgate " RPCGATE_VERSION " (model %s) serving with %u workers, pid %d",
+             config_.process.model.c_str(), count, static_cast<int>(getpid()));
+    int code = supervise();
+    remove_pid_file();
+    return code;
+  }
+
+ private:
+  // prefork: the sockets the workers inherit. reuseport: each worker binds its own; the master
+  // only checks that it can, so a taken port is one clear error instead of a crash loop, and
+  // closes its probe at once, since the kernel would hand it connections nobody accepts.
+  bool bind_listeners() {
+    bool reuse_port = config_.process.model == "reuseport";
+    for (const auto& listener : config_.listeners) {
+      std::string error;
+      int fd = open_listen_socket(listener.address, reuse_port, error);
+      if (fd < 0) {
+        LOG_ERROR("%s: listener %s: cannot listen on %s: %s", listener.origin.describe().c_str(),
+                  listener.name.c_str(), listener.address.to_string().c_str(), error.c_str());
+        return false;
+      }
+      if (reuse_port)
+        close(fd);
+      else
+        listen_fds_.push_back(fd);
+      LOG_INFO("listener %s: %s on %s", listener.name.c_str(), listener.codec.c_str(),
+               listener.address.to_string().c_str());
+    }
+    return true;
+  }
+
+  void spawn(WorkerSlot& slot) {
+    slot.respawn_pending = false;
+    pid_t pid = fork();
+    if (pid < 0) {
+      LOG_ERROR("master: fork: %s; retrying", strerror(errno));
+      schedule_respawn(slot, kMaxBackoff);
+      return;
+    }
+    if (pid == 0) run_worker(slot.index);
+    slot.pid = pid;
+    slot.started = Clock::now();
+  }
+
+  [[noreturn]] void run_worker(int index) {
+    sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
+    // Its own process group: a terminal's Ctrl-C reaches the master alone, which then drains
+    // the workers; without this each worker would see the SIGINT and the master's SIGTERM as two
+    // stop requests and exit at once.
+    setpgid(0, 0);
+    close(master_pipe_[1]);
+    ServeOptions options;
+    options.role = "worker " + std::to_string(index);
+    if (config_.process.model == "reuseport") {
+      options.reuse_port = true;
+    } else {
+      options.listen_fds = listen_fds_;
+    }
+    options.master_fd = master_pipe_[0];
+    fcntl(options.master_fd, F_SETFD, 0);
+    exit(serve(config_, options));
+  }
+
+  void schedule_respawn(WorkerSlot& slot, milliseconds delay) {
+    slot.respawn_pending = true;
+    slot.respawn_at = Clock::now() + delay;
+  }
+
+  void on_worker_exit(pid_t pid, int status) {
+    auto slot = std::find_if(slots_.begin(), slots_.end(), [pid](const WorkerSlot& s) { return s.pid == pid; });
+    if (slot == slots_.end()) return;
+    slot->pid = 0;
+    if (stopping_) {
+      LOG_INFO("master: worker %d (pid %d) %s", slot->index, static_cast<int>(pid), describe_status(status).c_str());
+      return;
+    }
+    auto lived = std::chrono::duration_cast<milliseconds>(Clock::now() - slot->started);
+    slot->quick_deaths = lived < kStartupGrace ? slot->quick_deaths + 1 : 0;
+    if (slot->quick_deaths >= kCrashLoopLimit) {
+      slot->given_up = true;
+      LOG_ERROR("master: worker %d %s %d times in a row within %lld ms of starting; not respawning it "
+                "(see the worker's own log lines above for why)",
+                slot->index, describe_status(status).c_str(), slot->quick_deaths,
+                static_cast<long long>(kStartupGrace.count()));
+      return;
+    }
+    // One early death may be bad luck (a kill, an OOM): respawn at once. A second in a row starts
+    // the backoff, so a worker that cannot start does not spin the machine.
+    milliseconds delay{0};
+    if (slot->quick_deaths > 1) delay = std::min(kMaxBackoff, kFirstBackoff * (1 << (slot->quick_deaths - 2)));
+    LOG_WARN("master: worker %d (pid %d) %s after %lld ms; respawning in %lld ms", slot->index,
+             static_cast<int>(pid), describe_status(status).c_str(), static_cast<long long>(lived.count()),
+             static_cast<long long>(delay.count()));
+    schedule_respawn(*slot, delay);
+  }
+
+  void reap() {
+    for (;;) {
+      int status = 0;
+      pid_t pid = waitpid(-1, &status, WNOHANG);
+      if (pid > 0) {
+        on_worker_exit(pid, status);
+        continue;
+      }
+      if (pid < 0 && errno == EINTR) continue;
+      return;  // 0: none left to reap now; ECHILD: no children at all
+    }
+  }
+
+  void signal_workers(int signum) {
+    for (const auto& slot : slots_)
+      if (slot.pid > 0) kill(slot.pid, signum);
+  }
+
+  bool any_worker_alive() const {
+    return std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.pid > 0; });
+  }
+
+  bool every_slot_given_up() const {
+    return std::all_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.given_up; });
+  }
+
+  void begin_stop(int signum) {
+    if (stopping_) {
+      LOG_WARN("master: %s again: killing the workers and exiting at once", strsignal(signum));
+      signal_workers(SIGKILL);
+      exit_code_ = 1;
+      force_exit_ = true;
+      return;
+    }
+    stopping_ = true;
+    stop_deadline_ = Clock::now() + config_.process.drain_timeout + kStopGrace;
+    LOG_INFO("master: %s: draining the workers (send it again to exit at once)", strsignal(signum));
+    // The listening sockets stay open in the workers until each drains; the master's copies go
+    // now so that new connections are refused once every worker has closed its own.
+    for (int fd : listen_fds_) close(fd);
+    listen_fds_.clear();
+    signal_workers(SIGTERM);
+  }
+
+  // Waits up to the next respawn or stop deadline; -1 means no deadline.
+  timespec next_wait() const {
+    auto now = Clock::now();
+    auto wake = Clock::time_point::max();
+    for (const auto& slot : slots_)
+      if (slot.respawn_pending && !stopping_) wake = std::min(wake, slot.respawn_at);
+    if (stopping_) wake = std::min(wake, stop_deadline_);
+    if (wake == Clock::time_point::max()) return {-1, 0};
+    auto wait = std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(wake - now));
+    return {static_cast<time_t>(wait.count() / 1000), static_cast<long>(wait.count() % 1000) * 1000000};
+  }
+
+  int supervise() {
+    while (true) {
+      if (force_exit_) return exit_code_;
+      if (stopping_ && !any_worker_alive()) {
+        LOG_INFO("master: every worker has exited; exiting");
+        return exit_code_;
+      }
+      if (!stopping_ && every_slot_given_up()) {
+        LOG_ERROR("master: no worker could be kept running; exiting");
+        return 1;
+      }
+      timespec wait = next_wait();
+      siginfo_t info{};
+      int signum = wait.tv_sec < 0 ? sigwaitinfo(&watched_, &info) : sigtimedwait(&watched_, &info, &wait);
+      if (signum < 0 && errno != EAGAIN && errno != EINTR) {
+        LOG_ERROR("master: waiting for signals: %s", strerror(errno));
+        return 1;
+      }
+      switch (signum) {
+        case SIGCHLD: reap(); break;
+        case SIGTERM:
+        case SIGINT: begin_stop(signum); break;
+        case SIGHUP: LOG_WARN("master: SIGHUP: configuration reload is not supported yet; ignored"); break;
+        case SIGUSR1:
+          if (!set_log_file(config_.logging.file)) LOG_ERROR("master: SIGUSR1: cannot reopen the log file");
+          signal_workers(SIGUSR1);
+          break;
+        default: break;  // a deadline passed
+      }
+      run_deadlines();
+    }
+  }
+
+  void run_deadlines() {
+    auto now = Clock::now();
+    if (stopping_) {
+      if (now >= stop_deadline_ && any_worker_alive()) {
+        LOG_WARN("master: workers still running %lld ms past drain_timeout; killing them",
+                 static_cast<long long>(kStopGrace.count()));
+        signal_workers(SIGKILL);
+        exit_code_ = 1;
+        stop_deadline_ = Clock::time_point::max();
+      }
+      return;
+    }
+    for (auto& slot : slots_)
+      if (slot.respawn_pending && now >= slot.respawn_at) spawn(slot);
+  }
+
+  void write_pid_file() {
+    if (config_.process.pid_file.empty()) return;
+    std::ofstream out(config_.process.pid_file, std::ios::trunc);
+    out << getpid() << "\n";
+    if (!out) LOG_ERROR("master: cannot write pid_file %s", config_.process.pid_file.c_str());
+  }
+
+  void remove_pid_file() {
+    if (!config_.process.pid_file.empty()) unlink(config_.process.pid_file.c_str());
+  }
+
+  const conf::Config& config_;
+  std::vector<int> listen_fds_;
+  std::vector<WorkerSlot> slots_;
+  int master_pipe_[2] = {-1, -1};
+  sigset_t watched_{};
+  sigset_t original_mask_{};
+  bool stopping_ = false;
+  bool force_exit_ = false;
+  int exit_code_ = 0;
+  Clock::time_point stop_deadline_;
+};
+
+}  // namespace
+
+int run_master(const conf::Config& config) { return Master(config).run(); }
+
+}  // namespace rpcgate

@@ -1,0 +1,136 @@
+#include "gateway/serve.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+
+#include <uv.h>
+
+#include "gateway/gateway.h"
+#include "gateway/log.h"
+
+namespace rpcgate {
+namespace {
+
+// The loop-side owner of the signal handles and of the master watch; lives on serve()'s stack.
+struct ProcessHandles {
+  Gateway* gateway = nullptr;
+  const conf::Config* config = nullptr;
+  uv_signal_t terminate{};
+  uv_signal_t interrupt{};
+  uv_signal_t hangup{};
+  uv_signal_t reopen_logs{};
+  uv_pipe_t master{};
+  bool watching_master = false;
+  int stop_requests = 0;
+
+  void close_all() {
+    for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&terminate), reinterpret_cast<uv_handle_t*>(&interrupt),
+                                reinterpret_cast<uv_handle_t*>(&hangup), reinterpret_cast<uv_handle_t*>(&reopen_logs)})
+      if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+    if (watching_master && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&master)))
+      uv_close(reinterpret_cast<uv_handle_t*>(&master), nullptr);
+  }
+
+  void drain(uv_loop_t* loop) {
+    gateway->drain([this, loop] {
+      close_all();
+      // Calls abandoned on the thread pool would keep the loop running past drain_timeout.
+      if (gateway->drain_timed_out()) uv_stop(loop);
+    });
+  }
+};
+
+void on_stop_signal(uv_signal_t* handle, int signum) {
+  auto* handles = static_cast<ProcessHandles*>(handle->data);
+  if (++handles->stop_requests > 1) {
+    LOG_WARN("%s again: exiting at once", strsignal(signum));
+    _exit(1);
+  }
+  LOG_INFO("%s: draining (send it again to exit at once)", strsignal(signum));
+  handles->drain(handle->loop);
+}
+
+void on_hangup(uv_signal_t*, int) {
+  LOG_WARN("SIGHUP: reloading is done by the master process; ignored here");
+}
+
+void on_reopen_logs(uv_signal_t* handle, int) {
+  auto* handles = static_cast<ProcessHandles*>(handle->data);
+  if (!set_log_file(handles->config->logging.file))
+    LOG_ERROR("SIGUSR1: cannot reopen log file %s", handles->config->logging.file.c_str());
+}
+
+void on_master_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+  static char sink[64];
+  *buf = uv_buf_init(sink, sizeof sink);
+}
+
+// The master never writes to the pipe; a read returns only when its last writer, the master,
+// has gone (even killed with SIGKILL). A worker must not outlive it: drain and exit.
+void on_master_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  if (nread >= 0) return;
+  auto* handles = static_cast<ProcessHandles*>(stream->data);
+  uv_read_stop(stream);
+  if (handles->stop_requests++ > 0) return;
+  LOG_WARN("the master process is gone: draining and exiting");
+  handles->drain(stream->loop);
+}
+
+}  // namespace
+
+int serve(const conf::Config& config, const ServeOptions& options) {
+  signal(SIGPIPE, SIG_IGN);  // a peer that vanished is a write error, not a fatal signal
+  uv_loop_t* loop = uv_default_loop();
+  Gateway gateway(loop, config);
+  ProcessHandles handles;
+  handles.gateway = &gateway;
+  handles.config = &config;
+  struct {
+    uv_signal_t* handle;
+    uv_signal_cb callback;
+    int signum;
+  } const table[] = {{&handles.terminate, on_stop_signal, SIGTERM},
+                     {&handles.interrupt, on_stop_signal, SIGINT},
+                     {&handles.hangup, on_hangup, SIGHUP},
+                     {&handles.reopen_logs, on_reopen_logs, SIGUSR1}};
+  for (const auto& entry : table) {
+    uv_signal_init(loop, entry.handle);
+    entry.handle->data = &handles;
+    uv_signal_start(entry.handle, entry.callback, entry.signum);
+  }
+  if (options.master_fd >= 0) {
+    uv_pipe_init(loop, &handles.master, 0);
+    handles.master.data = &handles;
+    handles.watching_master = uv_pipe_open(&handles.master, options.master_fd) == 0 &&
+                              uv_read_start(reinterpret_cast<uv_stream_t*>(&handles.master), on_master_alloc,
+                                            on_master_read) == 0;
+    if (!handles.watching_master) LOG_ERROR("%s: cannot watch the master process", options.role.c_str());
+  }
+
+  std::string error;
+  int exit_code = 0;
+  if (!gateway.start(options.listen_fds, options.reuse_port, error)) {
+    LOG_ERROR("%s", error.c_str());
+    exit_code = 1;
+    handles.stop_requests = 1;
+    handles.drain(loop);
+  } else {
+    LOG_INFO("rpcgate " RPCGATE_VERSION " serving as %s (pid %d)", options.role.c_str(), static_cast<int>(getpid()));
+  }
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_run(loop, UV_RUN_NOWAIT);  // close callbacks of the handles closed last
+  int rc = uv_loop_close(loop);
+  if (rc != 0 && gateway.drain_timed_out()) {
+    // libuv's exit-time destructor would join the thread pool and wait for those calls.
+    LOG_WARN("drain_timeout: exiting with calls still running on the thread pool");
+    _exit(exit_code);
+  }
+  if (rc != 0) LOG_ERROR("event loop closed with handles still open: %s", uv_strerror(rc));
+  LOG_INFO("%s exiting with status %d", options.role.c_str(), exit_code);
+  return exit_code;
+}
+
+}  // namespace rpcgate

@@ -1,0 +1,198 @@
+"""The master and its preforked workers, with real processes and real signals: the worker count,
+respawn after kill -9 under load, drain on SIGTERM, workers that never outlive a killed master,
+a crash loop that is not respawned forever, and both codecs served by every model."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import harness
+
+WORKERS = 3
+
+
+def children(pid):
+    """PIDs of the direct children of `pid`, from /proc."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(predicate, timeout, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+class PingLoad:
+    """Clients on their own connections pinging in a loop; counts answers and errors."""
+
+    def __init__(self, port, clients=4, duration=3.0):
+        self.port, self.clients, self.duration = port, clients, duration
+        self.answers = 0
+        self.errors = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run) for _ in range(clients)]
+
+    def run(self):
+        end = time.monotonic() + self.duration
+        try:
+            with harness.JsonClient(self.port) as client:
+                while time.monotonic() < end:
+                    answer = client.call("ping", 1)
+                    if answer != {"out": "pong", "result": 1}:
+                        raise AssertionError("bad answer %r" % answer)
+                    with self.lock:
+                        self.answers += 1
+        except Exception as error:  # noqa: BLE001 - reported by the test
+            with self.lock:
+                self.errors.append(repr(error))
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        for thread in self.threads:
+            thread.join(self.duration + 10)
+        return False
+
+
+class PreforkTest(harness.GatewayTestCase):
+    def start(self, model="prefork", workers=WORKERS, drain_timeout="5s", **listener_options):
+        gw = self.start_gateway(
+            [{"name": "json", "codec": "json", **listener_options}, {"name": "resp", "codec": "resp"}],
+            process={"model": model, "workers": workers, "drain_timeout": drain_timeout}, log_level="info")
+        self.assertTrue(wait_for(lambda: len(children(gw.pid)) == workers, 5),
+                        "expected %d workers, found %r" % (workers, children(gw.pid)))
+        return gw
+
+    def tearDown(self):
+        for gw in self.gateways:
+            gw.__exit__(None, None, None)
+        self.__class__.gateways = ()
+
+    def test_worker_count_matches_the_config(self):
+        gw = self.start(workers=WORKERS)
+        self.assertEqual(len(children(gw.pid)), WORKERS)
+        self.assertEqual(gw.log_text().count("serving as worker"), WORKERS)
+
+    def test_kill_9_of_a_worker_under_load(self):
+        gw = self.start()
+        victim = children(gw.pid)[0]
+        with PingLoad(gw.port("json"), clients=4, duration=3.0) as load:
+            time.sleep(0.5)
+            os.kill(victim, signal.SIGKILL)
+            killed_at = time.monotonic()
+            replaced = wait_for(lambda: len([p for p in children(gw.pid) if p != victim]) == WORKERS, 1.0, 0.005)
+            respawn_ms = (time.monotonic() - killed_at) * 1000
+        self.assertTrue(replaced, "the killed worker was not replaced within 1 s: %r" % children(gw.pid))
+        print("respawned in %.1f ms" % respawn_ms)
+        # Clients whose connection the dead worker held see their connection end; the others
+        # must see nothing at all.
+        lost = [e for e in load.errors if "closed" not in e and "reset" not in e.lower() and "EOF" not in e]
+        self.assertEqual(lost, [], "clients on surviving workers saw errors")
+        self.assertGreater(load.answers, 100)
+        self.assertLess(len(load.errors), 4, "every client failed: %r" % load.errors)
+        with harness.JsonClient(gw.port("json")) as client:
+            self.assertEqual(client.call("ping", 2), {"out": "pong", "result": 2})
+
+    def test_sigterm_drains_pipelined_load_then_exits_0(self):
+        gw = self.start(drain_timeout="10s")
+        clients = [harness.JsonClient(gw.port("json"), timeout=10) for _ in range(4)]
+        try:
+            batch = 200
+            for client in clients:
+                client.send_raw(b"".join(harness.frame({"in": "pi", "params": 20000, "id": i})
+                                         for i in range(batch)))
+            time.sleep(0.05)
+            gw.send_signal(signal.SIGTERM)
+            for client in clients:
+                for i in range(batch):
+                    answer = client.recv(timeout=10)
+                    self.assertEqual((answer.get("id"), answer.get("out")), (i, "pi_r"), answer)
+                closed, rest = harness.wait_closed(client.sock, timeout=10)
+                self.assertTrue(closed, "connection still open after its answers during the drain")
+        finally:
+            for client in clients:
+                client.close()
+        self.assertEqual(gw.wait(15), 0, "the master should exit 0 once its workers drained")
+        self.assertIn("every worker has exited", gw.log_text())
+
+    def test_sigkill_of_the_master_leaves_no_worker(self):
+        gw = self.start(drain_timeout="2s")
+        workers = children(gw.pid)
+        os.kill(gw.pid, signal.SIGKILL)
+        gw.wait(5)
+        gone = wait_for(lambda: not any(alive(p) for p in workers), 4.0)
+        self.assertTrue(gone, "workers %r outlived the killed master" % [p for p in workers if alive(p)])
+
+    def test_both_codecs_and_redis_benchmark(self):
+        for model in ("prefork", "reuseport"):
+            with self.subTest(model=model):
+                gw = self.start(model=model)
+                out = subprocess.run(["redis-benchmark", "-h", harness.LOOPBACK, "-p", str(gw.port("resp")),
+                                      "-t", "ping", "-n", "20000", "-c", "20", "-q"],
+                                     capture_output=True, text=True, timeout=60)
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertEqual(out.stdout.count("requests per second"), 2, out.stdout)
+                self.assertNotIn("rror", out.stdout + out.stderr)
+                with harness.JsonClient(gw.port("json")) as client:
+                    for i in range(50):
+                        self.assertEqual(client.call("ping", i), {"out": "pong", "result": i})
+                gw.__exit__(None, None, None)
+                self.assertEqual(gw.returncode, 0)
+                self.__class__.gateways = ()
+
+    def test_reuseport_refuses_a_taken_port_at_start(self):
+        with harness.occupied_port() as port:
+            gw = harness.Gateway([{"name": "json", "codec": "json"}],
+                                 process={"model": "reuseport", "workers": 2}, log_level="info")
+            gw.listeners[0]["address"] = "%s:%d" % (harness.LOOPBACK, port)
+            with open(gw.config_path, "w") as f:
+                f.write(gw.config_text())
+            out = subprocess.run([harness.BIN, "-c", gw.config_path], capture_output=True, text=True, timeout=10)
+            gw.dir.cleanup()
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("Address already in use", out.stderr)
+
+    def test_crash_loop_is_not_respawned_forever(self):
+        # A worker that dies within a second of starting, again and again (killed here as soon
+        # as it appears): the master backs off, gives the slot up after 5 deaths, and exits 1
+        # since no worker is left.
+        gw = self.start(workers=1)
+        killed = []
+        deadline = time.monotonic() + 20
+        while gw.alive() and time.monotonic() < deadline:
+            for pid in children(gw.pid):
+                if pid not in killed:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            time.sleep(0.005)
+        status = gw.wait(5)
+        self.assertEqual(status, 1, "the master should give up and exit 1, got %r" % status)
+        self.assertEqual(len(killed), 5, "expected 5 starts before giving up: %r" % killed)
+        log = gw.log_text()
+        self.assertIn("not respawning", log)
+        self.assertIn("respawning in 0 ms", log)    # the first early death may be bad luck
+        self.assertIn("respawning in 400 ms", log)  # then the backoff grows: 100, 200, 400
+
+
+if __name__ == "__main__":
+    harness.main()
