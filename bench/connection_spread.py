@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""How each process model spreads connections over its workers.
+
+For each model, starts rpcgate with N workers on a free loopback port, opens C connections (all
+held open, as a pool of long-lived clients would), asks each which worker serves it (the
+process_id line of INFO), and prints the count per worker with min/max and the coefficient of
+variation. Connections are opened one after another, from one client: the worst case for accept
+competition, where the worker that went back to waiting last tends to win again.
+
+  bench/connection_spread.py [--rpcgate build/rpcgate] [--workers 4] [--connections 400]
+"""
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, deadline=10.0):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def info_pid(sock):
+    sock.sendall(b"INFO server\r\n")
+    data = b""
+    while b"process_id:" not in data or not re.search(rb"process_id:(\d+)\r\n", data):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("connection closed")
+        data += chunk
+    return int(re.search(rb"process_id:(\d+)\r\n", data).group(1))
+
+
+def measure(binary, model, workers, connections):
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="rpcgate-spread-")
+    config = os.path.join(workdir, "rpcgate.yaml")
+    with open(config, "w") as f:
+        f.write(f"process: {{model: {model}, workers: {workers}}}\n"
+                f"listeners:\n  - {{name: resp, address: 127.0.0.1:{port}, codec: resp, args: strings}}\n"
+                "handlers: [ping, info]\nlogging: {level: warn}\n")
+    proc = subprocess.Popen([binary, "-c", config])
+    socks = []
+    try:
+        wait_port(port)
+        time.sleep(0.3)  # every worker listening
+        counts = {}
+        for _ in range(connections):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            socks.append(s)
+            pid = info_pid(s)
+            counts[pid] = counts.get(pid, 0) + 1
+        return counts
+    finally:
+        for s in socks:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rpcgate", default=os.path.join(os.path.dirname(__file__), "..", "build", "rpcgate"))
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=400)
+    parser.add_argument("--models", default="prefork,reuseport")
+    args = parser.parse_args()
+    print(f"{args.connections} connections held open, {args.workers} workers, {os.cpu_count()} CPUs")
+    print(f"{'model':<10} {'per worker':<28} {'min':>5} {'max':>5} {'CV':>6}")
+    for model in args.models.split(","):
+        counts = measure(args.rpcgate, model, args.workers, args.connections)
+        values = sorted(counts.values(), reverse=True) + [0] * (args.workers - len(counts))
+        cv = statistics.pstdev(values) / statistics.mean(values)
+        print(f"{model:<10} {str(values):<28} {min(values):>5} {max(values):>5} {cv:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
