@@ -262,7 +262,7 @@ void Connection::pump() {
   if (closing_) return;
   bool all_answered = pending_.empty() && output_.empty() && !write_in_flight_;
   // Whatever is left in input_ now is the start of a frame that will never be completed.
-  if (all_answered && (close_when_flushed_ || read_eof_ || draining_)) {
+  if (all_answered && (close_when_flushed_ || read_eof_)) {
     close();
     return;
   }
@@ -272,7 +272,7 @@ void Connection::pump() {
 void Connection::update_reading() {
   const auto& config = listener_.config();
   size_t unsent = output_.size() + writing_.size();
-  bool want = !read_eof_ && !broken_ && !draining_ && !close_when_flushed_ &&
+  bool want = !read_eof_ && !broken_ && !close_when_flushed_ &&
               pending_.size() < config.max_pipeline && unsent < config.output_high_water;
   if (want && !reading_) {
     reading_ = uv_read_start(stream(), &Connection::on_alloc, &Connection::on_read) == 0;
@@ -293,12 +293,17 @@ void Connection::rearm_quickack() {
 }
 
 void Connection::close_if_idle(uint64_t now_ms) {
-  auto idle_ms = static_cast<uint64_t>(listener_.config().idle_timeout.count());
-  if (idle_ms == 0 || closing_ || !pending_.empty() || write_in_flight_ || now_ms - last_active_ms_ < idle_ms)
+  if (closing_ || !pending_.empty() || write_in_flight_ || !output_.empty()) return;
+  uint64_t quiet_ms = now_ms - last_active_ms_;
+  if (draining_ && input_.empty() && quiet_ms >= kDrainQuietMs) {
+    close();
     return;
+  }
+  auto idle_ms = static_cast<uint64_t>(listener_.config().idle_timeout.count());
+  if (idle_ms == 0 || quiet_ms < idle_ms) return;
   ++gateway_.stats().connections_idle_closed;
   LOG_DEBUG("listener %s: closing a connection idle for %llu ms", listener_.config().name.c_str(),
-            static_cast<unsigned long long>(now_ms - last_active_ms_));
+            static_cast<unsigned long long>(quiet_ms));
   close();
 }
 

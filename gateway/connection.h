@@ -31,10 +31,15 @@ class Connection {
   void start(bool reject);
   // Closes now; pending calls are abandoned. Safe to call more than once and from callbacks.
   void close();
-  // Shutting down: stop reading; close once every request already read has been answered.
+  // Shutting down: close once every request sent so far has been answered (see kDrainQuietMs).
   void drain();
-  // Closes the connection when it has had no traffic and no work for its listener's idle_timeout.
+  // Closes the connection when it has had no traffic and no work for its listener's idle_timeout,
+  // or, while draining, for kDrainQuietMs.
   void close_if_idle(uint64_t now_ms);
+  // A draining connection keeps reading, so that requests a client sent before the signal are
+  // still answered; it closes once everything is answered and the client has been quiet this
+  // long. Closing a socket with unread bytes would reset it, losing those requests.
+  static constexpr uint64_t kDrainQuietMs = 50;
 
   void on_call_done(PendingCall* call);
 

@@ -102,7 +102,8 @@ void Gateway::drain(std::function<void()> on_drained) {
     connection->drain();
     connection = next;
   }
-  uv_timer_stop(&sweep_timer_);
+  // Sweep often now: draining connections close as soon as they have gone quiet.
+  uv_timer_start(&sweep_timer_, &Gateway::on_sweep, Connection::kDrainQuietMs, Connection::kDrainQuietMs);
   auto timeout = static_cast<uint64_t>(config_.process.drain_timeout.count());
   uv_timer_start(&drain_timer_, &Gateway::on_drain_timeout, timeout, 0);
   finish_drain_if_done();
