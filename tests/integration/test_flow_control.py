@@ -5,6 +5,7 @@ half-closes and when the gateway drains. Small limits make the pauses happen wit
 import math
 import signal
 import socket
+import threading
 import time
 
 import harness
@@ -71,6 +72,36 @@ class DrainWithBufferedRequestsTest(harness.GatewayTestCase):
                 self.assertEqual((answer.get("id"), answer.get("out")), (i, "pi_r"), answer)
             closed, _ = harness.wait_closed(client.sock)
             self.assertTrue(closed, "the connection should close once everything read was answered")
+        self.assertEqual(gw.wait(10), 0)
+
+
+class DrainRaceTest(harness.GatewayTestCase):
+    def test_requests_still_unread_at_sigterm_are_answered(self):
+        # The client sends 8 MB of echo requests without reading the 8 MB of answers: the
+        # socket buffers fill, the gateway pauses reading at output_high_water, and requests sit
+        # unread in the kernel when SIGTERM arrives. The drain must go on reading them; closing
+        # a socket with unread bytes would reset the connection and lose them.
+        gw = self.start_gateway([{"name": "resp", "codec": "resp", "output_high_water": "64KiB",
+                                  "output_limit": "64MiB"}],
+                                process={"drain_timeout": "20s"}, log_level="info")
+        count, size = 2000, 4096
+        payload = b"x" * size
+        request = b"*2\r\n$4\r\necho\r\n$%d\r\n%s\r\n" % (size, payload)
+        answer = b"$%d\r\n%s\r\n" % (size, payload)
+        with socket.socket() as sock:
+            # A small fixed receive buffer (no autotuning): the answers back up into the gateway
+            # after a few MB instead of filling tens of MB of client buffer.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.settimeout(20)
+            sock.connect((harness.LOOPBACK, gw.port("resp")))
+            sender = threading.Thread(target=harness.send_ignoring_reset, args=(sock, request * count))
+            sender.start()
+            time.sleep(0.5)  # the buffers fill and the gateway pauses
+            gw.send_signal(signal.SIGTERM)
+            closed, data = harness.wait_closed(sock, timeout=20)
+            sender.join(20)
+        self.assertTrue(closed)
+        self.assertEqual(data.count(answer), count, "%d of %d bytes came back" % (len(data), len(answer) * count))
         self.assertEqual(gw.wait(10), 0)
 
 
