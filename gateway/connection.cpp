@@ -134,6 +134,7 @@ size_t Connection::decode_frames(std::string_view input) {
 
 void Connection::dispatch() {
   ++gateway_.stats().requests;
+  ++gateway_.stats().requests_by_listener[listener_.index()];
   const RouteTarget* target = gateway_.router().resolve(request_.method);
   response_.id = request_.id;
   if (target == nullptr) {
@@ -160,7 +161,7 @@ void Connection::dispatch() {
 }
 
 void Connection::answer(Response& response) {
-  if (response.is_error()) gateway_.stats().count_error(response.error);
+  if (response.is_error()) gateway_.stats().count_error(response.error, listener_.index());
   if (response.close_after) close_when_flushed_ = true;
   if (pending_.empty() || !in_order_) {
     codec_->encode(response, output_);  // nothing it must wait for: straight to the output
@@ -173,7 +174,7 @@ void Connection::answer(Response& response) {
 }
 
 void Connection::on_call_done(PendingCall* call) {
-  if (call->response.is_error()) gateway_.stats().count_error(call->response.error);
+  if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
   if (!in_order_) {
     pending_.erase(std::find(pending_.begin(), pending_.end(), call));
     if (call->response.close_after) close_when_flushed_ = true;

@@ -1,6 +1,7 @@
 #include "gateway/gateway.h"
 
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -23,9 +24,17 @@ uint64_t unix_ms() {
 
 }  // namespace
 
-Gateway::Gateway(uv_loop_t* loop, const conf::Config& config)
-    : loop_(loop), config_(config), read_scratch_(std::make_unique_for_overwrite<char[]>(kReadScratchBytes)) {
-  stats_.started_unix_ms = unix_ms();
+Gateway::Gateway(uv_loop_t* loop, const conf::Config& config, StatsTable& stats, size_t stats_slot)
+    : loop_(loop),
+      config_(config),
+      stats_table_(stats),
+      stats_slot_(stats_slot),
+      stats_(stats.slot(stats_slot)),
+      read_scratch_(std::make_unique_for_overwrite<char[]>(kReadScratchBytes)) {
+  // A respawned worker takes over its slot: the totals go on, the dead one's connections are gone.
+  stats_.pid.set(static_cast<uint64_t>(getpid()));
+  stats_.started_unix_ms.set(unix_ms());
+  stats_.connections_active.set(0);
   uv_timer_init(loop_, &sweep_timer_);
   uv_timer_init(loop_, &drain_timer_);
   sweep_timer_.data = this;
@@ -35,7 +44,11 @@ Gateway::Gateway(uv_loop_t* loop, const conf::Config& config)
 Gateway::~Gateway() = default;
 
 bool Gateway::start(const std::vector<int>& listen_fds, bool reuse_port, std::string& error) {
-  HandlerContext context{config_, stats_};
+  if (config_.listeners.size() > Stats::kMaxListeners) {
+    error = config_.path + ": at most " + std::to_string(Stats::kMaxListeners) + " listeners are supported";
+    return false;
+  }
+  HandlerContext context{config_, stats_table_, stats_slot_};
   router_ = Router::build(config_, HandlerRegistry::standard(), context, error);
   if (!router_) return false;
   for (size_t i = 0; i < config_.listeners.size(); ++i) {
@@ -52,7 +65,7 @@ bool Gateway::start(const std::vector<int>& listen_fds, bool reuse_port, std::st
               listener_config.address.to_string() + ": " + error;
       return false;
     }
-    auto* listener = new Listener(*this, listener_config, *codec);
+    auto* listener = new Listener(*this, listener_config, i, *codec);
     listeners_.push_back(listener);
     if (!listener->listen(fd, error)) return false;
   }

@@ -20,7 +20,8 @@ class Listener;
 
 class Gateway {
  public:
-  Gateway(uv_loop_t* loop, const conf::Config& config);
+  // `stats.slot(stats_slot)` is this process's to write.
+  Gateway(uv_loop_t* loop, const conf::Config& config, StatsTable& stats, size_t stats_slot);
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
@@ -41,6 +42,7 @@ class Gateway {
   const conf::Config& config() const { return config_; }
   const Router& router() const { return *router_; }
   Stats& stats() { return stats_; }
+  const StatsTable& stats_table() const { return stats_table_; }
   uint64_t now_ms() const { return uv_now(loop_); }
 
   // The loop-wide buffer reads land in when a connection has no partial frame to append to.
@@ -60,7 +62,9 @@ class Gateway {
 
   uv_loop_t* loop_;
   const conf::Config& config_;
-  Stats stats_;
+  StatsTable& stats_table_;
+  size_t stats_slot_;
+  Stats& stats_;
   std::unique_ptr<Router> router_;
   std::vector<Listener*> listeners_;  // each frees itself when closed
   Connection* connections_ = nullptr;  // intrusive list head

@@ -17,7 +17,8 @@ namespace rpcgate {
 // What a factory may use to build its handler. References outlive every handler.
 struct HandlerContext {
   const conf::Config& config;
-  const Stats& stats;
+  const StatsTable& stats;  // every worker's counters
+  size_t own_slot = 0;      // this process's slot in `stats`
 };
 
 using HandlerFactory = std::unique_ptr<Handler> (*)(const HandlerContext& context);

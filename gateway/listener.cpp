@@ -11,8 +11,8 @@ constexpr int kBacklog = 511;
 
 }  // namespace
 
-Listener::Listener(Gateway& gateway, const conf::ListenerConfig& config, const codec::CodecInfo& codec)
-    : gateway_(gateway), config_(config), codec_(codec) {
+Listener::Listener(Gateway& gateway, const conf::ListenerConfig& config, size_t index, const codec::CodecInfo& codec)
+    : gateway_(gateway), config_(config), index_(index), codec_(codec) {
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
 }

@@ -15,7 +15,8 @@ class Gateway;
 
 class Listener {
  public:
-  Listener(Gateway& gateway, const conf::ListenerConfig& config, const codec::CodecInfo& codec);
+  // `index` is the listener's position in the config (its per-listener counters).
+  Listener(Gateway& gateway, const conf::ListenerConfig& config, size_t index, const codec::CodecInfo& codec);
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
@@ -28,6 +29,7 @@ class Listener {
   void on_connection_closed();
 
   const conf::ListenerConfig& config() const { return config_; }
+  size_t index() const { return index_; }
   std::unique_ptr<codec::ServerCodec> make_codec() const { return codec_.make_server(config_.codec_options); }
 
  private:
@@ -37,6 +39,7 @@ class Listener {
 
   Gateway& gateway_;
   const conf::ListenerConfig& config_;
+  size_t index_;
   const codec::CodecInfo& codec_;
   uv_tcp_t tcp_{};
   size_t active_ = 0;

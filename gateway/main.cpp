@@ -58,8 +58,8 @@ bool check_config(const rpcgate::conf::Config& config, std::string& error) {
     for (const auto& line : unsupported) error += (error.empty() ? "" : "\n") + line;
     return false;
   }
-  rpcgate::Stats stats;
-  rpcgate::HandlerContext context{config, stats};
+  auto stats = rpcgate::StatsTable::create(1);
+  rpcgate::HandlerContext context{config, *stats, 0};
   return rpcgate::Router::build(config, rpcgate::HandlerRegistry::standard(), context, error) != nullptr;
 }
 

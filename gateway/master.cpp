@@ -69,6 +69,7 @@ class Master {
     unsigned count = config_.process.workers;
     if (count == 0) count = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
     slots_.resize(count);
+    stats_ = StatsTable::create(count);
     for (unsigned i = 0; i < count; ++i) {
       slots_[i].index = static_cast<int>(i);
       spawn(slots_[i]);
@@ -76,6 +77,10 @@ class Master {
     LOG_INFO("master: rpcgate " RPCGATE_VERSION " (model %s) serving with %u workers, pid %d",
              config_.process.model.c_str(), count, static_cast<int>(getpid()));
     int code = supervise();
+    LOG_INFO("master: served %llu requests on %llu connections over its lifetime",
+             static_cast<unsigned long long>(stats_->total([](const Stats& s) -> const Counter& { return s.requests; })),
+             static_cast<unsigned long long>(
+                 stats_->total([](const Stats& s) -> const Counter& { return s.connections_accepted; })));
     remove_pid_file();
     return code;
   }
@@ -132,6 +137,8 @@ class Master {
       options.listen_fds = listen_fds_;
     }
     options.master_fd = master_pipe_[0];
+    options.stats = stats_.get();
+    options.stats_slot = static_cast<size_t>(index);
     fcntl(options.master_fd, F_SETFD, 0);
     exit(serve(config_, options));
   }
@@ -145,6 +152,7 @@ class Master {
     auto slot = std::find_if(slots_.begin(), slots_.end(), [pid](const WorkerSlot& s) { return s.pid == pid; });
     if (slot == slots_.end()) return;
     slot->pid = 0;
+    stats_->slot(static_cast<size_t>(slot->index)).connections_active.set(0);
     if (stopping_) {
       LOG_INFO("master: worker %d (pid %d) %s", slot->index, static_cast<int>(pid), describe_status(status).c_str());
       return;
@@ -288,6 +296,7 @@ class Master {
   const conf::Config& config_;
   std::vector<int> listen_fds_;
   std::vector<WorkerSlot> slots_;
+  std::unique_ptr<StatsTable> stats_;  // shared with every worker; slot i is worker i's
   int master_pipe_[2] = {-1, -1};
   sigset_t watched_{};
   sigset_t original_mask_{};

@@ -84,7 +84,9 @@ void on_master_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
 int serve(const conf::Config& config, const ServeOptions& options) {
   signal(SIGPIPE, SIG_IGN);  // a peer that vanished is a write error, not a fatal signal
   uv_loop_t* loop = uv_default_loop();
-  Gateway gateway(loop, config);
+  std::unique_ptr<StatsTable> own_stats;
+  if (options.stats == nullptr) own_stats = StatsTable::create(1);
+  Gateway gateway(loop, config, options.stats ? *options.stats : *own_stats, options.stats_slot);
   ProcessHandles handles;
   handles.gateway = &gateway;
   handles.config = &config;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "gateway/stats.h"
 
 namespace rpcgate {
 
@@ -14,6 +15,8 @@ struct ServeOptions {
   std::vector<int> listen_fds;   // inherited listening sockets, one per listener; empty = open here
   bool reuse_port = false;       // open the sockets here with SO_REUSEPORT
   int master_fd = -1;            // read end of the master's pipe: EOF means the master is gone
+  StatsTable* stats = nullptr;   // the shared counters (a worker); null = a table of one here
+  size_t stats_slot = 0;
 };
 
 // Serves until SIGTERM/SIGINT (or the master's disappearance) has drained the gateway; returns

@@ -1,28 +1,92 @@
-// Counters of one serving process. Plain integers only, so the struct can later live in a shared
-// memory slot per worker and be summed by the master.
+// Counters of one serving process, and the table of every worker's counters. The table lives in
+// memory shared by the master and all workers (created before the fork), one slot per worker, so
+// any worker can answer INFO with totals across all of them.
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "codecs/message.h"
 
 namespace rpcgate {
 
-struct Stats {
-  uint64_t started_unix_ms = 0;
-  uint64_t connections_accepted = 0;
-  uint64_t connections_active = 0;
-  uint64_t connections_rejected = 0;   // over a listener's max_connections
-  uint64_t connections_idle_closed = 0;
-  uint64_t connections_output_overflow = 0;  // disconnected for not reading their answers
-  uint64_t requests = 0;
-  uint64_t protocol_errors = 0;        // framing errors: the connection was closed
-  uint64_t bytes_in = 0;
-  uint64_t bytes_out = 0;
-  std::array<uint64_t, 10> errors_by_code{};  // indexed by ErrorCode
+// A counter with one writer (the worker owning the slot) and any number of readers in other
+// processes. A relaxed load and store is a plain move on x86-64, unlike an atomic increment,
+// and is exact because nobody else writes it.
+class Counter {
+ public:
+  uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+  void set(uint64_t value) { value_.store(value, std::memory_order_relaxed); }
+  Counter& operator+=(uint64_t n) {
+    set(get() + n);
+    return *this;
+  }
+  Counter& operator++() { return *this += 1; }
+  Counter& operator--() {
+    set(get() - 1);
+    return *this;
+  }
 
-  void count_error(ErrorCode code) { ++errors_by_code[static_cast<size_t>(code)]; }
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "counters must work in shared memory");
+
+struct Stats {
+  static constexpr size_t kMaxListeners = 32;
+
+  Counter pid;
+  Counter started_unix_ms;
+  Counter connections_accepted;
+  Counter connections_active;
+  Counter connections_rejected;        // over a listener's max_connections
+  Counter connections_idle_closed;
+  Counter connections_output_overflow; // disconnected for not reading their answers
+  Counter requests;
+  Counter protocol_errors;             // framing errors: the connection was closed
+  Counter bytes_in;
+  Counter bytes_out;
+  static constexpr size_t kErrorCodes = 10;
+  std::array<Counter, kErrorCodes> errors_by_code{};  // indexed by ErrorCode
+  std::array<Counter, kMaxListeners> requests_by_listener{};  // indexed by position in the config
+  std::array<Counter, kMaxListeners> errors_by_listener{};
+
+  void count_error(ErrorCode code, size_t listener) {
+    ++errors_by_code[static_cast<size_t>(code)];
+    ++errors_by_listener[listener];
+  }
+};
+
+class StatsTable {
+ public:
+  // `slots` zeroed slots in an anonymous shared mapping that processes forked afterwards share.
+  // Throws std::bad_alloc when the mapping fails (start-up only).
+  static std::unique_ptr<StatsTable> create(size_t slots);
+  ~StatsTable();
+  StatsTable(const StatsTable&) = delete;
+  StatsTable& operator=(const StatsTable&) = delete;
+
+  size_t size() const { return slots_; }
+  Stats& slot(size_t index) { return stats_[index]; }
+  const Stats& slot(size_t index) const { return stats_[index]; }
+
+  // The sum of one counter over every slot: `table.total([](const Stats& s) -> const Counter& {...})`.
+  template <typename Field>
+  uint64_t total(Field field) const {
+    uint64_t sum = 0;
+    for (size_t i = 0; i < slots_; ++i) sum += field(stats_[i]).get();
+    return sum;
+  }
+
+ private:
+  StatsTable(Stats* stats, size_t slots, size_t bytes) : stats_(stats), slots_(slots), bytes_(bytes) {}
+
+  Stats* stats_;
+  size_t slots_;
+  size_t bytes_;
 };
 
 }  // namespace rpcgate

@@ -1,5 +1,6 @@
-// info and stats: the process's counters, as Redis-style INFO text (sections of key:value lines,
-// what redis-cli and monitoring scripts parse) and as a JSON object.
+// info and stats: the counters of every worker, as Redis-style INFO text (sections of key:value
+// lines, what redis-cli and monitoring scripts parse) and as a JSON object. Totals are summed over
+// the shared stats table; a Workers section shows each worker's own.
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -23,9 +24,19 @@ std::string lower(std::string text) {
   return text;
 }
 
+// Field accessors for StatsTable::total.
+#define RG_FIELD(name) [](const Stats& s) -> const Counter& { return s.name; }
+
+uint64_t errors_of(const Stats& s) {
+  uint64_t sum = 0;
+  for (const auto& counter : s.errors_by_code) sum += counter.get();
+  return sum;
+}
+
 class InfoHandler final : public Handler {
  public:
-  explicit InfoHandler(const HandlerContext& context) : config_(context.config), stats_(context.stats) {}
+  explicit InfoHandler(const HandlerContext& context)
+      : config_(context.config), table_(context.stats), own_slot_(context.own_slot) {}
 
   void handle(const Request& request, Response& response) const override {
     std::string wanted = request.params.is_string() ? lower(request.params.get<std::string>()) : "all";
@@ -35,6 +46,7 @@ class InfoHandler final : public Handler {
     if (all || wanted == "clients") append_clients(text);
     if (all || wanted == "stats") append_stats(text);
     if (all || wanted == "errorstats") append_errors(text);
+    if (all || wanted == "workers") append_workers(text);
     response.kind = "info";
     response.result = std::move(text);
   }
@@ -45,73 +57,107 @@ class InfoHandler final : public Handler {
   }
 
   void append_server(std::string& text) const {
+    const Stats& own = table_.slot(own_slot_);
     text += "# Server\r\nrpcgate_version:" RPCGATE_VERSION "\r\n";
     text += "process_model:" + config_.process.model + "\r\n";
     line(text, "process_id", static_cast<uint64_t>(getpid()));
-    line(text, "uptime_in_seconds", (now_unix_ms() - stats_.started_unix_ms) / 1000);
-    for (const auto& listener : config_.listeners)
-      text += "listener_" + listener.name + ":address=" + listener.address.to_string() + ",codec=" + listener.codec + "\r\n";
+    line(text, "worker", own_slot_);
+    line(text, "workers", table_.size());
+    line(text, "uptime_in_seconds", (now_unix_ms() - own.started_unix_ms.get()) / 1000);
+    for (size_t i = 0; i < config_.listeners.size(); ++i) {
+      const auto& listener = config_.listeners[i];
+      text += "listener_" + listener.name + ":address=" + listener.address.to_string() + ",codec=" + listener.codec +
+              ",requests=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.requests_by_listener[i]; })) +
+              ",errors=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.errors_by_listener[i]; })) +
+              "\r\n";
+    }
     text += "\r\n";
   }
 
   void append_clients(std::string& text) const {
     text += "# Clients\r\n";
-    line(text, "connected_clients", stats_.connections_active);
+    line(text, "connected_clients", table_.total(RG_FIELD(connections_active)));
     text += "\r\n";
   }
 
   void append_stats(std::string& text) const {
     text += "# Stats\r\n";
-    line(text, "total_connections_received", stats_.connections_accepted);
-    line(text, "total_commands_processed", stats_.requests);
-    line(text, "rejected_connections", stats_.connections_rejected);
-    line(text, "idle_closed_connections", stats_.connections_idle_closed);
-    line(text, "output_overflow_disconnections", stats_.connections_output_overflow);
-    line(text, "protocol_errors", stats_.protocol_errors);
-    line(text, "total_net_input_bytes", stats_.bytes_in);
-    line(text, "total_net_output_bytes", stats_.bytes_out);
+    line(text, "total_connections_received", table_.total(RG_FIELD(connections_accepted)));
+    line(text, "total_commands_processed", table_.total(RG_FIELD(requests)));
+    line(text, "rejected_connections", table_.total(RG_FIELD(connections_rejected)));
+    line(text, "idle_closed_connections", table_.total(RG_FIELD(connections_idle_closed)));
+    line(text, "output_overflow_disconnections", table_.total(RG_FIELD(connections_output_overflow)));
+    line(text, "protocol_errors", table_.total(RG_FIELD(protocol_errors)));
+    line(text, "total_net_input_bytes", table_.total(RG_FIELD(bytes_in)));
+    line(text, "total_net_output_bytes", table_.total(RG_FIELD(bytes_out)));
     text += "\r\n";
   }
 
   void append_errors(std::string& text) const {
     text += "# Errorstats\r\n";
-    for (size_t code = 1; code < stats_.errors_by_code.size(); ++code)
+    for (size_t code = 1; code < Stats::kErrorCodes; ++code)
       line(text, "errorstat_" + std::string(error_code_name(static_cast<ErrorCode>(code))),
-           stats_.errors_by_code[code]);
+           table_.total([code](const Stats& s) -> const Counter& { return s.errors_by_code[code]; }));
+    text += "\r\n";
+  }
+
+  void append_workers(std::string& text) const {
+    text += "# Workers\r\n";
+    for (size_t i = 0; i < table_.size(); ++i) {
+      const Stats& s = table_.slot(i);
+      text += "worker_" + std::to_string(i) + ":pid=" + std::to_string(s.pid.get()) +
+              ",connected_clients=" + std::to_string(s.connections_active.get()) +
+              ",connections_received=" + std::to_string(s.connections_accepted.get()) +
+              ",commands_processed=" + std::to_string(s.requests.get()) +
+              ",errors=" + std::to_string(errors_of(s)) + ",net_input_bytes=" + std::to_string(s.bytes_in.get()) +
+              ",net_output_bytes=" + std::to_string(s.bytes_out.get()) + "\r\n";
+    }
     text += "\r\n";
   }
 
   const conf::Config& config_;
-  const Stats& stats_;
+  const StatsTable& table_;
+  size_t own_slot_;
 };
 
 class StatsHandler final : public Handler {
  public:
-  explicit StatsHandler(const HandlerContext& context) : stats_(context.stats) {}
+  explicit StatsHandler(const HandlerContext& context) : table_(context.stats) {}
 
   void handle(const Request&, Response& response) const override {
     Json errors = Json::object();
-    for (size_t code = 1; code < stats_.errors_by_code.size(); ++code)
-      errors[std::string(error_code_name(static_cast<ErrorCode>(code)))] = stats_.errors_by_code[code];
+    for (size_t code = 1; code < Stats::kErrorCodes; ++code)
+      errors[std::string(error_code_name(static_cast<ErrorCode>(code)))] =
+          table_.total([code](const Stats& s) -> const Counter& { return s.errors_by_code[code]; });
+    Json workers = Json::array();
+    for (size_t i = 0; i < table_.size(); ++i) {
+      const Stats& s = table_.slot(i);
+      workers.push_back({{"pid", s.pid.get()},
+                         {"connections_active", s.connections_active.get()},
+                         {"requests", s.requests.get()},
+                         {"errors", errors_of(s)}});
+    }
     response.kind = "stats";
     response.result = {
-        {"uptime_ms", now_unix_ms() - stats_.started_unix_ms},
-        {"connections", {{"active", stats_.connections_active},
-                         {"accepted", stats_.connections_accepted},
-                         {"rejected", stats_.connections_rejected},
-                         {"idle_closed", stats_.connections_idle_closed},
-                         {"output_overflow", stats_.connections_output_overflow}}},
-        {"requests", stats_.requests},
-        {"protocol_errors", stats_.protocol_errors},
+        {"connections", {{"active", table_.total(RG_FIELD(connections_active))},
+                         {"accepted", table_.total(RG_FIELD(connections_accepted))},
+                         {"rejected", table_.total(RG_FIELD(connections_rejected))},
+                         {"idle_closed", table_.total(RG_FIELD(connections_idle_closed))},
+                         {"output_overflow", table_.total(RG_FIELD(connections_output_overflow))}}},
+        {"requests", table_.total(RG_FIELD(requests))},
+        {"protocol_errors", table_.total(RG_FIELD(protocol_errors))},
         {"errors", std::move(errors)},
-        {"bytes_in", stats_.bytes_in},
-        {"bytes_out", stats_.bytes_out},
+        {"bytes_in", table_.total(RG_FIELD(bytes_in))},
+        {"bytes_out", table_.total(RG_FIELD(bytes_out))},
+        {"workers", std::move(workers)},
     };
   }
 
  private:
-  const Stats& stats_;
+  const StatsTable& table_;
 };
+
+#undef RG_FIELD
 
 }  // namespace
 

@@ -22,11 +22,11 @@ conf::RouteConfig route(conf::RouteConfig::MatchKind kind, std::vector<std::stri
 
 struct Fixture {
   conf::Config config;
-  Stats stats;
+  std::unique_ptr<StatsTable> stats = StatsTable::create(1);
   std::string error;
 
   std::unique_ptr<Router> build() {
-    HandlerContext context{config, stats};
+    HandlerContext context{config, *stats, 0};
     return Router::build(config, HandlerRegistry::standard(), context, error);
   }
 

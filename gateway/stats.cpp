@@ -1,0 +1,23 @@
+#include "gateway/stats.h"
+
+#include <sys/mman.h>
+
+#include <new>
+
+namespace rpcgate {
+
+std::unique_ptr<StatsTable> StatsTable::create(size_t slots) {
+  size_t bytes = sizeof(Stats) * slots;
+  void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) throw std::bad_alloc();
+  auto* stats = static_cast<Stats*>(memory);
+  for (size_t i = 0; i < slots; ++i) new (&stats[i]) Stats();
+  return std::unique_ptr<StatsTable>(new StatsTable(stats, slots, bytes));
+}
+
+StatsTable::~StatsTable() {
+  for (size_t i = 0; i < slots_; ++i) stats_[i].~Stats();
+  munmap(stats_, bytes_);
+}
+
+}  // namespace rpcgate
