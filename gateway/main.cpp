@@ -7,10 +7,9 @@
 #include <string>
 
 #include "codecs/codec.h"
-#include "conf/config_loader.h"
+#include "gateway/config_check.h"
 #include "gateway/handler_registry.h"
 #include "gateway/log.h"
-#include "gateway/router.h"
 #include "gateway/master.h"
 #include "gateway/serve.h"
 
@@ -33,8 +32,8 @@ void print_usage(FILE* out) {
                "  -h, --help            show this help and exit\n"
                "  -v, --version         show the version and exit\n"
                "\n"
-               "Signals: SIGTERM/SIGINT drain and exit (a second one exits at once); SIGUSR1 reopens\n"
-               "the log file.\n"
+               "Signals: SIGTERM/SIGINT drain and exit (a second one exits at once); SIGHUP reloads FILE\n"
+               "(prefork and reuseport models); SIGUSR1 reopens the log file.\n"
                "Codecs: %s. Handlers:",
                kDefaultConfig, rpcgate::codec::codec_names().c_str());
   for (const auto& entry : rpcgate::HandlerRegistry::standard().entries())
@@ -49,18 +48,6 @@ std::string default_config_path(const char* argv0) {
   if (ignored) exe = std::filesystem::path(argv0);
   auto beside = exe.parent_path().parent_path() / kDefaultConfig;
   return std::filesystem::exists(beside) ? beside.string() : kDefaultConfig;
-}
-
-// Everything -t checks: the file parses, nothing unsupported is asked for, handlers exist.
-bool check_config(const rpcgate::conf::Config& config, std::string& error) {
-  auto unsupported = rpcgate::conf::unsupported_features(config);
-  if (!unsupported.empty()) {
-    for (const auto& line : unsupported) error += (error.empty() ? "" : "\n") + line;
-    return false;
-  }
-  auto stats = rpcgate::StatsTable::create(1);
-  rpcgate::HandlerContext context{config, *stats, 0};
-  return rpcgate::Router::build(config, rpcgate::HandlerRegistry::standard(), context, error) != nullptr;
 }
 
 }  // namespace
@@ -94,14 +81,8 @@ int main(int argc, char** argv) {
   if (config_path.empty()) config_path = default_config_path(argv[0]);
 
   rpcgate::conf::Config config;
-  try {
-    config = rpcgate::conf::load_config_file(config_path);
-  } catch (const rpcgate::conf::ConfigError& error) {
-    std::fprintf(stderr, "rpcgate: invalid configuration:\n%s\n", error.what());
-    return 1;
-  }
   std::string error;
-  if (!check_config(config, error)) {
+  if (!rpcgate::load_checked_config(config_path, config, error)) {
     std::fprintf(stderr, "rpcgate: invalid configuration:\n%s\n", error.c_str());
     return 1;
   }
@@ -126,5 +107,5 @@ int main(int argc, char** argv) {
     rpcgate::ServeOptions options;
     return rpcgate::serve(config, options);
   }
-  return rpcgate::run_master(config);
+  return rpcgate::run_master(config_path, std::move(config));
 }

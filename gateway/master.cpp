@@ -13,9 +13,12 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "gateway/config_check.h"
 #include "gateway/listen_socket.h"
 #include "gateway/log.h"
 #include "gateway/serve.h"
@@ -34,9 +37,15 @@ constexpr milliseconds kFirstBackoff{100};
 constexpr milliseconds kMaxBackoff{10000};
 // After drain_timeout the workers exit by themselves; this much longer and they are killed.
 constexpr milliseconds kStopGrace{2000};
+// Stats slots per configured worker: room for the workers of a reload to start while those of
+// one or two earlier configurations still drain.
+constexpr size_t kStatsSlotsPerWorker = 4;
 
 struct WorkerSlot {
-  int index = 0;
+  int index = 0;          // within its generation, for logs
+  int generation = 0;     // bumped by every reload
+  size_t stats_slot = 0;  // its slot in the shared stats table
+  bool retiring = false;  // of an older configuration: draining, never respawned
   pid_t pid = 0;
   Clock::time_point started;
   Clock::time_point respawn_at;
@@ -53,10 +62,11 @@ std::string describe_status(int status) {
 
 class Master {
  public:
-  explicit Master(const conf::Config& config) : config_(config) {}
+  Master(std::string path, conf::Config config)
+      : path_(std::move(path)), config_(std::make_unique<conf::Config>(std::move(config))) {}
 
   int run() {
-    if (!bind_listeners()) return 1;
+    if (!bind_listeners(*config_, listen_fds_)) return 1;
     if (pipe2(master_pipe_, O_CLOEXEC) != 0) {
       LOG_ERROR("master: pipe: %s", strerror(errno));
       return 1;
@@ -66,16 +76,11 @@ class Master {
     sigprocmask(SIG_BLOCK, &watched_, &original_mask_);
     write_pid_file();
 
-    unsigned count = config_.process.workers;
-    if (count == 0) count = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-    slots_.resize(count);
-    stats_ = StatsTable::create(count);
-    for (unsigned i = 0; i < count; ++i) {
-      slots_[i].index = static_cast<int>(i);
-      spawn(slots_[i]);
-    }
+    unsigned count = worker_count(*config_);
+    stats_ = StatsTable::create(count * kStatsSlotsPerWorker);
+    spawn_generation(count);
     LOG_INFO("master: rpcgate " RPCGATE_VERSION " (model %s) serving with %u workers, pid %d",
-             config_.process.model.c_str(), count, static_cast<int>(getpid()));
+             config_->process.model.c_str(), count, static_cast<int>(getpid()));
     int code = supervise();
     LOG_INFO("master: served %llu requests on %llu connections over its lifetime",
              static_cast<unsigned long long>(stats_->total([](const Stats& s) -> const Counter& { return s.requests; })),
@@ -86,27 +91,68 @@ class Master {
   }
 
  private:
-  // prefork: the sockets the workers inherit. reuseport: each worker binds its own; the master
-  // only checks that it can, so a taken port is one clear error instead of a crash loop, and
-  // closes its probe at once, since the kernel would hand it connections nobody accepts.
-  bool bind_listeners() {
-    bool reuse_port = config_.process.model == "reuseport";
-    for (const auto& listener : config_.listeners) {
+  static unsigned worker_count(const conf::Config& config) {
+    if (config.process.workers > 0) return config.process.workers;
+    return static_cast<unsigned>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  }
+
+  // prefork: the sockets the workers inherit, by address; one still open under the same address
+  // is kept, so a reload never closes a socket clients are connecting to. reuseport: each worker
+  // binds its own; the master only checks that it can, so a taken port is one clear error
+  // instead of a crash loop, and closes its probe at once, since the kernel would hand it
+  // connections nobody accepts.
+  bool bind_listeners(const conf::Config& config, std::map<std::string, int>& fds) {
+    bool reuse_port = config.process.model == "reuseport";
+    std::map<std::string, int> opened;
+    for (const auto& listener : config.listeners) {
+      std::string address = listener.address.to_string();
+      if (!reuse_port && fds.count(address) > 0) continue;
       std::string error;
       int fd = open_listen_socket(listener.address, reuse_port, error);
       if (fd < 0) {
         LOG_ERROR("%s: listener %s: cannot listen on %s: %s", listener.origin.describe().c_str(),
-                  listener.name.c_str(), listener.address.to_string().c_str(), error.c_str());
+                  listener.name.c_str(), address.c_str(), error.c_str());
+        for (const auto& [unused, opened_fd] : opened) close(opened_fd);
         return false;
       }
       if (reuse_port)
         close(fd);
       else
-        listen_fds_.push_back(fd);
-      LOG_INFO("listener %s: %s on %s", listener.name.c_str(), listener.codec.c_str(),
-               listener.address.to_string().c_str());
+        opened[address] = fd;
+      LOG_INFO("listener %s: %s on %s", listener.name.c_str(), listener.codec.c_str(), address.c_str());
     }
+    fds.insert(opened.begin(), opened.end());
     return true;
+  }
+
+  std::vector<int> fds_in_listener_order() const {
+    std::vector<int> ordered;
+    for (const auto& listener : config_->listeners) {
+      auto found = listen_fds_.find(listener.address.to_string());
+      ordered.push_back(found == listen_fds_.end() ? -1 : found->second);
+    }
+    return ordered;
+  }
+
+  // A stats slot no live worker holds (reload() checks that there is one).
+  size_t free_stats_slot() const {
+    for (size_t i = 0; i < stats_->size(); ++i) {
+      bool taken = std::any_of(slots_.begin(), slots_.end(), [i](const WorkerSlot& s) { return s.stats_slot == i; });
+      if (!taken) return i;
+    }
+    return stats_->size() - 1;
+  }
+
+  void spawn_generation(unsigned count) {
+    ++generation_;
+    for (unsigned i = 0; i < count; ++i) {
+      WorkerSlot slot;
+      slot.index = static_cast<int>(i);
+      slot.generation = generation_;
+      slot.stats_slot = free_stats_slot();
+      slots_.push_back(slot);
+      spawn(slots_.back());
+    }
   }
 
   void spawn(WorkerSlot& slot) {
@@ -117,12 +163,12 @@ class Master {
       schedule_respawn(slot, kMaxBackoff);
       return;
     }
-    if (pid == 0) run_worker(slot.index);
+    if (pid == 0) run_worker(slot);
     slot.pid = pid;
     slot.started = Clock::now();
   }
 
-  [[noreturn]] void run_worker(int index) {
+  [[noreturn]] void run_worker(const WorkerSlot& slot) {
     sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
     // Its own process group: a terminal's Ctrl-C reaches the master alone, which then drains
     // the workers; without this each worker would see the SIGINT and the master's SIGTERM as two
@@ -130,17 +176,18 @@ class Master {
     setpgid(0, 0);
     close(master_pipe_[1]);
     ServeOptions options;
-    options.role = "worker " + std::to_string(index);
-    if (config_.process.model == "reuseport") {
+    options.role = "worker " + std::to_string(slot.index);
+    if (slot.generation > 1) options.role += " of generation " + std::to_string(slot.generation);
+    if (config_->process.model == "reuseport") {
       options.reuse_port = true;
     } else {
-      options.listen_fds = listen_fds_;
+      options.listen_fds = fds_in_listener_order();
     }
     options.master_fd = master_pipe_[0];
-    options.stats = stats_.get();
-    options.stats_slot = static_cast<size_t>(index);
     fcntl(options.master_fd, F_SETFD, 0);
-    exit(serve(config_, options));
+    options.stats = stats_.get();
+    options.stats_slot = slot.stats_slot;
+    exit(serve(*config_, options));
   }
 
   void schedule_respawn(WorkerSlot& slot, milliseconds delay) {
@@ -152,15 +199,20 @@ class Master {
     auto slot = std::find_if(slots_.begin(), slots_.end(), [pid](const WorkerSlot& s) { return s.pid == pid; });
     if (slot == slots_.end()) return;
     slot->pid = 0;
-    stats_->slot(static_cast<size_t>(slot->index)).connections_active.set(0);
-    if (stopping_) {
-      LOG_INFO("master: worker %d (pid %d) %s", slot->index, static_cast<int>(pid), describe_status(status).c_str());
+    Stats& stats = stats_->slot(slot->stats_slot);
+    stats.connections_active.set(0);
+    if (stopping_ || slot->retiring) {
+      LOG_INFO("master: worker %d of generation %d (pid %d) %s", slot->index, slot->generation,
+               static_cast<int>(pid), describe_status(status).c_str());
+      stats.pid.set(0);
+      if (slot->retiring) slots_.erase(slot);  // its stats slot is free again
       return;
     }
     auto lived = std::chrono::duration_cast<milliseconds>(Clock::now() - slot->started);
     slot->quick_deaths = lived < kStartupGrace ? slot->quick_deaths + 1 : 0;
     if (slot->quick_deaths >= kCrashLoopLimit) {
       slot->given_up = true;
+      stats.pid.set(0);
       LOG_ERROR("master: worker %d %s %d times in a row within %lld ms of starting; not respawning it "
                 "(see the worker's own log lines above for why)",
                 slot->index, describe_status(status).c_str(), slot->quick_deaths,
@@ -190,9 +242,10 @@ class Master {
     }
   }
 
-  void signal_workers(int signum) {
+  // Retiring workers are draining already: a second SIGTERM would make them exit at once.
+  void signal_workers(int signum, bool include_retiring = true) {
     for (const auto& slot : slots_)
-      if (slot.pid > 0) kill(slot.pid, signum);
+      if (slot.pid > 0 && (include_retiring || !slot.retiring)) kill(slot.pid, signum);
   }
 
   bool any_worker_alive() const {
@@ -200,7 +253,7 @@ class Master {
   }
 
   bool every_slot_given_up() const {
-    return std::all_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.given_up; });
+    return std::all_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.given_up || s.retiring; });
   }
 
   void begin_stop(int signum) {
@@ -212,13 +265,13 @@ class Master {
       return;
     }
     stopping_ = true;
-    stop_deadline_ = Clock::now() + config_.process.drain_timeout + kStopGrace;
+    stop_deadline_ = Clock::now() + config_->process.drain_timeout + kStopGrace;
     LOG_INFO("master: %s: draining the workers (send it again to exit at once)", strsignal(signum));
     // The listening sockets stay open in the workers until each drains; the master's copies go
     // now so that new connections are refused once every worker has closed its own.
-    for (int fd : listen_fds_) close(fd);
+    for (const auto& [unused, fd] : listen_fds_) close(fd);
     listen_fds_.clear();
-    signal_workers(SIGTERM);
+    signal_workers(SIGTERM, false);
   }
 
   // Waits up to the next respawn or stop deadline; -1 means no deadline.
@@ -255,9 +308,9 @@ class Master {
         case SIGCHLD: reap(); break;
         case SIGTERM:
         case SIGINT: begin_stop(signum); break;
-        case SIGHUP: LOG_WARN("master: SIGHUP: configuration reload is not supported yet; ignored"); break;
+        case SIGHUP: reload(); break;
         case SIGUSR1:
-          if (!set_log_file(config_.logging.file)) LOG_ERROR("master: SIGUSR1: cannot reopen the log file");
+          if (!set_log_file(config_->logging.file)) LOG_ERROR("master: SIGUSR1: cannot reopen the log file");
           signal_workers(SIGUSR1);
           break;
         default: break;  // a deadline passed
@@ -282,19 +335,88 @@ class Master {
       if (slot.respawn_pending && now >= slot.respawn_at) spawn(slot);
   }
 
+  // SIGHUP: a valid new configuration starts a new generation of workers on it, which accept on
+  // the same listening sockets (new addresses are bound, dropped ones closed), and only then are
+  // the old workers told to drain, so no connection is refused. An invalid one changes nothing.
+  void reload() {
+    if (stopping_) return;
+    LOG_INFO("master: SIGHUP: reloading %s", path_.c_str());
+    auto fresh = std::make_unique<conf::Config>();
+    std::string error;
+    if (!load_checked_config(path_, *fresh, error)) {
+      LOG_ERROR("master: the new configuration is invalid; still serving the previous one:\n%s", error.c_str());
+      return;
+    }
+    if (fresh->process.model != config_->process.model) {
+      LOG_ERROR("master: process.model cannot change on reload (%s -> %s); restart rpcgate for that; "
+                "still serving the previous configuration",
+                config_->process.model.c_str(), fresh->process.model.c_str());
+      return;
+    }
+    unsigned count = worker_count(*fresh);
+    size_t live = slots_.size();
+    if (live + count > stats_->size()) {
+      LOG_ERROR("master: too many workers still draining (%zu) to start %u more; still serving the previous "
+                "configuration; reload again once they have exited",
+                live, count);
+      return;
+    }
+    std::map<std::string, int> fds = listen_fds_;
+    if (!bind_listeners(*fresh, fds)) {
+      LOG_ERROR("master: still serving the previous configuration");
+      return;
+    }
+    // Sockets of addresses the new configuration dropped: the old workers keep their own copies
+    // until they have drained.
+    for (auto it = fds.begin(); it != fds.end();) {
+      const std::string& address = it->first;
+      bool kept = std::any_of(fresh->listeners.begin(), fresh->listeners.end(),
+                              [&](const conf::ListenerConfig& l) { return l.address.to_string() == address; });
+      if (kept) {
+        ++it;
+        continue;
+      }
+      LOG_INFO("master: closing the listening socket on %s", address.c_str());
+      close(it->second);
+      it = fds.erase(it);
+    }
+    listen_fds_ = std::move(fds);
+    for (auto& slot : slots_) {
+      slot.retiring = true;
+      slot.respawn_pending = false;
+    }
+    config_ = std::move(fresh);
+    apply_logging();
+    spawn_generation(count);
+    for (const auto& slot : slots_)
+      if (slot.pid > 0 && slot.generation < generation_) kill(slot.pid, SIGTERM);
+    LOG_INFO("master: configuration reloaded: generation %d of %u workers started, %zu older workers draining",
+             generation_, count, live);
+  }
+
+  void apply_logging() {
+    LogLevel level;
+    if (parse_log_level(config_->logging.level, level)) set_log_level(level);
+    if (!set_log_file(config_->logging.file)) LOG_ERROR("master: cannot open log file %s", config_->logging.file.c_str());
+  }
+
   void write_pid_file() {
-    if (config_.process.pid_file.empty()) return;
-    std::ofstream out(config_.process.pid_file, std::ios::trunc);
+    if (config_->process.pid_file.empty()) return;
+    pid_file_ = config_->process.pid_file;
+    std::ofstream out(pid_file_, std::ios::trunc);
     out << getpid() << "\n";
-    if (!out) LOG_ERROR("master: cannot write pid_file %s", config_.process.pid_file.c_str());
+    if (!out) LOG_ERROR("master: cannot write pid_file %s", pid_file_.c_str());
   }
 
   void remove_pid_file() {
-    if (!config_.process.pid_file.empty()) unlink(config_.process.pid_file.c_str());
+    if (!pid_file_.empty()) unlink(pid_file_.c_str());
   }
 
-  const conf::Config& config_;
-  std::vector<int> listen_fds_;
+  std::string path_;
+  std::unique_ptr<conf::Config> config_;  // the current one; forked workers serve a copy of it
+  std::map<std::string, int> listen_fds_;  // prefork: by address
+  std::string pid_file_;
+  int generation_ = 0;
   std::vector<WorkerSlot> slots_;
   std::unique_ptr<StatsTable> stats_;  // shared with every worker; slot i is worker i's
   int master_pipe_[2] = {-1, -1};
@@ -308,6 +430,8 @@ class Master {
 
 }  // namespace
 
-int run_master(const conf::Config& config) { return Master(config).run(); }
+int run_master(const std::string& config_path, conf::Config config) {
+  return Master(config_path, std::move(config)).run();
+}
 
 }  // namespace rpcgate

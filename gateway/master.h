@@ -2,11 +2,14 @@
 // then only supervises them (reaps, respawns with backoff, forwards signals, drains on exit).
 #pragma once
 
+#include <string>
+
 #include "conf/config.h"
 
 namespace rpcgate {
 
 // Runs until the workers have drained after SIGTERM/SIGINT; returns the process exit code.
-int run_master(const conf::Config& config);
+// SIGHUP re-reads `config_path`.
+int run_master(const std::string& config_path, conf::Config config);
 
 }  // namespace rpcgate

@@ -62,7 +62,7 @@ class InfoHandler final : public Handler {
     text += "process_model:" + config_.process.model + "\r\n";
     line(text, "process_id", static_cast<uint64_t>(getpid()));
     line(text, "worker", own_slot_);
-    line(text, "workers", table_.size());
+    line(text, "workers", live_workers());
     line(text, "uptime_in_seconds", (now_unix_ms() - own.started_unix_ms.get()) / 1000);
     for (size_t i = 0; i < config_.listeners.size(); ++i) {
       const auto& listener = config_.listeners[i];
@@ -105,6 +105,7 @@ class InfoHandler final : public Handler {
     text += "# Workers\r\n";
     for (size_t i = 0; i < table_.size(); ++i) {
       const Stats& s = table_.slot(i);
+      if (s.pid.get() == 0) continue;  // a slot no worker holds now; its counts stay in the totals
       text += "worker_" + std::to_string(i) + ":pid=" + std::to_string(s.pid.get()) +
               ",connected_clients=" + std::to_string(s.connections_active.get()) +
               ",connections_received=" + std::to_string(s.connections_accepted.get()) +
@@ -113,6 +114,12 @@ class InfoHandler final : public Handler {
               ",net_output_bytes=" + std::to_string(s.bytes_out.get()) + "\r\n";
     }
     text += "\r\n";
+  }
+
+  size_t live_workers() const {
+    size_t live = 0;
+    for (size_t i = 0; i < table_.size(); ++i) live += table_.slot(i).pid.get() != 0;
+    return live;
   }
 
   const conf::Config& config_;
@@ -132,6 +139,7 @@ class StatsHandler final : public Handler {
     Json workers = Json::array();
     for (size_t i = 0; i < table_.size(); ++i) {
       const Stats& s = table_.slot(i);
+      if (s.pid.get() == 0) continue;
       workers.push_back({{"pid", s.pid.get()},
                          {"connections_active", s.connections_active.get()},
                          {"requests", s.requests.get()},

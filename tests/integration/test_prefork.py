@@ -87,10 +87,13 @@ class PreforkTest(harness.GatewayTestCase):
                         "expected %d workers, found %r" % (workers, children(gw.pid)))
         return gw
 
+    def setUp(self):
+        self.__class__.gateways = ()
+
     def tearDown(self):
+        # Stopped, but kept: a failure report appends each one's log tail after tearDown.
         for gw in self.gateways:
             gw.__exit__(None, None, None)
-        self.__class__.gateways = ()
 
     def test_worker_count_matches_the_config(self):
         gw = self.start(workers=WORKERS)

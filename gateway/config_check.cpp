@@ -1,0 +1,27 @@
+#include "gateway/config_check.h"
+
+#include "conf/config_loader.h"
+#include "gateway/handler_registry.h"
+#include "gateway/router.h"
+
+namespace rpcgate {
+
+bool load_checked_config(const std::string& path, conf::Config& config, std::string& error) {
+  try {
+    config = conf::load_config_file(path);
+  } catch (const conf::ConfigError& problem) {
+    error = problem.what();
+    return false;
+  }
+  auto unsupported = conf::unsupported_features(config);
+  if (!unsupported.empty()) {
+    error.clear();
+    for (const auto& line : unsupported) error += (error.empty() ? "" : "\n") + line;
+    return false;
+  }
+  auto stats = StatsTable::create(1);
+  HandlerContext context{config, *stats, 0};
+  return Router::build(config, HandlerRegistry::standard(), context, error) != nullptr;
+}
+
+}  // namespace rpcgate
