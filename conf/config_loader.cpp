@@ -151,15 +151,11 @@ std::vector<std::string> unsupported_features(const Config& config) {
   };
   std::vector<Item> items;
   constexpr std::string_view kUpstream = "upstream clusters arrive with the upstream issue";
-  if (config.process.model == "fdpass") {
-    items.push_back({config.origin_of("process.model"),
-                     "process.model fdpass: not supported yet (use prefork, reuseport or single)"});
-  }
   // Writing and removing a pid file is the master's job; a single process has no master.
   if (!config.process.pid_file.empty() && config.process.model == "single") {
     items.push_back({config.origin_of("process.pid_file"),
-                     "process.pid_file is written by the master of the prefork and reuseport "
-                     "models; model single has none"});
+                     "process.pid_file is written by the master of the prefork, reuseport and "
+                     "fdpass models; model single has none"});
   }
   for (const auto& cluster : config.clusters) {
     items.push_back({cluster.origin, "cluster " + in_quotes(cluster.name) +

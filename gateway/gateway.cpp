@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "gateway/connection.h"
+#include "gateway/fd_receiver.h"
 #include "gateway/handler_registry.h"
 #include "gateway/listen_socket.h"
 #include "gateway/listener.h"
@@ -43,7 +44,7 @@ Gateway::Gateway(uv_loop_t* loop, const conf::Config& config, StatsTable& stats,
 
 Gateway::~Gateway() = default;
 
-bool Gateway::start(const std::vector<int>& listen_fds, bool reuse_port, std::string& error) {
+bool Gateway::start(const Sockets& sockets, std::string& error) {
   if (config_.listeners.size() > Stats::kMaxListeners) {
     error = config_.path + ": at most " + std::to_string(Stats::kMaxListeners) + " listeners are supported";
     return false;
@@ -58,16 +59,25 @@ bool Gateway::start(const std::vector<int>& listen_fds, bool reuse_port, std::st
       error = listener_config.origin.describe() + ": unknown codec '" + listener_config.codec + "'";
       return false;
     }
-    int fd = i < listen_fds.size() ? listen_fds[i] : -1;
-    if (fd < 0) fd = open_listen_socket(listener_config.address, reuse_port, error);
+    auto* listener = new Listener(*this, listener_config, i, *codec);
+    listeners_.push_back(listener);
+    listener_by_index_.push_back(listener);
+    if (sockets.passed_fds >= 0) continue;  // the master accepts
+    int fd = i < sockets.listen_fds.size() ? sockets.listen_fds[i] : -1;
+    if (fd < 0) fd = open_listen_socket(listener_config.address, sockets.reuse_port, error);
     if (fd < 0) {
       error = listener_config.origin.describe() + ": listener " + listener_config.name + ": cannot listen on " +
               listener_config.address.to_string() + ": " + error;
       return false;
     }
-    auto* listener = new Listener(*this, listener_config, i, *codec);
-    listeners_.push_back(listener);
     if (!listener->listen(fd, error)) return false;
+  }
+  if (sockets.passed_fds >= 0) {
+    fd_receiver_ = new FdReceiver(loop_, [this](size_t i) { return i < listener_by_index_.size() ? listener_by_index_[i] : nullptr; });
+    if (!fd_receiver_->open(sockets.passed_fds)) {
+      error = "fdpass: cannot read connections from the master";
+      return false;
+    }
   }
   uv_timer_start(&sweep_timer_, &Gateway::on_sweep, kSweepIntervalMs, kSweepIntervalMs);
   return true;
@@ -109,6 +119,9 @@ void Gateway::drain(std::function<void()> on_drained) {
   draining_ = true;
   on_drained_ = std::move(on_drained);
   LOG_INFO("draining: listeners closed, finishing the requests already read");
+  if (fd_receiver_ != nullptr) fd_receiver_->close();
+  fd_receiver_ = nullptr;
+  listener_by_index_.clear();
   for (Listener* listener : std::vector<Listener*>(listeners_)) listener->close();
   for (Connection* connection = connections_; connection != nullptr;) {
     Connection* next = connection->next_;

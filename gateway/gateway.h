@@ -16,7 +16,15 @@
 namespace rpcgate {
 
 class Connection;
+class FdReceiver;
 class Listener;
+
+// Where a gateway's connections come from.
+struct Sockets {
+  std::vector<int> listen_fds;  // inherited listening sockets, one per listener (-1: open here)
+  bool reuse_port = false;      // open them here with SO_REUSEPORT
+  int passed_fds = -1;          // fdpass: a Unix socket the master sends accepted connections over
+};
 
 class Gateway {
  public:
@@ -26,11 +34,9 @@ class Gateway {
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
-  // Builds the router and serves every listener of the config: listen_fds[i], when given and not
-  // -1, is the already listening socket of listener i (inherited from the master); otherwise the
-  // socket is opened here (with SO_REUSEPORT when `reuse_port`). On failure fills `error`, and
-  // the caller should still drain() so what was opened gets closed.
-  bool start(const std::vector<int>& listen_fds, bool reuse_port, std::string& error);
+  // Builds the router and serves every listener of the config from `sockets`. On failure fills
+  // `error`, and the caller should still drain() so what was opened gets closed.
+  bool start(const Sockets& sockets, std::string& error);
   // Stops accepting, lets connections finish what they have read, and calls `on_drained` once
   // the last one has closed (or drain_timeout has cut them off). All handles are closed then.
   void drain(std::function<void()> on_drained);
@@ -67,6 +73,8 @@ class Gateway {
   Stats& stats_;
   std::unique_ptr<Router> router_;
   std::vector<Listener*> listeners_;  // each frees itself when closed
+  std::vector<Listener*> listener_by_index_;  // config order; read only while not draining
+  FdReceiver* fd_receiver_ = nullptr;  // fdpass; frees itself when closed
   Connection* connections_ = nullptr;  // intrusive list head
   std::unique_ptr<char[]> read_scratch_;
   uv_timer_t sweep_timer_{};

@@ -36,15 +36,19 @@ void Listener::on_connection(uv_stream_t* server, int status) {
     LOG_WARN("listener %s: accept failed: %s", self->config_.name.c_str(), uv_strerror(status));
     return;
   }
-  auto* connection = new Connection(self->gateway_, *self);
-  ++self->active_;
-  int rc = uv_accept(server, connection->stream());
+  self->adopt(server);
+}
+
+void Listener::adopt(uv_stream_t* source) {
+  auto* connection = new Connection(gateway_, *this);
+  ++active_;
+  int rc = uv_accept(source, connection->stream());
   if (rc != 0) {
-    LOG_WARN("listener %s: accept failed: %s", self->config_.name.c_str(), uv_strerror(rc));
+    LOG_WARN("listener %s: accept failed: %s", config_.name.c_str(), uv_strerror(rc));
     connection->close();
     return;
   }
-  connection->start(self->active_ > self->config_.max_connections);
+  connection->start(active_ > config_.max_connections);
 }
 
 void Listener::close() {

@@ -27,6 +27,8 @@ class Listener {
   // connections has closed, since connections keep referring to their listener.
   void close();
   void on_connection_closed();
+  // fdpass: takes the connection pending on `pipe` (accepted by the master) as if accepted here.
+  void adopt(uv_stream_t* pipe);
 
   const conf::ListenerConfig& config() const { return config_; }
   size_t index() const { return index_; }

@@ -33,7 +33,7 @@ void print_usage(FILE* out) {
                "  -v, --version         show the version and exit\n"
                "\n"
                "Signals: SIGTERM/SIGINT drain and exit (a second one exits at once); SIGHUP reloads FILE\n"
-               "(prefork and reuseport models); SIGUSR1 reopens the log file.\n"
+               "(every model but single); SIGUSR1 reopens the log file.\n"
                "Codecs: %s. Handlers:",
                kDefaultConfig, rpcgate::codec::codec_names().c_str());
   for (const auto& entry : rpcgate::HandlerRegistry::standard().entries())

@@ -1,9 +1,11 @@
-// The master keeps no event loop: it waits for signals with sigtimedwait, so a forked worker
-// starts with no libuv state inherited from its parent.
+// The master keeps no libuv loop: it polls a signalfd (and, for fdpass, the listening sockets),
+// so a forked worker starts with no libuv state inherited from its parent.
 #include "gateway/master.h"
 
 #include <fcntl.h>
-#include <sys/prctl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +54,9 @@ struct WorkerSlot {
   int quick_deaths = 0;
   bool respawn_pending = false;
   bool given_up = false;
+  int channel = -1;            // fdpass: the master's end of the socket it passes connections over
+  uint64_t passed = 0;         // fdpass: connections passed since this worker started
+  uint64_t accepted_base = 0;  // fdpass: its slot's connections_accepted when it started
 };
 
 std::string describe_status(int status) {
@@ -157,18 +162,34 @@ class Master {
 
   void spawn(WorkerSlot& slot) {
     slot.respawn_pending = false;
+    int worker_end = -1;
+    if (config_->process.model == "fdpass") {
+      int pair[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+        LOG_ERROR("master: socketpair: %s; retrying", strerror(errno));
+        schedule_respawn(slot, kMaxBackoff);
+        return;
+      }
+      fcntl(pair[0], F_SETFL, O_NONBLOCK);
+      slot.channel = pair[0];
+      worker_end = pair[1];
+      slot.passed = 0;
+      slot.accepted_base = stats_->slot(slot.stats_slot).connections_accepted.get();
+    }
     pid_t pid = fork();
+    if (pid == 0) run_worker(slot, worker_end);
+    if (worker_end >= 0) close(worker_end);
     if (pid < 0) {
       LOG_ERROR("master: fork: %s; retrying", strerror(errno));
       schedule_respawn(slot, kMaxBackoff);
       return;
     }
-    if (pid == 0) run_worker(slot);
     slot.pid = pid;
     slot.started = Clock::now();
   }
 
-  [[noreturn]] void run_worker(const WorkerSlot& slot) {
+  // In the forked child. `passed_fds` is its end of the fdpass channel, or -1.
+  [[noreturn]] void run_worker(const WorkerSlot& slot, int passed_fds) {
     sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
     // Its own process group: a terminal's Ctrl-C reaches the master alone, which then drains
     // the workers; without this each worker would see the SIGINT and the master's SIGTERM as two
@@ -179,10 +200,18 @@ class Master {
     options.role = "worker " + std::to_string(slot.index);
     if (slot.generation > 1) options.role += " of generation " + std::to_string(slot.generation);
     if (config_->process.model == "reuseport") {
-      options.reuse_port = true;
+      options.sockets.reuse_port = true;
+    } else if (passed_fds >= 0) {
+      options.sockets.passed_fds = passed_fds;
+      fcntl(passed_fds, F_SETFD, 0);
     } else {
-      options.listen_fds = fds_in_listener_order();
+      options.sockets.listen_fds = fds_in_listener_order();
     }
+    // The master's descriptors a worker must not hold: the master's ends of every channel (one
+    // held here would keep a dead worker's channel open) and the signalfd.
+    for (const auto& other : slots_)
+      if (other.channel >= 0) close(other.channel);
+    if (signal_fd_ >= 0) close(signal_fd_);
     options.master_fd = master_pipe_[0];
     fcntl(options.master_fd, F_SETFD, 0);
     options.stats = stats_.get();
@@ -199,6 +228,8 @@ class Master {
     auto slot = std::find_if(slots_.begin(), slots_.end(), [pid](const WorkerSlot& s) { return s.pid == pid; });
     if (slot == slots_.end()) return;
     slot->pid = 0;
+    if (slot->channel >= 0) close(slot->channel);
+    slot->channel = -1;
     Stats& stats = stats_->slot(slot->stats_slot);
     stats.connections_active.set(0);
     if (stopping_ || slot->retiring) {
@@ -274,19 +305,41 @@ class Master {
     signal_workers(SIGTERM, false);
   }
 
-  // Waits up to the next respawn or stop deadline; -1 means no deadline.
-  timespec next_wait() const {
+  // Milliseconds to the next respawn or stop deadline; -1 means none.
+  int next_wait_ms() const {
     auto now = Clock::now();
     auto wake = Clock::time_point::max();
     for (const auto& slot : slots_)
       if (slot.respawn_pending && !stopping_) wake = std::min(wake, slot.respawn_at);
     if (stopping_) wake = std::min(wake, stop_deadline_);
-    if (wake == Clock::time_point::max()) return {-1, 0};
-    auto wait = std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(wake - now));
-    return {static_cast<time_t>(wait.count() / 1000), static_cast<long>(wait.count() % 1000) * 1000000};
+    if (wake == Clock::time_point::max()) return -1;
+    auto wait = std::chrono::duration_cast<milliseconds>(wake - now).count();
+    return static_cast<int>(std::clamp<long long>(wait, 0, 60'000));
+  }
+
+  void on_signal(int signum) {
+    switch (signum) {
+      case SIGCHLD: reap(); break;
+      case SIGTERM:
+      case SIGINT: begin_stop(signum); break;
+      case SIGHUP: reload(); break;
+      case SIGUSR1:
+        if (!set_log_file(config_->logging.file)) LOG_ERROR("master: SIGUSR1: cannot reopen the log file");
+        signal_workers(SIGUSR1);
+        break;
+      default: break;
+    }
   }
 
   int supervise() {
+    signal_fd_ = signalfd(-1, &watched_, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signal_fd_ < 0) {
+      LOG_ERROR("master: signalfd: %s", strerror(errno));
+      return 1;
+    }
+    bool fdpass = config_->process.model == "fdpass";
+    std::vector<pollfd> polled;
+    std::vector<size_t> listener_of;  // listener index of polled[i + 1]
     while (true) {
       if (force_exit_) return exit_code_;
       if (stopping_ && !any_worker_alive()) {
@@ -297,25 +350,88 @@ class Master {
         LOG_ERROR("master: no worker could be kept running; exiting");
         return 1;
       }
-      timespec wait = next_wait();
-      siginfo_t info{};
-      int signum = wait.tv_sec < 0 ? sigwaitinfo(&watched_, &info) : sigtimedwait(&watched_, &info, &wait);
-      if (signum < 0 && errno != EAGAIN && errno != EINTR) {
-        LOG_ERROR("master: waiting for signals: %s", strerror(errno));
+      polled.assign(1, pollfd{signal_fd_, POLLIN, 0});
+      listener_of.clear();
+      if (fdpass && !stopping_) {
+        for (size_t i = 0; i < config_->listeners.size(); ++i) {
+          auto found = listen_fds_.find(config_->listeners[i].address.to_string());
+          if (found == listen_fds_.end()) continue;
+          polled.push_back(pollfd{found->second, POLLIN, 0});
+          listener_of.push_back(i);
+        }
+      }
+      if (poll(polled.data(), polled.size(), next_wait_ms()) < 0 && errno != EINTR) {
+        LOG_ERROR("master: poll: %s", strerror(errno));
         return 1;
       }
-      switch (signum) {
-        case SIGCHLD: reap(); break;
-        case SIGTERM:
-        case SIGINT: begin_stop(signum); break;
-        case SIGHUP: reload(); break;
-        case SIGUSR1:
-          if (!set_log_file(config_->logging.file)) LOG_ERROR("master: SIGUSR1: cannot reopen the log file");
-          signal_workers(SIGUSR1);
-          break;
-        default: break;  // a deadline passed
+      if (polled[0].revents & POLLIN) {
+        signalfd_siginfo info{};
+        while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) on_signal(static_cast<int>(info.ssi_signo));
       }
+      for (size_t i = 1; i < polled.size() && !stopping_; ++i)
+        if (polled[i].revents & POLLIN) accept_and_pass(polled[i].fd, listener_of[i - 1]);
       run_deadlines();
+    }
+  }
+
+  // fdpass: the worker with the fewest connections, counting those passed but not yet taken.
+  WorkerSlot* least_loaded(const std::vector<WorkerSlot*>& excluded) {
+    WorkerSlot* best = nullptr;
+    uint64_t best_load = UINT64_MAX;
+    for (auto& slot : slots_) {
+      if (slot.pid <= 0 || slot.retiring || slot.channel < 0) continue;
+      if (std::find(excluded.begin(), excluded.end(), &slot) != excluded.end()) continue;
+      const Stats& stats = stats_->slot(slot.stats_slot);
+      uint64_t taken = stats.connections_accepted.get() - slot.accepted_base;
+      uint64_t in_flight = slot.passed > taken ? slot.passed - taken : 0;
+      uint64_t load = stats.connections_active.get() + in_flight;
+      if (load < best_load) {
+        best = &slot;
+        best_load = load;
+      }
+    }
+    return best;
+  }
+
+  // Each descriptor goes with one byte, its listener's index (the worker's FdReceiver reads it).
+  static bool pass(int channel, int fd, size_t listener) {
+    char index = static_cast<char>(listener);
+    iovec data{&index, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+    return sendmsg(channel, &message, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
+  }
+
+  void accept_and_pass(int listen_fd, size_t listener) {
+    constexpr int kAcceptsPerWakeup = 64;  // then the signals get their turn
+    for (int n = 0; n < kAcceptsPerWakeup; ++n) {
+      int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+          LOG_WARN("master: accept: %s", strerror(errno));
+        return;
+      }
+      std::vector<WorkerSlot*> refused;
+      bool passed = false;
+      while (WorkerSlot* slot = least_loaded(refused)) {
+        if (pass(slot->channel, fd, listener)) {
+          ++slot->passed;
+          passed = true;
+          break;
+        }
+        refused.push_back(slot);  // its channel is full or it is gone: the next one
+      }
+      if (!passed) LOG_WARN("master: no worker could take a connection on listener %zu; closed it", listener);
+      close(fd);  // the worker holds its own copy now
     }
   }
 
@@ -422,6 +538,7 @@ class Master {
   int master_pipe_[2] = {-1, -1};
   sigset_t watched_{};
   sigset_t original_mask_{};
+  int signal_fd_ = -1;
   bool stopping_ = false;
   bool force_exit_ = false;
   int exit_code_ = 0;

@@ -114,7 +114,7 @@ int serve(const conf::Config& config, const ServeOptions& options) {
 
   std::string error;
   int exit_code = 0;
-  if (!gateway.start(options.listen_fds, options.reuse_port, error)) {
+  if (!gateway.start(options.sockets, error)) {
     LOG_ERROR("%s", error.c_str());
     exit_code = 1;
     handles.stop_requests = 1;

@@ -6,14 +6,14 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "gateway/gateway.h"
 #include "gateway/stats.h"
 
 namespace rpcgate {
 
 struct ServeOptions {
   std::string role = "single";   // for logs: "single", "worker 3"
-  std::vector<int> listen_fds;   // inherited listening sockets, one per listener; empty = open here
-  bool reuse_port = false;       // open the sockets here with SO_REUSEPORT
+  Sockets sockets;               // where connections come from (default: listen here)
   int master_fd = -1;            // read end of the master's pipe: EOF means the master is gone
   StatsTable* stats = nullptr;   // the shared counters (a worker); null = a table of one here
   size_t stats_slot = 0;

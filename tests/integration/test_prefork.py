@@ -129,7 +129,12 @@ class PreforkTest(harness.GatewayTestCase):
         self.assertGreater(sum(1 for w in workers.values() if int(w["commands_processed"]) > 0), 0)
 
     def test_kill_9_of_a_worker_under_load(self):
-        gw = self.start()
+        for model in ("prefork", "fdpass"):
+            with self.subTest(model=model):
+                self.kill_9_under_load(model)
+
+    def kill_9_under_load(self, model):
+        gw = self.start(model=model)
         with PingLoad(gw.port("json"), clients=6, duration=3.0) as load:
             # The victim is never the first client's worker, so some client always survives.
             victim = next(p for p in children(gw.pid) if p != load.worker[0])
@@ -178,7 +183,7 @@ class PreforkTest(harness.GatewayTestCase):
         self.assertTrue(gone, "workers %r outlived the killed master" % [p for p in workers if alive(p)])
 
     def test_both_codecs_and_redis_benchmark(self):
-        for model in ("prefork", "reuseport"):
+        for model in ("prefork", "reuseport", "fdpass"):
             with self.subTest(model=model):
                 gw = self.start(model=model)
                 out = subprocess.run(["redis-benchmark", "-h", harness.LOOPBACK, "-p", str(gw.port("resp")),

@@ -54,9 +54,9 @@ class ConnectPerCallLoad:
 
 
 class ReloadTest(harness.GatewayTestCase):
-    def start(self, handlers):
+    def start(self, handlers, model="prefork"):
         gw = self.start_gateway([{"name": "json", "codec": "json"}],
-                                handlers=handlers, process={"model": "prefork", "workers": WORKERS,
+                                handlers=handlers, process={"model": model, "workers": WORKERS,
                                                             "drain_timeout": "5s"}, log_level="info")
         self.assertTrue(wait_for(lambda: len(children(gw.pid)) == WORKERS, 5))
         return gw
@@ -76,7 +76,12 @@ class ReloadTest(harness.GatewayTestCase):
             gw.__exit__(None, None, None)
 
     def test_changed_route_under_load_loses_nothing(self):
-        gw = self.start(["ping", "info"])
+        for model in ("prefork", "fdpass"):
+            with self.subTest(model=model):
+                self.changed_route_under_load(model)
+
+    def changed_route_under_load(self, model):
+        gw = self.start(["ping", "info"], model=model)
         with harness.JsonClient(gw.port("json")) as client:
             self.assertEqual(client.call("upper", "abc")["result"]["code"], "UNKNOWN_METHOD")
         old_workers = set(children(gw.pid))
