@@ -10,17 +10,12 @@
 // would give once the item is whole.
 #include "codecs/resp/multibulk_reader.h"
 
-#include <utility>
+#include <string>
 
 #include "codecs/resp/resp_line.h"
 
 namespace rpcgate::codec::resp {
 namespace {
-
-std::string too_large_message(const char* what, int64_t value, size_t limit) {
-  return std::string(what) + " " + std::to_string(value) + " exceeds the limit of " +
-         std::to_string(limit);
-}
 
 std::string expected_bulk(std::string_view got) {
   std::string message = "Protocol error: expected '$', got '";
@@ -29,18 +24,7 @@ std::string expected_bulk(std::string_view got) {
   return message;
 }
 
-constexpr std::string_view kInvalidMultibulk = "Protocol error: invalid multibulk length";
-constexpr std::string_view kInvalidBulk = "Protocol error: invalid bulk length";
-
 }  // namespace
-
-redisReplyObjectFunctions MultibulkReader::functions_ = {
-    &MultibulkReader::on_string, &MultibulkReader::on_array, &MultibulkReader::on_integer,
-    &MultibulkReader::on_nil, nullptr,  // nothing to free: the objects are tags, not allocations
-};
-
-MultibulkReader::MultibulkReader(const Limits& limits)
-    : limits_(limits), feed_(&functions_, this) {}
 
 void MultibulkReader::reset_frame() {
   args_.clear();  // keeps its capacity: no allocation per command in steady state
@@ -50,51 +34,17 @@ void MultibulkReader::reset_frame() {
 
 MultibulkReader::Result MultibulkReader::read(std::string_view input, size_t start,
                                               size_t window) {
-  if (!feed_.valid()) {
-    fail(ErrorCode::kInternal, "cannot create the RESP reader");
-    return error_result();
-  }
-  if (feed_.fed() < start) feed_.discard(start);  // the reader holds nothing before `start`
+  // The reader holds nothing before `start` (an inline command there was parsed without it).
+  if (feed_.valid() && feed_.fed() < start) feed_.discard(start);
   input_ = input;
   start_ = start;
-  size_t want = 0;
-  for (;;) {
-    feed_.feed_more(input, window, want);
-    switch (feed_.get_reply()) {
-      case HiredisFeed::Step::kReply: {
-        Result result;
-        result.outcome = empty_ ? Outcome::kEmpty : Outcome::kFrame;
-        result.end = feed_.unconsumed_start();
-        // args_ stays for the caller; the next command starts afresh.
-        root_created_ = false;
-        empty_ = false;
-        return result;
-      }
-      case HiredisFeed::Step::kError:
-        if (error_code_ == ErrorCode::kNone) classify_reader_error();
-        return error_result();
-      case HiredisFeed::Step::kStall:
-        break;
-    }
-    if (!check_stall(want)) return error_result();
-    if (feed_.fed() >= window) return Result{};  // kNeedMore
+  const Step step = drive(input, window);
+  Result result = result_of(step, empty_ ? Outcome::kEmpty : Outcome::kFrame);
+  if (step == Step::kReply) {  // args_ stays for the caller; the next command starts afresh
+    root_created_ = false;
+    empty_ = false;
   }
-}
-
-MultibulkReader::Result MultibulkReader::error_result() {
-  Result result;
-  result.outcome = Outcome::kError;
-  result.code = error_code_;
-  result.message = error_message_;
   return result;
-}
-
-void* MultibulkReader::fail(ErrorCode code, std::string message) {
-  if (error_code_ == ErrorCode::kNone) {
-    error_code_ = code;
-    error_message_ = std::move(message);
-  }
-  return nullptr;  // hiredis then reports "Out of memory"; error_code_ holds the real reason
 }
 
 void* MultibulkReader::fail_not_bulk(char type) {
@@ -103,42 +53,15 @@ void* MultibulkReader::fail_not_bulk(char type) {
 
 // Checks the item hiredis is waiting for. Returns false after recording an error; sets `want` to
 // the bytes still missing when the item is a bulk of known length, so it is fed in one go.
-bool MultibulkReader::check_stall(size_t& want) {
-  want = 0;
-  HiredisFeed::Pending pending = feed_.pending();
+bool MultibulkReader::check_stall(const HiredisFeed::Pending& pending, size_t& want) {
   if (pending.type < 0) return true;  // waiting for a type byte: nothing to judge yet
-  if (pending.depth == 0) {           // the command's own "*<count>" header
-    if (read_header_line(pending.rest).state == HeaderLine::State::kInvalid) {
-      fail(ErrorCode::kBadRequest, std::string(kInvalidMultibulk));
-      return false;
-    }
-    return true;
-  }
+  if (pending.depth == 0)             // the command's own "*<count>" header
+    return check_header_line(pending.rest, ErrorCode::kBadRequest, kInvalidMultibulk);
   if (pending.type != REDIS_REPLY_STRING) {
     fail_not_bulk(type_byte(pending.type));
     return false;
   }
-  HeaderLine header = read_header_line(pending.rest);
-  switch (header.state) {
-    case HeaderLine::State::kIncomplete:
-      return true;
-    case HeaderLine::State::kInvalid:
-      fail(ErrorCode::kBadRequest, std::string(kInvalidBulk));
-      return false;
-    case HeaderLine::State::kComplete:
-      break;
-  }
-  if (header.value < 0) {  // hiredis answers `$-1` at once; kept for safety
-    fail(ErrorCode::kBadRequest, std::string(kInvalidBulk));
-    return false;
-  }
-  if (static_cast<uint64_t>(header.value) > limits_.max_frame_bytes) {
-    fail(ErrorCode::kTooLarge, too_large_message("bulk length", header.value, limits_.max_frame_bytes));
-    return false;
-  }
-  size_t item = header.length + static_cast<size_t>(header.value) + 2;
-  if (item > pending.rest.size()) want = item - pending.rest.size();
-  return true;
+  return check_bulk_header(pending.rest, ErrorCode::kBadRequest, want);
 }
 
 // hiredis found the error itself. Its messages are reworded the way Redis words them; the item
@@ -169,7 +92,17 @@ void MultibulkReader::classify_reader_error() {
   }
 }
 
-void* MultibulkReader::root_array(int elements) {
+void* MultibulkReader::on_string(const redisReadTask* task, char* str, size_t len) {
+  if (task->parent == nullptr) return fail(ErrorCode::kBadRequest, std::string(kInvalidMultibulk));
+  if (task->type != REDIS_REPLY_STRING) return fail_not_bulk(type_byte(task->type));
+  if (!check_bulk(str, len, ErrorCode::kBadRequest)) return nullptr;
+  args_.push_back(ArgSpan{feed_.offset_of(str), len});
+  return this;
+}
+
+void* MultibulkReader::on_array(const redisReadTask* task, int elements) {
+  if (task->parent != nullptr) return fail_not_bulk('*');  // nested arrays: not a command
+  reset_frame();
   // hiredis hands the count over as an int. Re-read the header so that a count it truncated or
   // wrapped (`*4294967297`) can never pass for a small one.
   std::string_view header = input_.substr(start_ + 1);
@@ -179,51 +112,24 @@ void* MultibulkReader::root_array(int elements) {
       count != elements || count < 0)
     return fail(ErrorCode::kBadRequest, std::string(kInvalidMultibulk));
   if (static_cast<uint64_t>(count) > limits_.max_elements)
-    return fail(ErrorCode::kTooLarge, too_large_message("multibulk length", count, limits_.max_elements));
+    return fail(ErrorCode::kTooLarge,
+                too_large("multibulk length", static_cast<uint64_t>(count), limits_.max_elements));
   root_created_ = true;
   empty_ = count == 0;
   return this;
 }
 
-void* MultibulkReader::string_element(const redisReadTask* task, const char* str, size_t len) {
-  if (task->parent == nullptr) return fail(ErrorCode::kBadRequest, std::string(kInvalidMultibulk));
-  if (task->type != REDIS_REPLY_STRING) return fail_not_bulk(type_byte(task->type));
-  if (len > limits_.max_frame_bytes)
-    return fail(ErrorCode::kTooLarge,
-                too_large_message("bulk length", static_cast<int64_t>(len), limits_.max_frame_bytes));
-  // hiredis skips the two bytes after a bulk without looking at them; a stream whose bulks are
-  // not followed by CRLF is out of step, so stop here rather than misread what follows.
-  if (str[len] != '\r' || str[len + 1] != '\n')
-    return fail(ErrorCode::kBadRequest, "Protocol error: bulk string not followed by CRLF");
-  args_.push_back(ArgSpan{feed_.offset_of(str), len});
-  return this;
-}
-
-void* MultibulkReader::on_string(const redisReadTask* task, char* str, size_t len) {
-  return static_cast<MultibulkReader*>(task->privdata)->string_element(task, str, len);
-}
-
-void* MultibulkReader::on_array(const redisReadTask* task, int elements) {
-  auto* self = static_cast<MultibulkReader*>(task->privdata);
-  if (task->parent != nullptr) return self->fail_not_bulk('*');  // nested arrays: not a command
-  self->reset_frame();
-  return self->root_array(elements);
-}
-
-void* MultibulkReader::on_integer(const redisReadTask* task, long long) {
-  return static_cast<MultibulkReader*>(task->privdata)->fail_not_bulk(':');
-}
+void* MultibulkReader::on_integer(const redisReadTask*, long long) { return fail_not_bulk(':'); }
 
 void* MultibulkReader::on_nil(const redisReadTask* task) {
-  auto* self = static_cast<MultibulkReader*>(task->privdata);
   if (task->parent == nullptr) {  // `*-1`: an empty command, skipped like `*0`
-    self->reset_frame();
-    self->root_created_ = true;
-    self->empty_ = true;
-    return self;
+    reset_frame();
+    root_created_ = true;
+    empty_ = true;
+    return this;
   }
-  if (task->type == REDIS_REPLY_ARRAY) return self->fail_not_bulk('*');
-  return self->fail(ErrorCode::kBadRequest, std::string(kInvalidBulk));  // `$-1` as an argument
+  if (task->type == REDIS_REPLY_ARRAY) return fail_not_bulk('*');
+  return fail(ErrorCode::kBadRequest, std::string(kInvalidBulk));  // `$-1` as an argument
 }
 
 }  // namespace rpcgate::codec::resp

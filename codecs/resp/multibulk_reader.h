@@ -4,21 +4,19 @@
 #pragma once
 
 #include <cstddef>
-#include <string>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
 #include "codecs/codec.h"
 #include "codecs/resp/arg_span.h"
-#include "codecs/resp/hiredis_feed.h"
+#include "codecs/resp/hiredis_reader.h"
 
 namespace rpcgate::codec::resp {
 
-class MultibulkReader {
+class MultibulkReader : public HiredisReader<MultibulkReader> {
  public:
-  explicit MultibulkReader(const Limits& limits);
-  MultibulkReader(const MultibulkReader&) = delete;
-  MultibulkReader& operator=(const MultibulkReader&) = delete;
+  explicit MultibulkReader(const Limits& limits) : HiredisReader(limits) {}
 
   enum class Outcome : uint8_t {
     kFrame,     // a whole command; args() holds its arguments, `end` is the frame's end
@@ -26,12 +24,7 @@ class MultibulkReader {
     kNeedMore,  // everything up to the window is fed and the command is not whole yet
     kError,     // `code` and `message` say why; the stream cannot be resynchronised
   };
-  struct Result {
-    Outcome outcome = Outcome::kNeedMore;
-    size_t end = 0;
-    ErrorCode code = ErrorCode::kNone;
-    std::string_view message;  // valid until the next call
-  };
+  using Result = ReaderResult<Outcome>;
 
   // `input` follows the ServerCodec::decode contract; the command starts at input[start] (a
   // '*') and no byte at or past `window` is read. The reader must hold nothing before `start`.
@@ -39,9 +32,6 @@ class MultibulkReader {
 
   // After kFrame: the arguments, as spans of the input given to read().
   const std::vector<ArgSpan>& args() const { return args_; }
-
-  // Bytes of the current input the reader has been fed.
-  size_t fed() const { return feed_.fed(); }
 
   // The caller consumed `n` bytes of input, ending at a frame boundary.
   void consume(size_t n) { feed_.consume(n); }
@@ -51,34 +41,24 @@ class MultibulkReader {
   void discard(size_t at) { feed_.discard(at); }
 
  private:
-  static void* on_string(const redisReadTask* task, char* str, size_t len);
-  static void* on_array(const redisReadTask* task, int elements);
-  static void* on_integer(const redisReadTask* task, long long value);
-  static void* on_nil(const redisReadTask* task);
+  friend class HiredisReader<MultibulkReader>;
 
-  void* fail(ErrorCode code, std::string message);
-  void* fail_not_bulk(char type);
-  void* string_element(const redisReadTask* task, const char* str, size_t len);
-  void* root_array(int elements);
-  bool check_stall(size_t& want);
+  void* on_string(const redisReadTask* task, char* str, size_t len);
+  void* on_array(const redisReadTask* task, int elements);
+  void* on_integer(const redisReadTask* task, long long value);
+  void* on_nil(const redisReadTask* task);
+  bool check_stall(const HiredisFeed::Pending& pending, size_t& want);
   void classify_reader_error();
-  Result error_result();
+
+  void* fail_not_bulk(char type);
   void reset_frame();
 
-  static redisReplyObjectFunctions functions_;
-
-  Limits limits_;
-  HiredisFeed feed_;
   std::string_view input_;  // the current read()'s input, for the object functions
   size_t start_ = 0;        // where the current command starts in input_
   // Per command:
   std::vector<ArgSpan> args_;
   bool root_created_ = false;
   bool empty_ = false;
-  // Set by an object function that refuses the command, so the reader's "Out of memory" is
-  // replaced by the real reason.
-  ErrorCode error_code_ = ErrorCode::kNone;
-  std::string error_message_;
 };
 
 }  // namespace rpcgate::codec::resp

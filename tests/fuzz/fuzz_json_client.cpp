@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "codecs/json/json_codec.h"
 #include "codecs/json/json_writer.h"
+#include "tests/support/codec_driver.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
@@ -25,41 +25,17 @@ std::string text_of(const Response& r) {
   return text;
 }
 
-std::vector<std::string> run(std::string_view stream, const std::vector<size_t>& pieces,
-                             uint8_t flags) {
+std::string run(std::string_view stream, const test::Reads& pieces, uint8_t flags) {
   CodecOptions o;
   o.limits.max_frame_bytes = 4096;
   o.limits.max_depth = 8;
   o.length_byte_order = (flags & 1) ? ByteOrder::kBig : ByteOrder::kLittle;
   auto client = json::make_client_codec(o);
-  std::vector<std::string> outcomes;
-  std::string buffer;
-  Response response;
-  size_t at = 0;
-  for (size_t i = 0; at < stream.size(); ++i) {
-    size_t n = pieces.empty() ? stream.size() : pieces[i % pieces.size()];
-    n = std::min(n, stream.size() - at);
-    buffer.append(stream.substr(at, n));
-    at += n;
-    for (;;) {
-      DecodeResult result = client->decode(buffer, response);
-      if (result.status == DecodeStatus::kNeedMore) {
-        if (result.consumed != 0) __builtin_trap();
-        break;
-      }
-      if (result.status == DecodeStatus::kRequest) __builtin_trap();
-      if (result.status == DecodeStatus::kBroken) {
-        if (result.consumed != 0 || !response.is_error()) __builtin_trap();
-        outcomes.push_back("broken\n" + text_of(response));
-        return outcomes;
-      }
-      if (result.consumed == 0 || result.consumed > buffer.size()) __builtin_trap();
-      buffer.erase(0, result.consumed);
-      outcomes.push_back("answered\n" + text_of(response));
-    }
-  }
-  outcomes.push_back("waiting " + std::to_string(buffer.size()));
-  return outcomes;
+  test::Fed fed;
+  auto text = [](const Response& response) { return text_of(response); };
+  std::string transcript = test::transcript(*client, stream, pieces, &fed, text);
+  if (!fed.breach.empty()) __builtin_trap();
+  return transcript;
 }
 
 }  // namespace
@@ -67,11 +43,12 @@ std::vector<std::string> run(std::string_view stream, const std::vector<size_t>&
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < kHeaderBytes) return 0;
   uint8_t flags = data[0];
-  std::vector<size_t> pieces;
-  for (size_t i = 1; i < kHeaderBytes; ++i) pieces.push_back(data[i] % 64 + 1);
-  std::string_view stream(reinterpret_cast<const char*>(data + kHeaderBytes), size - kHeaderBytes);
-  auto whole = run(stream, {}, flags);
-  if (run(stream, pieces, flags) != whole) __builtin_trap();
-  if (run(stream, {1}, flags) != whole) __builtin_trap();
+  const auto* text = reinterpret_cast<const char*>(data);
+  const test::Reads pieces = test::reads_of(std::string_view(text + 1, kHeaderBytes - 1), 64);
+  const std::string_view stream(text + kHeaderBytes, size - kHeaderBytes);
+  auto transcript = [&](std::string_view s, const test::Reads& reads) {
+    return run(s, reads, flags);
+  };
+  if (!test::first_difference(stream, {pieces, {1}}, transcript).empty()) __builtin_trap();
   return 0;
 }

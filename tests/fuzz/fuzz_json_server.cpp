@@ -10,6 +10,7 @@
 
 #include "codecs/json/json_codec.h"
 #include "codecs/json/json_writer.h"
+#include "tests/support/codec_driver.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
@@ -32,13 +33,6 @@ std::string text_of(const Json& value) {
   return out;
 }
 
-std::string text_of(const Request& r) {
-  std::string text = r.method + '\n' + text_of(r.params) + '\n';
-  if (r.id) text += std::to_string(*r.id);
-  for (const auto& [key, value] : r.meta) text += '\n' + key + '=' + value;
-  return text;
-}
-
 std::string text_of(const Response& r) {
   return std::string(error_code_name(r.error)) + '\n' + r.message + '\n' + r.kind + '\n' +
          text_of(r.result) + '\n' + (r.id ? std::to_string(*r.id) : std::string());
@@ -58,51 +52,31 @@ void check_round_trip(ServerCodec& server, ClientCodec& client, const Response& 
 }
 
 // Feeds `stream` in pieces of the given sizes (cycled; none = whole) and records every outcome.
-std::vector<std::string> run(std::string_view stream, const std::vector<size_t>& pieces,
-                             uint8_t flags, bool round_trip) {
+std::vector<std::string> run(std::string_view stream, const test::Reads& pieces, uint8_t flags,
+                             bool round_trip) {
   auto server = json::make_server_codec(options_for(flags, 4096));
   auto client = json::make_client_codec(options_for(flags, 1u << 20));
   std::vector<std::string> outcomes;
-  std::string buffer;
-  Request request;
-  Response reply;
-  size_t at = 0;
-  for (size_t i = 0; at < stream.size(); ++i) {
-    size_t n = pieces.empty() ? stream.size() : pieces[i % pieces.size()];
-    n = std::min(n, stream.size() - at);
-    buffer.append(stream.substr(at, n));
-    at += n;
-    for (;;) {
-      DecodeResult result = server->decode(buffer, request, reply);
-      if (result.status == DecodeStatus::kNeedMore) {
-        if (result.consumed != 0) __builtin_trap();
-        break;
+  auto on_result = [&](DecodeResult result, const Request& request, const Response& reply) {
+    if (result.status == DecodeStatus::kRequest) {
+      if (round_trip) {
+        Response echo;
+        echo.id = request.id;
+        echo.kind = "echo";
+        echo.result = request.params;
+        check_round_trip(*server, *client, echo);
       }
-      if (result.status == DecodeStatus::kBroken) {
-        if (result.consumed != 0 || !reply.is_error()) __builtin_trap();
-        if (round_trip) check_round_trip(*server, *client, reply);
-        outcomes.push_back("broken\n" + text_of(reply));
-        return outcomes;
-      }
-      if (result.consumed == 0 || result.consumed > buffer.size()) __builtin_trap();
-      buffer.erase(0, result.consumed);
-      if (result.status == DecodeStatus::kAnswered) {
-        if (!reply.is_error()) __builtin_trap();
-        if (round_trip) check_round_trip(*server, *client, reply);
-        outcomes.push_back("answered\n" + text_of(reply));
-      } else {
-        if (round_trip) {
-          Response echo;
-          echo.id = request.id;
-          echo.kind = "echo";
-          echo.result = request.params;
-          check_round_trip(*server, *client, echo);
-        }
-        outcomes.push_back("request\n" + text_of(request));
-      }
+      outcomes.push_back("request\n" + test::describe(request));
+      return;
     }
-  }
-  outcomes.push_back("waiting " + std::to_string(buffer.size()));
+    if (!reply.is_error()) __builtin_trap();
+    if (round_trip) check_round_trip(*server, *client, reply);
+    const bool broken = result.status == DecodeStatus::kBroken;
+    outcomes.push_back((broken ? "broken\n" : "answered\n") + text_of(reply));
+  };
+  test::Fed fed = test::feed_server(*server, stream, pieces, on_result);
+  if (!fed.breach.empty()) __builtin_trap();
+  if (!fed.broken) outcomes.push_back("waiting " + std::to_string(fed.left));
   return outcomes;
 }
 
@@ -111,11 +85,13 @@ std::vector<std::string> run(std::string_view stream, const std::vector<size_t>&
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < kHeaderBytes) return 0;
   uint8_t flags = data[0];
-  std::vector<size_t> pieces;
-  for (size_t i = 1; i < kHeaderBytes; ++i) pieces.push_back(data[i] % 64 + 1);
-  std::string_view stream(reinterpret_cast<const char*>(data + kHeaderBytes), size - kHeaderBytes);
-  auto whole = run(stream, {}, flags, true);
-  if (run(stream, pieces, flags, false) != whole) __builtin_trap();
-  if (run(stream, {1}, flags, false) != whole) __builtin_trap();
+  const auto* text = reinterpret_cast<const char*>(data);
+  const test::Reads pieces = test::reads_of(std::string_view(text + 1, kHeaderBytes - 1), 64);
+  const std::string_view stream(text + kHeaderBytes, size - kHeaderBytes);
+  // Round trips on the whole run only: the split runs must merely agree with it.
+  auto transcript = [&](std::string_view s, const test::Reads& reads) {
+    return run(s, reads, flags, reads.empty());
+  };
+  if (!test::first_difference(stream, {pieces, {1}}, transcript).empty()) __builtin_trap();
   return 0;
 }

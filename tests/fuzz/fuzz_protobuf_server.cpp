@@ -10,6 +10,7 @@
 
 #include "codecs/json/json_writer.h"
 #include "codecs/protobuf/protobuf_codec.h"
+#include "tests/support/codec_driver.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
@@ -32,13 +33,6 @@ std::string text_of(const Json& value) {
   return out;
 }
 
-std::string text_of(const Request& r) {
-  std::string text = r.method + '\n' + text_of(r.params) + '\n' + r.payload + '\n';
-  if (r.id) text += std::to_string(*r.id);
-  for (const auto& [key, value] : r.meta) text += '\n' + key + '=' + value;
-  return text;
-}
-
 std::string text_of(const Response& r) {
   return std::string(error_code_name(r.error)) + '\n' + r.message + '\n' + r.kind + '\n' +
          text_of(r.result) + '\n' + r.payload + '\n' + (r.id ? std::to_string(*r.id) : "");
@@ -55,49 +49,32 @@ void check_round_trip(ServerCodec& server, ClientCodec& client, const Response& 
   if (text_of(got) != text_of(expected)) __builtin_trap();
 }
 
-std::vector<std::string> run(std::string_view stream, const std::vector<size_t>& pieces,
-                             bool round_trip) {
+std::vector<std::string> run(std::string_view stream, const test::Reads& pieces, bool round_trip) {
   auto server = protobuf::make_server_codec(options_for(4096));
   auto client = protobuf::make_client_codec(options_for(1u << 20));
   std::vector<std::string> outcomes;
-  std::string buffer;
-  Request request;
-  Response reply;
-  size_t at = 0;
-  for (size_t i = 0; at < stream.size(); ++i) {
-    size_t n = pieces.empty() ? stream.size() : pieces[i % pieces.size()];
-    n = std::min(n, stream.size() - at);
-    buffer.append(stream.substr(at, n));
-    at += n;
-    for (;;) {
-      DecodeResult result = server->decode(buffer, request, reply);
-      if (result.status == DecodeStatus::kNeedMore) {
-        if (result.consumed != 0) __builtin_trap();
-        break;
-      }
-      if (result.status == DecodeStatus::kBroken) {
-        if (result.consumed != 0 || !reply.is_error() || reply.id != 0u) __builtin_trap();
-        if (round_trip) check_round_trip(*server, *client, reply);
-        outcomes.push_back("broken\n" + text_of(reply));
-        return outcomes;
-      }
-      // This codec answers nothing itself: a frame is a request or breaks the connection.
-      if (result.status != DecodeStatus::kRequest) __builtin_trap();
-      if (result.consumed == 0 || result.consumed > buffer.size()) __builtin_trap();
-      buffer.erase(0, result.consumed);
-      if (request.method.empty()) __builtin_trap();
-      if (round_trip) {
-        Response echo;
-        echo.id = request.id;
-        echo.kind = request.method;
-        echo.result = request.params;
-        echo.payload = request.payload;
-        check_round_trip(*server, *client, echo);
-      }
-      outcomes.push_back("request\n" + text_of(request));
+  auto on_result = [&](DecodeResult result, const Request& request, const Response& reply) {
+    if (result.status == DecodeStatus::kBroken) {
+      if (!reply.is_error() || reply.id != 0u) __builtin_trap();
+      if (round_trip) check_round_trip(*server, *client, reply);
+      outcomes.push_back("broken\n" + text_of(reply));
+      return;
     }
-  }
-  outcomes.push_back("waiting " + std::to_string(buffer.size()));
+    // This codec answers nothing itself: a frame is a request or breaks the connection.
+    if (result.status != DecodeStatus::kRequest || request.method.empty()) __builtin_trap();
+    if (round_trip) {
+      Response echo;
+      echo.id = request.id;
+      echo.kind = request.method;
+      echo.result = request.params;
+      echo.payload = request.payload;
+      check_round_trip(*server, *client, echo);
+    }
+    outcomes.push_back("request\n" + test::describe(request));
+  };
+  test::Fed fed = test::feed_server(*server, stream, pieces, on_result);
+  if (!fed.breach.empty()) __builtin_trap();
+  if (!fed.broken) outcomes.push_back("waiting " + std::to_string(fed.left));
   return outcomes;
 }
 
@@ -105,11 +82,13 @@ std::vector<std::string> run(std::string_view stream, const std::vector<size_t>&
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < kHeaderBytes) return 0;
-  std::vector<size_t> pieces;
-  for (size_t i = 0; i < kHeaderBytes; ++i) pieces.push_back(data[i] % 64 + 1);
-  std::string_view stream(reinterpret_cast<const char*>(data + kHeaderBytes), size - kHeaderBytes);
-  auto whole = run(stream, {}, true);
-  if (run(stream, pieces, false) != whole) __builtin_trap();
-  if (run(stream, {1}, false) != whole) __builtin_trap();
+  const auto* text = reinterpret_cast<const char*>(data);
+  const test::Reads pieces = test::reads_of(std::string_view(text, kHeaderBytes), 64);
+  const std::string_view stream(text + kHeaderBytes, size - kHeaderBytes);
+  // Round trips on the whole run only: the split runs must merely agree with it.
+  auto transcript = [](std::string_view s, const test::Reads& reads) {
+    return run(s, reads, reads.empty());
+  };
+  if (!test::first_difference(stream, {pieces, {1}}, transcript).empty()) __builtin_trap();
   return 0;
 }

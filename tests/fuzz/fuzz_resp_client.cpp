@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "codecs/resp/resp_codec.h"
+#include "tests/support/codec_driver.h"
 
 namespace {
 
@@ -27,39 +29,22 @@ CodecOptions client_options(uint8_t selector) {
   return options;
 }
 
-std::string transcript(std::string_view stream, std::string_view sizes, const CodecOptions& options) {
+std::string transcript(std::string_view stream, const rpcgate::test::Reads& reads,
+                       const CodecOptions& options) {
   auto codec = rpcgate::codec::resp::make_client_codec(options);
   auto server = rpcgate::codec::resp::make_server_codec({});
-  std::string log, buffer;
-  size_t at = 0, read = 0, consumed_total = 0;
-  while (at < stream.size()) {
-    size_t n = sizes.empty() ? stream.size()
-                             : 1 + static_cast<uint8_t>(sizes[read++ % sizes.size()]) % 32;
-    n = std::min(n, stream.size() - at);
-    buffer.append(stream.substr(at, n));
-    at += n;
-    for (;;) {
-      Response response;
-      DecodeResult r = codec->decode(buffer, response);
-      if (r.status == DecodeStatus::kNeedMore) {
-        if (r.consumed != 0) __builtin_trap();
-        break;
-      }
-      if (r.status == DecodeStatus::kRequest) __builtin_trap();
-      if (r.consumed > buffer.size()) __builtin_trap();
-      if ((r.status == DecodeStatus::kBroken) != (r.consumed == 0)) __builtin_trap();
-      std::string wire;
-      server->encode(response, wire);
-      log += std::to_string(static_cast<int>(r.status)) + " " + std::to_string(r.consumed) + " " +
-             response.status + " " + response.message + " " +
-             response.result.dump(-1, ' ', false, Json::error_handler_t::replace) + " -> " + wire + "\n";
-      consumed_total += r.consumed;
-      buffer.erase(0, r.consumed);
-      if (r.status == DecodeStatus::kBroken) return log + "broken\n";
-    }
-  }
-  if (consumed_total + buffer.size() != stream.size()) __builtin_trap();
-  return log;
+  std::string log;
+  rpcgate::test::Fed fed = rpcgate::test::feed_client(
+      *codec, stream, reads, [&](DecodeResult r, const Response& response) {
+        std::string wire;
+        server->encode(response, wire);
+        log += std::to_string(static_cast<int>(r.status)) + " " + std::to_string(r.consumed) + " " +
+               response.status + " " + response.message + " " +
+               response.result.dump(-1, ' ', false, Json::error_handler_t::replace) + " -> " +
+               wire + "\n";
+      });
+  if (!fed.breach.empty()) __builtin_trap();
+  return fed.broken ? log + "broken\n" : log;
 }
 
 }  // namespace
@@ -73,9 +58,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view stream(text + 2 + k, size - 2 - k);
   const CodecOptions options = client_options(data[0]);
 
-  const std::string whole = transcript(stream, {}, options);
-  if (!sizes.empty() && transcript(stream, sizes, options) != whole) __builtin_trap();
-  if (stream.size() <= 1024 && transcript(stream, std::string_view("\0", 1), options) != whole)
-    __builtin_trap();
+  std::vector<rpcgate::test::Reads> cuts;
+  if (!sizes.empty()) cuts.push_back(rpcgate::test::reads_of(sizes, 32));
+  if (stream.size() <= 1024) cuts.push_back({1});  // byte at a time
+  auto run = [&](std::string_view s, const rpcgate::test::Reads& reads) {
+    return transcript(s, reads, options);
+  };
+  if (!rpcgate::test::first_difference(stream, cuts, run).empty()) __builtin_trap();
   return 0;
 }

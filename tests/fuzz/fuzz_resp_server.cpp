@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "codecs/resp/resp_codec.h"
 #include "codecs/resp/resp_encoder.h"
+#include "tests/support/codec_driver.h"
 
 namespace {
 
@@ -44,58 +46,39 @@ void check_reply_readable(std::string_view wire) {
   if (r.status != DecodeStatus::kAnswered || r.consumed != wire.size()) __builtin_trap();
 }
 
-// Decodes `stream` the way the gateway does, in reads of `sizes` (cycled; empty: one read), and
-// returns a transcript of every non-NeedMore result.
-std::string transcript(std::string_view stream, std::string_view sizes, const CodecOptions& options) {
+// Decodes `stream` the way the gateway does, in `reads`, and returns a transcript of every
+// non-NeedMore result.
+std::string transcript(std::string_view stream, const rpcgate::test::Reads& reads,
+                       const CodecOptions& options) {
   auto codec = rpcgate::codec::resp::make_server_codec(options);
-  std::string log, buffer;
-  size_t at = 0, read = 0, consumed_total = 0;
+  std::string log;
   bool resp2 = true;  // the client codec reads RESP2 only
-  while (at < stream.size()) {
-    size_t n = sizes.empty() ? stream.size()
-                             : 1 + static_cast<uint8_t>(sizes[read++ % sizes.size()]) % 32;
-    n = std::min(n, stream.size() - at);
-    buffer.append(stream.substr(at, n));
-    at += n;
-    for (;;) {
-      Request request;
-      Response reply;
-      DecodeResult r = codec->decode(buffer, request, reply);
-      if (r.status == DecodeStatus::kNeedMore) {
-        if (r.consumed != 0) __builtin_trap();
-        break;
-      }
-      if (r.consumed > buffer.size()) __builtin_trap();
-      if ((r.status == DecodeStatus::kBroken) != (r.consumed == 0)) __builtin_trap();
-      log += std::to_string(static_cast<int>(r.status));
-      log += ' ';
-      log += std::to_string(r.consumed);
-      std::string wire;
-      if (r.status == DecodeStatus::kRequest) {
+  rpcgate::test::Fed fed = rpcgate::test::feed_server(
+      *codec, stream, reads, [&](DecodeResult r, Request& request, const Response& reply) {
+        log += std::to_string(static_cast<int>(r.status));
         log += ' ';
-        log += request.method;
-        log += ' ';
-        log += request.params.dump(-1, ' ', false, Json::error_handler_t::replace);
-        Response echo;
-        echo.result = std::move(request.params);
-        codec->encode(echo, wire);
-      } else {
-        if (!reply.is_error() && r.status == DecodeStatus::kBroken) __builtin_trap();
-        codec->encode(reply, wire);
-        if (reply.kind == rpcgate::codec::resp::kKindHello3) resp2 = false;
-        if (reply.kind == rpcgate::codec::resp::kKindHello2) resp2 = true;
-      }
-      if (resp2) check_reply_readable(wire);
-      log += " -> ";
-      log += wire;
-      log += '\n';
-      consumed_total += r.consumed;
-      buffer.erase(0, r.consumed);
-      if (r.status == DecodeStatus::kBroken) return log + "broken\n";
-    }
-  }
-  if (consumed_total + buffer.size() != stream.size()) __builtin_trap();
-  return log;
+        log += std::to_string(r.consumed);
+        std::string wire;
+        if (r.status == DecodeStatus::kRequest) {
+          log += ' ';
+          log += request.method;
+          log += ' ';
+          log += request.params.dump(-1, ' ', false, Json::error_handler_t::replace);
+          Response echo;
+          echo.result = std::move(request.params);
+          codec->encode(echo, wire);
+        } else {
+          codec->encode(reply, wire);
+          if (reply.kind == rpcgate::codec::resp::kKindHello3) resp2 = false;
+          if (reply.kind == rpcgate::codec::resp::kKindHello2) resp2 = true;
+        }
+        if (resp2) check_reply_readable(wire);
+        log += " -> ";
+        log += wire;
+        log += '\n';
+      });
+  if (!fed.breach.empty()) __builtin_trap();
+  return fed.broken ? log + "broken\n" : log;
 }
 
 }  // namespace
@@ -110,9 +93,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view stream(text + 2 + k, size - 2 - k);
   const CodecOptions options = server_options(selector);
 
-  const std::string whole = transcript(stream, {}, options);
-  if (!sizes.empty() && transcript(stream, sizes, options) != whole) __builtin_trap();
-  if (stream.size() <= 1024 && transcript(stream, std::string_view("\0", 1), options) != whole)
-    __builtin_trap();  // a size byte of 0 means reads of one byte
+  std::vector<rpcgate::test::Reads> cuts;
+  if (!sizes.empty()) cuts.push_back(rpcgate::test::reads_of(sizes, 32));
+  if (stream.size() <= 1024) cuts.push_back({1});  // byte at a time
+  auto run = [&](std::string_view s, const rpcgate::test::Reads& reads) {
+    return transcript(s, reads, options);
+  };
+  if (!rpcgate::test::first_difference(stream, cuts, run).empty()) __builtin_trap();
   return 0;
 }

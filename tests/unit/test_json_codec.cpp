@@ -2,15 +2,17 @@
 // orders, every split point, pipelining, the legacy shapes byte for byte, and round trips.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "codecs/framing.h"
 #include "codecs/json/json_codec.h"
+#include "tests/support/codec_driver.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
+using rpcgate::test::describe;
+using rpcgate::test::lines;
 
 namespace {
 
@@ -41,100 +43,14 @@ CodecOptions small_limits(size_t max_frame_bytes, size_t max_depth) {
   return o;
 }
 
-std::string describe(const Request& r) {
-  std::string text = "method=" + r.method + " params=" + r.params.dump();
-  if (r.id) text += " id=" + std::to_string(*r.id);
-  for (const auto& [key, value] : r.meta) text += " meta:" + key + "=" + value;
-  return text;
-}
-
-std::string describe(const Response& r) {
-  std::string text = r.is_error()
-                         ? "error=" + std::string(error_code_name(r.error)) + " " + r.message
-                         : "kind=" + r.kind + " result=" + r.result.dump();
-  if (r.id) text += " id=" + std::to_string(*r.id);
-  return text;
-}
-
-// Events as one text, a line each, so a failed comparison prints both sides.
-std::string lines(const std::vector<std::string>& events) {
-  std::string text;
-  for (const auto& event : events) text += event + "\n";
-  return text;
-}
-
-// The gateway's read loop in miniature: bytes arrive in chunks of the given sizes (cycled; empty
-// means all at once), bytes not consumed are handed again with the next chunk, and every decode
-// outcome is recorded as a line of text. Stops at kBroken, as the gateway does.
-template <typename Step>
-std::string feed(std::string_view stream, const std::vector<size_t>& chunks, Step step) {
-  std::vector<std::string> events;
-  std::string buffer;
-  size_t at = 0;
-  for (size_t i = 0; at < stream.size(); ++i) {
-    size_t n = chunks.empty() ? stream.size() : chunks[i % chunks.size()];
-    n = std::min(n, stream.size() - at);
-    buffer.append(stream.substr(at, n));
-    at += n;
-    for (;;) {
-      std::string event;
-      DecodeResult result = step(std::string_view(buffer), event);
-      if (result.status == DecodeStatus::kNeedMore) {
-        REQUIRE(result.consumed == 0);
-        break;
-      }
-      events.push_back(event);
-      if (result.status == DecodeStatus::kBroken) {
-        REQUIRE(result.consumed == 0);
-        return lines(events);
-      }
-      REQUIRE(result.consumed > 0);
-      REQUIRE(result.consumed <= buffer.size());
-      buffer.erase(0, result.consumed);
-    }
-  }
-  if (!buffer.empty()) events.push_back("waiting with " + std::to_string(buffer.size()) + " bytes");
-  return lines(events);
-}
-
-std::string feed_server(std::string_view stream, const std::vector<size_t>& chunks,
+std::string feed_server(std::string_view stream, const test::Reads& reads,
                         const CodecOptions& o = options()) {
-  auto codec = json::make_server_codec(o);
-  Request request;
-  Response reply;
-  return feed(stream, chunks, [&](std::string_view input, std::string& event) {
-    DecodeResult result = codec->decode(input, request, reply);
-    if (result.status == DecodeStatus::kRequest) event = "request " + describe(request);
-    if (result.status == DecodeStatus::kAnswered) event = "answered " + describe(reply);
-    if (result.status == DecodeStatus::kBroken) event = "broken " + describe(reply);
-    return result;
-  });
+  return test::transcript(*json::make_server_codec(o), stream, reads);
 }
 
-std::string feed_client(std::string_view stream, const std::vector<size_t>& chunks,
+std::string feed_client(std::string_view stream, const test::Reads& reads,
                         const CodecOptions& o = options()) {
-  auto codec = json::make_client_codec(o);
-  Response response;
-  return feed(stream, chunks, [&](std::string_view input, std::string& event) {
-    DecodeResult result = codec->decode(input, response);
-    REQUIRE(result.status != DecodeStatus::kRequest);
-    if (result.status == DecodeStatus::kAnswered) event = "answered " + describe(response);
-    if (result.status == DecodeStatus::kBroken) event = "broken " + describe(response);
-    return result;
-  });
-}
-
-// Whole, every split point into two pieces, byte at a time and a few odd chunk sizes: all the same.
-template <typename Feed>
-void check_splits(std::string_view stream, Feed feed_with) {
-  auto whole = feed_with(stream, std::vector<size_t>{});
-  for (size_t cut = 1; cut < stream.size(); ++cut) {
-    CAPTURE(cut);
-    REQUIRE(feed_with(stream, std::vector<size_t>{cut, stream.size()}) == whole);
-  }
-  CHECK(feed_with(stream, std::vector<size_t>{1}) == whole);
-  CHECK(feed_with(stream, std::vector<size_t>{3, 1, 7}) == whole);
-  CHECK(feed_with(stream, std::vector<size_t>{4}) == whole);
+  return test::transcript(*json::make_client_codec(o), stream, reads);
 }
 
 struct Decoded {
@@ -367,7 +283,7 @@ TEST_CASE("server: pipelined frames at every split point decode the same as whol
       "waiting with 14 bytes",
   };
   CHECK(whole == lines(expected));
-  check_splits(stream, feed_with);
+  CHECK(test::split_difference(stream, feed_with) == "");
 
   // A frame over the limit ends the stream: what follows it is never read.
   std::string broken =
@@ -376,7 +292,7 @@ TEST_CASE("server: pipelined frames at every split point decode the same as whol
   CHECK(events ==
         lines({"request method=a params=null",
                "broken error=TOO_LARGE frame of 2000 bytes exceeds the limit of 1024 bytes"}));
-  check_splits(broken, feed_with);
+  CHECK(test::split_difference(broken, feed_with) == "");
 }
 
 TEST_CASE("server: big-endian framing at every split point") {
@@ -387,7 +303,7 @@ TEST_CASE("server: big-endian framing at every split point") {
   };
   CHECK(feed_with(stream, {}) ==
         lines({"request method=a params=1", "request method=b params=null id=2"}));
-  check_splits(stream, feed_with);
+  CHECK(test::split_difference(stream, feed_with) == "");
 }
 
 TEST_CASE("server: responses in the legacy shapes, byte for byte") {
@@ -544,7 +460,7 @@ TEST_CASE("client: limits, and pipelined responses at every split point") {
              "answered error=UPSTREAM_ERROR bad response from upstream: JSON nesting deeper than 1",
              "answered error=OVERLOADED busy",
              "broken error=TOO_LARGE upstream frame of 81 bytes exceeds the limit of 80 bytes"}));
-  check_splits(stream, feed_with);
+  CHECK(test::split_difference(stream, feed_with) == "");
 }
 
 TEST_CASE("round trip: client request -> server, server response -> client") {

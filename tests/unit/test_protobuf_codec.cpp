@@ -2,17 +2,19 @@
 // and N+1, every split point, pipelining, payload and binary mapping, and round trips.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "codecs/framing.h"
 #include "codecs/protobuf/protobuf_codec.h"
 #include "rpcgate.pb.h"
+#include "tests/support/codec_driver.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
 namespace v1 = rpcgate::v1;
+using rpcgate::test::describe;
+using rpcgate::test::lines;
 
 namespace {
 
@@ -44,99 +46,14 @@ CodecOptions small_limits(size_t max_frame_bytes, size_t max_depth) {
   return o;
 }
 
-std::string describe(const Request& r) {
-  std::string text = "method=" + r.method + " params=" + r.params.dump();
-  if (r.id) text += " id=" + std::to_string(*r.id);
-  for (const auto& [key, value] : r.meta) text += " meta:" + key + "=" + value;
-  if (!r.payload.empty()) text += " payload=" + r.payload;
-  return text;
-}
-
-std::string describe(const Response& r) {
-  std::string text = r.is_error()
-                         ? "error=" + std::string(error_code_name(r.error)) + " " + r.message
-                         : "kind=" + r.kind + " result=" + r.result.dump();
-  if (r.id) text += " id=" + std::to_string(*r.id);
-  if (!r.payload.empty()) text += " payload=" + r.payload;
-  return text;
-}
-
-std::string lines(const std::vector<std::string>& events) {
-  std::string text;
-  for (const auto& event : events) text += event + "\n";
-  return text;
-}
-
-// The gateway's read loop in miniature: bytes arrive in chunks of the given sizes (cycled; empty
-// means all at once), bytes not consumed are handed again with the next chunk, and every decode
-// outcome is recorded as a line of text. Stops at kBroken, as the gateway does.
-template <typename Step>
-std::string feed(std::string_view stream, const std::vector<size_t>& chunks, Step step) {
-  std::vector<std::string> events;
-  std::string buffer;
-  size_t at = 0;
-  for (size_t i = 0; at < stream.size(); ++i) {
-    size_t n = chunks.empty() ? stream.size() : chunks[i % chunks.size()];
-    n = std::min(n, stream.size() - at);
-    buffer.append(stream.substr(at, n));
-    at += n;
-    for (;;) {
-      std::string event;
-      DecodeResult result = step(std::string_view(buffer), event);
-      if (result.status == DecodeStatus::kNeedMore) {
-        REQUIRE(result.consumed == 0);
-        break;
-      }
-      events.push_back(event);
-      if (result.status == DecodeStatus::kBroken) {
-        REQUIRE(result.consumed == 0);
-        return lines(events);
-      }
-      REQUIRE(result.consumed > 0);
-      REQUIRE(result.consumed <= buffer.size());
-      buffer.erase(0, result.consumed);
-    }
-  }
-  if (!buffer.empty()) events.push_back("waiting with " + std::to_string(buffer.size()) + " bytes");
-  return lines(events);
-}
-
-std::string feed_server(std::string_view stream, const std::vector<size_t>& chunks,
+std::string feed_server(std::string_view stream, const test::Reads& reads,
                         const CodecOptions& o) {
-  auto codec = protobuf::make_server_codec(o);
-  Request request;
-  Response reply;
-  return feed(stream, chunks, [&](std::string_view input, std::string& event) {
-    DecodeResult result = codec->decode(input, request, reply);
-    if (result.status == DecodeStatus::kRequest) event = "request " + describe(request);
-    if (result.status == DecodeStatus::kAnswered) event = "answered " + describe(reply);
-    if (result.status == DecodeStatus::kBroken) event = "broken " + describe(reply);
-    return result;
-  });
+  return test::transcript(*protobuf::make_server_codec(o), stream, reads);
 }
 
-std::string feed_client(std::string_view stream, const std::vector<size_t>& chunks,
+std::string feed_client(std::string_view stream, const test::Reads& reads,
                         const CodecOptions& o) {
-  auto codec = protobuf::make_client_codec(o);
-  Response response;
-  return feed(stream, chunks, [&](std::string_view input, std::string& event) {
-    DecodeResult result = codec->decode(input, response);
-    REQUIRE(result.status != DecodeStatus::kRequest);
-    if (result.status == DecodeStatus::kAnswered) event = "answered " + describe(response);
-    if (result.status == DecodeStatus::kBroken) event = "broken " + describe(response);
-    return result;
-  });
-}
-
-template <typename Feed>
-void check_splits(std::string_view stream, Feed feed_with) {
-  auto whole = feed_with(stream, std::vector<size_t>{});
-  for (size_t cut = 1; cut < stream.size(); ++cut) {
-    CAPTURE(cut);
-    REQUIRE(feed_with(stream, std::vector<size_t>{cut, stream.size()}) == whole);
-  }
-  CHECK(feed_with(stream, std::vector<size_t>{1}) == whole);
-  CHECK(feed_with(stream, std::vector<size_t>{3, 1, 7}) == whole);
+  return test::transcript(*protobuf::make_client_codec(o), stream, reads);
 }
 
 struct Decoded {
@@ -466,12 +383,12 @@ TEST_CASE("server: pipelined frames at every split point decode the same as whol
                "request method=pi params=10 id=2 meta:trace_id=abc",
                R"(request method=echo params={"k":[1,2.5]} id=0)",
                "broken error=BAD_REQUEST params nested deeper than 2 id=0"}));
-  check_splits(stream, feed_with);
+  CHECK(test::split_difference(stream, feed_with) == "");
 
   std::string incomplete = frame(request_named("a")) + frame(request_named("b")).substr(0, 6);
   CHECK(feed_with(incomplete, {}) ==
         lines({"request method=a params=null id=0", "waiting with 6 bytes"}));
-  check_splits(incomplete, feed_with);
+  CHECK(test::split_difference(incomplete, feed_with) == "");
 }
 
 TEST_CASE("client: requests") {
@@ -568,13 +485,13 @@ TEST_CASE("client: pipelined responses and broken frames at every split point") 
   CHECK(feed_with(garbage, {}) ==
         lines({"answered kind=pong result=null id=1", "answered error=OVERLOADED  id=2",
                "broken error=UPSTREAM_ERROR upstream frame is not a valid rpcgate.v1.Response"}));
-  check_splits(garbage, feed_with);
+  CHECK(test::split_difference(garbage, feed_with) == "");
 
   std::string oversized = frame(a) + frame(std::string(65, '\x08'));
   CHECK(feed_with(oversized, {}) ==
         lines({"answered kind=pong result=null id=1",
                "broken error=TOO_LARGE upstream frame of 65 bytes exceeds the limit of 64 bytes"}));
-  check_splits(oversized, feed_with);
+  CHECK(test::split_difference(oversized, feed_with) == "");
 }
 
 TEST_CASE("round trip: client request -> server, server response -> client") {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "codecs/resp/resp_codec.h"
+#include "tests/support/codec_driver.h"
 
 using namespace std::string_literals;
 using rpcgate::ErrorCode;
@@ -46,28 +47,21 @@ Json binary(std::string_view bytes) {
   return Json::binary(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
 }
 
-// The gateway's way of reading replies: append a read, decode until NeedMore, drop consumed.
-std::vector<std::string> run(std::string_view stream, size_t piece, const CodecOptions& options,
-                             std::vector<Response>* responses = nullptr) {
+// The gateway's way of reading replies, in reads of `piece` bytes: a line per result.
+std::string run(std::string_view stream, size_t piece, const CodecOptions& options,
+                std::vector<Response>* responses = nullptr) {
   auto codec = rpcgate::codec::resp::make_client_codec(options);
-  std::vector<std::string> events;
-  std::string buffer;
-  for (size_t at = 0; at < stream.size();) {
-    size_t n = std::min(piece, stream.size() - at);
-    buffer.append(stream.substr(at, n));
-    at += n;
-    for (;;) {
-      Response response;
-      DecodeResult r = codec->decode(buffer, response);
-      if (r.status == DecodeStatus::kNeedMore) break;
-      events.push_back(std::to_string(static_cast<int>(r.status)) + " " + std::to_string(r.consumed) +
-                       " " + response.status + " " + std::string(rpcgate::error_code_name(response.error)) +
-                       " " + response.message + " " + response.result.dump());
-      buffer.erase(0, r.consumed);
-      if (r.status == DecodeStatus::kBroken) return events;
-      if (responses != nullptr) responses->push_back(std::move(response));
-    }
-  }
+  std::string events;
+  rpcgate::test::Fed fed = rpcgate::test::feed_client(
+      *codec, stream, {piece}, [&](DecodeResult r, const Response& response) {
+        events += std::to_string(static_cast<int>(r.status)) + " " + std::to_string(r.consumed) +
+                  " " + response.status + " " +
+                  std::string(rpcgate::error_code_name(response.error)) + " " + response.message +
+                  " " + response.result.dump() + "\n";
+        if (responses != nullptr && r.status != DecodeStatus::kBroken)
+          responses->push_back(response);
+      });
+  REQUIRE(fed.breach == "");
   return events;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "codecs/resp/resp_codec.h"
+#include "tests/support/codec_driver.h"
 
 using namespace std::string_literals;
 using rpcgate::Json;
@@ -17,6 +18,7 @@ using rpcgate::Response;
 using rpcgate::codec::CodecOptions;
 using rpcgate::codec::DecodeResult;
 using rpcgate::codec::DecodeStatus;
+namespace test = rpcgate::test;
 
 namespace {
 
@@ -26,73 +28,51 @@ std::string command(std::initializer_list<std::string_view> args) {
   return out;
 }
 
-// Decoded requests, for checking arguments.
 struct Run {
-  std::vector<std::string> events;  // one line per non-NeedMore result
+  std::string events;  // one line per non-NeedMore result
   std::vector<Request> requests;
-  size_t left = 0;                  // bytes never consumed
+  size_t left = 0;  // bytes never consumed
 };
 
-// Feeds `stream` the way the gateway does: append one read, decode until NeedMore or kBroken,
-// drop what was consumed. `pieces` are the read sizes (the last one repeats).
-Run run(std::string_view stream, const std::vector<size_t>& pieces, const CodecOptions& options) {
+// Feeds `stream` the way the gateway does, in `reads`; every result is encoded back.
+Run run(std::string_view stream, const test::Reads& reads, const CodecOptions& options) {
   auto codec = rpcgate::codec::resp::make_server_codec(options);
   Run result;
-  std::string buffer;
-  size_t at = 0, piece = 0;
-  bool broken = false;
-  while (at < stream.size() && !broken) {
-    size_t n = std::min(pieces[std::min(piece++, pieces.size() - 1)], stream.size() - at);
-    buffer.append(stream.substr(at, n));
-    at += n;
-    for (;;) {
-      Request request;
-      Response reply;
-      DecodeResult r = codec->decode(buffer, request, reply);
-      if (r.status == DecodeStatus::kNeedMore) {
-        REQUIRE(r.consumed == 0);
-        break;
-      }
-      std::string event = std::to_string(static_cast<int>(r.status)) + " " + std::to_string(r.consumed) + " ";
-      std::string out;
-      if (r.status == DecodeStatus::kRequest) {
-        event += request.method + " " + request.params.dump();
-        Response echo;
-        echo.result = request.params;
-        codec->encode(echo, out);
-        result.requests.push_back(std::move(request));
-      } else {
-        codec->encode(reply, out);
-      }
-      result.events.push_back(event + " -> " + out);
-      buffer.erase(0, r.consumed);
-      if (r.status == DecodeStatus::kBroken) {
-        broken = true;
-        break;
-      }
-    }
-  }
-  result.left = buffer.size() + (stream.size() - at);
+  test::Fed fed = test::feed_server(
+      *codec, stream, reads, [&](DecodeResult r, const Request& request, const Response& reply) {
+        result.events += std::to_string(static_cast<int>(r.status)) + " " +
+                         std::to_string(r.consumed) + " ";
+        std::string out;
+        if (r.status == DecodeStatus::kRequest) {
+          result.events += request.method + " " + request.params.dump();
+          Response echo;
+          echo.result = request.params;
+          codec->encode(echo, out);
+          result.requests.push_back(request);
+        } else {
+          codec->encode(reply, out);
+        }
+        result.events += " -> " + out + "\n";
+      });
+  REQUIRE(fed.breach == "");
+  result.left = fed.left;
   return result;
 }
 
+// Whole, byte at a time, at every split point and in random reads: the same results.
 void check_all_splits(const std::string& stream, const CodecOptions& options = {}) {
   CAPTURE(stream);
-  const Run whole = run(stream, {stream.size() + 1}, options);
-  const Run bytes = run(stream, {1}, options);
-  CHECK(bytes.events == whole.events);
-  CHECK(bytes.left == whole.left);
-  for (size_t cut = 1; cut < stream.size(); ++cut) {
-    CAPTURE(cut);
-    const Run two = run(stream, {cut, stream.size()}, options);
-    CHECK(two.events == whole.events);
-  }
+  std::vector<test::Reads> cuts = test::every_split(stream.size());
   std::mt19937 random(static_cast<unsigned>(stream.size()));
   for (int round = 0; round < 20; ++round) {
-    std::vector<size_t> pieces;
-    for (int i = 0; i < 64; ++i) pieces.push_back(1 + random() % 9);
-    CHECK(run(stream, pieces, options).events == whole.events);
+    test::Reads reads;
+    for (int i = 0; i < 64; ++i) reads.push_back(1 + random() % 9);
+    cuts.push_back(reads);
   }
+  CHECK(test::first_difference(stream, cuts, [&](std::string_view s, const test::Reads& reads) {
+          Run r = run(s, reads, options);
+          return r.events + "left " + std::to_string(r.left) + "\n";
+        }) == "");
 }
 
 }  // namespace
