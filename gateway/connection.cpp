@@ -147,6 +147,7 @@ void Connection::dispatch() {
   }
   if (!target->handler->blocking()) {
     target->handler->handle(request_, response_);
+    if (target->route != nullptr) gateway_.stats().count_route(target->route_index, response_.is_error());
     answer(response_);
     return;
   }
@@ -154,6 +155,8 @@ void Connection::dispatch() {
   call->request = std::move(request_);
   call->response.id = call->request.id;
   call->handler = target->handler;
+  call->route = target->route;
+  call->route_index = target->route_index;
   call->owner = this;
   pending_.push_back(call);
   run_on_thread_pool(gateway_.loop(), call);
@@ -175,6 +178,7 @@ void Connection::answer(Response& response) {
 
 void Connection::on_call_done(PendingCall* call) {
   if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
+  if (call->route != nullptr) gateway_.stats().count_route(call->route_index, call->response.is_error());
   if (!in_order_) {
     pending_.erase(std::find(pending_.begin(), pending_.end(), call));
     if (call->response.close_after) close_when_flushed_ = true;

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "codecs/message.h"
+#include "conf/config.h"
 #include "gateway/handler.h"
 
 namespace rpcgate {
@@ -20,6 +21,8 @@ struct PendingCall {
   // its late answer goes nowhere.
   Connection* owner = nullptr;
   const Handler* handler = nullptr;
+  const conf::RouteConfig* route = nullptr;  // the route that chose the handler, if one did
+  size_t route_index = 0;
   uv_work_t work{};
 };
 

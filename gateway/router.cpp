@@ -48,7 +48,8 @@ std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerR
               "'; known: " + known_names(registry);
       return nullptr;
     }
-    router->routes_.push_back({&route, RouteTarget{handler, &route}});
+    size_t index = static_cast<size_t>(&route - config.routes.data());
+    router->routes_.push_back({&route, RouteTarget{handler, &route, index}});
   }
   return router;
 }

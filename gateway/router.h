@@ -17,6 +17,7 @@ namespace rpcgate {
 struct RouteTarget {
   const Handler* handler = nullptr;
   const conf::RouteConfig* route = nullptr;  // nullptr when a built-in answers by its own name
+  size_t route_index = 0;                    // the route's position in the config, when `route` is set
 };
 
 class Router {

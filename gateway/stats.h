@@ -37,6 +37,7 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free, "counters must work in
 
 struct Stats {
   static constexpr size_t kMaxListeners = 32;
+  static constexpr size_t kMaxRoutes = 64;  // routes past this one are served but not counted
 
   Counter pid;
   Counter started_unix_ms;
@@ -53,6 +54,14 @@ struct Stats {
   std::array<Counter, kErrorCodes> errors_by_code{};  // indexed by ErrorCode
   std::array<Counter, kMaxListeners> requests_by_listener{};  // indexed by position in the config
   std::array<Counter, kMaxListeners> errors_by_listener{};
+  std::array<Counter, kMaxRoutes> requests_by_route{};  // indexed by position in the config
+  std::array<Counter, kMaxRoutes> errors_by_route{};
+
+  void count_route(size_t route, bool error) {
+    if (route >= kMaxRoutes) return;
+    ++requests_by_route[route];
+    if (error) ++errors_by_route[route];
+  }
 
   void count_error(ErrorCode code, size_t listener) {
     ++errors_by_code[static_cast<size_t>(code)];

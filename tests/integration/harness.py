@@ -188,7 +188,7 @@ class Gateway:
     to a log file; `log_tail()` returns its end for failure messages.
     """
 
-    def __init__(self, listeners, handlers=None, process=None, extra=None, log_level="debug"):
+    def __init__(self, listeners, handlers=None, process=None, extra=None, log_level="debug", extra_yaml=""):
         require_binary()
         self.listeners = [dict(item) for item in listeners]
         ports = free_ports(len(self.listeners))
@@ -200,6 +200,7 @@ class Gateway:
         if process:
             self.process_config.update(process)
         self.extra = extra or {}
+        self.extra_yaml = extra_yaml  # appended as written: for shapes to_yaml does not produce
         self.log_level = log_level
         self.dir = tempfile.TemporaryDirectory(prefix="rpcgate-it-")
         self.config_path = os.path.join(self.dir.name, "rpcgate.yaml")
@@ -213,7 +214,7 @@ class Gateway:
         ordered = {"process": self.process_config, "logging": {"level": self.log_level},
                    "handlers": self.handlers, "listeners": self.listeners}
         ordered.update(self.extra)
-        return to_yaml(ordered) + "\n"
+        return to_yaml(ordered) + "\n" + self.extra_yaml
 
     def start(self):
         with open(self.config_path, "w") as f:

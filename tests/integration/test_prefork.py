@@ -3,8 +3,10 @@ respawn after kill -9 under load, drain on SIGTERM, workers that never outlive a
 a crash loop that is not respawned forever, and both codecs served by every model."""
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -128,6 +130,20 @@ class PreforkTest(harness.GatewayTestCase):
         self.assertIn("requests=%d" % (12 * per_connection), fields["listener_json"])
         self.assertGreater(sum(1 for w in workers.values() if int(w["commands_processed"]) > 0), 0)
 
+    def test_info_counts_per_route(self):
+        gw = self.start_gateway([{"name": "json", "codec": "json"}], process={"model": "prefork", "workers": 2},
+                                extra_yaml="routes:\n  - {match: {prefix: 'x.'}, handler: upper}\n"
+                                           "  - {match: {glob: '*.echo'}, handler: echo}\n")
+        with harness.JsonClient(gw.port("json")) as client:
+            for _ in range(5):
+                self.assertEqual(client.call("x.up", "a")["result"], "A")
+            self.assertEqual(client.call("x.up", 1)["result"]["code"], "BAD_REQUEST")
+            for _ in range(3):
+                self.assertEqual(client.call("a.echo", 2)["result"], 2)
+            text = client.call("info", "routes")["result"]
+        self.assertIn("route_0:match=prefix:x.,target=handler:upper,requests=6,errors=1", text)
+        self.assertIn("route_1:match=glob:*.echo,target=handler:echo,requests=3,errors=0", text)
+
     def test_kill_9_of_a_worker_under_load(self):
         for model in ("prefork", "fdpass"):
             with self.subTest(model=model):
@@ -210,6 +226,31 @@ class PreforkTest(harness.GatewayTestCase):
             gw.dir.cleanup()
         self.assertEqual(out.returncode, 1, out.stderr)
         self.assertIn("Address already in use", out.stderr)
+
+    def test_pid_file_and_log_reopening(self):
+        directory = tempfile.mkdtemp(prefix="rpcgate-pid-")
+        pid_file = os.path.join(directory, "rpcgate.pid")
+        log_file = os.path.join(directory, "rpcgate.log")
+        try:
+            gw = self.start_gateway([{"name": "json", "codec": "json"}],
+                                    process={"model": "prefork", "workers": 2, "pid_file": pid_file},
+                                    extra={"logging": {"level": "info", "file": log_file}})
+            self.assertTrue(wait_for(lambda: os.path.exists(pid_file), 5))
+            with open(pid_file) as f:
+                self.assertEqual(int(f.read()), gw.pid)
+            # logrotate's way: move the file away, then SIGUSR1 makes every process reopen it.
+            os.rename(log_file, log_file + ".1")
+            gw.send_signal(signal.SIGUSR1)
+            time.sleep(0.3)
+            gw.send_signal(signal.SIGHUP)  # something for the master to log into the new file
+            self.assertTrue(wait_for(lambda: os.path.exists(log_file) and "reloading" in open(log_file).read(), 5))
+            gw.stop()
+            self.assertEqual(gw.returncode, 0)
+            self.assertFalse(os.path.exists(pid_file), "the master should remove its pid file on exit")
+            with open(log_file) as f:
+                self.assertIn("exiting with status 0", f.read(), "workers should log into the reopened file")
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def test_crash_loop_is_not_respawned_forever(self):
         # A worker that dies within a second of starting, again and again (killed here as soon
