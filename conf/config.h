@@ -92,7 +92,7 @@ struct ClusterConfig {
 };
 
 struct ProcessConfig {
-  std::string model = "single";  // prefork | reuseport | fdpass | single
+  std::string model = "prefork";  // prefork | reuseport | fdpass | single
   unsigned workers = 0;          // 0 = auto (one per CPU)
   Duration drain_timeout = std::chrono::seconds(10);
   std::string pid_file;

@@ -79,7 +79,7 @@ TEST_CASE("the default conf/rpcgate.yaml loads: three built-in listeners, no ups
     CHECK(listener.origin.line > 0);
   }
 
-  CHECK(config.process.model == "single");
+  CHECK(config.process.model == "prefork");
   CHECK(config.handlers.enabled == std::vector<std::string>{"ping", "echo", "time", "pi", "info", "config"});
   CHECK(config.logging.level == "info");
   CHECK(config.routes.empty());
@@ -201,7 +201,7 @@ TEST_CASE("missing sections and keys take the defaults of config.h and codec.h")
   CHECK(listener.codec_options.limits.max_elements == default_limits.max_elements);
   CHECK(listener.codec_options.resp_args == codec::RespArgs::kAuto);
 
-  CHECK(config.process.model == "single");
+  CHECK(config.process.model == "prefork");
   CHECK(config.process.workers == 0);
   CHECK(config.process.drain_timeout == 10s);
   CHECK(config.process.pid_file.empty());
@@ -350,7 +350,7 @@ TEST_CASE("an empty file or empty sections fall back to defaults, then fail only
   const Config config =
       load(std::string(kOneListener) +
            "process:\nadmin:\nhandlers:\nroutes:\nclusters:\nlogging:\nzookeeper:\n");
-  CHECK(config.process.model == "single");
+  CHECK(config.process.model == "prefork");
   CHECK_FALSE(config.admin.address.has_value());
   CHECK(config.handlers.enabled.size() == std::size(kDefaultHandlers));
   CHECK(config.routes.empty());
