@@ -64,11 +64,15 @@ bool Gateway::start(const Sockets& sockets, std::string& error) {
     listener_by_index_.push_back(listener);
     if (sockets.passed_fds >= 0) continue;  // the master accepts
     int fd = i < sockets.listen_fds.size() ? sockets.listen_fds[i] : -1;
-    if (fd < 0) fd = open_listen_socket(listener_config.address, sockets.reuse_port, error);
-    if (fd < 0) {
-      error = listener_config.origin.describe() + ": listener " + listener_config.name + ": cannot listen on " +
-              listener_config.address.to_string() + ": " + error;
-      return false;
+    if (fd < 0) {  // not inherited from a master, which would have logged it
+      fd = open_listen_socket(listener_config.address, sockets.reuse_port, error);
+      if (fd < 0) {
+        error = listener_config.origin.describe() + ": listener " + listener_config.name + ": cannot listen on " +
+                listener_config.address.to_string() + ": " + error;
+        return false;
+      }
+      LOG_INFO("listener %s: %s on %s", listener_config.name.c_str(), listener_config.codec.c_str(),
+               listener_config.address.to_string().c_str());
     }
     if (!listener->listen(fd, error)) return false;
   }
