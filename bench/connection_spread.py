@@ -67,7 +67,7 @@ def main():
     parser.add_argument("--rpcgate", default=os.path.join(os.path.dirname(__file__), "..", "build", "rpcgate"))
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=400)
-    parser.add_argument("--models", default="prefork,reuseport")
+    parser.add_argument("--models", default="prefork,reuseport,fdpass")
     args = parser.parse_args()
     print(f"{args.connections} connections held open, {args.workers} workers, {os.cpu_count()} CPUs")
     print(f"{'model':<10} {'per worker':<28} {'min':>5} {'max':>5} {'CV':>6}")

@@ -60,7 +60,10 @@ def main():
     redis_port, gate_port = free_port(), free_port()
     config = os.path.join(workdir, "rpcgate.yaml")
     with open(config, "w") as f:
-        f.write(f"listeners:\n  - {{name: resp, address: 127.0.0.1:{gate_port}, codec: resp}}\n"
+        # One process, one loop: the same shape as redis-server's single thread, and a pid whose
+        # CPU time is the whole server's.
+        f.write("process: {model: single}\n"
+                f"listeners:\n  - {{name: resp, address: 127.0.0.1:{gate_port}, codec: resp}}\n"
                 "handlers: [ping]\nlogging: {level: warn}\n")
     redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                               "--appendonly", "no", "--dir", workdir], stdout=subprocess.DEVNULL)
