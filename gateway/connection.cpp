@@ -36,8 +36,6 @@ void Connection::start(bool reject) {
   uv_tcp_nodelay(&tcp_, 1);
   if (reject) {
     ++stats.connections_rejected;
-    LOG_WARN("listener %s: connection refused: %zu connections is the limit (max_connections)",
-             listener_.config().name.c_str(), listener_.config().max_connections);
     response_.set_error(ErrorCode::kOverloaded, "too many connections");
     codec_->encode(response_, output_);
     close_when_flushed_ = true;

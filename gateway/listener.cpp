@@ -48,7 +48,20 @@ void Listener::adopt(uv_stream_t* source) {
     connection->close();
     return;
   }
-  connection->start(active_ > config_.max_connections);
+  bool reject = active_ > config_.max_connections;
+  if (reject) log_rejection();
+  connection->start(reject);
+}
+
+void Listener::log_rejection() {
+  // At most one line a second: a flood of connections must not become a flood of log lines.
+  ++rejected_unlogged_;
+  uint64_t now = gateway_.now_ms();
+  if (now - last_rejection_log_ms_ < 1000 && last_rejection_log_ms_ != 0) return;
+  LOG_WARN("listener %s: refused %llu connections over max_connections (%zu)", config_.name.c_str(),
+           static_cast<unsigned long long>(rejected_unlogged_), config_.max_connections);
+  rejected_unlogged_ = 0;
+  last_rejection_log_ms_ = now;
 }
 
 void Listener::close() {

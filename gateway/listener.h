@@ -38,6 +38,7 @@ class Listener {
   static void on_connection(uv_stream_t* server, int status);
   static void on_close(uv_handle_t* handle);
   void free_when_unused();
+  void log_rejection();
 
   Gateway& gateway_;
   const conf::ListenerConfig& config_;
@@ -47,6 +48,8 @@ class Listener {
   size_t active_ = 0;
   bool closing_ = false;
   bool handle_closed_ = false;
+  uint64_t rejected_unlogged_ = 0;
+  uint64_t last_rejection_log_ms_ = 0;
 };
 
 }  // namespace rpcgate
