@@ -11,8 +11,9 @@ namespace rpcgate::codec::protobuf {
 // codec's) and a serialized rpcgate.v1.Request or Response. Choices the protocol leaves open:
 // - Every decoded request has an id (proto3 has no absent id: 0 when the client sent none); every
 //   response carries Response::id, or 0.
-// - A frame that does not parse, has no method, or holds params nested deeper than
-//   Limits::max_depth is a bad frame: BAD_REQUEST with id 0, and the connection is closed.
+// - A frame that does not parse is a bad frame: BAD_REQUEST with id 0, and the connection is
+//   closed. One that parses but has no method, or holds params nested deeper than
+//   Limits::max_depth, is a bad request: BAD_REQUEST with its id, and the connection goes on.
 // - Value numbers that are whole and below 2^53 in magnitude become JSON integers; JSON numbers
 //   become doubles. A binary params/result goes out as `payload` when there is no payload
 //   already, else (and when nested) as a base64 string. A null result leaves `result` out.

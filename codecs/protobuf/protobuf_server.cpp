@@ -21,22 +21,28 @@ class ProtobufServerCodec final : public ServerCodec {
         max_body_(max_body_bytes(options.limits)),
         recursion_limit_(recursion_limit(options.limits.max_depth)) {}
 
+  DecodeResult bad_request(Response& reply, const FrameCut& cut, std::string message) {
+    reply.id = message_.id();
+    reply.set_error(ErrorCode::kBadRequest, std::move(message));
+    return {DecodeStatus::kAnswered, cut.frame_bytes()};
+  }
+
   DecodeResult decode(std::string_view input, Request& request, Response& reply) override {
     FrameCut cut = cut_frame(input, kByteOrder, max_body_);
     if (cut.status == FrameStatus::kNeedMore) return {};
     if (cut.status == FrameStatus::kTooLarge)
       return bad_frame(reply, ErrorCode::kTooLarge, too_large_message(cut.body_length, max_body_));
 
-    // PROTOCOLS.md: a bad frame is answered with id 0 and the connection closed. A params value
-    // nested too deep counts as one: protobuf's own recursion limit, just beyond, would say so.
+    // PROTOCOLS.md: a bad frame is answered with id 0 and the connection closed. A frame that
+    // parses is not a bad frame: a request it describes badly gets an error with its own id, and
+    // the connection goes on, as a json frame with invalid JSON does.
     if (!parse_message(cut.body, recursion_limit_, message_))
       return bad_frame(reply, ErrorCode::kBadRequest, "frame is not a valid rpcgate.v1.Request");
     if (message_.method().empty())
-      return bad_frame(reply, ErrorCode::kBadRequest, "request has no method");
+      return bad_request(reply, cut, "request has no method");
     Json params;
     if (message_.has_params() && !value_to_json(*message_.mutable_params(), max_depth_, params))
-      return bad_frame(reply, ErrorCode::kBadRequest,
-                       "params nested deeper than " + std::to_string(max_depth_));
+      return bad_request(reply, cut, "params nested deeper than " + std::to_string(max_depth_));
 
     request.method.assign(message_.method());
     request.params = std::move(params);

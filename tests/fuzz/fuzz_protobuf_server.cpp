@@ -60,7 +60,13 @@ std::vector<std::string> run(std::string_view stream, const test::Reads& pieces,
       outcomes.push_back("broken\n" + text_of(reply));
       return;
     }
-    // This codec answers nothing itself: a frame is a request or breaks the connection.
+    // A frame that parses but asks badly is answered by the codec with a BAD_REQUEST.
+    if (result.status == DecodeStatus::kAnswered) {
+      if (reply.error != ErrorCode::kBadRequest) __builtin_trap();
+      if (round_trip) check_round_trip(*server, *client, reply);
+      outcomes.push_back("answered\n" + text_of(reply));
+      return;
+    }
     if (result.status != DecodeStatus::kRequest || request.method.empty()) __builtin_trap();
     if (round_trip) {
       Response echo;

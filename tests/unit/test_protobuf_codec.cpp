@@ -162,15 +162,11 @@ TEST_CASE("server: valid requests") {
 
 TEST_CASE("server: a bad frame is answered with id 0 and breaks the connection") {
   std::string ping = request_named("ping").SerializeAsString();
-  v1::Request no_method;
-  no_method.set_id(5);
   struct Case {
     std::string body;
     std::string message_part;
   };
   const std::vector<Case> cases = {
-      {"", "request has no method"},
-      {no_method.SerializeAsString(), "request has no method"},
       {"\xff\xff\xff", "not a valid rpcgate.v1.Request"},
       {ping.substr(0, ping.size() - 1), "not a valid rpcgate.v1.Request"},     // truncated field
       {ping + std::string(1, '\0'), "not a valid rpcgate.v1.Request"},         // a zero tag
@@ -188,6 +184,20 @@ TEST_CASE("server: a bad frame is answered with id 0 and breaks the connection")
     CHECK(d.reply.id == 0u);
     CHECK(d.reply.message.find(c.message_part) != std::string::npos);
   }
+}
+
+TEST_CASE("server: a frame that parses but asks badly is answered with its id; the connection goes on") {
+  v1::Request no_method;
+  no_method.set_id(5);
+  v1::Request deep = request_named("deep");
+  deep.set_id(6);
+  set_json(*deep.mutable_params(), nested_arrays(3));
+  std::string stream = frame("") + frame(no_method) + frame(deep) + frame(request_named("ping"));
+  CHECK(feed_server(stream, {}, small_limits(1024, 2)) ==
+        lines({"answered error=BAD_REQUEST request has no method id=0",
+               "answered error=BAD_REQUEST request has no method id=5",
+               "answered error=BAD_REQUEST params nested deeper than 2 id=6",
+               "request method=ping params=null id=0"}));
 }
 
 TEST_CASE("server: frame length at the limit and one past it") {
@@ -230,11 +240,13 @@ TEST_CASE("server: params depth at the limit and one past it") {
       CHECK(ok.request.params == nested(limit));
 
       v1::Request past = request_named("x");
+      past.set_id(9);
       set_json(*past.mutable_params(), nested(limit + 1));
       Decoded bad = decode_one(frame(past), o);
-      CHECK(bad.result.status == DecodeStatus::kBroken);
+      CHECK(bad.result.status == DecodeStatus::kAnswered);  // a request-level error
+      CHECK(bad.result.consumed == frame(past).size());
       CHECK(bad.reply.error == ErrorCode::kBadRequest);
-      CHECK(bad.reply.id == 0u);
+      CHECK(bad.reply.id == 9u);
     }
   }
 }
@@ -382,7 +394,8 @@ TEST_CASE("server: pipelined frames at every split point decode the same as whol
         lines({R"(request method=ping params="hello" id=0)",
                "request method=pi params=10 id=2 meta:trace_id=abc",
                R"(request method=echo params={"k":[1,2.5]} id=0)",
-               "broken error=BAD_REQUEST params nested deeper than 2 id=0"}));
+               "answered error=BAD_REQUEST params nested deeper than 2 id=0",
+               "request method=never read params=null id=0"}));
   CHECK(test::split_difference(stream, feed_with) == "");
 
   std::string incomplete = frame(request_named("a")) + frame(request_named("b")).substr(0, 6);
