@@ -49,7 +49,7 @@ std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerR
       return nullptr;
     }
     size_t index = static_cast<size_t>(&route - config.routes.data());
-    router->routes_.push_back({&route, RouteTarget{handler, &route, index}});
+    router->routes_.push_back(RouteTarget{handler, &route, index});
   }
   return router;
 }
@@ -67,8 +67,8 @@ bool Router::matches(const conf::RouteConfig& route, const std::string& method) 
 }
 
 const RouteTarget* Router::resolve(const std::string& method) const {
-  for (const auto& route : routes_)
-    if (matches(*route.config, method)) return &route.target;
+  for (const auto& target : routes_)
+    if (matches(*target.route, method)) return &target;
   auto builtin = builtins_.find(std::string_view(method));
   return builtin == builtins_.end() ? nullptr : &builtin->second;
 }

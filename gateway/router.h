@@ -31,10 +31,6 @@ class Router {
   const RouteTarget* resolve(const std::string& method) const;
 
  private:
-  struct Route {
-    const conf::RouteConfig* config;
-    RouteTarget target;
-  };
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
@@ -45,7 +41,7 @@ class Router {
   static bool matches(const conf::RouteConfig& route, const std::string& method);
 
   std::map<std::string, std::unique_ptr<Handler>> handlers_;  // one instance per name
-  std::vector<Route> routes_;
+  std::vector<RouteTarget> routes_;  // in config order; each has its route set
   std::unordered_map<std::string, RouteTarget, StringHash, std::equal_to<>> builtins_;
 };
 
