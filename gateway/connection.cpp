@@ -77,6 +77,7 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   }
   gateway_.stats().bytes_in += nread;
   last_active_ms_ = gateway_.now_ms();
+  awaiting_bytes_ = false;
 
   if (buf->base == gateway_.read_scratch()) {
     // The common case: whole frames decoded where they landed; only a partial tail is copied.
@@ -107,6 +108,7 @@ size_t Connection::decode_frames(std::string_view input) {
     codec::DecodeResult result = codec_->decode(input.substr(consumed), request_, response_);
     switch (result.status) {
       case codec::DecodeStatus::kNeedMore:
+        awaiting_bytes_ = true;
         return consumed;
       case codec::DecodeStatus::kRequest:
         consumed += result.consumed;
@@ -255,12 +257,10 @@ void Connection::pump() {
   flush();
   // Decoding goes on behind a write in flight until output_high_water; reading pauses at the
   // same bound (update_reading), so input_ never holds more than a partial frame and one read.
-  while (!closing_ && !input_.empty() && may_decode()) {
-    size_t consumed = decode_frames(input_.view());
-    input_.consume(consumed);
+  while (!closing_ && !input_.empty() && !awaiting_bytes_ && may_decode()) {
+    input_.consume(decode_frames(input_.view()));
     if (broken_) input_ = ByteBuffer();
     flush();
-    if (consumed == 0) break;
   }
   if (closing_) return;
   bool all_answered = pending_.empty() && output_.empty() && !write_in_flight_;

@@ -84,6 +84,7 @@ class Connection {
 
   uint64_t last_active_ms_ = 0;
   bool reading_ = false;
+  bool awaiting_bytes_ = false;  // input_ holds only part of a frame: decode again after a read
   bool write_in_flight_ = false;
   bool read_eof_ = false;      // the client half-closed: answer what was read, then close
   bool broken_ = false;        // framing error: no more decoding
