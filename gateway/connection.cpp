@@ -120,9 +120,7 @@ size_t Connection::decode_frames(std::string_view input) {
         break;
       case codec::DecodeStatus::kBroken:
         ++gateway_.stats().protocol_errors;
-        LOG_INFO("listener %s: protocol error, closing the connection: %s %s",
-                 listener_.config().name.c_str(), std::string(error_code_name(response_.error)).c_str(),
-                 response_.message.c_str());
+        listener_.log_protocol_error(response_);
         broken_ = true;
         close_when_flushed_ = true;
         answer(response_);

@@ -54,14 +54,18 @@ void Listener::adopt(uv_stream_t* source) {
 }
 
 void Listener::log_rejection() {
-  // At most one line a second: a flood of connections must not become a flood of log lines.
-  ++rejected_unlogged_;
-  uint64_t now = gateway_.now_ms();
-  if (now - last_rejection_log_ms_ < 1000 && last_rejection_log_ms_ != 0) return;
+  uint64_t events = 0;
+  if (!rejection_log_.allow(gateway_.now_ms(), events)) return;
   LOG_WARN("listener %s: refused %llu connections over max_connections (%zu)", config_.name.c_str(),
-           static_cast<unsigned long long>(rejected_unlogged_), config_.max_connections);
-  rejected_unlogged_ = 0;
-  last_rejection_log_ms_ = now;
+           static_cast<unsigned long long>(events), config_.max_connections);
+}
+
+void Listener::log_protocol_error(const Response& reply) {
+  uint64_t events = 0;
+  if (!protocol_error_log_.allow(gateway_.now_ms(), events)) return;
+  LOG_INFO("listener %s: protocol error, closing the connection: %s %s (%llu such in the last second)",
+           config_.name.c_str(), std::string(error_code_name(reply.error)).c_str(), reply.message.c_str(),
+           static_cast<unsigned long long>(events));
 }
 
 void Listener::close() {

@@ -8,6 +8,7 @@
 
 #include "codecs/codec.h"
 #include "conf/config.h"
+#include "gateway/log.h"
 
 namespace rpcgate {
 
@@ -27,6 +28,8 @@ class Listener {
   // connections has closed, since connections keep referring to their listener.
   void close();
   void on_connection_closed();
+  // A client broke the protocol; logged at most once a second per listener.
+  void log_protocol_error(const Response& reply);
   // fdpass: takes the connection pending on `pipe` (accepted by the master) as if accepted here.
   void adopt(uv_stream_t* pipe);
 
@@ -48,8 +51,8 @@ class Listener {
   size_t active_ = 0;
   bool closing_ = false;
   bool handle_closed_ = false;
-  uint64_t rejected_unlogged_ = 0;
-  uint64_t last_rejection_log_ms_ = 0;
+  LogThrottle rejection_log_;
+  LogThrottle protocol_error_log_;
 };
 
 }  // namespace rpcgate

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdarg>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,29 @@ bool log_enabled(LogLevel level);
 bool set_log_file(const std::string& path);
 
 void log_line(LogLevel level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+// For events a peer can repeat at will (refused connections, protocol errors): at most one line
+// per second, saying how many events it stands for, so a flood of bad clients is not a flood of
+// log lines.
+class LogThrottle {
+ public:
+  // Counts one event; true when it should be logged now, with `events` (this one included)
+  // the number it stands for.
+  bool allow(uint64_t now_ms, uint64_t& events) {
+    ++held_;
+    if (logged_once_ && now_ms - last_ms_ < 1000) return false;
+    events = held_;
+    held_ = 0;
+    last_ms_ = now_ms;
+    logged_once_ = true;
+    return true;
+  }
+
+ private:
+  uint64_t held_ = 0;
+  uint64_t last_ms_ = 0;
+  bool logged_once_ = false;
+};
 
 }  // namespace rpcgate
 

@@ -105,5 +105,21 @@ class DrainRaceTest(harness.GatewayTestCase):
         self.assertEqual(gw.wait(10), 0)
 
 
+class LogFloodTest(harness.GatewayTestCase):
+    def test_a_flood_of_bad_clients_is_not_a_flood_of_log_lines(self):
+        gw = self.start_gateway([{"name": "json", "codec": "json"}], log_level="info")
+        for _ in range(50):
+            with harness.connect(gw.port("json")) as sock:
+                sock.sendall(b"\xff\xff\xff\xff")  # a length far past max_frame_bytes
+                closed, answer = harness.wait_closed(sock)
+                self.assertTrue(closed)
+                self.assertIn(b"TOO_LARGE", answer)
+        lines = [l for l in gw.log_text().splitlines() if "protocol error" in l]
+        self.assertGreaterEqual(len(lines), 1)
+        self.assertLess(len(lines), 10, "one line per second at most:\n" + "\n".join(lines))
+        with harness.JsonClient(gw.port("json")) as client:
+            self.assertEqual(client.call("stats")["result"]["protocol_errors"], 50)
+
+
 if __name__ == "__main__":
     harness.main()
