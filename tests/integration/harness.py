@@ -400,6 +400,20 @@ def send_ignoring_reset(sock, data):
         return False
 
 
+class SocketClient:
+    """A client owning `self.sock`: closed by close() or at the end of a `with` block."""
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
 # ----------------------------------------------------------------------------------------------
 # json: 4-byte length (little-endian by default) + JSON
 
@@ -419,7 +433,7 @@ def read_frame(sock, order="little", timeout=IO_TIMEOUT):
     return recv_exact(sock, length, timeout)
 
 
-class JsonClient:
+class JsonClient(SocketClient):
     def __init__(self, port, order="little", timeout=IO_TIMEOUT):
         self.sock = connect(port, timeout)
         self.order = order
@@ -440,15 +454,6 @@ class JsonClient:
         self.send(request)
         return self.recv()
 
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 # ----------------------------------------------------------------------------------------------
@@ -503,7 +508,7 @@ def from_value(value):
     return {key: from_value(item) for key, item in value.struct_value.fields.items()}
 
 
-class ProtoClient:
+class ProtoClient(SocketClient):
     def __init__(self, port, timeout=IO_TIMEOUT):
         self.pb = pb2()
         self.sock = connect(port, timeout)
@@ -529,15 +534,6 @@ class ProtoClient:
         self.send(self.request(id, method, params, **kwargs))
         return self.recv()
 
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 # ----------------------------------------------------------------------------------------------
@@ -647,7 +643,7 @@ class RespReader:
         raise ValueError("unknown RESP type in line %r" % line[:200])
 
 
-class RespClient:
+class RespClient(SocketClient):
     def __init__(self, port, timeout=IO_TIMEOUT):
         self.sock = connect(port, timeout)
         self.reader = RespReader(self.sock, timeout)
@@ -665,15 +661,6 @@ class RespClient:
         self.send(*args)
         return self.read()
 
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 def redis_client(port, timeout=IO_TIMEOUT):
