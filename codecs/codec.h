@@ -63,6 +63,16 @@ class ServerCodec {
   // False when every response carries its request's id, so answers may leave in completion
   // order instead of waiting for slower requests ahead of them (protobuf).
   virtual bool answers_in_order() const { return true; }
+
+  // True when `frame` (the bytes of a request this codec just decoded) may be forwarded as it is
+  // to an upstream of the same codec, its reply coming back byte for byte: the fast path. False
+  // when the frame carries something the gateway must rewrite or answer itself (an id, metadata,
+  // a RESP inline command).
+  virtual bool forwardable(std::string_view frame, const Request& request) const {
+    (void)frame;
+    (void)request;
+    return false;
+  }
 };
 
 // The client side, towards an upstream: encodes requests, decodes responses.
@@ -74,8 +84,20 @@ class ClientCodec {
   virtual void encode(const Request& request, std::string& out) = 0;
 
   // Same input contract as ServerCodec::decode. kRequest is never returned: a whole response is
-  // reported as kAnswered with `response` filled; a framing error as kBroken.
+  // reported as kAnswered with `response` filled; a framing error, or a response that does not
+  // follow the protocol, as kBroken: the connection cannot be trusted any further.
   virtual DecodeResult decode(std::string_view input, Response& response) = 0;
+
+  // Like decode, but only finds where the next response ends (kAnswered, `consumed` set) without
+  // building it: for replies forwarded byte for byte, and late replies nobody waits for.
+  // `error` is filled only for kBroken.
+  virtual DecodeResult skip(std::string_view input, Response& error) = 0;
+
+  // True when Request::meta reaches the upstream (protobuf), so a deadline can travel in it.
+  virtual bool carries_meta() const { return false; }
+  // True when replies carry the request's id and may come in any order (protobuf); false when
+  // they come in request order (json, resp).
+  virtual bool matches_by_id() const { return false; }
 };
 
 // The codec registry: a new wire format is one folder in codecs/ plus one line in registry.cpp.

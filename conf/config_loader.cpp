@@ -150,7 +150,6 @@ std::vector<std::string> unsupported_features(const Config& config) {
     std::string text;
   };
   std::vector<Item> items;
-  constexpr std::string_view kUpstream = "upstream clusters arrive with the upstream issue";
   // Writing and removing a pid file is the master's job; a single process has no master.
   if (!config.process.pid_file.empty() && config.process.model == "single") {
     items.push_back({config.origin_of("process.pid_file"),
@@ -158,15 +157,10 @@ std::vector<std::string> unsupported_features(const Config& config) {
                      "fdpass models; model single has none"});
   }
   for (const auto& cluster : config.clusters) {
+    if (cluster.zookeeper_path.empty()) continue;
     items.push_back({cluster.origin, "cluster " + in_quotes(cluster.name) +
-                                         ": not supported yet (" + std::string(kUpstream) + ")"});
-  }
-  for (size_t i = 0; i < config.routes.size(); ++i) {
-    const RouteConfig& route = config.routes[i];
-    if (route.cluster.empty()) continue;
-    items.push_back({config.origin_of("routes[" + std::to_string(i) + "].cluster"),
-                     "route to cluster " + in_quotes(route.cluster) + ": not supported yet (" +
-                         std::string(kUpstream) + ")"});
+                                         ": discovery through ZooKeeper is not supported yet (it "
+                                         "arrives with the discovery issue); list the endpoints"});
   }
   if (config.admin.address) {
     items.push_back({config.origin_of("admin.address"),

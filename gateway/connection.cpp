@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "backends/cluster.h"
 #include "gateway/gateway.h"
 #include "gateway/listener.h"
 #include "gateway/log.h"
@@ -111,8 +112,8 @@ size_t Connection::decode_frames(std::string_view input) {
         awaiting_bytes_ = true;
         return consumed;
       case codec::DecodeStatus::kRequest:
+        dispatch(input.substr(consumed, result.consumed));
         consumed += result.consumed;
-        dispatch();
         break;
       case codec::DecodeStatus::kAnswered:
         consumed += result.consumed;
@@ -130,7 +131,7 @@ size_t Connection::decode_frames(std::string_view input) {
   return consumed;
 }
 
-void Connection::dispatch() {
+void Connection::dispatch(std::string_view frame) {
   ++gateway_.stats().requests;
   ++gateway_.stats().requests_by_listener[listener_.index()];
   const RouteTarget* target = gateway_.router().resolve(request_.method);
@@ -141,6 +142,11 @@ void Connection::dispatch() {
                         "no route for method '" + std::string(method.substr(0, kQuotedMethodBytes)) +
                             (method.size() > kQuotedMethodBytes ? "...'" : "'"));
     answer(response_);
+    return;
+  }
+  if (target->route != nullptr && !target->route->rename.empty()) request_.method = target->route->rename;
+  if (target->cluster != nullptr) {
+    call_cluster(*target, frame);
     return;
   }
   if (!target->handler->blocking()) {
@@ -161,6 +167,35 @@ void Connection::dispatch() {
   if (call->done) write_ready_calls();
 }
 
+void Connection::call_cluster(const RouteTarget& target, std::string_view frame) {
+  backends::Cluster& cluster = *target.cluster;
+  auto* call = new PendingCall();
+  call->request = std::move(request_);
+  call->response.id = call->request.id;
+  call->route = target.route;
+  call->route_index = target.route_index;
+  call->owner = this;
+  cluster.prepare(call, target.route);
+  // The fast path: the same protocol on both sides, nothing renamed or carried that the gateway
+  // must rewrite. The frame is forwarded as it came, and its reply as it comes back.
+  if (&cluster.codec() == &listener_.codec_info() &&
+      cluster.config().codec_options.length_byte_order == listener_.config().codec_options.length_byte_order &&
+      (target.route == nullptr || target.route->rename.empty()) && codec_->forwardable(frame, call->request)) {
+    call->upstream.passthrough = true;
+    call->upstream.wire.assign(frame);
+  }
+  pending_.push_back(call);
+  cluster.submit(call);
+  if (call->done) {
+    // Refused at once (OVERLOADED, UNAVAILABLE): answered like any finished call.
+    pending_.pop_back();
+    if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
+    if (call->route != nullptr) gateway_.stats().count_route(call->route_index, true);
+    answer(call->response);
+    delete call;
+  }
+}
+
 void Connection::answer(Response& response) {
   if (response.is_error()) gateway_.stats().count_error(response.error, listener_.index());
   if (response.close_after) close_when_flushed_ = true;
@@ -179,25 +214,30 @@ void Connection::on_call_done(PendingCall* call) {
   if (call->route != nullptr) gateway_.stats().count_route(call->route_index, call->response.is_error());
   if (!in_order_) {
     pending_.erase(std::find(pending_.begin(), pending_.end(), call));
-    if (call->response.close_after) close_when_flushed_ = true;
-    codec_->encode(call->response, output_);
-    delete call;
+    write_answer(call);
   } else if (pending_.front() == call) {
     write_ready_calls();
   } else {
     return;  // answered in turn, once the calls before it are
   }
-  pump();
+  gateway_.defer_pump(this);
 }
 
 void Connection::write_ready_calls() {
   while (!pending_.empty() && pending_.front()->done) {
     PendingCall* call = pending_.front();
     pending_.pop_front();
-    if (call->response.close_after) close_when_flushed_ = true;
-    codec_->encode(call->response, output_);
-    delete call;
+    write_answer(call);
   }
+}
+
+void Connection::write_answer(PendingCall* call) {
+  if (call->response.close_after) close_when_flushed_ = true;
+  if (call->upstream.passthrough)
+    output_ += call->upstream.wire;  // the upstream's reply, byte for byte
+  else
+    codec_->encode(call->response, output_);
+  delete call;
 }
 
 void Connection::flush() {
@@ -316,6 +356,7 @@ void Connection::drain() {
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
+  gateway_.cancel_deferred_pump(this);
   for (PendingCall* call : pending_) abandon_call(call);
   pending_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_close);

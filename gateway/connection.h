@@ -13,13 +13,14 @@
 #include "codecs/codec.h"
 #include "gateway/byte_buffer.h"
 #include "gateway/pending_call.h"
+#include "gateway/router.h"
 
 namespace rpcgate {
 
 class Gateway;
 class Listener;
 
-class Connection {
+class Connection final : public CallOwner {
  public:
   Connection(Gateway& gateway, Listener& listener);
   Connection(const Connection&) = delete;
@@ -41,11 +42,15 @@ class Connection {
   // long. Closing a socket with unread bytes would reset it, losing those requests.
   static constexpr uint64_t kDrainQuietMs = 50;
 
-  void on_call_done(PendingCall* call);
+  void on_call_done(PendingCall* call) override;
+  // After any progress (a read, a completed call, a finished write, a drain): decodes frames
+  // buffered while paused, writes what is ready, then reads on, pauses, or closes.
+  void pump();
 
-  // The gateway's intrusive list of live connections.
+  // The gateway's intrusive list of live connections, and its deferred pumps.
   Connection* prev_ = nullptr;
   Connection* next_ = nullptr;
+  bool pump_deferred_ = false;
 
  private:
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -57,13 +62,12 @@ class Connection {
   // Decodes and dispatches whole frames from `input`; returns the bytes consumed.
   size_t decode_frames(std::string_view input);
   bool may_decode() const;
-  void dispatch();
+  void dispatch(std::string_view frame);
+  void call_cluster(const RouteTarget& target, std::string_view frame);
   void answer(Response& response);
   void enqueue(PendingCall* call);
   void write_ready_calls();
-  // After any progress (a read, a completed call, a finished write, a drain): decodes frames
-  // buffered while paused, writes what is ready, then reads on, pauses, or closes.
-  void pump();
+  void write_answer(PendingCall* call);
   void flush();
   void update_reading();
   void rearm_quickack();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "backends/upstreams.h"
 #include "gateway/connection.h"
 #include "gateway/fd_receiver.h"
 #include "gateway/handler_registry.h"
@@ -38,8 +39,10 @@ Gateway::Gateway(uv_loop_t* loop, const conf::Config& config, StatsTable& stats,
   stats_.connections_active.set(0);
   uv_timer_init(loop_, &sweep_timer_);
   uv_timer_init(loop_, &drain_timer_);
+  uv_prepare_init(loop_, &pump_hook_);
   sweep_timer_.data = this;
   drain_timer_.data = this;
+  pump_hook_.data = this;
 }
 
 Gateway::~Gateway() = default;
@@ -50,7 +53,9 @@ bool Gateway::start(const Sockets& sockets, std::string& error) {
     return false;
   }
   HandlerContext context{config_, stats_table_, stats_slot_};
-  router_ = Router::build(config_, HandlerRegistry::standard(), context, error);
+  upstreams_ = std::make_unique<backends::Upstreams>(loop_, config_, read_scratch_.get(), kReadScratchBytes);
+  if (!upstreams_->start(error)) return false;
+  router_ = Router::build(config_, HandlerRegistry::standard(), context, error, upstreams_.get());
   if (!router_) return false;
   for (size_t i = 0; i < config_.listeners.size(); ++i) {
     const auto& listener_config = config_.listeners[i];
@@ -99,6 +104,32 @@ void Gateway::remove_connection(Connection* connection) {
   if (connections_ == connection) connections_ = connection->next_;
   connection->prev_ = connection->next_ = nullptr;
   if (draining_) finish_drain_if_done();
+}
+
+void Gateway::defer_pump(Connection* connection) {
+  if (connection->pump_deferred_) return;
+  connection->pump_deferred_ = true;
+  if (to_pump_.empty()) uv_prepare_start(&pump_hook_, &Gateway::on_pump_hook);
+  to_pump_.push_back(connection);
+}
+
+void Gateway::cancel_deferred_pump(Connection* connection) {
+  if (!connection->pump_deferred_) return;
+  connection->pump_deferred_ = false;
+  std::replace(to_pump_.begin(), to_pump_.end(), connection, static_cast<Connection*>(nullptr));
+}
+
+void Gateway::on_pump_hook(uv_prepare_t* prepare) {
+  auto* self = static_cast<Gateway*>(prepare->data);
+  // A pump may close its connection, or complete calls of others: index, and re-read the size.
+  for (size_t i = 0; i < self->to_pump_.size(); ++i) {
+    Connection* connection = self->to_pump_[i];
+    if (connection == nullptr) continue;
+    connection->pump_deferred_ = false;
+    connection->pump();
+  }
+  self->to_pump_.clear();
+  uv_prepare_stop(&self->pump_hook_);
 }
 
 void Gateway::remove_listener(Listener* listener) {
@@ -153,12 +184,20 @@ void Gateway::on_drain_timeout(uv_timer_t* timer) {
 }
 
 void Gateway::finish_drain_if_done() {
-  if (connections_ != nullptr || !listeners_.empty() || timers_closed_) return;
-  timers_closed_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
-  LOG_INFO("drained: every connection closed");
-  if (on_drained_) on_drained_();
+  if (connections_ != nullptr || !listeners_.empty() || upstreams_closing_) return;
+  // Upstream connections close last: the client connections' calls needed them until now.
+  upstreams_closing_ = true;
+  auto close_timers = [this] {
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&pump_hook_), nullptr);
+    LOG_INFO("drained: every connection closed");
+    if (on_drained_) on_drained_();
+  };
+  if (upstreams_)
+    upstreams_->close(close_timers);
+  else
+    close_timers();
 }
 
 }  // namespace rpcgate

@@ -15,6 +15,10 @@
 
 namespace rpcgate {
 
+namespace backends {
+class Upstreams;
+}
+
 class Connection;
 class FdReceiver;
 class Listener;
@@ -59,9 +63,15 @@ class Gateway {
   void add_connection(Connection* connection);
   void remove_connection(Connection* connection);
   void remove_listener(Listener* listener);
+  // `connection` has answers ready: it writes them just before the loop next polls, together with
+  // any others that become ready in the same iteration (replies read from an upstream in one
+  // read go to their client in one write).
+  void defer_pump(Connection* connection);
+  void cancel_deferred_pump(Connection* connection);
 
  private:
   static void on_sweep(uv_timer_t* timer);
+  static void on_pump_hook(uv_prepare_t* prepare);
   static void on_drain_timeout(uv_timer_t* timer);
   void close_idle_connections();
   void finish_drain_if_done();
@@ -71,6 +81,7 @@ class Gateway {
   StatsTable& stats_table_;
   size_t stats_slot_;
   Stats& stats_;
+  std::unique_ptr<backends::Upstreams> upstreams_;
   std::unique_ptr<Router> router_;
   std::vector<Listener*> listeners_;  // each frees itself when closed
   std::vector<Listener*> listener_by_index_;  // config order; read only while not draining
@@ -79,9 +90,11 @@ class Gateway {
   std::unique_ptr<char[]> read_scratch_;
   uv_timer_t sweep_timer_{};
   uv_timer_t drain_timer_{};
+  uv_prepare_t pump_hook_{};
+  std::vector<Connection*> to_pump_;
+  bool upstreams_closing_ = false;
   bool draining_ = false;
   bool drain_timed_out_ = false;
-  bool timers_closed_ = false;
   std::function<void()> on_drained_;
 };
 

@@ -36,6 +36,7 @@ class Listener {
   const conf::ListenerConfig& config() const { return config_; }
   size_t index() const { return index_; }
   std::unique_ptr<codec::ServerCodec> make_codec() const { return codec_.make_server(config_.codec_options); }
+  const codec::CodecInfo& codec_info() const { return codec_; }
 
  private:
   static void on_connection(uv_stream_t* server, int status);

@@ -1,6 +1,6 @@
 #include "gateway/pending_call.h"
 
-#include "gateway/connection.h"
+#include "backends/cluster.h"
 
 namespace rpcgate {
 namespace {
@@ -35,6 +35,10 @@ void run_on_thread_pool(uv_loop_t* loop, PendingCall* call) {
 void abandon_call(PendingCall* call) {
   if (call->done) {
     delete call;
+    return;
+  }
+  if (call->upstream.cluster != nullptr) {
+    call->upstream.cluster->cancel(call);
     return;
   }
   call->owner = nullptr;

@@ -1,27 +1,64 @@
-// A request that could not be answered on the spot (it runs on the thread pool), or an answer
-// waiting behind one: the connection keeps these in request order and writes each once every
-// call before it is written.
+// A request that could not be answered on the spot (it runs on the thread pool or on an upstream),
+// or an answer waiting behind one: the connection keeps these in request order and writes each
+// once every call before it is written.
 #pragma once
 
 #include <uv.h>
 
+#include <cstdint>
+#include <string>
+
+#include "backends/deadline_queue.h"
 #include "codecs/message.h"
 #include "conf/config.h"
 #include "gateway/handler.h"
 
 namespace rpcgate {
 
-class Connection;
+namespace backends {
+class Cluster;
+class Endpoint;
+class UpstreamConnection;
+}  // namespace backends
+
+struct PendingCall;
+
+// Whoever waits for a call's answer: a client connection, or an active health check.
+class CallOwner {
+ public:
+  virtual void on_call_done(PendingCall* call) = 0;
+
+ protected:
+  ~CallOwner() = default;
+};
+
+// Where an upstream call is; kept by backends/, which alone changes it.
+struct UpstreamState {
+  backends::Cluster* cluster = nullptr;
+  backends::Endpoint* endpoint = nullptr;              // picked; set while waiting or in flight
+  backends::UpstreamConnection* connection = nullptr;  // set while in flight
+  uint64_t seq = 0;                                    // its place on that connection
+  backends::DeadlineNode deadline;
+  uint64_t timeout_ms = 0;  // per attempt
+  int retries_left = 0;
+  bool idempotent = false;
+  bool fixed_endpoint = false;  // an active health check: this endpoint or nothing
+  // The fast path: client and upstream speak the same codec, so `wire` holds the request frame
+  // exactly as the client sent it, and then the reply frame exactly as the upstream sent it.
+  bool passthrough = false;
+  std::string wire;
+};
 
 struct PendingCall {
   Request request;
   Response response;
   bool done = false;
-  // Null once the connection is gone: the thread pool callback then frees the call itself, and
-  // its late answer goes nowhere.
-  Connection* owner = nullptr;
-  const Handler* handler = nullptr;
-  const conf::RouteConfig* route = nullptr;  // the route that chose the handler, if one did
+  // Null once the owner is gone: a thread pool call is then freed by its completion callback,
+  // and its late answer goes nowhere.
+  CallOwner* owner = nullptr;
+  const Handler* handler = nullptr;          // an in-process call, or
+  UpstreamState upstream;                    // an upstream call (upstream.cluster set)
+  const conf::RouteConfig* route = nullptr;  // the route that chose the target, if one did
   size_t route_index = 0;
   uv_work_t work{};
 };
@@ -29,8 +66,8 @@ struct PendingCall {
 // Runs call->handler on the libuv thread pool; on completion calls owner->on_call_done(call),
 // or frees the call when the owner has gone.
 void run_on_thread_pool(uv_loop_t* loop, PendingCall* call);
-// Detaches a call whose connection is closing: it is freed now if it is not running, or by the
-// thread pool callback when it is.
+// Detaches a call whose owner is going away. A finished call is freed now; a thread pool call
+// when its worker thread is done with it; an upstream call is withdrawn from its cluster and freed.
 void abandon_call(PendingCall* call);
 
 }  // namespace rpcgate

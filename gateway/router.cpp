@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "backends/upstreams.h"
+
 namespace rpcgate {
 namespace {
 
@@ -25,7 +27,8 @@ const Handler* Router::instantiate(const std::string& name, const HandlerRegistr
 }
 
 std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerRegistry& registry,
-                                      const HandlerContext& context, std::string& error) {
+                                      const HandlerContext& context, std::string& error,
+                                      backends::Upstreams* upstreams) {
   auto router = std::unique_ptr<Router>(new Router());
   for (size_t i = 0; i < config.handlers.enabled.size(); ++i) {
     const std::string& name = config.handlers.enabled[i];
@@ -35,12 +38,18 @@ std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerR
               ": handlers: unknown handler '" + name + "'; known: " + known_names(registry);
       return nullptr;
     }
-    router->builtins_.emplace(name, RouteTarget{handler, nullptr});
+    router->builtins_.emplace(name, RouteTarget{handler, nullptr, nullptr});
   }
   for (const auto& route : config.routes) {
-    if (route.handler.empty()) {
-      error = route.origin.describe() + ": routes to clusters are not supported yet";
-      return nullptr;
+    size_t index = static_cast<size_t>(&route - config.routes.data());
+    if (!route.cluster.empty()) {
+      backends::Cluster* cluster = upstreams != nullptr ? upstreams->find(route.cluster) : nullptr;
+      if (upstreams != nullptr && cluster == nullptr) {
+        error = route.origin.describe() + ": route targets unknown cluster '" + route.cluster + "'";
+        return nullptr;
+      }
+      router->routes_.push_back(RouteTarget{nullptr, cluster, &route, index});
+      continue;
     }
     const Handler* handler = router->instantiate(route.handler, registry, context);
     if (handler == nullptr) {
@@ -48,8 +57,7 @@ std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerR
               "'; known: " + known_names(registry);
       return nullptr;
     }
-    size_t index = static_cast<size_t>(&route - config.routes.data());
-    router->routes_.push_back(RouteTarget{handler, &route, index});
+    router->routes_.push_back(RouteTarget{handler, nullptr, &route, index});
   }
   return router;
 }

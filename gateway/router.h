@@ -14,8 +14,15 @@
 
 namespace rpcgate {
 
+namespace backends {
+class Cluster;
+class Upstreams;
+}  // namespace backends
+
+// Exactly one of `handler` and `cluster` is set.
 struct RouteTarget {
   const Handler* handler = nullptr;
+  backends::Cluster* cluster = nullptr;
   const conf::RouteConfig* route = nullptr;  // nullptr when a built-in answers by its own name
   size_t route_index = 0;                    // the route's position in the config, when `route` is set
 };
@@ -23,9 +30,11 @@ struct RouteTarget {
 class Router {
  public:
   // Fills `error` ("FILE:LINE: ...") and returns nullptr when a route or the handlers list names
-  // a handler the registry does not know.
+  // a handler the registry does not know. Routes to clusters point into `upstreams`; without it
+  // (checking a config) they are only checked by name, which the config loader has done.
   static std::unique_ptr<Router> build(const conf::Config& config, const HandlerRegistry& registry,
-                                       const HandlerContext& context, std::string& error);
+                                       const HandlerContext& context, std::string& error,
+                                       backends::Upstreams* upstreams = nullptr);
 
   // nullptr when nothing answers `method`.
   const RouteTarget* resolve(const std::string& method) const;

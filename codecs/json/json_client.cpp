@@ -81,14 +81,23 @@ class JsonClientCodec final : public ClientCodec {
                          "upstream " + too_large_message(cut.body_length, limits_.max_frame_bytes));
       return {DecodeStatus::kBroken, 0};
     }
-    // The frame boundary is known, so a bad body fails this one request and the connection lives.
+    // The frame boundary is known, but an upstream that sends a frame we cannot read does not
+    // speak the protocol (or not within our limits): nothing it sends next can be trusted.
     Json document;
     std::string error;
     if (!parse_envelope(cut.body, limits_.max_depth, document, error) ||
         !read_response(document, response, error)) {
       response.clear();
       response.set_error(ErrorCode::kUpstreamError, "bad response from upstream: " + error);
+      return {DecodeStatus::kBroken, 0};
     }
+    return {DecodeStatus::kAnswered, cut.frame_bytes()};
+  }
+
+  DecodeResult skip(std::string_view input, Response& error) override {
+    FrameCut cut = cut_frame(input, order_, limits_.max_frame_bytes);
+    if (cut.status == FrameStatus::kNeedMore) return {};
+    if (cut.status == FrameStatus::kTooLarge) return decode(input, error);
     return {DecodeStatus::kAnswered, cut.frame_bytes()};
   }
 

@@ -74,6 +74,12 @@ class JsonServerCodec final : public ServerCodec {
     return {DecodeStatus::kAnswered, cut.frame_bytes()};
   }
 
+  // An id or metadata would be lost on a legacy upstream and the id not echoed: those requests
+  // are re-encoded, with the id kept by the gateway.
+  bool forwardable(std::string_view, const Request& request) const override {
+    return !request.id && request.meta.empty();
+  }
+
   void encode(const Response& response, std::string& out) override {
     size_t start = begin_frame(out);
     write_body(response, out);

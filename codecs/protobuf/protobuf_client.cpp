@@ -39,6 +39,13 @@ class ProtobufClientCodec final : public ClientCodec {
     write_frame(outgoing_, payload, out);
   }
 
+  bool carries_meta() const override { return true; }
+  bool matches_by_id() const override { return true; }
+
+  // Replies are matched by id, so every one is parsed; skipping is only for replies nobody
+  // waits for any more.
+  DecodeResult skip(std::string_view input, Response& error) override { return decode(input, error); }
+
   DecodeResult decode(std::string_view input, Response& response) override {
     FrameCut cut = cut_frame(input, kByteOrder, max_body_);
     if (cut.status == FrameStatus::kNeedMore) return {};

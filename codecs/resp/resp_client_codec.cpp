@@ -60,7 +60,15 @@ void RespClientCodec::append_argument(const Json& value, std::string& out) {
   }
 }
 
+DecodeResult RespClientCodec::skip(std::string_view input, Response& error) {
+  return read_reply(input, error, false);
+}
+
 DecodeResult RespClientCodec::decode(std::string_view input, Response& response) {
+  return read_reply(input, response, true);
+}
+
+DecodeResult RespClientCodec::read_reply(std::string_view input, Response& response, bool build) {
   if (broken_) return broken(broken_code_, broken_message_, response);
   if (input.size() < reader_.fed())
     return broken(ErrorCode::kInternal, "input shorter than the bytes already handed over", response);
@@ -68,7 +76,7 @@ DecodeResult RespClientCodec::decode(std::string_view input, Response& response)
   ReplyReader::Result read = reader_.read(input, window);
   switch (read.outcome) {
     case ReplyReader::Outcome::kReply:
-      reader_.build(input, response);
+      if (build) reader_.build(input, response);
       reader_.consume(read.end);
       return DecodeResult{DecodeStatus::kAnswered, read.end};
     case ReplyReader::Outcome::kError:

@@ -16,8 +16,10 @@ class RespClientCodec final : public ClientCodec {
 
   void encode(const Request& request, std::string& out) override;
   DecodeResult decode(std::string_view input, Response& response) override;
+  DecodeResult skip(std::string_view input, Response& error) override;
 
  private:
+  DecodeResult read_reply(std::string_view input, Response& response, bool build);
   void append_argument(const Json& value, std::string& out);
   DecodeResult broken(ErrorCode code, std::string_view message, Response& response);
 

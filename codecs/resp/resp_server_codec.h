@@ -21,6 +21,10 @@ class RespServerCodec final : public ServerCodec {
 
   DecodeResult decode(std::string_view input, Request& request, Response& reply) override;
   void encode(const Response& response, std::string& out) override;
+  // A command array, as clients send it; inline commands are re-encoded as arrays.
+  bool forwardable(std::string_view frame, const Request&) const override {
+    return !frame.empty() && frame.front() == '*';
+  }
 
  private:
   DecodeResult command(size_t end, Request& request, Response& reply);

@@ -1,0 +1,166 @@
+#include "backends/cluster.h"
+
+#include <charconv>
+
+#include "backends/upstream_connection.h"
+#include "backends/upstreams.h"
+#include "gateway/log.h"
+
+namespace rpcgate::backends {
+namespace {
+
+// A client's own deadline, from its request's metadata (protobuf `meta`, json `"meta"`): 0 when
+// it has none or it does not parse.
+uint64_t client_timeout_ms(const Request& request) {
+  for (const auto& [key, value] : request.meta) {
+    if (key != kTimeoutMetaKey) continue;
+    uint64_t ms = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
+    return ec == std::errc() && end == value.data() + value.size() ? ms : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Cluster::Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const codec::CodecInfo& codec)
+    : upstreams_(upstreams),
+      config_(config),
+      codec_(codec),
+      balancer_(make_load_balancer(config.load_balancer, config.hash_key)) {
+  std::vector<std::string> names;
+  for (const auto& address : config.endpoints) {
+    endpoints_.push_back(std::make_unique<Endpoint>(*this, address));
+    names.push_back(endpoints_.back()->name());
+  }
+  balancer_->reset(names);
+  views_.resize(endpoints_.size());
+}
+
+Cluster::~Cluster() = default;
+
+uint64_t Cluster::now_ms() const { return upstreams_.now_ms(); }
+
+void Cluster::prepare(PendingCall* call, const conf::RouteConfig* route) const {
+  UpstreamState& state = call->upstream;
+  state.cluster = const_cast<Cluster*>(this);
+  state.timeout_ms = static_cast<uint64_t>(
+      route != nullptr && route->timeout ? route->timeout->count() : config_.request_timeout.count());
+  if (uint64_t asked = client_timeout_ms(call->request); asked > 0 && asked < state.timeout_ms)
+    state.timeout_ms = asked;
+  state.retries_left = std::max(config_.retries, route != nullptr ? route->retries : 0);
+  state.idempotent = route != nullptr && route->idempotent;
+  state.deadline.owner = call;
+}
+
+void Cluster::submit(PendingCall* call) {
+  if (pending_ >= config_.max_pending) {
+    call->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " +
+                                                         std::to_string(pending_) + " requests pending (max_pending)");
+    call->done = true;
+    return;
+  }
+  if (!place(call, nullptr)) {
+    call->response.set_error(ErrorCode::kUnavailable, "cluster " + config_.name + " has no healthy endpoint");
+    call->done = true;
+    return;
+  }
+  ++pending_;
+}
+
+void Cluster::submit_to(Endpoint& endpoint, PendingCall* call) {
+  call->upstream.fixed_endpoint = true;
+  ++pending_;
+  upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);
+  endpoint.submit(call);
+}
+
+bool Cluster::place(PendingCall* call, Endpoint* avoid) {
+  uint64_t now = now_ms();
+  size_t avoid_index = LoadBalancer::kNone;
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    views_[i] = EndpointView{endpoints_[i]->usable(now), endpoints_[i]->pending()};
+    if (endpoints_[i].get() == avoid) avoid_index = i;
+  }
+  size_t chosen = balancer_->pick(call->request, views_, avoid_index);
+  if (chosen == LoadBalancer::kNone) return false;
+  upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);
+  endpoints_[chosen]->submit(call);
+  return true;
+}
+
+void Cluster::on_answer(PendingCall* call) { finish(call); }
+
+void Cluster::on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, const std::string& message) {
+  UpstreamState& state = call->upstream;
+  Endpoint* failed = state.endpoint;
+  upstreams_.deadlines().remove(&state.deadline);
+  state.endpoint = nullptr;
+  if (sent && failed != nullptr) failed->record_failure(message);
+  if (closed_ || state.fixed_endpoint) {
+    fail(call, code, message);
+    return;
+  }
+  // A request never sent may go anywhere; one that may have reached the upstream only when the
+  // route says doing it twice is harmless, and within the retry budget.
+  if (sent) {
+    if (!state.idempotent || state.retries_left <= 0) {
+      fail(call, code, message);
+      return;
+    }
+    --state.retries_left;
+    LOG_DEBUG("cluster %s: retrying '%s' after: %s", config_.name.c_str(), call->request.method.c_str(), message.c_str());
+  }
+  if (!place(call, failed)) fail(call, sent ? code : ErrorCode::kUnavailable, message);
+}
+
+void Cluster::on_deadline(PendingCall* call) {
+  UpstreamState& state = call->upstream;
+  Endpoint* endpoint = state.endpoint;
+  std::string message = "cluster " + config_.name + (endpoint != nullptr ? " (" + endpoint->name() + ")" : "") +
+                        ": no answer within " + std::to_string(state.timeout_ms) + " ms";
+  if (state.connection == nullptr) {
+    // Still waiting for a connection: it never reached the upstream.
+    if (endpoint != nullptr) endpoint->withdraw_waiting(call);
+    state.endpoint = nullptr;
+    fail(call, ErrorCode::kTimeout, message);
+    return;
+  }
+  endpoint->orphan(call);
+  on_attempt_failed(call, true, ErrorCode::kTimeout, message);
+}
+
+void Cluster::cancel(PendingCall* call) {
+  UpstreamState& state = call->upstream;
+  upstreams_.deadlines().remove(&state.deadline);
+  if (state.connection != nullptr)
+    state.endpoint->orphan(call);
+  else if (state.endpoint != nullptr)
+    state.endpoint->withdraw_waiting(call);
+  --pending_;  // a call the owner still holds unfinished was counted by submit()
+  delete call;
+}
+
+void Cluster::fail(PendingCall* call, ErrorCode code, const std::string& message) {
+  call->response.clear();
+  call->response.id = call->request.id;
+  call->response.set_error(code, message);
+  call->upstream.passthrough = false;  // the error is encoded by the client's codec
+  finish(call);
+}
+
+void Cluster::finish(PendingCall* call) {
+  upstreams_.deadlines().remove(&call->upstream.deadline);
+  call->upstream.endpoint = nullptr;
+  call->upstream.connection = nullptr;
+  --pending_;
+  call->done = true;
+  call->owner->on_call_done(call);
+}
+
+void Cluster::close() {
+  closed_ = true;
+  for (auto& endpoint : endpoints_) endpoint->close_all();
+}
+
+}  // namespace rpcgate::backends

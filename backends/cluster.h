@@ -1,0 +1,70 @@
+// An upstream cluster in one worker: its endpoints, its balancer, and the life of every call sent
+// to it: a deadline per attempt, retries on another endpoint, the bound on pending calls, and the
+// answers handed back to the call's owner. A call's owner hears of it exactly once, through
+// on_call_done, unless the call finished during submit().
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/endpoint.h"
+#include "backends/load_balancer.h"
+#include "codecs/codec.h"
+#include "conf/config.h"
+#include "gateway/pending_call.h"
+
+namespace rpcgate::backends {
+
+class Upstreams;
+
+class Cluster {
+ public:
+  Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const codec::CodecInfo& codec);
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  const conf::ClusterConfig& config() const { return config_; }
+  const codec::CodecInfo& codec() const { return codec_; }
+  Upstreams& upstreams() { return upstreams_; }
+  uint64_t now_ms() const;
+  std::vector<std::unique_ptr<Endpoint>>& endpoints() { return endpoints_; }
+
+  // Fills the call's upstream state for `route` (null: the cluster's own settings).
+  void prepare(PendingCall* call, const conf::RouteConfig* route) const;
+  // Starts a call. When it cannot start (OVERLOADED, UNAVAILABLE) it finishes at once: call->done
+  // is set on return and the owner is not notified. Otherwise the owner hears later.
+  void submit(PendingCall* call);
+  // Sends `call` to `endpoint` whatever its health, with no retry: an active health check.
+  void submit_to(Endpoint& endpoint, PendingCall* call);
+  // The owner is gone: withdraws the call wherever it is and frees it.
+  void cancel(PendingCall* call);
+
+  // From endpoints and connections.
+  void on_answer(PendingCall* call);
+  // The call failed on its endpoint. `sent`: it may have reached the upstream, so only an
+  // idempotent call is sent again; one never sent always may be.
+  void on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, const std::string& message);
+  void on_deadline(PendingCall* call);
+  // Closes every connection, for shutdown.
+  void close();
+
+ private:
+  // Places the call on an endpoint chosen by the balancer; false when none is usable.
+  bool place(PendingCall* call, Endpoint* avoid);
+  void finish(PendingCall* call);
+  void fail(PendingCall* call, ErrorCode code, const std::string& message);
+  void add_timeout_meta(PendingCall* call) const;
+
+  Upstreams& upstreams_;
+  const conf::ClusterConfig& config_;
+  const codec::CodecInfo& codec_;
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  std::unique_ptr<LoadBalancer> balancer_;
+  std::vector<EndpointView> views_;  // reused by every pick
+  size_t pending_ = 0;               // calls submitted and not finished
+  bool closed_ = false;
+};
+
+}  // namespace rpcgate::backends

@@ -1,0 +1,286 @@
+#include "backends/upstream_connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "backends/cluster.h"
+#include "backends/endpoint.h"
+#include "backends/upstreams.h"
+#include "gateway/log.h"
+#include "gateway/pending_call.h"
+
+namespace rpcgate::backends {
+namespace {
+
+constexpr size_t kKeepBufferCapacity = 256 * 1024;
+
+}  // namespace
+
+UpstreamConnection::UpstreamConnection(Endpoint& endpoint)
+    : endpoint_(endpoint),
+      codec_(endpoint.cluster().codec().make_client(endpoint.cluster().config().codec_options)),
+      by_id_(codec_->matches_by_id()),
+      in_flight_(by_id_) {
+  Upstreams& upstreams = endpoint_.cluster().upstreams();
+  uv_tcp_init(upstreams.loop(), &tcp_);
+  uv_timer_init(upstreams.loop(), &connect_timer_);
+  upstreams.handle_opened();
+  upstreams.handle_opened();
+  tcp_.data = this;
+  connect_timer_.data = this;
+  connect_req_.data = this;
+  write_req_.data = this;
+}
+
+void UpstreamConnection::connect() {
+  auto timeout = static_cast<uint64_t>(endpoint_.cluster().config().connect_timeout.count());
+  uv_timer_start(&connect_timer_, &UpstreamConnection::on_connect_timeout, timeout, 0);
+  int rc = uv_tcp_connect(&connect_req_, &tcp_, endpoint_.sockaddr_ptr(), &UpstreamConnection::on_connect);
+  if (rc != 0) {
+    // Reported from the timer, never from inside connect(): its caller is in the middle of
+    // placing a call and must not see that call fail under it.
+    connect_error_ = rc;
+    uv_timer_start(&connect_timer_, &UpstreamConnection::on_connect_timeout, 0, 0);
+  }
+}
+
+void UpstreamConnection::on_connect(uv_connect_t* req, int status) {
+  auto* self = static_cast<UpstreamConnection*>(req->data);
+  if (self->state_ != State::kConnecting) return;  // closed meanwhile (timeout): UV_ECANCELED
+  uv_timer_stop(&self->connect_timer_);
+  if (status != 0) {
+    self->close(std::string("cannot connect: ") + uv_strerror(status));
+    return;
+  }
+  // Frames go out whole and at once: legacy servers read a frame with one recv(4) and one
+  // recv(length), and Nagle would hold a small frame back until the previous one is acknowledged.
+  uv_tcp_nodelay(&self->tcp_, 1);
+  if (uv_read_start(self->stream(), &UpstreamConnection::on_alloc, &UpstreamConnection::on_read) != 0) {
+    self->close("cannot read from the connection");
+    return;
+  }
+  self->state_ = State::kConnected;
+  self->endpoint_.on_connected(self);
+}
+
+void UpstreamConnection::on_connect_timeout(uv_timer_t* timer) {
+  auto* self = static_cast<UpstreamConnection*>(timer->data);
+  if (self->connect_error_ != 0) {
+    self->close(std::string("cannot connect: ") + uv_strerror(self->connect_error_));
+    return;
+  }
+  auto timeout = self->endpoint_.cluster().config().connect_timeout.count();
+  self->close("connect timed out after " + std::to_string(timeout) + " ms");
+}
+
+bool UpstreamConnection::has_room() const {
+  // Behind a request that timed out, a new one would wait for that late reply too.
+  return state_ == State::kConnected && in_flight_.size() < endpoint_.cluster().config().pipeline_depth &&
+         !in_flight_.head_orphaned();
+}
+
+void UpstreamConnection::send(PendingCall* call) {
+  UpstreamState& state = call->upstream;
+  state.connection = this;
+  state.seq = in_flight_.add(call);
+  if (state.passthrough) {
+    output_ += state.wire;
+  } else {
+    // By id, the wire carries the gateway's sequence number, unique on this connection; the
+    // client's own id goes back on the answer from the call. In order, no id is needed.
+    std::optional<uint64_t> client_id = call->request.id;
+    call->request.id = by_id_ ? std::optional<uint64_t>(state.seq) : std::nullopt;
+    if (codec_->carries_meta()) set_timeout_meta(call);
+    codec_->encode(call->request, output_);
+    call->request.id = client_id;
+  }
+  endpoint_.cluster().upstreams().schedule_flush(this);
+}
+
+void UpstreamConnection::set_timeout_meta(PendingCall* call) {
+  // The upstream learns how long the gateway will wait, so it can give up when nobody waits.
+  uint64_t now = endpoint_.cluster().now_ms();
+  uint64_t due = call->upstream.deadline.due_ms;
+  std::string left = std::to_string(due > now ? due - now : 0);
+  for (auto& [key, value] : call->request.meta) {
+    if (key == kTimeoutMetaKey) {
+      value = std::move(left);
+      return;
+    }
+  }
+  call->request.meta.emplace_back(kTimeoutMetaKey, std::move(left));
+}
+
+void UpstreamConnection::orphan(PendingCall* call) {
+  in_flight_.orphan(call->upstream.seq);
+  call->upstream.connection = nullptr;
+  close_if_only_orphans();
+}
+
+void UpstreamConnection::close_if_only_orphans() {
+  // Every request here timed out and nobody waits for any reply: the upstream is stalled, or far
+  // too slow. A fresh connection is cheaper than waiting for the late replies.
+  if (state_ == State::kConnected && in_flight_.size() > 0 && in_flight_.live() == 0)
+    close("every request in flight timed out");
+}
+
+void UpstreamConnection::flush() {
+  if (state_ != State::kConnected || write_in_flight_ || output_.empty()) return;
+  uv_buf_t buf = uv_buf_init(output_.data(), output_.size());
+  int written = uv_try_write(stream(), &buf, 1);
+  if (written < 0 && written != UV_EAGAIN) {
+    close(std::string("write failed: ") + uv_strerror(written));
+    return;
+  }
+  unwritten_seq_ = in_flight_.next_seq();
+  size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
+  if (sent == output_.size()) {
+    output_.clear();
+    if (output_.capacity() > kKeepBufferCapacity) std::string().swap(output_);
+    return;
+  }
+  writing_.assign(output_, sent);
+  output_.clear();
+  buf = uv_buf_init(writing_.data(), writing_.size());
+  write_in_flight_ = true;
+  int rc = uv_write(&write_req_, stream(), &buf, 1, &UpstreamConnection::on_write);
+  if (rc != 0) {
+    write_in_flight_ = false;
+    close(std::string("write failed: ") + uv_strerror(rc));
+  }
+}
+
+void UpstreamConnection::on_write(uv_write_t* req, int status) {
+  auto* self = static_cast<UpstreamConnection*>(req->data);
+  self->write_in_flight_ = false;
+  if (status < 0) {
+    if (status != UV_ECANCELED) self->close(std::string("write failed: ") + uv_strerror(status));
+    return;
+  }
+  self->writing_.clear();
+  if (self->writing_.capacity() > kKeepBufferCapacity) std::string().swap(self->writing_);
+  if (!self->output_.empty()) self->endpoint_.cluster().upstreams().schedule_flush(self);
+}
+
+void UpstreamConnection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<UpstreamConnection*>(handle->data);
+  Upstreams& upstreams = self->endpoint_.cluster().upstreams();
+  if (self->input_.empty()) {
+    *buf = uv_buf_init(upstreams.read_scratch(), upstreams.scratch_bytes());
+  } else {
+    char* tail = self->input_.reserve_tail(upstreams.scratch_bytes());
+    *buf = uv_buf_init(tail, self->input_.tail_room());
+  }
+}
+
+void UpstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  static_cast<UpstreamConnection*>(stream->data)->handle_read(nread, buf);
+}
+
+void UpstreamConnection::handle_read(ssize_t nread, const uv_buf_t* buf) {
+  if (nread == 0 || state_ != State::kConnected) return;
+  if (nread < 0) {
+    close(nread == UV_EOF ? std::string("the upstream closed the connection")
+                          : std::string("read failed: ") + uv_strerror(static_cast<int>(nread)));
+    return;
+  }
+  if (buf->base == endpoint_.cluster().upstreams().read_scratch()) {
+    std::string_view input(buf->base, static_cast<size_t>(nread));
+    size_t consumed = read_replies(input);
+    if (state_ != State::kConnected) return;
+    if (consumed < input.size()) input_.assign(input.data() + consumed, input.size() - consumed);
+  } else {
+    input_.commit(static_cast<size_t>(nread));
+    input_.consume(read_replies(input_.view()));
+    if (state_ != State::kConnected) return;
+  }
+  // More replies are due: the upstream may hold them back (Nagle) until we acknowledge what it
+  // sent, and a delayed ACK would cost each call ~40 ms.
+  if (!input_.empty() || in_flight_.size() > 0) rearm_quickack();
+  input_.shrink_if_above(4 * endpoint_.cluster().upstreams().scratch_bytes());
+  close_if_only_orphans();
+  if (state_ == State::kConnected) endpoint_.on_room(this);  // late replies may have freed slots
+}
+
+size_t UpstreamConnection::read_replies(std::string_view input) {
+  size_t consumed = 0;
+  while (consumed < input.size() && state_ == State::kConnected) {
+    std::string_view rest = input.substr(consumed);
+    PendingCall* head = in_flight_.head();
+    // In order, the next reply's call is known before reading it: a forwarded reply, or a late
+    // one nobody waits for, only needs its end found. By id, the reply must be parsed to learn
+    // whose it is.
+    codec::DecodeResult result;
+    Response* into = &scratch_;
+    if (by_id_) {
+      result = codec_->decode(rest, scratch_);
+    } else if (head == nullptr || head->upstream.passthrough) {
+      result = codec_->skip(rest, scratch_);
+    } else {
+      into = &head->response;
+      result = codec_->decode(rest, *into);
+    }
+    if (result.status == codec::DecodeStatus::kNeedMore) return consumed;
+    if (result.status == codec::DecodeStatus::kBroken) {
+      std::string why = "bad reply from upstream " + endpoint_.name() + ": " + into->message;
+      PendingCall* call = nullptr;
+      if (!by_id_ && in_flight_.take(std::nullopt, call) && call != nullptr) {
+        call->upstream.connection = nullptr;
+        endpoint_.on_call_lost(call, true, why);
+      }
+      close(why);
+      return input.size();
+    }
+    PendingCall* call = nullptr;
+    std::optional<uint64_t> id = by_id_ ? scratch_.id : std::nullopt;
+    if (!in_flight_.take(id, call)) {
+      close("upstream " + endpoint_.name() + " sent a reply no request is waiting for");
+      return input.size();
+    }
+    consumed += result.consumed;
+    if (call == nullptr) continue;  // a late reply to a request that timed out
+    call->upstream.connection = nullptr;
+    if (call->upstream.passthrough) {
+      call->upstream.wire.assign(rest.substr(0, result.consumed));
+    } else if (by_id_) {
+      call->response = std::move(scratch_);
+      scratch_ = Response();
+    }
+    call->response.id = call->request.id;
+    endpoint_.on_answer(call);
+  }
+  return consumed;
+}
+
+void UpstreamConnection::rearm_quickack() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return;
+  int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
+}
+
+void UpstreamConnection::close(const std::string& error) {
+  if (state_ == State::kClosing) return;
+  bool was_connected = state_ == State::kConnected;
+  state_ = State::kClosing;
+  Upstreams& upstreams = endpoint_.cluster().upstreams();
+  upstreams.unschedule_flush(this);
+  uv_timer_stop(&connect_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &UpstreamConnection::on_handle_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&connect_timer_), &UpstreamConnection::on_handle_closed);
+  uint64_t unwritten = unwritten_seq_;
+  in_flight_.drain([&](PendingCall* call) {
+    call->upstream.connection = nullptr;
+    endpoint_.on_call_lost(call, call->upstream.seq < unwritten, error);
+  });
+  endpoint_.on_connection_closed(this, was_connected, error);
+}
+
+void UpstreamConnection::on_handle_closed(uv_handle_t* handle) {
+  auto* self = static_cast<UpstreamConnection*>(handle->data);
+  self->endpoint_.cluster().upstreams().handle_closed();
+  if (--self->open_handles_ == 0) delete self;
+}
+
+}  // namespace rpcgate::backends

@@ -1,0 +1,93 @@
+// One TCP connection from a worker to an upstream endpoint: connects with a timeout, writes whole
+// request frames (batched, one write per loop iteration), and matches the replies to the requests
+// in flight. Owns its uv_tcp_t and connect timer; freed once both are closed. What to do with
+// the calls of a connection that fails is its endpoint's decision.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "backends/in_flight.h"
+#include "codecs/codec.h"
+#include "gateway/byte_buffer.h"
+
+namespace rpcgate {
+struct PendingCall;
+}
+
+namespace rpcgate::backends {
+
+class Endpoint;
+
+// The metadata key that carries a call's remaining time, in milliseconds, to upstreams whose
+// codec has metadata (protobuf). The gateway also honours it on incoming requests.
+inline constexpr std::string_view kTimeoutMetaKey = "timeout_ms";
+
+class UpstreamConnection {
+ public:
+  explicit UpstreamConnection(Endpoint& endpoint);
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+
+  // Starts connecting. Failure, now or later, reaches the endpoint through on_connection_closed.
+  void connect();
+  // Closes now. Calls in flight are handed back to the endpoint: those never written as failed
+  // before sending (safe to send elsewhere), the others with `error`.
+  void close(const std::string& error);
+
+  bool connected() const { return state_ == State::kConnected; }
+  bool closing() const { return state_ == State::kClosing; }
+  // May take another request now.
+  bool has_room() const;
+  size_t load() const { return in_flight_.size(); }
+
+  // Encodes `call` (or copies its frame, on the fast path) behind the requests before it. It is
+  // written when the loop iteration ends (Upstreams::flush_all), with everything else sent to
+  // this connection meanwhile.
+  void send(PendingCall* call);
+  // The caller of `call` gave up (timeout, client gone): its reply will be dropped.
+  void orphan(PendingCall* call);
+  void flush();
+
+  bool flush_scheduled_ = false;  // owned by Upstreams' flush list
+
+ private:
+  enum class State : uint8_t { kConnecting, kConnected, kClosing };
+
+  static void on_connect(uv_connect_t* req, int status);
+  static void on_connect_timeout(uv_timer_t* timer);
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_handle_closed(uv_handle_t* handle);
+
+  void handle_read(ssize_t nread, const uv_buf_t* buf);
+  // Matches whole replies in `input` to their calls; returns the bytes consumed.
+  size_t read_replies(std::string_view input);
+  void close_if_only_orphans();
+  void set_timeout_meta(PendingCall* call);
+  void rearm_quickack();
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
+  Endpoint& endpoint_;
+  std::unique_ptr<codec::ClientCodec> codec_;
+  uv_tcp_t tcp_{};
+  uv_timer_t connect_timer_{};
+  uv_connect_t connect_req_{};
+  uv_write_t write_req_{};
+  bool by_id_;
+  State state_ = State::kConnecting;
+  int open_handles_ = 2;
+  int connect_error_ = 0;  // a connect that failed at once, reported by the timer
+  InFlight in_flight_;
+  uint64_t unwritten_seq_ = 1;  // calls from this seq on are in output_ only, never written
+  ByteBuffer input_;            // an incomplete reply, kept between reads
+  std::string output_;          // requests not yet handed to the kernel
+  std::string writing_;         // handed to uv_write, released by on_write
+  bool write_in_flight_ = false;
+  Response scratch_;            // replies to orphans, and errors of skipped replies
+};
+
+}  // namespace rpcgate::backends

@@ -1,0 +1,71 @@
+// Every upstream cluster of one event loop, and what they share: the deadline timer, the read
+// buffer, and the end-of-iteration flush that turns all the requests queued for one connection
+// during a loop iteration into one write.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/cluster.h"
+#include "backends/deadline_queue.h"
+#include "conf/config.h"
+
+namespace rpcgate::backends {
+
+class HealthChecker;
+class UpstreamConnection;
+
+class Upstreams {
+ public:
+  // `read_scratch` is the loop's shared read buffer (reads are serial on one loop).
+  Upstreams(uv_loop_t* loop, const conf::Config& config, char* read_scratch, size_t scratch_bytes);
+  ~Upstreams();
+  Upstreams(const Upstreams&) = delete;
+  Upstreams& operator=(const Upstreams&) = delete;
+
+  // Builds the clusters and starts their health checks; fills `error` ("FILE:LINE: ...") on failure.
+  bool start(std::string& error);
+  // nullptr for an unknown name.
+  Cluster* find(std::string_view name) const;
+  // Stops health checks, closes every upstream connection and timer, then calls `on_closed`.
+  void close(std::function<void()> on_closed);
+
+  uv_loop_t* loop() const { return loop_; }
+  uint64_t now_ms() const { return uv_now(loop_); }
+  DeadlineQueue& deadlines() { return deadlines_; }
+  char* read_scratch() const { return read_scratch_; }
+  size_t scratch_bytes() const { return scratch_bytes_; }
+
+  // `connection` has requests to write: written, with all others, before the loop next polls.
+  void schedule_flush(UpstreamConnection* connection);
+  // A connection going away must not be flushed.
+  void unschedule_flush(UpstreamConnection* connection);
+  // A libuv handle of ours was opened or has finished closing: close() waits for the count to drop.
+  void handle_opened() { ++open_handles_; }
+  void handle_closed();
+
+ private:
+  static void on_prepare(uv_prepare_t* prepare);
+  static void on_deadline(void* context, DeadlineNode* node);
+  void flush_all();
+
+  uv_loop_t* loop_;
+  const conf::Config& config_;
+  char* read_scratch_;
+  size_t scratch_bytes_;
+  std::vector<std::unique_ptr<Cluster>> clusters_;
+  std::vector<std::unique_ptr<HealthChecker>> checkers_;
+  DeadlineQueue deadlines_;
+  uv_prepare_t flush_hook_{};
+  std::vector<UpstreamConnection*> to_flush_;
+  size_t open_handles_ = 2;  // the deadline timer and the flush hook
+  bool closing_ = false;
+  std::function<void()> on_closed_;
+};
+
+}  // namespace rpcgate::backends
