@@ -79,7 +79,7 @@ bool Cluster::place(PendingCall* call, Endpoint* avoid) {
   uint64_t now = now_ms();
   size_t avoid_index = LoadBalancer::kNone;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
-    views_[i] = EndpointView{endpoints_[i]->usable(now), endpoints_[i]->pending()};
+    views_[i] = EndpointView{endpoints_[i]->usable(call->upstream.affinity, now), endpoints_[i]->pending()};
     if (endpoints_[i].get() == avoid) avoid_index = i;
   }
   size_t chosen = balancer_->pick(call->request, views_, avoid_index);

@@ -19,7 +19,7 @@ constexpr uint64_t kMaxBackoffMs = 5000;
 }  // namespace
 
 Endpoint::Endpoint(Cluster& cluster, const conf::Address& address)
-    : cluster_(cluster), name_(address.to_string()) {
+    : cluster_(cluster), name_(address.to_string()), slots_(std::max<size_t>(1, cluster.config().max_connections)) {
   if (address.host.find(':') != std::string::npos) {
     auto* v6 = reinterpret_cast<sockaddr_in6*>(&sockaddr_);
     uv_ip6_addr(address.host.c_str(), address.port, v6);
@@ -31,31 +31,56 @@ Endpoint::Endpoint(Cluster& cluster, const conf::Address& address)
 
 Endpoint::~Endpoint() = default;
 
-bool Endpoint::usable(uint64_t now_ms) const {
+bool Endpoint::usable(uint32_t affinity, uint64_t now_ms) const {
   if (checked_down_ || now_ms < ejected_until_ms_) return false;
-  return !connections_.empty() || now_ms >= next_connect_ms_;
+  return slot_of(affinity).connection != nullptr || now_ms >= next_connect_ms_;
 }
 
-UpstreamConnection* Endpoint::connection_with_room() const {
-  UpstreamConnection* best = nullptr;
-  for (UpstreamConnection* connection : connections_)
-    if (connection->has_room() && (best == nullptr || connection->load() < best->load())) best = connection;
-  return best;
+Endpoint::Slot* Endpoint::slot_of(const UpstreamConnection* connection) {
+  for (Slot& slot : slots_)
+    if (slot.connection == connection) return &slot;
+  return nullptr;
 }
 
 void Endpoint::submit(PendingCall* call) {
   call->upstream.endpoint = this;
   ++pending_;
-  UpstreamConnection* connection = connection_with_room();
-  // No idle connection: the pool may grow, one connect at a time, while this call is pipelined
-  // on a busy connection or waits for the new one.
-  if (connection == nullptr || connection->load() > 0) maybe_open_connection();
-  if (connection != nullptr && waiting_.empty()) {
-    connection->send(call);
+  Slot& slot = slot_of(call->upstream.affinity);
+  if (slot.waiting.empty() && slot.connection != nullptr && slot.connection->has_room()) {
+    slot.connection->send(call);
     return;
   }
-  waiting_.push_back(call);
-  place_waiting();
+  slot.waiting.push_back(call);
+  if (slot.connection == nullptr) open_next();
+}
+
+void Endpoint::send_waiting(Slot& slot) {
+  while (!slot.waiting.empty() && slot.connection != nullptr && slot.connection->has_room()) {
+    PendingCall* call = slot.waiting.front();
+    slot.waiting.pop_front();
+    slot.connection->send(call);
+  }
+}
+
+void Endpoint::open_next() {
+  if (connecting_) return;
+  for (Slot& slot : slots_) {
+    if (slot.connection != nullptr || slot.waiting.empty()) continue;
+    connecting_ = true;
+    slot.connection = new UpstreamConnection(*this);
+    slot.connection->connect();
+    return;
+  }
+}
+
+void Endpoint::withdraw_waiting(PendingCall* call) {
+  for (Slot& slot : slots_) {
+    auto found = std::find(slot.waiting.begin(), slot.waiting.end(), call);
+    if (found == slot.waiting.end()) continue;
+    slot.waiting.erase(found);
+    --pending_;
+    return;
+  }
 }
 
 void Endpoint::orphan(PendingCall* call) {
@@ -63,57 +88,31 @@ void Endpoint::orphan(PendingCall* call) {
   call->upstream.connection->orphan(call);
 }
 
-void Endpoint::maybe_open_connection() {
-  if (connecting_ || connections_.size() >= cluster_.config().max_connections) return;
-  connecting_ = true;
-  auto* connection = new UpstreamConnection(*this);
-  connections_.push_back(connection);
-  connection->connect();
-}
-
-void Endpoint::place_waiting() {
-  while (!waiting_.empty()) {
-    UpstreamConnection* connection = connection_with_room();
-    if (connection == nullptr) return;
-    PendingCall* call = waiting_.front();
-    waiting_.pop_front();
-    connection->send(call);
-  }
-}
-
-void Endpoint::withdraw_waiting(PendingCall* call) {
-  auto found = std::find(waiting_.begin(), waiting_.end(), call);
-  if (found == waiting_.end()) return;
-  waiting_.erase(found);
-  --pending_;
-}
-
-void Endpoint::on_connected(UpstreamConnection*) {
+void Endpoint::on_connected(UpstreamConnection* connection) {
   connecting_ = false;
   connect_failures_ = 0;
   next_connect_ms_ = 0;
-  place_waiting();
-  // Still more waiting than one connection takes: grow the pool by one more.
-  if (!waiting_.empty()) maybe_open_connection();
+  if (Slot* slot = slot_of(connection)) send_waiting(*slot);
+  open_next();
 }
 
-void Endpoint::on_room(UpstreamConnection*) { place_waiting(); }
+void Endpoint::on_room(UpstreamConnection* connection) {
+  if (Slot* slot = slot_of(connection)) send_waiting(*slot);
+}
 
 void Endpoint::on_answer(PendingCall* call) {
   --pending_;
   record_success();
   cluster_.on_answer(call);
-  place_waiting();
 }
 
 void Endpoint::on_call_lost(PendingCall* call, bool sent, const std::string& error) {
   --pending_;
-  cluster_.on_attempt_failed(call, sent, ErrorCode::kUpstreamError,
-                             "upstream " + name_ + ": " + error);
+  cluster_.on_attempt_failed(call, sent, ErrorCode::kUpstreamError, "upstream " + name_ + ": " + error);
 }
 
 void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_connected, const std::string& error) {
-  connections_.erase(std::remove(connections_.begin(), connections_.end(), connection), connections_.end());
+  if (Slot* slot = slot_of(connection)) slot->connection = nullptr;
   uint64_t now = cluster_.now_ms();
   if (!was_connected) {
     connecting_ = false;
@@ -121,21 +120,23 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
     uint64_t backoff = kFirstBackoffMs << std::min(connect_failures_ - 1, 6u);
     next_connect_ms_ = now + std::min(backoff, kMaxBackoffMs);
     record_failure(error);
-  } else if (error != "every request in flight timed out") {
+  } else if (error != UpstreamConnection::kAllTimedOut) {
     LOG_INFO("cluster %s: upstream %s: %s", cluster_.config().name.c_str(), name_.c_str(), error.c_str());
   }
-  if (waiting_.empty()) return;
-  if (!connections_.empty() || now >= next_connect_ms_) {
-    maybe_open_connection();
+  if (now >= next_connect_ms_) {
+    open_next();
     return;
   }
-  // Nothing open and no retry allowed yet: the waiting calls were never sent, so another
-  // endpoint may take them.
-  std::deque<PendingCall*> calls;
-  calls.swap(waiting_);
-  for (PendingCall* call : calls) {
-    --pending_;
-    cluster_.on_attempt_failed(call, false, ErrorCode::kUnavailable, "upstream " + name_ + ": " + error);
+  // In connect backoff: calls waiting for a connection that is not open were never sent, so
+  // another endpoint may take them now rather than wait out the backoff.
+  for (Slot& slot : slots_) {
+    if (slot.connection != nullptr) continue;
+    std::deque<PendingCall*> calls;
+    calls.swap(slot.waiting);
+    for (PendingCall* call : calls) {
+      --pending_;
+      cluster_.on_attempt_failed(call, false, ErrorCode::kUnavailable, "upstream " + name_ + ": " + error);
+    }
   }
 }
 
@@ -185,8 +186,8 @@ void Endpoint::record_check(bool passed, const std::string& why) {
 }
 
 void Endpoint::close_all() {
-  for (UpstreamConnection* connection : std::vector<UpstreamConnection*>(connections_))
-    connection->close("shutting down");
+  for (Slot& slot : slots_)
+    if (slot.connection != nullptr) slot.connection->close("shutting down");
 }
 
 }  // namespace rpcgate::backends

@@ -1,7 +1,10 @@
-// One instance of an upstream cluster, as one worker sees it: its connection pool, the calls
-// waiting for a connection with room, and its health (passive ejection, active checks, connect
-// backoff). Calls wait here, not in the cluster, because a balancer such as consistent_hash
-// chose this very endpoint for them.
+// One instance of an upstream cluster, as one worker sees it: its connections, the calls waiting
+// for them, and its health (passive ejection, active checks, connect backoff).
+//
+// The pool has max_connections slots. A call goes to the slot its affinity picks, so every call
+// of one client connection travels on the same upstream connection: an upstream that executes
+// requests in arrival order per connection (Redis, the legacy services) executes a client's
+// pipeline in the order the client sent it. Slots open on first use, one connect at a time.
 #pragma once
 
 #include <netinet/in.h>
@@ -34,13 +37,12 @@ class Endpoint {
   const std::string& name() const { return name_; }  // "host:port", in logs and errors
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&sockaddr_); }
 
-  // The balancer may choose it: not ejected, not failed by health checks, and either connected
-  // or allowed to try connecting again.
-  bool usable(uint64_t now_ms) const;
+  // The balancer may choose it for a call with this affinity: not ejected, not failed by health
+  // checks, and the call's connection is open or may be opened now (no connect backoff).
+  bool usable(uint32_t affinity, uint64_t now_ms) const;
   size_t pending() const { return pending_; }
 
-  // Sends `call` on the least loaded connection with room, or keeps it waiting for one (opening
-  // another connection when the pool may grow).
+  // Sends `call` on its slot's connection, or keeps it waiting there (opening the connection).
   void submit(PendingCall* call);
   // Takes back a call that is waiting here (timeout, client gone).
   void withdraw_waiting(PendingCall* call);
@@ -63,26 +65,31 @@ class Endpoint {
   void record_success();
   // Active health check results, counted against the configured thresholds.
   void record_check(bool passed, const std::string& why);
-  bool checked_down() const { return checked_down_; }
-  size_t open_connections() const { return connections_.size(); }
 
  private:
-  UpstreamConnection* connection_with_room() const;
-  void maybe_open_connection();
-  void place_waiting();
-  void fail_waiting(const std::string& error);
+  struct Slot {
+    UpstreamConnection* connection = nullptr;  // frees itself once closed
+    std::deque<PendingCall*> waiting;          // for this connection, in order
+  };
+
+  Slot& slot_of(uint32_t affinity) { return slots_[affinity % slots_.size()]; }
+  const Slot& slot_of(uint32_t affinity) const { return slots_[affinity % slots_.size()]; }
+  Slot* slot_of(const UpstreamConnection* connection);
+  void send_waiting(Slot& slot);
+  // Opens the connection of one slot that has calls waiting and none open, unless a connect is
+  // in progress: legacy servers have an accept backlog of 1.
+  void open_next();
 
   Cluster& cluster_;
   std::string name_;
   sockaddr_storage sockaddr_{};
-  std::vector<UpstreamConnection*> connections_;  // each frees itself once closed
-  std::deque<PendingCall*> waiting_;
+  std::vector<Slot> slots_;
   size_t pending_ = 0;  // waiting here or in flight on its connections
+  bool connecting_ = false;
 
-  // Connect backoff: after a failed connect, no new attempt before next_connect_ms.
+  // Connect backoff: after a failed connect, no new attempt before next_connect_ms_.
   uint64_t next_connect_ms_ = 0;
   unsigned connect_failures_ = 0;
-  bool connecting_ = false;  // one connect at a time: legacy servers have a backlog of 1
 
   // Passive outlier ejection.
   unsigned consecutive_failures_ = 0;

@@ -36,6 +36,7 @@ class HealthChecker final : public CallOwner {
     Endpoint* endpoint;
   };
   std::vector<Check> in_flight_;  // at most one per endpoint
+  uint32_t next_affinity_ = 0;
 };
 
 }  // namespace rpcgate::backends

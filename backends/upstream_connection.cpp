@@ -122,7 +122,7 @@ void UpstreamConnection::close_if_only_orphans() {
   // Every request here timed out and nobody waits for any reply: the upstream is stalled, or far
   // too slow. A fresh connection is cheaper than waiting for the late replies.
   if (state_ == State::kConnected && in_flight_.size() > 0 && in_flight_.live() == 0)
-    close("every request in flight timed out");
+    close(std::string(kAllTimedOut));
 }
 
 void UpstreamConnection::flush() {

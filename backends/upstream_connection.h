@@ -27,6 +27,9 @@ inline constexpr std::string_view kTimeoutMetaKey = "timeout_ms";
 
 class UpstreamConnection {
  public:
+  // The reason a connection closes when every request on it timed out: not worth a log line.
+  static constexpr std::string_view kAllTimedOut = "every request in flight timed out";
+
   explicit UpstreamConnection(Endpoint& endpoint);
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
@@ -51,7 +54,7 @@ class UpstreamConnection {
   void orphan(PendingCall* call);
   void flush();
 
-  bool flush_scheduled_ = false;  // owned by Upstreams' flush list
+  bool before_poll_scheduled_ = false;  // owned by Upstreams' flush queue
 
  private:
   enum class State : uint8_t { kConnecting, kConnected, kClosing };

@@ -1,9 +1,6 @@
 #include "backends/upstreams.h"
 
-#include <algorithm>
-
 #include "backends/health_checker.h"
-#include "backends/upstream_connection.h"
 
 namespace rpcgate::backends {
 
@@ -12,10 +9,8 @@ Upstreams::Upstreams(uv_loop_t* loop, const conf::Config& config, char* read_scr
       config_(config),
       read_scratch_(read_scratch),
       scratch_bytes_(scratch_bytes),
-      deadlines_(loop, &Upstreams::on_deadline, this) {
-  uv_prepare_init(loop_, &flush_hook_);
-  flush_hook_.data = this;
-}
+      deadlines_(loop, &Upstreams::on_deadline, this),
+      to_flush_(loop, [](UpstreamConnection* connection) { connection->flush(); }) {}
 
 Upstreams::~Upstreams() = default;
 
@@ -46,35 +41,6 @@ void Upstreams::on_deadline(void*, DeadlineNode* node) {
   call->upstream.cluster->on_deadline(call);
 }
 
-void Upstreams::schedule_flush(UpstreamConnection* connection) {
-  if (connection->flush_scheduled_) return;
-  connection->flush_scheduled_ = true;
-  if (to_flush_.empty()) uv_prepare_start(&flush_hook_, &Upstreams::on_prepare);
-  to_flush_.push_back(connection);
-}
-
-void Upstreams::unschedule_flush(UpstreamConnection* connection) {
-  if (!connection->flush_scheduled_) return;
-  connection->flush_scheduled_ = false;
-  std::replace(to_flush_.begin(), to_flush_.end(), connection, static_cast<UpstreamConnection*>(nullptr));
-}
-
-void Upstreams::on_prepare(uv_prepare_t* prepare) { static_cast<Upstreams*>(prepare->data)->flush_all(); }
-
-void Upstreams::flush_all() {
-  // Runs just before the loop polls: every request queued this iteration leaves in one write
-  // per connection. A flush that fails closes its connection, which may queue retries on
-  // others: those are written in this same pass.
-  for (size_t i = 0; i < to_flush_.size(); ++i) {
-    UpstreamConnection* connection = to_flush_[i];
-    if (connection == nullptr) continue;
-    connection->flush_scheduled_ = false;
-    connection->flush();
-  }
-  to_flush_.clear();
-  uv_prepare_stop(&flush_hook_);
-}
-
 void Upstreams::close(std::function<void()> on_closed) {
   closing_ = true;
   on_closed_ = std::move(on_closed);
@@ -82,7 +48,7 @@ void Upstreams::close(std::function<void()> on_closed) {
   for (auto& cluster : clusters_) cluster->close();
   auto on_handle_closed = [](uv_handle_t* handle) { static_cast<Upstreams*>(handle->data)->handle_closed(); };
   deadlines_.close(on_handle_closed, this);
-  uv_close(reinterpret_cast<uv_handle_t*>(&flush_hook_), on_handle_closed);
+  to_flush_.close(on_handle_closed, this);
 }
 
 void Upstreams::handle_closed() {

@@ -13,12 +13,13 @@
 
 #include "backends/cluster.h"
 #include "backends/deadline_queue.h"
+#include "backends/upstream_connection.h"
 #include "conf/config.h"
+#include "gateway/before_poll.h"
 
 namespace rpcgate::backends {
 
 class HealthChecker;
-class UpstreamConnection;
 
 class Upstreams {
  public:
@@ -42,17 +43,15 @@ class Upstreams {
   size_t scratch_bytes() const { return scratch_bytes_; }
 
   // `connection` has requests to write: written, with all others, before the loop next polls.
-  void schedule_flush(UpstreamConnection* connection);
+  void schedule_flush(UpstreamConnection* connection) { to_flush_.schedule(connection); }
   // A connection going away must not be flushed.
-  void unschedule_flush(UpstreamConnection* connection);
+  void unschedule_flush(UpstreamConnection* connection) { to_flush_.cancel(connection); }
   // A libuv handle of ours was opened or has finished closing: close() waits for the count to drop.
   void handle_opened() { ++open_handles_; }
   void handle_closed();
 
  private:
-  static void on_prepare(uv_prepare_t* prepare);
   static void on_deadline(void* context, DeadlineNode* node);
-  void flush_all();
 
   uv_loop_t* loop_;
   const conf::Config& config_;
@@ -61,8 +60,7 @@ class Upstreams {
   std::vector<std::unique_ptr<Cluster>> clusters_;
   std::vector<std::unique_ptr<HealthChecker>> checkers_;
   DeadlineQueue deadlines_;
-  uv_prepare_t flush_hook_{};
-  std::vector<UpstreamConnection*> to_flush_;
+  BeforePoll<UpstreamConnection> to_flush_;
   size_t open_handles_ = 2;  // the deadline timer and the flush hook
   bool closing_ = false;
   std::function<void()> on_closed_;

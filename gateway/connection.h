@@ -50,7 +50,7 @@ class Connection final : public CallOwner {
   // The gateway's intrusive list of live connections, and its deferred pumps.
   Connection* prev_ = nullptr;
   Connection* next_ = nullptr;
-  bool pump_deferred_ = false;
+  bool before_poll_scheduled_ = false;  // owned by the gateway's pump queue
 
  private:
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -86,6 +86,7 @@ class Connection final : public CallOwner {
   std::deque<PendingCall*> pending_;  // in request order
   bool in_order_ = true;              // false: the codec carries ids, answers leave as they complete
 
+  uint32_t affinity_;      // picks this client's connection in each upstream pool
   uint64_t last_active_ms_ = 0;
   bool reading_ = false;
   bool awaiting_bytes_ = false;  // input_ holds only part of a frame: decode again after a read

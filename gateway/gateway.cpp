@@ -32,17 +32,16 @@ Gateway::Gateway(uv_loop_t* loop, const conf::Config& config, StatsTable& stats,
       stats_table_(stats),
       stats_slot_(stats_slot),
       stats_(stats.slot(stats_slot)),
-      read_scratch_(std::make_unique_for_overwrite<char[]>(kReadScratchBytes)) {
+      read_scratch_(std::make_unique_for_overwrite<char[]>(kReadScratchBytes)),
+      to_pump_(loop, [](Connection* connection) { connection->pump(); }) {
   // A respawned worker takes over its slot: the totals go on, the dead one's connections are gone.
   stats_.pid.set(static_cast<uint64_t>(getpid()));
   stats_.started_unix_ms.set(unix_ms());
   stats_.connections_active.set(0);
   uv_timer_init(loop_, &sweep_timer_);
   uv_timer_init(loop_, &drain_timer_);
-  uv_prepare_init(loop_, &pump_hook_);
   sweep_timer_.data = this;
   drain_timer_.data = this;
-  pump_hook_.data = this;
 }
 
 Gateway::~Gateway() = default;
@@ -106,31 +105,9 @@ void Gateway::remove_connection(Connection* connection) {
   if (draining_) finish_drain_if_done();
 }
 
-void Gateway::defer_pump(Connection* connection) {
-  if (connection->pump_deferred_) return;
-  connection->pump_deferred_ = true;
-  if (to_pump_.empty()) uv_prepare_start(&pump_hook_, &Gateway::on_pump_hook);
-  to_pump_.push_back(connection);
-}
+void Gateway::defer_pump(Connection* connection) { to_pump_.schedule(connection); }
 
-void Gateway::cancel_deferred_pump(Connection* connection) {
-  if (!connection->pump_deferred_) return;
-  connection->pump_deferred_ = false;
-  std::replace(to_pump_.begin(), to_pump_.end(), connection, static_cast<Connection*>(nullptr));
-}
-
-void Gateway::on_pump_hook(uv_prepare_t* prepare) {
-  auto* self = static_cast<Gateway*>(prepare->data);
-  // A pump may close its connection, or complete calls of others: index, and re-read the size.
-  for (size_t i = 0; i < self->to_pump_.size(); ++i) {
-    Connection* connection = self->to_pump_[i];
-    if (connection == nullptr) continue;
-    connection->pump_deferred_ = false;
-    connection->pump();
-  }
-  self->to_pump_.clear();
-  uv_prepare_stop(&self->pump_hook_);
-}
+void Gateway::cancel_deferred_pump(Connection* connection) { to_pump_.cancel(connection); }
 
 void Gateway::remove_listener(Listener* listener) {
   listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
@@ -190,7 +167,7 @@ void Gateway::finish_drain_if_done() {
   auto close_timers = [this] {
     uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&pump_hook_), nullptr);
+    to_pump_.close(nullptr, nullptr);
     LOG_INFO("drained: every connection closed");
     if (on_drained_) on_drained_();
   };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "gateway/before_poll.h"
 #include "gateway/router.h"
 #include "gateway/stats.h"
 
@@ -60,6 +61,9 @@ class Gateway {
   char* read_scratch() { return read_scratch_.get(); }
   static constexpr size_t kReadScratchBytes = 64 * 1024;
 
+  // Client connections take turns over the connections of each upstream pool.
+  uint32_t next_affinity() { return next_affinity_++; }
+
   void add_connection(Connection* connection);
   void remove_connection(Connection* connection);
   void remove_listener(Listener* listener);
@@ -71,7 +75,6 @@ class Gateway {
 
  private:
   static void on_sweep(uv_timer_t* timer);
-  static void on_pump_hook(uv_prepare_t* prepare);
   static void on_drain_timeout(uv_timer_t* timer);
   void close_idle_connections();
   void finish_drain_if_done();
@@ -90,9 +93,9 @@ class Gateway {
   std::unique_ptr<char[]> read_scratch_;
   uv_timer_t sweep_timer_{};
   uv_timer_t drain_timer_{};
-  uv_prepare_t pump_hook_{};
-  std::vector<Connection*> to_pump_;
+  BeforePoll<Connection> to_pump_;
   bool upstreams_closing_ = false;
+  uint32_t next_affinity_ = 0;
   bool draining_ = false;
   bool drain_timed_out_ = false;
   std::function<void()> on_drained_;

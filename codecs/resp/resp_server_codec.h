@@ -21,9 +21,10 @@ class RespServerCodec final : public ServerCodec {
 
   DecodeResult decode(std::string_view input, Request& request, Response& reply) override;
   void encode(const Response& response, std::string& out) override;
-  // A command array, as clients send it; inline commands are re-encoded as arrays.
+  // A command array, as clients send it. Inline commands are re-encoded as arrays, and CALL
+  // (rpcgate's own command, naming the method in its first argument) is re-encoded as that method.
   bool forwardable(std::string_view frame, const Request&) const override {
-    return !frame.empty() && frame.front() == '*';
+    return !frame.empty() && frame.front() == '*' && name_ != "call";
   }
 
  private:

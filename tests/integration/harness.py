@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import select
 import signal
 import socket
 import struct
@@ -178,7 +179,38 @@ def to_yaml(value, indent=0):
 # The gateway under test
 
 
-class Gateway:
+class LogFile:
+    """A process's log file, readable while it runs and kept (as `_final_log`) once it is deleted."""
+
+    log_path = None
+    _final_log = None
+
+    def log_text(self):
+        if self._final_log is not None:
+            return self._final_log
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=40):
+        text = self.log_text().splitlines()
+        return "\n".join(text[-lines:]) if text else "(empty log)"
+
+    # A context manager: start(), then stop() and remove_log(), keeping the log's text.
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self._final_log is None:
+            self._final_log = self.log_text()
+            self.remove_log()
+        return False
+
+
+class Gateway(LogFile):
     """One rpcgate process on free loopback ports.
 
         with Gateway([{"name": "json", "codec": "json"}]) as gw:
@@ -260,28 +292,8 @@ class Gateway:
             self._log = None
         return self.returncode
 
-    def log_text(self):
-        if self._final_log is not None:
-            return self._final_log
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines=40):
-        text = self.log_text().splitlines()
-        return "\n".join(text[-lines:]) if text else "(empty log)"
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        if self._final_log is None:
-            self._final_log = self.log_text()
-            self.dir.cleanup()
-        return False
+    def remove_log(self):
+        self.dir.cleanup()
 
 
 class GatewayTestCase(unittest.TestCase):
@@ -703,6 +715,80 @@ def legacy_server():
         log.close()
 
 
+LEGACY_UPSTREAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "legacy_upstream.py")
+PYTHON3 = "/usr/bin/python3"  # the interpreter with Debian's python3 packages
+
+
+class LegacyUpstream(LogFile):
+    """tests/integration/legacy_upstream.py as an upstream, stopped by its PID.
+
+        with LegacyUpstream("--close-on-1024", name="a") as up:
+            ... up.port, up.pid, up.log_tail() ...
+
+    `flags` are passed through. The port is a free one unless given, and it is kept across
+    restart(). stdout carries only the READY line. stderr (the connection log) goes to a
+    temporary file, kept across restarts.
+    """
+
+    def __init__(self, *flags, port=None, name=None):
+        self.flags = [str(flag) for flag in flags] + (["--name", name] if name is not None else [])
+        self.port = port or free_port()
+        self.proc = None
+        fd, self.log_path = tempfile.mkstemp(prefix="legacy-upstream-", suffix=".log")
+        os.close(fd)
+        self._final_log = None
+
+    def start(self, timeout=START_TIMEOUT):
+        with open(self.log_path, "ab") as log:  # O_APPEND: log_tail() may read while it writes
+            self.proc = subprocess.Popen([PYTHON3, LEGACY_UPSTREAM, "--port", str(self.port)] + self.flags,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+        deadline, line = time.monotonic() + timeout, b""
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            chunk = None
+            if left > 0 and select.select([self.proc.stdout], [], [], left)[0]:
+                chunk = os.read(self.proc.stdout.fileno(), 256)
+            if not chunk:  # timed out, or stdout closed: the process exited
+                self.stop()
+                raise RuntimeError("legacy_upstream.py %s did not print READY within %.0f s (status %s)\n%s"
+                                   % (" ".join(self.flags), timeout, self.proc.returncode, self.log_tail()))
+            line += chunk
+        if line.split() != [b"READY", str(self.port).encode()]:
+            self.stop()
+            raise RuntimeError("legacy_upstream.py printed %r\n%s" % (line, self.log_tail()))
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM by PID, a bounded wait, then SIGKILL; returns the exit status."""
+        status = stop_process(self.proc, timeout=timeout)
+        if self.proc is not None and self.proc.stdout:
+            self.proc.stdout.close()
+        return status
+
+    def kill(self):
+        """SIGKILL by PID (no clean shutdown), then waits; returns the exit status."""
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        return self.stop()
+
+    def restart(self, timeout=START_TIMEOUT):
+        """Stops it (if running) and starts it again on the same port (the server retries the bind)."""
+        self.stop()
+        return self.start(timeout)
+
+    def remove_log(self):
+        with contextlib.suppress(OSError):
+            os.remove(self.log_path)
+
+
 def same_json(a, b):
     """Value-for-value equality that also tells 1 from 1.0 and True from 1, and -0.0 from 0.0."""
     if type(a) is not type(b):
@@ -714,3 +800,70 @@ def same_json(a, b):
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
     return a == b
+
+
+# ----------------------------------------------------------------------------------------------
+# Real upstream peers, and the example configs that use them
+
+
+class RedisServer:
+    """A redis-server on a free loopback port, with no persistence, stopped by its PID."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.dir = tempfile.TemporaryDirectory(prefix="rpcgate-redis-")
+        self.proc = None
+
+    def start(self):
+        log = open(os.path.join(self.dir.name, "redis.log"), "wb")
+        try:
+            self.proc = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", LOOPBACK, "--save", "",
+                 "--appendonly", "no", "--dir", self.dir.name],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        finally:
+            log.close()
+        wait_listening([self.port], self.proc, describe="redis-server")
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        status = stop_process(self.proc)
+        self.dir.cleanup()
+        return status
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+_ADDRESS = re.compile(r"127\.0\.0\.1:(\d+)")
+
+
+class ExampleGateway(Gateway):
+    """A gateway on conf/examples/NAME as shipped, with its ports moved: each listener to a free
+    port, and each upstream port as `upstream_ports` maps it ({6379: redis.port}). A port the map
+    does not cover is an error, so a test cannot silently talk to something it did not start."""
+
+    def __init__(self, name, upstream_ports, log_level="info"):
+        self.example_path = os.path.join(SOURCE_DIR, "conf", "examples", name)
+        with open(self.example_path) as f:
+            self.example = f.read()
+        listeners = re.findall(r"\{name: ([\w.-]+), address: 127\.0\.0\.1:(\d+)", self.example)
+        super().__init__([{"name": listener} for listener, _ in listeners], log_level=log_level)
+        self.port_map = dict(upstream_ports)
+        self.port_map.update({int(port): self.ports[listener] for listener, port in listeners})
+
+    def config_text(self):
+        def move(match):
+            port = int(match.group(1))
+            if port not in self.port_map:
+                raise ValueError("%s uses port %d, which the test did not map" % (self.example_path, port))
+            return "%s:%d" % (LOOPBACK, self.port_map[port])
+        return _ADDRESS.sub(move, self.example) + "\nlogging: {level: %s}\n" % self.log_level
