@@ -79,7 +79,7 @@ bool Cluster::place(PendingCall* call, Endpoint* avoid) {
   uint64_t now = now_ms();
   size_t avoid_index = LoadBalancer::kNone;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
-    views_[i] = EndpointView{endpoints_[i]->usable(call->upstream.affinity, now), endpoints_[i]->pending()};
+    views_[i] = EndpointView{endpoints_[i]->usable(now), endpoints_[i]->pending()};
     if (endpoints_[i].get() == avoid) avoid_index = i;
   }
   size_t chosen = balancer_->pick(call->request, views_, avoid_index);
@@ -96,7 +96,6 @@ void Cluster::on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, co
   Endpoint* failed = state.endpoint;
   upstreams_.deadlines().remove(&state.deadline);
   state.endpoint = nullptr;
-  if (sent && failed != nullptr) failed->record_failure(message);
   if (closed_ || state.fixed_endpoint) {
     fail(call, code, message);
     return;
@@ -126,6 +125,7 @@ void Cluster::on_deadline(PendingCall* call) {
     fail(call, ErrorCode::kTimeout, message);
     return;
   }
+  endpoint->record_failure(message);
   endpoint->orphan(call);
   on_attempt_failed(call, true, ErrorCode::kTimeout, message);
 }

@@ -19,7 +19,7 @@ constexpr uint64_t kMaxBackoffMs = 5000;
 }  // namespace
 
 Endpoint::Endpoint(Cluster& cluster, const conf::Address& address)
-    : cluster_(cluster), name_(address.to_string()), slots_(std::max<size_t>(1, cluster.config().max_connections)) {
+    : cluster_(cluster), name_(address.to_string()) {
   if (address.host.find(':') != std::string::npos) {
     auto* v6 = reinterpret_cast<sockaddr_in6*>(&sockaddr_);
     uv_ip6_addr(address.host.c_str(), address.port, v6);
@@ -31,60 +31,107 @@ Endpoint::Endpoint(Cluster& cluster, const conf::Address& address)
 
 Endpoint::~Endpoint() = default;
 
-bool Endpoint::usable(uint32_t affinity, uint64_t now_ms) const {
+bool Endpoint::usable(uint64_t now_ms) const {
   if (checked_down_ || now_ms < ejected_until_ms_) return false;
-  return slot_of(affinity).connection != nullptr || now_ms >= next_connect_ms_;
+  return !lanes_.empty() || now_ms >= next_connect_ms_;
 }
 
-Endpoint::Slot* Endpoint::slot_of(const UpstreamConnection* connection) {
-  for (Slot& slot : slots_)
-    if (slot.connection == connection) return &slot;
+Endpoint::Lane* Endpoint::lane_of(const UpstreamConnection* connection) {
+  for (Lane& lane : lanes_)
+    if (lane.connection == connection) return &lane;
   return nullptr;
+}
+
+UpstreamConnection* Endpoint::least_loaded() const {
+  UpstreamConnection* best = nullptr;
+  for (const Lane& lane : lanes_)
+    if (lane.queue.empty() && lane.connection->has_room() && (best == nullptr || lane.connection->load() < best->load()))
+      best = lane.connection;
+  return best;
 }
 
 void Endpoint::submit(PendingCall* call) {
   call->upstream.endpoint = this;
   ++pending_;
-  Slot& slot = slot_of(call->upstream.affinity);
-  if (slot.waiting.empty() && slot.connection != nullptr && slot.connection->has_room()) {
-    slot.connection->send(call);
-    return;
-  }
-  slot.waiting.push_back(call);
-  if (slot.connection == nullptr) open_next();
+  Stick& stick = sticks_[call->owner];
+  if (stick.calls++ == 0) stick.connection = unassigned_.empty() ? least_loaded() : nullptr;
+  enqueue(call, stick.connection);
+  grow();
 }
 
-void Endpoint::send_waiting(Slot& slot) {
-  while (!slot.waiting.empty() && slot.connection != nullptr && slot.connection->has_room()) {
-    PendingCall* call = slot.waiting.front();
-    slot.waiting.pop_front();
-    slot.connection->send(call);
+void Endpoint::enqueue(PendingCall* call, UpstreamConnection* connection) {
+  if (connection == nullptr) {
+    unassigned_.push_back(call);
+    return;
+  }
+  Lane& lane = *lane_of(connection);
+  if (lane.queue.empty() && connection->has_room()) {
+    connection->send(call);
+    return;
+  }
+  lane.queue.push_back(call);
+}
+
+void Endpoint::send_queued(Lane& lane) {
+  while (!lane.queue.empty() && lane.connection->has_room()) {
+    PendingCall* call = lane.queue.front();
+    lane.queue.pop_front();
+    lane.connection->send(call);
   }
 }
 
-void Endpoint::open_next() {
-  if (connecting_) return;
-  for (Slot& slot : slots_) {
-    if (slot.connection != nullptr || slot.waiting.empty()) continue;
-    connecting_ = true;
-    slot.connection = new UpstreamConnection(*this);
-    slot.connection->connect();
-    return;
+void Endpoint::assign_unassigned() {
+  while (!unassigned_.empty()) {
+    UpstreamConnection* connection = least_loaded();
+    if (connection == nullptr) return;
+    const CallOwner* owner = unassigned_.front()->owner;
+    sticks_[owner].connection = connection;
+    std::deque<PendingCall*> others;
+    for (PendingCall* call : unassigned_) {
+      if (call->owner == owner)
+        lane_of(connection)->queue.push_back(call);
+      else
+        others.push_back(call);
+    }
+    unassigned_.swap(others);
+    send_queued(*lane_of(connection));
   }
+}
+
+void Endpoint::grow() {
+  if (connecting_ || lanes_.size() >= cluster_.config().max_connections) return;
+  // An idle connection takes the next client at once. Without one, the next client would queue
+  // behind others' requests, which upstreams that serve a connection's requests one at a time
+  // (the legacy services) would make it wait for.
+  for (const Lane& lane : lanes_)
+    if (lane.queue.empty() && lane.connection->connected() && lane.connection->load() == 0) return;
+  connecting_ = true;
+  auto* connection = new UpstreamConnection(*this);
+  lanes_.push_back(Lane{connection, {}});
+  connection->connect();
+}
+
+void Endpoint::release(PendingCall* call) {
+  --pending_;
+  auto stick = sticks_.find(call->owner);
+  if (stick != sticks_.end() && --stick->second.calls == 0) sticks_.erase(stick);
 }
 
 void Endpoint::withdraw_waiting(PendingCall* call) {
-  for (Slot& slot : slots_) {
-    auto found = std::find(slot.waiting.begin(), slot.waiting.end(), call);
-    if (found == slot.waiting.end()) continue;
-    slot.waiting.erase(found);
-    --pending_;
-    return;
-  }
+  auto take = [&](std::deque<PendingCall*>& queue) {
+    auto found = std::find(queue.begin(), queue.end(), call);
+    if (found == queue.end()) return false;
+    queue.erase(found);
+    release(call);
+    return true;
+  };
+  if (take(unassigned_)) return;
+  for (Lane& lane : lanes_)
+    if (take(lane.queue)) return;
 }
 
 void Endpoint::orphan(PendingCall* call) {
-  --pending_;
+  release(call);
   call->upstream.connection->orphan(call);
 }
 
@@ -92,27 +139,36 @@ void Endpoint::on_connected(UpstreamConnection* connection) {
   connecting_ = false;
   connect_failures_ = 0;
   next_connect_ms_ = 0;
-  if (Slot* slot = slot_of(connection)) send_waiting(*slot);
-  open_next();
+  send_queued(*lane_of(connection));
+  assign_unassigned();
+  if (!unassigned_.empty()) grow();
 }
 
 void Endpoint::on_room(UpstreamConnection* connection) {
-  if (Slot* slot = slot_of(connection)) send_waiting(*slot);
+  if (Lane* lane = lane_of(connection)) send_queued(*lane);
+  assign_unassigned();
 }
 
 void Endpoint::on_answer(PendingCall* call) {
-  --pending_;
+  release(call);
   record_success();
   cluster_.on_answer(call);
 }
 
 void Endpoint::on_call_lost(PendingCall* call, bool sent, const std::string& error) {
-  --pending_;
+  release(call);
   cluster_.on_attempt_failed(call, sent, ErrorCode::kUpstreamError, "upstream " + name_ + ": " + error);
 }
 
-void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_connected, const std::string& error) {
-  if (Slot* slot = slot_of(connection)) slot->connection = nullptr;
+void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_connected, bool lost_calls,
+                                    const std::string& error) {
+  // Calls queued for it were never sent: back to the front of the line, unassigned.
+  Lane* lane = lane_of(connection);
+  for (auto call = lane->queue.rbegin(); call != lane->queue.rend(); ++call) {
+    sticks_[(*call)->owner].connection = nullptr;
+    unassigned_.push_front(*call);
+  }
+  lanes_.erase(lanes_.begin() + (lane - lanes_.data()));
   uint64_t now = cluster_.now_ms();
   if (!was_connected) {
     connecting_ = false;
@@ -122,21 +178,21 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
     record_failure(error);
   } else if (error != UpstreamConnection::kAllTimedOut) {
     LOG_INFO("cluster %s: upstream %s: %s", cluster_.config().name.c_str(), name_.c_str(), error.c_str());
+    if (lost_calls) record_failure(error);
   }
-  if (now >= next_connect_ms_) {
-    open_next();
+  assign_unassigned();
+  if (unassigned_.empty()) return;
+  if (now >= next_connect_ms_ || !lanes_.empty()) {
+    grow();
     return;
   }
-  // In connect backoff: calls waiting for a connection that is not open were never sent, so
-  // another endpoint may take them now rather than wait out the backoff.
-  for (Slot& slot : slots_) {
-    if (slot.connection != nullptr) continue;
-    std::deque<PendingCall*> calls;
-    calls.swap(slot.waiting);
-    for (PendingCall* call : calls) {
-      --pending_;
-      cluster_.on_attempt_failed(call, false, ErrorCode::kUnavailable, "upstream " + name_ + ": " + error);
-    }
+  // Nothing open and in connect backoff: the waiting calls were never sent, so another endpoint
+  // may take them now rather than wait out the backoff.
+  std::deque<PendingCall*> calls;
+  calls.swap(unassigned_);
+  for (PendingCall* call : calls) {
+    release(call);
+    cluster_.on_attempt_failed(call, false, ErrorCode::kUnavailable, "upstream " + name_ + ": " + error);
   }
 }
 
@@ -168,6 +224,13 @@ void Endpoint::record_failure(const std::string& why) {
 
 void Endpoint::record_check(bool passed, const std::string& why) {
   const auto& check = cluster_.config().health_check;
+  if (passed && ejected_until_ms_ > cluster_.now_ms()) {
+    // A passed check outweighs the passive verdict: the endpoint answers again (it restarted).
+    ejected_until_ms_ = 0;
+    consecutive_failures_ = 0;
+    LOG_INFO("cluster %s: upstream %s passed a health check; no longer ejected", cluster_.config().name.c_str(),
+             name_.c_str());
+  }
   if (passed != checked_down_) {
     check_streak_ = 0;  // agrees with the current state
     return;
@@ -186,8 +249,9 @@ void Endpoint::record_check(bool passed, const std::string& why) {
 }
 
 void Endpoint::close_all() {
-  for (Slot& slot : slots_)
-    if (slot.connection != nullptr) slot.connection->close("shutting down");
+  std::vector<UpstreamConnection*> open;
+  for (const Lane& lane : lanes_) open.push_back(lane.connection);
+  for (UpstreamConnection* connection : open) connection->close("shutting down");
 }
 
 }  // namespace rpcgate::backends

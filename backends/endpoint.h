@@ -1,10 +1,11 @@
 // One instance of an upstream cluster, as one worker sees it: its connections, the calls waiting
 // for them, and its health (passive ejection, active checks, connect backoff).
 //
-// The pool has max_connections slots. A call goes to the slot its affinity picks, so every call
-// of one client connection travels on the same upstream connection: an upstream that executes
-// requests in arrival order per connection (Redis, the legacy services) executes a client's
-// pipeline in the order the client sent it. Slots open on first use, one connect at a time.
+// While a client (a call's owner) has calls unanswered here, its next calls follow them onto the
+// same upstream connection: an upstream that executes each connection's requests in arrival order
+// (Redis, the legacy services) then executes a client's pipeline in the order the client sent it.
+// A client with nothing unanswered here takes the least loaded connection. Another connection
+// opens whenever none is idle, up to max_connections, one connect at a time.
 #pragma once
 
 #include <netinet/in.h>
@@ -13,13 +14,15 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "conf/config.h"
 
 namespace rpcgate {
+class CallOwner;
 struct PendingCall;
-}
+}  // namespace rpcgate
 
 namespace rpcgate::backends {
 
@@ -37,12 +40,12 @@ class Endpoint {
   const std::string& name() const { return name_; }  // "host:port", in logs and errors
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&sockaddr_); }
 
-  // The balancer may choose it for a call with this affinity: not ejected, not failed by health
-  // checks, and the call's connection is open or may be opened now (no connect backoff).
-  bool usable(uint32_t affinity, uint64_t now_ms) const;
+  // The balancer may choose it: not ejected, not failed by health checks, and either connected or
+  // allowed to try connecting again (no connect backoff).
+  bool usable(uint64_t now_ms) const;
   size_t pending() const { return pending_; }
 
-  // Sends `call` on its slot's connection, or keeps it waiting there (opening the connection).
+  // Sends `call` on its owner's connection, or the least loaded one, or keeps it waiting.
   void submit(PendingCall* call);
   // Takes back a call that is waiting here (timeout, client gone).
   void withdraw_waiting(PendingCall* call);
@@ -57,8 +60,10 @@ class Endpoint {
   void on_answer(PendingCall* call);
   // A call lost with its connection. `sent`: its bytes may have reached the upstream.
   void on_call_lost(PendingCall* call, bool sent, const std::string& error);
-  // `was_connected` false: the connect failed or timed out.
-  void on_connection_closed(UpstreamConnection* connection, bool was_connected, const std::string& error);
+  // `was_connected` false: the connect failed or timed out. `lost_calls`: requests waiting for
+  // answers went down with it. Either is one failure of the endpoint, however many requests.
+  void on_connection_closed(UpstreamConnection* connection, bool was_connected, bool lost_calls,
+                            const std::string& error);
 
   // Health: a transport failure (connect, close, garbage, timeout) or a good answer.
   void record_failure(const std::string& why);
@@ -67,23 +72,36 @@ class Endpoint {
   void record_check(bool passed, const std::string& why);
 
  private:
-  struct Slot {
+  // A connection (open or connecting) and the calls assigned to it that wait for room.
+  struct Lane {
     UpstreamConnection* connection = nullptr;  // frees itself once closed
-    std::deque<PendingCall*> waiting;          // for this connection, in order
+    std::deque<PendingCall*> queue;
+  };
+  // Where an owner's unanswered calls here are: on one connection, or all still unassigned.
+  struct Stick {
+    UpstreamConnection* connection = nullptr;
+    size_t calls = 0;
   };
 
-  Slot& slot_of(uint32_t affinity) { return slots_[affinity % slots_.size()]; }
-  const Slot& slot_of(uint32_t affinity) const { return slots_[affinity % slots_.size()]; }
-  Slot* slot_of(const UpstreamConnection* connection);
-  void send_waiting(Slot& slot);
-  // Opens the connection of one slot that has calls waiting and none open, unless a connect is
-  // in progress: legacy servers have an accept backlog of 1.
-  void open_next();
+  Lane* lane_of(const UpstreamConnection* connection);
+  // The open connection with room and nothing queued that carries the fewest requests.
+  UpstreamConnection* least_loaded() const;
+  void enqueue(PendingCall* call, UpstreamConnection* connection);
+  void send_queued(Lane& lane);
+  // Gives waiting unassigned calls to connections with room, an owner's calls all together.
+  void assign_unassigned();
+  // Opens one more connection when none is idle, the pool may grow and no connect is in
+  // progress: legacy servers have an accept backlog of 1.
+  void grow();
+  // A call leaves this endpoint (answered, lost, given up): its owner's stick loosens.
+  void release(PendingCall* call);
 
   Cluster& cluster_;
   std::string name_;
   sockaddr_storage sockaddr_{};
-  std::vector<Slot> slots_;
+  std::vector<Lane> lanes_;
+  std::deque<PendingCall*> unassigned_;  // no connection could take them yet, in arrival order
+  std::unordered_map<const CallOwner*, Stick> sticks_;
   size_t pending_ = 0;  // waiting here or in flight on its connections
   bool connecting_ = false;
 

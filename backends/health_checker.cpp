@@ -34,7 +34,6 @@ void HealthChecker::check_all() {
     call->owner = this;
     call->request.method = check.method;
     cluster_.prepare(call, nullptr);
-    call->upstream.affinity = next_affinity_++;  // checks rotate over the pool's connections
     call->upstream.timeout_ms = static_cast<uint64_t>(check.timeout.count());
     in_flight_.push_back(Check{call, target});
     cluster_.submit_to(*target, call);

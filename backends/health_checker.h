@@ -36,7 +36,6 @@ class HealthChecker final : public CallOwner {
     Endpoint* endpoint;
   };
   std::vector<Check> in_flight_;  // at most one per endpoint
-  uint32_t next_affinity_ = 0;
 };
 
 }  // namespace rpcgate::backends

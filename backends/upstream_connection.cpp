@@ -226,6 +226,7 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
       std::string why = "bad reply from upstream " + endpoint_.name() + ": " + into->message;
       PendingCall* call = nullptr;
       if (!by_id_ && in_flight_.take(std::nullopt, call) && call != nullptr) {
+        lost_calls_ = true;
         call->upstream.connection = nullptr;
         endpoint_.on_call_lost(call, true, why);
       }
@@ -271,10 +272,11 @@ void UpstreamConnection::close(const std::string& error) {
   uv_close(reinterpret_cast<uv_handle_t*>(&connect_timer_), &UpstreamConnection::on_handle_closed);
   uint64_t unwritten = unwritten_seq_;
   in_flight_.drain([&](PendingCall* call) {
+    lost_calls_ = true;
     call->upstream.connection = nullptr;
     endpoint_.on_call_lost(call, call->upstream.seq < unwritten, error);
   });
-  endpoint_.on_connection_closed(this, was_connected, error);
+  endpoint_.on_connection_closed(this, was_connected, lost_calls_, error);
 }
 
 void UpstreamConnection::on_handle_closed(uv_handle_t* handle) {

@@ -84,6 +84,7 @@ class UpstreamConnection {
   State state_ = State::kConnecting;
   int open_handles_ = 2;
   int connect_error_ = 0;  // a connect that failed at once, reported by the timer
+  bool lost_calls_ = false;  // requests waiting for an answer went down with it
   InFlight in_flight_;
   uint64_t unwritten_seq_ = 1;  // calls from this seq on are in output_ only, never written
   ByteBuffer input_;            // an incomplete reply, kept between reads

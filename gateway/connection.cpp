@@ -26,8 +26,7 @@ Connection::Connection(Gateway& gateway, Listener& listener)
     : gateway_(gateway),
       listener_(listener),
       codec_(listener.make_codec()),
-      in_order_(codec_->answers_in_order()),
-      affinity_(gateway.next_affinity()) {
+      in_order_(codec_->answers_in_order()) {
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
   write_req_.data = this;
@@ -180,7 +179,6 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
   call->route_index = target.route_index;
   call->owner = this;
   cluster.prepare(call, target.route);
-  call->upstream.affinity = affinity_;
   // The fast path: the same protocol on both sides, nothing renamed or carried that the gateway
   // must rewrite. The frame is forwarded as it came, and its reply as it comes back.
   if (&cluster.codec() == &listener_.codec_info() &&

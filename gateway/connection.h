@@ -86,7 +86,6 @@ class Connection final : public CallOwner {
   std::deque<PendingCall*> pending_;  // in request order
   bool in_order_ = true;              // false: the codec carries ids, answers leave as they complete
 
-  uint32_t affinity_;      // picks this client's connection in each upstream pool
   uint64_t last_active_ms_ = 0;
   bool reading_ = false;
   bool awaiting_bytes_ = false;  // input_ holds only part of a frame: decode again after a read

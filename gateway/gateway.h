@@ -61,9 +61,6 @@ class Gateway {
   char* read_scratch() { return read_scratch_.get(); }
   static constexpr size_t kReadScratchBytes = 64 * 1024;
 
-  // Client connections take turns over the connections of each upstream pool.
-  uint32_t next_affinity() { return next_affinity_++; }
-
   void add_connection(Connection* connection);
   void remove_connection(Connection* connection);
   void remove_listener(Listener* listener);
@@ -95,7 +92,6 @@ class Gateway {
   uv_timer_t drain_timer_{};
   BeforePoll<Connection> to_pump_;
   bool upstreams_closing_ = false;
-  uint32_t next_affinity_ = 0;
   bool draining_ = false;
   bool drain_timed_out_ = false;
   std::function<void()> on_drained_;

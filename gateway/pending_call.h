@@ -40,9 +40,6 @@ struct UpstreamState {
   uint64_t seq = 0;                                    // its place on that connection
   backends::DeadlineNode deadline;
   uint64_t timeout_ms = 0;  // per attempt
-  // Which of an endpoint's connections carries the call: the same for every call of one client
-  // connection, so that an upstream executes a client's pipelined requests in the order sent.
-  uint32_t affinity = 0;
   int retries_left = 0;
   bool idempotent = false;
   bool fixed_endpoint = false;  // an active health check: this endpoint or nothing
