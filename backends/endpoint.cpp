@@ -50,20 +50,41 @@ UpstreamConnection* Endpoint::least_loaded() const {
   return best;
 }
 
+UpstreamConnection* Endpoint::least_busy() const {
+  UpstreamConnection* best = nullptr;
+  size_t best_busy = 0;
+  for (const Lane& lane : lanes_) {
+    if (!lane.connection->connected()) continue;
+    size_t busy = lane.connection->load() + lane.queue.size();
+    if (best == nullptr || busy < best_busy) {
+      best = lane.connection;
+      best_busy = busy;
+    }
+  }
+  return best;
+}
+
 void Endpoint::submit(PendingCall* call) {
   call->upstream.endpoint = this;
   ++pending_;
   Stick& stick = sticks_[call->owner];
-  if (stick.calls++ == 0) stick.connection = unassigned_.empty() ? least_loaded() : nullptr;
-  enqueue(call, stick.connection);
+  if (stick.calls++ == 0) {
+    // A new client: a connection with room now; else, when the pool is full, a place in the
+    // queue of the least busy connection; else it waits for the connection the pool opens next.
+    stick.connection = least_loaded();
+    if (stick.connection == nullptr && lanes_.size() >= cluster_.config().max_connections)
+      stick.connection = least_busy();
+  }
+  if (stick.unassigned > 0 || stick.connection == nullptr) {
+    ++stick.unassigned;
+    unassigned_.push_back(call);
+  } else {
+    enqueue(call, stick.connection);
+  }
   grow();
 }
 
 void Endpoint::enqueue(PendingCall* call, UpstreamConnection* connection) {
-  if (connection == nullptr) {
-    unassigned_.push_back(call);
-    return;
-  }
   Lane& lane = *lane_of(connection);
   if (lane.queue.empty() && connection->has_room()) {
     connection->send(call);
@@ -82,19 +103,15 @@ void Endpoint::send_queued(Lane& lane) {
 
 void Endpoint::assign_unassigned() {
   while (!unassigned_.empty()) {
-    UpstreamConnection* connection = least_loaded();
-    if (connection == nullptr) return;
-    const CallOwner* owner = unassigned_.front()->owner;
-    sticks_[owner].connection = connection;
-    std::deque<PendingCall*> others;
-    for (PendingCall* call : unassigned_) {
-      if (call->owner == owner)
-        lane_of(connection)->queue.push_back(call);
-      else
-        others.push_back(call);
+    PendingCall* call = unassigned_.front();
+    Stick& stick = sticks_[call->owner];
+    if (stick.connection == nullptr) {
+      stick.connection = least_loaded();
+      if (stick.connection == nullptr) return;  // nothing has room: wait for the next one
     }
-    unassigned_.swap(others);
-    send_queued(*lane_of(connection));
+    unassigned_.pop_front();
+    --stick.unassigned;
+    enqueue(call, stick.connection);
   }
 }
 
@@ -125,7 +142,11 @@ void Endpoint::withdraw_waiting(PendingCall* call) {
     release(call);
     return true;
   };
-  if (take(unassigned_)) return;
+  if (std::find(unassigned_.begin(), unassigned_.end(), call) != unassigned_.end()) {
+    --sticks_[call->owner].unassigned;
+    take(unassigned_);
+    return;
+  }
   for (Lane& lane : lanes_)
     if (take(lane.queue)) return;
 }
@@ -163,9 +184,11 @@ void Endpoint::on_call_lost(PendingCall* call, bool sent, const std::string& err
 void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_connected, bool lost_calls,
                                     const std::string& error) {
   // Calls queued for it were never sent: back to the front of the line, unassigned.
+  for (auto& [owner, stick] : sticks_)
+    if (stick.connection == connection) stick.connection = nullptr;
   Lane* lane = lane_of(connection);
   for (auto call = lane->queue.rbegin(); call != lane->queue.rend(); ++call) {
-    sticks_[(*call)->owner].connection = nullptr;
+    ++sticks_[(*call)->owner].unassigned;
     unassigned_.push_front(*call);
   }
   lanes_.erase(lanes_.begin() + (lane - lanes_.data()));
@@ -191,6 +214,7 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
   std::deque<PendingCall*> calls;
   calls.swap(unassigned_);
   for (PendingCall* call : calls) {
+    --sticks_[call->owner].unassigned;
     release(call);
     cluster_.on_attempt_failed(call, false, ErrorCode::kUnavailable, "upstream " + name_ + ": " + error);
   }

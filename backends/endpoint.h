@@ -77,18 +77,22 @@ class Endpoint {
     UpstreamConnection* connection = nullptr;  // frees itself once closed
     std::deque<PendingCall*> queue;
   };
-  // Where an owner's unanswered calls here are: on one connection, or all still unassigned.
+  // Where an owner's unanswered calls here go. While some wait unassigned, later ones queue
+  // behind them there; each is given the owner's connection as it leaves the queue.
   struct Stick {
-    UpstreamConnection* connection = nullptr;
+    UpstreamConnection* connection = nullptr;  // null until the first call is assigned
     size_t calls = 0;
+    size_t unassigned = 0;
   };
 
   Lane* lane_of(const UpstreamConnection* connection);
   // The open connection with room and nothing queued that carries the fewest requests.
   UpstreamConnection* least_loaded() const;
+  // The open connection with the fewest requests sent or queued, room or not.
+  UpstreamConnection* least_busy() const;
   void enqueue(PendingCall* call, UpstreamConnection* connection);
   void send_queued(Lane& lane);
-  // Gives waiting unassigned calls to connections with room, an owner's calls all together.
+  // Gives waiting unassigned calls to connections, in arrival order.
   void assign_unassigned();
   // Opens one more connection when none is idle, the pool may grow and no connect is in
   // progress: legacy servers have an accept backlog of 1.
