@@ -151,9 +151,9 @@ void Endpoint::withdraw_waiting(PendingCall* call) {
     if (take(lane.queue)) return;
 }
 
-void Endpoint::orphan(PendingCall* call) {
+void Endpoint::orphan(PendingCall* call, bool timed_out) {
   release(call);
-  call->upstream.connection->orphan(call);
+  call->upstream.connection->orphan(call, timed_out);
 }
 
 void Endpoint::on_connected(UpstreamConnection* connection) {

@@ -50,7 +50,7 @@ class Endpoint {
   // Takes back a call that is waiting here (timeout, client gone).
   void withdraw_waiting(PendingCall* call);
   // Gives up on a call in flight here: its reply will be dropped.
-  void orphan(PendingCall* call);
+  void orphan(PendingCall* call, bool timed_out);
   // Closes every connection, for shutdown; calls must all be gone already.
   void close_all();
 

@@ -112,10 +112,11 @@ void UpstreamConnection::set_timeout_meta(PendingCall* call) {
   call->request.meta.emplace_back(kTimeoutMetaKey, std::move(left));
 }
 
-void UpstreamConnection::orphan(PendingCall* call) {
+void UpstreamConnection::orphan(PendingCall* call, bool timed_out) {
   in_flight_.orphan(call->upstream.seq);
   call->upstream.connection = nullptr;
-  close_if_only_orphans();
+  // A client that went away says nothing about the upstream: its late replies will come.
+  if (timed_out) close_if_only_orphans();
 }
 
 void UpstreamConnection::close_if_only_orphans() {

@@ -51,7 +51,7 @@ class UpstreamConnection {
   // this connection meanwhile.
   void send(PendingCall* call);
   // The caller of `call` gave up (timeout, client gone): its reply will be dropped.
-  void orphan(PendingCall* call);
+  void orphan(PendingCall* call, bool timed_out);
   void flush();
 
   bool before_poll_scheduled_ = false;  // owned by Upstreams' flush queue
