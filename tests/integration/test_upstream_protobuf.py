@@ -73,6 +73,20 @@ class TranslationBridgeTest(harness.GatewayTestCase):
             self.assertFalse(answer.HasField("result"))  # Redis's nil is null: no result at all
             self.assertFalse(answer.HasField("error"))
 
+    def test_an_interleaved_pipeline_over_three_clusters_and_a_handler_stays_in_order(self):
+        pi = {n: repr(compute_pi(n)).encode() for n in (10, 2000)}
+        with harness.RespClient(self.gw.port("resp")) as client:
+            client.call("kv.set", "bridge:order", "stored")
+            commands, expected = [], []
+            for i in range(100):
+                n = 2000 if i % 10 == 0 else 10  # now and then a slower legacy call holds the line
+                commands += [("legacy.pi", str(n)), ("CALL", "proto.echo", '"e%d"' % i), ("kv.get", "bridge:order"),
+                             ("PING", "p%d" % i), ("legacy.ping", str(i))]
+                expected += [pi[n], b"e%d" % i, b"stored", b"p%d" % i, i]  # `ping 7`: params 7, a number
+            client.send_raw(b"".join(harness.resp_command(*c) for c in commands))
+            answers = [client.read(timeout=20) for _ in commands]
+        self.assertEqual(answers, expected)
+
     def test_clients_with_the_same_ids_get_their_own_answers(self):
         # Both clients use ids 1..50 on one upstream connection: the gateway renumbers them.
         with harness.ProtoClient(self.gw.port("proto")) as first, harness.ProtoClient(self.gw.port("proto")) as second:
