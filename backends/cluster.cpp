@@ -38,10 +38,12 @@ uint64_t round_timeout_down(uint64_t ms) {
 
 }  // namespace
 
-Cluster::Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const codec::CodecInfo& codec)
+Cluster::Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const codec::CodecInfo& codec,
+                 ClusterStats& stats)
     : upstreams_(upstreams),
       config_(config),
       codec_(codec),
+      stats_(stats),
       balancer_(make_load_balancer(config.load_balancer, config.hash_key)) {
   std::vector<std::string> names;
   for (const auto& address : config.endpoints) {
@@ -69,6 +71,7 @@ void Cluster::prepare(PendingCall* call, const conf::RouteConfig* route) const {
 }
 
 void Cluster::submit(PendingCall* call) {
+  ++stats_.requests;
   if (pending_ >= config_.max_pending) {
     call->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " +
                                                          std::to_string(pending_) + " requests pending (max_pending)");
@@ -81,11 +84,13 @@ void Cluster::submit(PendingCall* call) {
     return;
   }
   ++pending_;
+  stats_.pending.set(pending_);
 }
 
 void Cluster::submit_to(Endpoint& endpoint, PendingCall* call) {
   call->upstream.fixed_endpoint = true;
   ++pending_;
+  stats_.pending.set(pending_);
   upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);
   endpoint.submit(call);
 }
@@ -104,7 +109,10 @@ bool Cluster::place(PendingCall* call, Endpoint* avoid) {
   return true;
 }
 
-void Cluster::on_answer(PendingCall* call) { finish(call); }
+void Cluster::on_answer(PendingCall* call) {
+  ++stats_.answers;
+  finish(call);
+}
 
 void Cluster::on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, const std::string& message) {
   UpstreamState& state = call->upstream;
@@ -123,6 +131,7 @@ void Cluster::on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, co
       return;
     }
     --state.retries_left;
+    ++stats_.retries;
     LOG_DEBUG("cluster %s: retrying '%s' after: %s", config_.name.c_str(), call->request.method.c_str(), message.c_str());
   }
   if (!place(call, failed)) fail(call, sent ? code : ErrorCode::kUnavailable, message);
@@ -140,6 +149,7 @@ void Cluster::on_deadline(PendingCall* call) {
     fail(call, ErrorCode::kTimeout, message);
     return;
   }
+  ++stats_.timeouts;
   endpoint->record_failure(message);
   endpoint->orphan(call, true);
   on_attempt_failed(call, true, ErrorCode::kTimeout, message);
@@ -153,6 +163,7 @@ void Cluster::cancel(PendingCall* call) {
   else if (state.endpoint != nullptr)
     state.endpoint->withdraw_waiting(call);
   --pending_;  // a call the owner still holds unfinished was counted by submit()
+  stats_.pending.set(pending_);
   delete call;
 }
 
@@ -169,6 +180,7 @@ void Cluster::finish(PendingCall* call) {
   call->upstream.endpoint = nullptr;
   call->upstream.connection = nullptr;
   --pending_;
+  stats_.pending.set(pending_);
   call->done = true;
   call->owner->on_call_done(call);
 }

@@ -13,6 +13,7 @@
 #include "codecs/codec.h"
 #include "conf/config.h"
 #include "gateway/pending_call.h"
+#include "gateway/stats.h"
 
 namespace rpcgate::backends {
 
@@ -20,7 +21,8 @@ class Upstreams;
 
 class Cluster {
  public:
-  Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const codec::CodecInfo& codec);
+  Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const codec::CodecInfo& codec,
+          ClusterStats& stats);
   ~Cluster();
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
@@ -28,6 +30,7 @@ class Cluster {
   const conf::ClusterConfig& config() const { return config_; }
   const codec::CodecInfo& codec() const { return codec_; }
   Upstreams& upstreams() { return upstreams_; }
+  ClusterStats& stats() { return stats_; }
   uint64_t now_ms() const;
   std::vector<std::unique_ptr<Endpoint>>& endpoints() { return endpoints_; }
 
@@ -60,6 +63,7 @@ class Cluster {
   Upstreams& upstreams_;
   const conf::ClusterConfig& config_;
   const codec::CodecInfo& codec_;
+  ClusterStats& stats_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   std::unique_ptr<LoadBalancer> balancer_;
   std::vector<EndpointView> views_;  // reused by every pick

@@ -157,6 +157,8 @@ void Endpoint::orphan(PendingCall* call, bool timed_out) {
 }
 
 void Endpoint::on_connected(UpstreamConnection* connection) {
+  ++cluster_.stats().connects;
+  ++cluster_.stats().connections;
   connecting_ = false;
   connect_failures_ = 0;
   next_connect_ms_ = 0;
@@ -193,7 +195,9 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
   }
   lanes_.erase(lanes_.begin() + (lane - lanes_.data()));
   uint64_t now = cluster_.now_ms();
+  if (was_connected) --cluster_.stats().connections;
   if (!was_connected) {
+    ++cluster_.stats().connect_failures;
     connecting_ = false;
     ++connect_failures_;
     uint64_t backoff = kFirstBackoffMs << std::min(connect_failures_ - 1, 6u);
@@ -239,6 +243,7 @@ void Endpoint::record_failure(const std::string& why) {
   auto cap = static_cast<uint64_t>(outlier.max_ejection.count());
   uint64_t duration = std::min(cap, base << std::min(ejections_, 20u));
   ++ejections_;
+  ++cluster_.stats().ejections;
   consecutive_failures_ = 0;
   ejected_until_ms_ = last_ejection_end_ms_ = now + duration;
   LOG_WARN("cluster %s: ejecting upstream %s for %llu ms after %u failures in a row (last: %s)",

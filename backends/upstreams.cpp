@@ -4,9 +4,11 @@
 
 namespace rpcgate::backends {
 
-Upstreams::Upstreams(uv_loop_t* loop, const conf::Config& config, char* read_scratch, size_t scratch_bytes)
+Upstreams::Upstreams(uv_loop_t* loop, const conf::Config& config, Stats& stats, char* read_scratch,
+                     size_t scratch_bytes)
     : loop_(loop),
       config_(config),
+      stats_(stats),
       read_scratch_(read_scratch),
       scratch_bytes_(scratch_bytes),
       deadlines_(loop, &Upstreams::on_deadline, this),
@@ -21,7 +23,12 @@ bool Upstreams::start(std::string& error) {
       error = cluster_config.origin.describe() + ": unknown codec '" + cluster_config.codec + "'";
       return false;
     }
-    clusters_.push_back(std::make_unique<Cluster>(*this, cluster_config, *codec));
+    size_t index = clusters_.size();
+    ClusterStats& counters = index < Stats::kMaxClusters ? stats_.clusters[index] : uncounted_;
+    // A respawned worker takes over its slot: the totals go on, the dead one's gauges are gone.
+    counters.pending.set(0);
+    counters.connections.set(0);
+    clusters_.push_back(std::make_unique<Cluster>(*this, cluster_config, *codec, counters));
     if (!cluster_config.health_check.method.empty()) {
       checkers_.push_back(std::make_unique<HealthChecker>(*clusters_.back()));
       checkers_.back()->start();

@@ -16,6 +16,7 @@
 #include "backends/upstream_connection.h"
 #include "conf/config.h"
 #include "gateway/before_poll.h"
+#include "gateway/stats.h"
 
 namespace rpcgate::backends {
 
@@ -23,8 +24,9 @@ class HealthChecker;
 
 class Upstreams {
  public:
-  // `read_scratch` is the loop's shared read buffer (reads are serial on one loop).
-  Upstreams(uv_loop_t* loop, const conf::Config& config, char* read_scratch, size_t scratch_bytes);
+  // `read_scratch` is the loop's shared read buffer (reads are serial on one loop). `stats` is
+  // this process's slot: each cluster counts into its entry.
+  Upstreams(uv_loop_t* loop, const conf::Config& config, Stats& stats, char* read_scratch, size_t scratch_bytes);
   ~Upstreams();
   Upstreams(const Upstreams&) = delete;
   Upstreams& operator=(const Upstreams&) = delete;
@@ -55,6 +57,8 @@ class Upstreams {
 
   uv_loop_t* loop_;
   const conf::Config& config_;
+  Stats& stats_;
+  ClusterStats uncounted_;  // for clusters past Stats::kMaxClusters
   char* read_scratch_;
   size_t scratch_bytes_;
   std::vector<std::unique_ptr<Cluster>> clusters_;

@@ -52,7 +52,7 @@ bool Gateway::start(const Sockets& sockets, std::string& error) {
     return false;
   }
   HandlerContext context{config_, stats_table_, stats_slot_};
-  upstreams_ = std::make_unique<backends::Upstreams>(loop_, config_, read_scratch_.get(), kReadScratchBytes);
+  upstreams_ = std::make_unique<backends::Upstreams>(loop_, config_, stats_, read_scratch_.get(), kReadScratchBytes);
   if (!upstreams_->start(error)) return false;
   router_ = Router::build(config_, HandlerRegistry::standard(), context, error, upstreams_.get());
   if (!router_) return false;

@@ -35,9 +35,23 @@ class Counter {
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "counters must work in shared memory");
 
+// One upstream cluster, as one worker uses it. The last two are gauges: what is true now.
+struct ClusterStats {
+  Counter requests;          // calls submitted, including those refused at once
+  Counter answers;           // answers read from an upstream (errors it answered included)
+  Counter retries;           // attempts sent again after a failure
+  Counter timeouts;          // attempts that got no answer in time
+  Counter connects;          // upstream connections opened
+  Counter connect_failures;  // connects refused or timed out
+  Counter ejections;         // endpoints ejected after consecutive failures
+  Counter pending;           // calls waiting or in flight now
+  Counter connections;       // upstream connections open now
+};
+
 struct Stats {
   static constexpr size_t kMaxListeners = 32;
-  static constexpr size_t kMaxRoutes = 64;  // routes past this one are served but not counted
+  static constexpr size_t kMaxRoutes = 64;     // routes past this one are served but not counted
+  static constexpr size_t kMaxClusters = 32;   // likewise for clusters
 
   Counter pid;
   Counter started_unix_ms;
@@ -56,6 +70,7 @@ struct Stats {
   std::array<Counter, kMaxListeners> errors_by_listener{};
   std::array<Counter, kMaxRoutes> requests_by_route{};  // indexed by position in the config
   std::array<Counter, kMaxRoutes> errors_by_route{};
+  std::array<ClusterStats, kMaxClusters> clusters{};  // indexed by position in the config
 
   void count_route(size_t route, bool error) {
     if (route >= kMaxRoutes) return;

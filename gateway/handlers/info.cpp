@@ -47,6 +47,7 @@ class InfoHandler final : public Handler {
     if (all || wanted == "stats") append_stats(text);
     if (all || wanted == "errorstats") append_errors(text);
     if (all || wanted == "routes") append_routes(text);
+    if (all || wanted == "upstreams") append_upstreams(text);
     if (all || wanted == "workers") append_workers(text);
     response.kind = "info";
     response.result = std::move(text);
@@ -122,6 +123,24 @@ class InfoHandler final : public Handler {
               ",requests=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.requests_by_route[i]; })) +
               ",errors=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.errors_by_route[i]; })) +
               "\r\n";
+    }
+    text += "\r\n";
+  }
+
+  void append_upstreams(std::string& text) const {
+    text += "# Upstreams\r\n";
+    for (size_t i = 0; i < config_.clusters.size() && i < Stats::kMaxClusters; ++i) {
+      const auto& cluster = config_.clusters[i];
+      auto total = [&](Counter ClusterStats::*field) {
+        return std::to_string(table_.total([i, field](const Stats& s) -> const Counter& { return s.clusters[i].*field; }));
+      };
+      text += "cluster_" + cluster.name + ":codec=" + cluster.codec + ",endpoints=" +
+              std::to_string(cluster.endpoints.size()) + ",requests=" + total(&ClusterStats::requests) +
+              ",answers=" + total(&ClusterStats::answers) + ",pending=" + total(&ClusterStats::pending) +
+              ",retries=" + total(&ClusterStats::retries) + ",timeouts=" + total(&ClusterStats::timeouts) +
+              ",connections=" + total(&ClusterStats::connections) + ",connects=" + total(&ClusterStats::connects) +
+              ",connect_failures=" + total(&ClusterStats::connect_failures) +
+              ",ejections=" + total(&ClusterStats::ejections) + "\r\n";
     }
     text += "\r\n";
   }

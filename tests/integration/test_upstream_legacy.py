@@ -6,6 +6,7 @@ stalls, one that answers garbage, one that closes on bad input or on a 1024-byte
 retries that never send a non-idempotent request twice."""
 
 import os
+import re
 import socket
 import sys
 import threading
@@ -202,7 +203,7 @@ class FaultsTest(harness.GatewayTestCase):
         cls.r1 = harness.LegacyUpstream("--log-requests", name="r1").start()
         cls.r2 = harness.LegacyUpstream("--log-requests", name="r2").start()
         cls.gw = cls.start_gateway(
-            [{"name": "json", "codec": "json"}, {"name": "resp", "codec": "resp"}], handlers=["echo"],
+            [{"name": "json", "codec": "json"}, {"name": "resp", "codec": "resp"}], handlers=["echo", "info"],
             extra_yaml="routes:\n"
                        "  - {match: {method: stalled}, cluster: stall, rename: ping, timeout: 300ms}\n"
                        "  - {match: {method: garbled}, cluster: garbage, rename: ping}\n"
@@ -211,6 +212,7 @@ class FaultsTest(harness.GatewayTestCase):
                        " idempotent: true}\n"
                        "  - {match: {method: bad_once}, cluster: retry, retries: 2}\n"
                        "  - {match: {method: echo}, handler: echo}\n"
+                       "  - {match: {method: info}, handler: info}\n"
                        "  - {match: {glob: \"*\"}, cluster: retry}\n"
                        "clusters:\n"
                        + cluster_yaml("stall", [cls.stall.port])
@@ -291,6 +293,13 @@ class FaultsTest(harness.GatewayTestCase):
             self.assertTrue(all(a > b for a, b in zip(after, before)), "both instances tried: %r -> %r" % (before, after))
             # A retry that succeeds: the answer is simply late by one timeout.
             self.assertEqual(client.call("twice", 0.01)["result"], 0.01)
+        with harness.RespClient(self.gw.port("resp")) as resp:
+            info = resp.call("INFO", "upstreams").decode()
+        line = re.search(r"^cluster_retry:(.*)$", info, re.M).group(1).strip()
+        fields = dict(item.split("=") for item in line.split(","))
+        self.assertGreaterEqual(int(fields["retries"]), 2, line)
+        self.assertGreaterEqual(int(fields["timeouts"]), 3, line)
+        self.assertEqual(fields["pending"], "0", line)
 
 
 class SidecarExampleTest(harness.GatewayTestCase):

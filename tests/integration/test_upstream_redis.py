@@ -140,6 +140,12 @@ class RedisSidecarTest(harness.GatewayTestCase):
             self.assertEqual(harness.from_value(answer.result), ["from json", "5"])
         direct.delete("tr:json", "tr:n")
 
+    def test_info_is_redis_own_and_rpcgate_info_is_ours(self):
+        with harness.RespClient(self.via) as client:
+            self.assertIn(b"redis_version:", client.call("INFO", "server"))
+            ours = client.call("rpcgate.info", "upstreams").decode()
+        self.assertRegex(ours, r"(?m)^cluster_cache:codec=resp,endpoints=1,requests=[1-9]")
+
     def test_redis_benchmark_set_get_without_errors(self):
         done = subprocess.run(["redis-benchmark", "-h", harness.LOOPBACK, "-p", str(self.via), "-t", "set,get",
                                "-n", "20000", "-q"], capture_output=True, text=True, timeout=120)
