@@ -373,6 +373,13 @@ class SidecarExampleTest(harness.GatewayTestCase):
         back = [o for t, o, _ in results if t > restarted_at + 2.0]
         self.assertIn("a", back, "instance a never answered again after its restart")
         self.assertIn("b", back)
+        # What the gateway saw: connects to the dead instance refused, and it taken out.
+        with harness.JsonClient(self.gw.port("json")) as client:
+            info = client.call("rpcgate.info", "upstreams")["result"]
+        fields = dict(item.split("=") for item in re.search(r"cluster_legacy:(\S+)", info).group(1).split(","))
+        self.assertGreaterEqual(int(fields["connect_failures"]), 1, info)
+        self.assertGreaterEqual(int(fields["ejections"]), 1, info)
+        self.assertEqual(fields["pending"], "0", info)
 
 
 if __name__ == "__main__":
