@@ -53,13 +53,16 @@ void DeadlineQueue::on_timer(uv_timer_t* timer) { static_cast<DeadlineQueue*>(ti
 void DeadlineQueue::expire_due() {
   armed_due_ms_ = UINT64_MAX;
   uint64_t now = uv_now(loop_);
-  for (size_t i = 0; i < lanes_.size(); ++i) {
-    // An expiry may add nodes (a retry) or remove others; take one head at a time.
-    while (lanes_[i].head != nullptr && lanes_[i].head->due_ms <= now) {
-      DeadlineNode* node = lanes_[i].head;
-      remove(node);
-      on_expired_(context_, node);
-    }
+  // Earliest first across lanes, even when the loop ran late and several lanes are due. An
+  // expiry may add nodes (a retry) or remove others, so each round looks at the heads afresh.
+  for (;;) {
+    DeadlineNode* next = nullptr;
+    for (const Lane& lane : lanes_)
+      if (lane.head != nullptr && lane.head->due_ms <= now && (next == nullptr || lane.head->due_ms < next->due_ms))
+        next = lane.head;
+    if (next == nullptr) break;
+    remove(next);
+    on_expired_(context_, next);
   }
   arm();
 }

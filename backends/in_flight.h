@@ -4,10 +4,13 @@
 // after it still match their requests.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace rpcgate {
 struct PendingCall;
@@ -52,8 +55,9 @@ class InFlight {
 template <typename F>
 void InFlight::drain(F&& each) {
   if (by_id_) {
-    auto calls = std::move(by_id_map_);
+    std::vector<std::pair<uint64_t, PendingCall*>> calls(by_id_map_.begin(), by_id_map_.end());
     by_id_map_.clear();
+    std::sort(calls.begin(), calls.end());  // oldest first, as in order
     for (auto& [seq, call] : calls)
       if (call != nullptr) each(call);
   } else {
