@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Cluster-wide behaviour with real peers: UNAVAILABLE when nothing listens, OVERLOADED beyond
+"""Cluster-wide behaviour with real peers: UNAVAILABLE when nothing listens or a connect hangs
+(connect_timeout), OVERLOADED beyond
 max_pending, and consistent hashing over two real Redis servers (each key on exactly one, found
 there again by every command that names it first)."""
 
 import os
+import socket
 import sys
 import time
 
@@ -55,6 +57,46 @@ class ClusterLimitsTest(harness.GatewayTestCase):
             elapsed = time.monotonic() - start
         self.assertEqual(codes, ["TIMEOUT"] * 5 + ["OVERLOADED"] * 5)
         self.assertLess(elapsed, 1.5)
+
+
+class ConnectTimeoutTest(harness.GatewayTestCase):
+    """An endpoint whose accept queue is full (a listener that never accepts): SYNs are dropped,
+    so connects hang. The gateway gives up after connect_timeout, not after the kernel's retries."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.deaf = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        cls.deaf.bind((harness.LOOPBACK, 0))
+        cls.deaf.listen(0)
+        port = cls.deaf.getsockname()[1]
+        cls.fillers = []
+        for _ in range(3):  # fill the accept queue; later connects stay unanswered
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex((harness.LOOPBACK, port))
+            cls.fillers.append(filler)
+        time.sleep(0.2)
+        cls.gw = cls.start_gateway(
+            [{"name": "json", "codec": "json"}], handlers=[],
+            extra_yaml="routes:\n  - {match: {glob: \"*\"}, cluster: deaf}\n"
+                       "clusters:\n  - {name: deaf, codec: json, endpoints: [127.0.0.1:%d], connect_timeout: 150ms,"
+                       " request_timeout: 5s}\n" % port)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        for s in cls.fillers + [cls.deaf]:
+            s.close()
+
+    def test_connect_timeout_answers_unavailable(self):
+        with harness.JsonClient(self.gw.port("json")) as client:
+            start = time.monotonic()
+            answer = client.call("ping", 1)
+            elapsed = time.monotonic() - start
+        self.assertEqual(code_of(answer), "UNAVAILABLE", answer)
+        self.assertIn("connect timed out after 150 ms", answer["result"]["message"])
+        self.assertGreaterEqual(elapsed, 0.14)
+        self.assertLess(elapsed, 0.9)
 
 
 class ConsistentHashTest(harness.GatewayTestCase):
