@@ -72,6 +72,13 @@ void Cluster::prepare(PendingCall* call, const conf::RouteConfig* route) const {
 
 void Cluster::submit(PendingCall* call) {
   ++stats_.requests;
+  if (call->upstream.pin != nullptr) {
+    call->upstream.fixed_endpoint = true;
+    ++pending_;
+    stats_.pending.set(pending_);
+    call->upstream.pin->submit(call);
+    return;
+  }
   if (pending_ >= config_.max_pending) {
     call->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " +
                                                          std::to_string(pending_) + " requests pending (max_pending)");
@@ -95,18 +102,40 @@ void Cluster::submit_to(Endpoint& endpoint, PendingCall* call) {
   endpoint.submit(call);
 }
 
-bool Cluster::place(PendingCall* call, Endpoint* avoid) {
+Endpoint* Cluster::pick(const Request& request, Endpoint* avoid) {
   uint64_t now = now_ms();
   size_t avoid_index = LoadBalancer::kNone;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     views_[i] = EndpointView{endpoints_[i]->usable(now), endpoints_[i]->pending()};
     if (endpoints_[i].get() == avoid) avoid_index = i;
   }
-  size_t chosen = balancer_->pick(call->request, views_, avoid_index);
-  if (chosen == LoadBalancer::kNone) return false;
+  size_t chosen = balancer_->pick(request, views_, avoid_index);
+  return chosen == LoadBalancer::kNone ? nullptr : endpoints_[chosen].get();
+}
+
+bool Cluster::place(PendingCall* call, Endpoint* avoid) {
+  Endpoint* endpoint = pick(call->request, avoid);
+  if (endpoint == nullptr) return false;
   upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);
-  endpoints_[chosen]->submit(call);
+  endpoint->submit(call);
   return true;
+}
+
+std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner, bool push_mode,
+                                       bool wait_for_earlier, ErrorCode& code, std::string& error) {
+  Endpoint* endpoint = pick(request, nullptr);
+  if (endpoint == nullptr) {
+    code = ErrorCode::kUnavailable;
+    error = "cluster " + config_.name + " has no healthy endpoint";
+    return nullptr;
+  }
+  if (!endpoint->take_pin_slot()) {
+    code = ErrorCode::kOverloaded;
+    error = "cluster " + config_.name + ": " + std::to_string(config_.max_pinned) + " clients already have a connection of their own to " +
+            endpoint->name() + " (max_pinned)";
+    return nullptr;
+  }
+  return std::make_unique<Pin>(*this, *endpoint, owner, push_mode, wait_for_earlier);
 }
 
 void Cluster::on_answer(PendingCall* call) {
@@ -158,7 +187,9 @@ void Cluster::on_deadline(PendingCall* call) {
 void Cluster::cancel(PendingCall* call) {
   UpstreamState& state = call->upstream;
   upstreams_.deadlines().remove(&state.deadline);
-  if (state.connection != nullptr)
+  if (state.pin != nullptr)
+    state.pin->cancel(call);
+  else if (state.connection != nullptr)
     state.endpoint->orphan(call, false);
   else if (state.endpoint != nullptr)
     state.endpoint->withdraw_waiting(call);

@@ -10,6 +10,7 @@
 
 #include "backends/endpoint.h"
 #include "backends/load_balancer.h"
+#include "backends/pin.h"
 #include "codecs/codec.h"
 #include "conf/config.h"
 #include "gateway/pending_call.h"
@@ -41,6 +42,11 @@ class Cluster {
   void submit(PendingCall* call);
   // Sends `call` to `endpoint` whatever its health, with no retry: an active health check.
   void submit_to(Endpoint& endpoint, PendingCall* call);
+  // A connection of `owner`'s own, on the endpoint the balancer picks for `request`. Null, with
+  // `code` and `error` set, when no endpoint is usable or its max_pinned are open. Calls whose
+  // upstream.pin is set go to it, with no deadline and no retry: the client owns that session.
+  std::unique_ptr<Pin> open_pin(const Request& request, CallOwner& owner, bool push_mode, bool wait_for_earlier,
+                                ErrorCode& code, std::string& error);
   // The owner is gone: withdraws the call wherever it is and frees it.
   void cancel(PendingCall* call);
 
@@ -54,6 +60,8 @@ class Cluster {
   void close();
 
  private:
+  // The endpoint the balancer picks for `request`, or null when none is usable.
+  Endpoint* pick(const Request& request, Endpoint* avoid);
   // Places the call on an endpoint chosen by the balancer; false when none is usable.
   bool place(PendingCall* call, Endpoint* avoid);
   void finish(PendingCall* call);

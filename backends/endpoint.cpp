@@ -123,7 +123,7 @@ void Endpoint::grow() {
   for (const Lane& lane : lanes_)
     if (lane.queue.empty() && lane.connection->connected() && lane.connection->load() == 0) return;
   connecting_ = true;
-  auto* connection = new UpstreamConnection(*this);
+  auto* connection = new UpstreamConnection(*this, *this);
   lanes_.push_back(Lane{connection, {}});
   connection->connect();
 }
@@ -132,6 +132,12 @@ void Endpoint::release(PendingCall* call) {
   --pending_;
   auto stick = sticks_.find(call->owner);
   if (stick != sticks_.end() && --stick->second.calls == 0) sticks_.erase(stick);
+}
+
+bool Endpoint::take_pin_slot() {
+  if (pinned_ >= cluster_.config().max_pinned) return false;
+  ++pinned_;
+  return true;
 }
 
 void Endpoint::withdraw_waiting(PendingCall* call) {

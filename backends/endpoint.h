@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backends/connection_events.h"
 #include "conf/config.h"
 
 namespace rpcgate {
@@ -29,7 +30,7 @@ namespace rpcgate::backends {
 class Cluster;
 class UpstreamConnection;
 
-class Endpoint {
+class Endpoint final : public ConnectionEvents {
  public:
   Endpoint(Cluster& cluster, const conf::Address& address);
   ~Endpoint();
@@ -54,16 +55,18 @@ class Endpoint {
   // Closes every connection, for shutdown; calls must all be gone already.
   void close_all();
 
-  // From its connections.
-  void on_connected(UpstreamConnection* connection);
-  void on_room(UpstreamConnection* connection);
-  void on_answer(PendingCall* call);
-  // A call lost with its connection. `sent`: its bytes may have reached the upstream.
-  void on_call_lost(PendingCall* call, bool sent, const std::string& error);
-  // `was_connected` false: the connect failed or timed out. `lost_calls`: requests waiting for
-  // answers went down with it. Either is one failure of the endpoint, however many requests.
+  // From its pool's connections. A failed connect, or a connection lost with calls on it, is one
+  // failure of the endpoint, however many requests went down with it.
+  void on_connected(UpstreamConnection* connection) override;
+  void on_room(UpstreamConnection* connection) override;
+  void on_answer(PendingCall* call) override;
+  void on_call_lost(PendingCall* call, bool sent, const std::string& error) override;
   void on_connection_closed(UpstreamConnection* connection, bool was_connected, bool lost_calls,
-                            const std::string& error);
+                            const std::string& error) override;
+
+  // Pinned connections: each a client's own, outside the pool. False when max_pinned are open.
+  bool take_pin_slot();
+  void release_pin_slot() { --pinned_; }
 
   // Health: a transport failure (connect, close, garbage, timeout) or a good answer.
   void record_failure(const std::string& why);
@@ -107,6 +110,7 @@ class Endpoint {
   std::deque<PendingCall*> unassigned_;  // no connection could take them yet, in arrival order
   std::unordered_map<const CallOwner*, Stick> sticks_;
   size_t pending_ = 0;  // waiting here or in flight on its connections
+  size_t pinned_ = 0;   // pinned connections open to it
   bool connecting_ = false;
 
   // Connect backoff: after a failed connect, no new attempt before next_connect_ms_.

@@ -1,5 +1,7 @@
 #include "backends/upstream_connection.h"
 
+#include <algorithm>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -17,8 +19,10 @@ constexpr size_t kKeepBufferCapacity = 256 * 1024;
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(Endpoint& endpoint)
+UpstreamConnection::UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events, bool push_mode)
     : endpoint_(endpoint),
+      events_(events),
+      push_mode_(push_mode),
       codec_(endpoint.cluster().codec().make_client(endpoint.cluster().config().codec_options)),
       by_id_(codec_->matches_by_id()),
       in_flight_(by_id_) {
@@ -61,7 +65,7 @@ void UpstreamConnection::on_connect(uv_connect_t* req, int status) {
     return;
   }
   self->state_ = State::kConnected;
-  self->endpoint_.on_connected(self);
+  self->events_.on_connected(self);
 }
 
 void UpstreamConnection::on_connect_timeout(uv_timer_t* timer) {
@@ -75,6 +79,7 @@ void UpstreamConnection::on_connect_timeout(uv_timer_t* timer) {
 }
 
 bool UpstreamConnection::has_room() const {
+  if (push_mode_) return state_ == State::kConnected;
   // Behind a request that timed out, a new one would wait for that late reply too.
   return state_ == State::kConnected && in_flight_.size() < endpoint_.cluster().config().pipeline_depth &&
          !in_flight_.head_orphaned();
@@ -83,7 +88,10 @@ bool UpstreamConnection::has_room() const {
 void UpstreamConnection::send(PendingCall* call) {
   UpstreamState& state = call->upstream;
   state.connection = this;
-  state.seq = in_flight_.add(call);
+  if (push_mode_)
+    written_pushes_.push_back(call);  // answered once written; what comes back are pushes
+  else
+    state.seq = in_flight_.add(call);
   if (state.passthrough) {
     output_ += state.wire;
   } else {
@@ -113,6 +121,11 @@ void UpstreamConnection::set_timeout_meta(PendingCall* call) {
 }
 
 void UpstreamConnection::orphan(PendingCall* call, bool timed_out) {
+  if (push_mode_) {
+    written_pushes_.erase(std::remove(written_pushes_.begin(), written_pushes_.end(), call), written_pushes_.end());
+    call->upstream.connection = nullptr;
+    return;
+  }
   in_flight_.orphan(call->upstream.seq);
   call->upstream.connection = nullptr;
   // A client that went away says nothing about the upstream: its late replies will come.
@@ -139,6 +152,7 @@ void UpstreamConnection::flush() {
   if (sent == output_.size()) {
     output_.clear();
     if (output_.capacity() > kKeepBufferCapacity) std::string().swap(output_);
+    answer_written_pushes();
     return;
   }
   writing_.assign(output_, sent);
@@ -149,6 +163,20 @@ void UpstreamConnection::flush() {
   if (rc != 0) {
     write_in_flight_ = false;
     close(std::string("write failed: ") + uv_strerror(rc));
+    return;
+  }
+  answer_written_pushes();
+}
+
+void UpstreamConnection::answer_written_pushes() {
+  // Push mode: a request has no reply of its own to wait for. It is answered with nothing, and
+  // what the server sends back reaches the client as pushes, in the order the server sends it.
+  std::vector<PendingCall*> calls;
+  calls.swap(written_pushes_);
+  for (PendingCall* call : calls) {
+    call->upstream.connection = nullptr;
+    call->upstream.wire.clear();
+    events_.on_answer(call);
   }
 }
 
@@ -201,7 +229,7 @@ void UpstreamConnection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   if (!input_.empty() || in_flight_.size() > 0) rearm_quickack();
   input_.shrink_if_above(4 * endpoint_.cluster().upstreams().scratch_bytes());
   close_if_only_orphans();
-  if (state_ == State::kConnected) endpoint_.on_room(this);  // late replies may have freed slots
+  if (state_ == State::kConnected) events_.on_room(this);  // late replies may have freed slots
 }
 
 size_t UpstreamConnection::read_replies(std::string_view input) {
@@ -214,7 +242,14 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
     // whose it is.
     codec::DecodeResult result;
     Response* into = &scratch_;
-    if (by_id_) {
+    if (push_mode_) {
+      result = codec_->skip(rest, scratch_);
+      if (result.status == codec::DecodeStatus::kAnswered) {
+        consumed += result.consumed;
+        events_.on_push(rest.substr(0, result.consumed));
+        continue;
+      }
+    } else if (by_id_) {
       result = codec_->decode(rest, scratch_);
     } else if (head == nullptr || head->upstream.passthrough) {
       result = codec_->skip(rest, scratch_);
@@ -229,7 +264,7 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
       if (!by_id_ && in_flight_.take(std::nullopt, call) && call != nullptr) {
         lost_calls_ = true;
         call->upstream.connection = nullptr;
-        endpoint_.on_call_lost(call, true, why);
+        events_.on_call_lost(call, true, why);
       }
       close(why);
       return input.size();
@@ -250,7 +285,7 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
       scratch_ = Response();
     }
     call->response.id = call->request.id;
-    endpoint_.on_answer(call);
+    events_.on_answer(call);
   }
   return consumed;
 }
@@ -272,12 +307,18 @@ void UpstreamConnection::close(const std::string& error) {
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &UpstreamConnection::on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&connect_timer_), &UpstreamConnection::on_handle_closed);
   uint64_t unwritten = unwritten_seq_;
+  std::vector<PendingCall*> pushes;
+  pushes.swap(written_pushes_);
+  for (PendingCall* call : pushes) {
+    call->upstream.connection = nullptr;
+    events_.on_call_lost(call, false, error);
+  }
   in_flight_.drain([&](PendingCall* call) {
     lost_calls_ = true;
     call->upstream.connection = nullptr;
-    endpoint_.on_call_lost(call, call->upstream.seq < unwritten, error);
+    events_.on_call_lost(call, call->upstream.seq < unwritten, error);
   });
-  endpoint_.on_connection_closed(this, was_connected, lost_calls_, error);
+  events_.on_connection_closed(this, was_connected, lost_calls_, error);
 }
 
 void UpstreamConnection::on_handle_closed(uv_handle_t* handle) {

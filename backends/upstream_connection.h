@@ -8,7 +8,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "backends/connection_events.h"
 #include "backends/in_flight.h"
 #include "codecs/codec.h"
 #include "gateway/byte_buffer.h"
@@ -30,7 +32,9 @@ class UpstreamConnection {
   // The reason a connection closes when every request on it timed out: not worth a log line.
   static constexpr std::string_view kAllTimedOut = "every request in flight timed out";
 
-  explicit UpstreamConnection(Endpoint& endpoint);
+  // Connects to `endpoint` and reports to `events`. In push mode nothing is matched: each request
+  // is answered (with nothing) once written, and every frame the upstream sends is a push.
+  UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events, bool push_mode = false);
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
@@ -41,6 +45,9 @@ class UpstreamConnection {
   void close(const std::string& error);
 
   bool connected() const { return state_ == State::kConnected; }
+  bool push_mode() const { return push_mode_; }
+  // From now on nothing is matched (see the constructor). Only with nothing in flight.
+  void enter_push_mode() { push_mode_ = true; }
   bool closing() const { return state_ == State::kClosing; }
   // May take another request now.
   bool has_room() const;
@@ -70,11 +77,15 @@ class UpstreamConnection {
   // Matches whole replies in `input` to their calls; returns the bytes consumed.
   size_t read_replies(std::string_view input);
   void close_if_only_orphans();
+  void answer_written_pushes();
   void set_timeout_meta(PendingCall* call);
   void rearm_quickack();
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
   Endpoint& endpoint_;
+  ConnectionEvents& events_;
+  bool push_mode_;
+  std::vector<PendingCall*> written_pushes_;  // push mode: requests answered once written
   std::unique_ptr<codec::ClientCodec> codec_;
   uv_tcp_t tcp_{};
   uv_timer_t connect_timer_{};

@@ -28,6 +28,7 @@ bool Upstreams::start(std::string& error) {
     // A respawned worker takes over its slot: the totals go on, the dead one's gauges are gone.
     counters.pending.set(0);
     counters.connections.set(0);
+    counters.pinned.set(0);
     clusters_.push_back(std::make_unique<Cluster>(*this, cluster_config, *codec, counters));
     if (!cluster_config.health_check.method.empty()) {
       checkers_.push_back(std::make_unique<HealthChecker>(*clusters_.back()));

@@ -41,6 +41,12 @@ enum class DecodeStatus : uint8_t {
               // send; the caller stops reading and closes once it is written
 };
 
+// What a request does to the server's side of its connection, when it is forwarded to an upstream
+// of the same codec: nothing (any shared connection may carry it), state that later requests of
+// the same client rely on (a transaction, a blocked call, a selected database), or a switch to a
+// stream of pushes the server sends on its own (pub/sub).
+enum class Pinning : uint8_t { kNone, kSession, kPush };
+
 struct DecodeResult {
   DecodeStatus status = DecodeStatus::kNeedMore;
   size_t consumed = 0;  // bytes of `input` that made up the frame (0 for kNeedMore and kBroken)
@@ -72,6 +78,12 @@ class ServerCodec {
     (void)frame;
     (void)request;
     return false;
+  }
+
+  // For a forwardable request: whether it needs an upstream connection of the client's own.
+  virtual Pinning pinning(const Request& request) const {
+    (void)request;
+    return Pinning::kNone;
   }
 };
 

@@ -25,6 +25,7 @@ constexpr uint64_t kMaxPipeline = 1'000'000;
 constexpr uint64_t kMaxEndpointConnections = 1024;
 constexpr uint64_t kMaxPipelineDepth = 1'000'000;
 constexpr uint64_t kMaxPending = 100'000'000;
+constexpr uint64_t kMaxPinned = 100'000;
 constexpr uint64_t kMaxRetries = 10;
 constexpr uint64_t kMaxFailures = 1'000'000;
 constexpr uint64_t kMaxThreshold = 1000;
@@ -65,7 +66,8 @@ constexpr std::string_view kClusterKeys[] = {"name",         "codec",           
                                              "endpoints",    "discovery",       "load_balancer",
                                              "hash_key",     "max_connections", "pipeline_depth",
                                              "max_pending",  "connect_timeout", "request_timeout",
-                                             "retries",      "outlier",         "health_check"};
+                                             "retries",      "outlier",         "health_check",
+                                             "max_pinned"};
 constexpr std::string_view kDiscoveryKeys[] = {"zookeeper"};
 constexpr std::string_view kZookeeperDiscoveryKeys[] = {"path"};
 constexpr std::string_view kLoadBalancers[] = {"round_robin", "random", "least_pending",
@@ -385,6 +387,7 @@ ClusterConfig read_cluster(ReadContext& ctx, const Field& item) {
   map.read_integer("max_connections", cluster.max_connections, 1, kMaxEndpointConnections);
   map.read_integer("pipeline_depth", cluster.pipeline_depth, 1, kMaxPipelineDepth);
   map.read_integer("max_pending", cluster.max_pending, 1, kMaxPending);
+  map.read_integer("max_pinned", cluster.max_pinned, 0, kMaxPinned);
   map.read_duration("connect_timeout", cluster.connect_timeout, 1ms);
   map.read_duration("request_timeout", cluster.request_timeout, 1ms);
   map.read_integer("retries", cluster.retries, 0, kMaxRetries);

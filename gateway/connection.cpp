@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "backends/cluster.h"
+#include "backends/pin.h"
 #include "gateway/gateway.h"
 #include "gateway/listener.h"
 #include "gateway/log.h"
@@ -187,6 +188,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
     call->upstream.passthrough = true;
     call->upstream.wire.assign(frame);
   }
+  if (!attach_pin(cluster, call)) return;
   pending_.push_back(call);
   cluster.submit(call);
   if (call->done) {
@@ -197,6 +199,70 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
     answer(call->response);
     delete call;
   }
+}
+
+backends::Pin* Connection::pin_for(const backends::Cluster* cluster) const {
+  for (const auto& pin : pins_)
+    if (&pin->cluster() == cluster) return pin.get();
+  return nullptr;
+}
+
+bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
+  backends::Pin* pin = pin_for(&cluster);
+  codec::Pinning pinning = call->upstream.passthrough ? codec_->pinning(call->request) : codec::Pinning::kNone;
+  call->upstream.starts_pushes = pinning == codec::Pinning::kPush;
+  if (pin == nullptr) {
+    if (pinning != codec::Pinning::kNone) {
+      // Requests sent before this one on shared connections must be answered first.
+      bool earlier = std::any_of(pending_.begin(), pending_.end(), [&](const PendingCall* other) {
+        return !other->done && other->upstream.cluster == &cluster && other->upstream.pin == nullptr;
+      });
+      ErrorCode code = ErrorCode::kNone;
+      std::string error;
+      auto opened = cluster.open_pin(call->request, *this, pinning == codec::Pinning::kPush, earlier, code, error);
+      if (!opened) {
+        call->response.set_error(code, std::move(error));
+        call->upstream.passthrough = false;
+        answer(call->response);
+        delete call;
+        return false;
+      }
+      pin = opened.get();
+      pins_.push_back(std::move(opened));
+    }
+  }
+  call->upstream.pin = pin;
+  return true;
+}
+
+void Connection::release_pin_barrier(const PendingCall* call) {
+  backends::Pin* pin = pin_for(call->upstream.cluster);
+  if (pin == nullptr || !pin->waiting_for_earlier() || call->upstream.pin != nullptr) return;
+  bool earlier = std::any_of(pending_.begin(), pending_.end(), [&](const PendingCall* other) {
+    return other != call && !other->done && other->upstream.cluster == call->upstream.cluster &&
+           other->upstream.pin == nullptr;
+  });
+  if (!earlier) pin->release_barrier();
+}
+
+void Connection::on_push(std::string_view frame) {
+  if (closing_) return;
+  if (pending_.empty() || !in_order_) {
+    output_.append(frame);
+  } else {
+    // Behind answers still owed to earlier requests.
+    auto* call = new PendingCall();
+    call->done = true;
+    call->upstream.passthrough = true;
+    call->upstream.wire.assign(frame);
+    pending_.push_back(call);
+  }
+  gateway_.defer_pump(this);
+}
+
+void Connection::on_pin_lost() {
+  close_when_flushed_ = true;
+  gateway_.defer_pump(this);
 }
 
 void Connection::answer(Response& response) {
@@ -213,6 +279,7 @@ void Connection::answer(Response& response) {
 }
 
 void Connection::on_call_done(PendingCall* call) {
+  if (call->upstream.cluster != nullptr && !pins_.empty()) release_pin_barrier(call);
   if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
   if (call->route != nullptr) gateway_.stats().count_route(call->route_index, call->response.is_error());
   if (!in_order_) {
@@ -362,6 +429,7 @@ void Connection::close() {
   gateway_.cancel_deferred_pump(this);
   for (PendingCall* call : pending_) abandon_call(call);
   pending_.clear();
+  pins_.clear();  // each closes its upstream connection: a session is never handed on
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_close);
 }
 

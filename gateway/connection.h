@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "codecs/codec.h"
 #include "gateway/byte_buffer.h"
@@ -19,6 +20,11 @@ namespace rpcgate {
 
 class Gateway;
 class Listener;
+
+namespace backends {
+class Cluster;
+class Pin;
+}  // namespace backends
 
 class Connection final : public CallOwner {
  public:
@@ -43,6 +49,8 @@ class Connection final : public CallOwner {
   static constexpr uint64_t kDrainQuietMs = 50;
 
   void on_call_done(PendingCall* call) override;
+  void on_push(std::string_view frame) override;
+  void on_pin_lost() override;
   // After any progress (a read, a completed call, a finished write, a drain): decodes frames
   // buffered while paused, writes what is ready, then reads on, pauses, or closes.
   void pump();
@@ -64,6 +72,12 @@ class Connection final : public CallOwner {
   bool may_decode() const;
   void dispatch(std::string_view frame);
   void call_cluster(const RouteTarget& target, std::string_view frame);
+  // The client's own connection to `cluster`, opening one when `call` needs it; false when the
+  // call was answered instead (no endpoint, or max_pinned reached).
+  bool attach_pin(backends::Cluster& cluster, PendingCall* call);
+  backends::Pin* pin_for(const backends::Cluster* cluster) const;
+  // `call` to a cluster is answered: a pin waiting for the client's earlier calls may go.
+  void release_pin_barrier(const PendingCall* call);
   void answer(Response& response);
   void enqueue(PendingCall* call);
   void write_ready_calls();
@@ -84,6 +98,7 @@ class Connection final : public CallOwner {
   Request request_;        // reused for every request decoded on the spot
   Response response_;      // reused for every answer made on the spot
   std::deque<PendingCall*> pending_;  // in request order
+  std::vector<std::unique_ptr<backends::Pin>> pins_;  // at most one per cluster
   bool in_order_ = true;              // false: the codec carries ids, answers leave as they complete
 
   uint64_t last_active_ms_ = 0;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "backends/deadline_queue.h"
 #include "codecs/message.h"
@@ -18,6 +19,7 @@ namespace rpcgate {
 namespace backends {
 class Cluster;
 class Endpoint;
+class Pin;
 class UpstreamConnection;
 }  // namespace backends
 
@@ -27,6 +29,10 @@ struct PendingCall;
 class CallOwner {
  public:
   virtual void on_call_done(PendingCall* call) = 0;
+  // A frame its pinned upstream connection sent on its own (pub/sub), to pass on as it is.
+  virtual void on_push(std::string_view frame) { (void)frame; }
+  // Its pinned upstream connection closed: the session it held on the server is gone.
+  virtual void on_pin_lost() {}
 
  protected:
   ~CallOwner() = default;
@@ -37,6 +43,8 @@ struct UpstreamState {
   backends::Cluster* cluster = nullptr;
   backends::Endpoint* endpoint = nullptr;              // picked; set while waiting or in flight
   backends::UpstreamConnection* connection = nullptr;  // set while in flight
+  backends::Pin* pin = nullptr;                        // the client's own connection, if it has one
+  bool starts_pushes = false;  // after it, the upstream sends frames of its own (SUBSCRIBE)
   uint64_t seq = 0;                                    // its place on that connection
   backends::DeadlineNode deadline;
   uint64_t timeout_ms = 0;  // per attempt

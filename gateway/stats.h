@@ -44,8 +44,10 @@ struct ClusterStats {
   Counter connects;          // upstream connections opened
   Counter connect_failures;  // connects refused or timed out
   Counter ejections;         // endpoints ejected after consecutive failures
+  Counter pins;              // clients given an upstream connection of their own
   Counter pending;           // calls waiting or in flight now
-  Counter connections;       // upstream connections open now
+  Counter connections;       // pool connections open now
+  Counter pinned;            // pinned connections open now
 };
 
 struct Stats {

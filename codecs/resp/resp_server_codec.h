@@ -12,6 +12,7 @@
 #include "codecs/resp/inline_command.h"
 #include "codecs/resp/multibulk_reader.h"
 #include "codecs/resp/resp_encoder.h"
+#include "codecs/resp/stateful_commands.h"
 
 namespace rpcgate::codec::resp {
 
@@ -26,6 +27,7 @@ class RespServerCodec final : public ServerCodec {
   bool forwardable(std::string_view frame, const Request&) const override {
     return !frame.empty() && frame.front() == '*' && name_ != "call";
   }
+  Pinning pinning(const Request& request) const override { return command_pinning(request); }
 
  private:
   DecodeResult command(size_t end, Request& request, Response& reply);

@@ -140,7 +140,8 @@ class InfoHandler final : public Handler {
               ",retries=" + total(&ClusterStats::retries) + ",timeouts=" + total(&ClusterStats::timeouts) +
               ",connections=" + total(&ClusterStats::connections) + ",connects=" + total(&ClusterStats::connects) +
               ",connect_failures=" + total(&ClusterStats::connect_failures) +
-              ",ejections=" + total(&ClusterStats::ejections) + "\r\n";
+              ",ejections=" + total(&ClusterStats::ejections) + ",pinned=" + total(&ClusterStats::pinned) +
+              ",pins=" + total(&ClusterStats::pins) + "\r\n";
     }
     text += "\r\n";
   }

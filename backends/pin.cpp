@@ -1,0 +1,95 @@
+#include "backends/pin.h"
+
+#include <algorithm>
+
+#include "backends/cluster.h"
+#include "backends/endpoint.h"
+#include "backends/upstream_connection.h"
+#include "gateway/log.h"
+#include "gateway/pending_call.h"
+
+namespace rpcgate::backends {
+
+Pin::Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool push_mode, bool wait_for_earlier)
+    : cluster_(cluster),
+      endpoint_(endpoint),
+      owner_(owner),
+      connection_(new UpstreamConnection(endpoint, *this, push_mode)),
+      wait_for_earlier_(wait_for_earlier) {
+  ++cluster_.stats().pins;
+  ++cluster_.stats().pinned;
+  connection_->connect();
+}
+
+Pin::~Pin() { close(); }
+
+void Pin::release_barrier() {
+  wait_for_earlier_ = false;
+  send_queued();
+}
+
+void Pin::submit(PendingCall* call) {
+  call->upstream.endpoint = &endpoint_;
+  queue_.push_back(call);
+  send_queued();
+}
+
+void Pin::send_queued() {
+  while (connected_ && !wait_for_earlier_ && !queue_.empty() && connection_->has_room()) {
+    PendingCall* call = queue_.front();
+    if (call->upstream.starts_pushes && !connection_->push_mode()) {
+      // A subscription after a session command: once the replies owed are in, everything the
+      // server sends is a push.
+      if (connection_->load() > 0) return;
+      connection_->enter_push_mode();
+    }
+    queue_.pop_front();
+    connection_->send(call);
+  }
+}
+
+void Pin::cancel(PendingCall* call) {
+  auto queued = std::find(queue_.begin(), queue_.end(), call);
+  if (queued != queue_.end()) {
+    queue_.erase(queued);
+  } else if (call->upstream.connection != nullptr) {
+    call->upstream.connection->orphan(call, false);
+  }
+}
+
+void Pin::close() {
+  if (connection_ == nullptr) return;
+  connection_->close("the client closed its connection");
+}
+
+void Pin::on_connected(UpstreamConnection*) {
+  connected_ = true;
+  send_queued();
+}
+
+void Pin::on_room(UpstreamConnection*) { send_queued(); }
+
+void Pin::on_answer(PendingCall* call) { cluster_.on_answer(call); }
+
+void Pin::on_call_lost(PendingCall* call, bool sent, const std::string& error) {
+  cluster_.on_attempt_failed(call, sent, ErrorCode::kUpstreamError, "upstream " + endpoint_.name() + ": " + error);
+}
+
+void Pin::on_connection_closed(UpstreamConnection*, bool was_connected, bool, const std::string& error) {
+  bool client_left = error == "the client closed its connection";
+  connection_ = nullptr;
+  --cluster_.stats().pinned;
+  endpoint_.release_pin_slot();
+  if (!was_connected) endpoint_.record_failure(error);
+  std::deque<PendingCall*> calls;
+  calls.swap(queue_);
+  for (PendingCall* call : calls)
+    cluster_.on_attempt_failed(call, false, ErrorCode::kUpstreamError,
+                               "upstream " + endpoint_.name() + ": pinned connection lost: " + error);
+  // The client's session on the server is gone, as it would be had the server closed on it.
+  if (!client_left) owner_.on_pin_lost();
+}
+
+void Pin::on_push(std::string_view frame) { owner_.on_push(frame); }
+
+}  // namespace rpcgate::backends

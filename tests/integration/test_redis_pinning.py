@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Redis commands that keep state on one server connection, through the Redis sidecar example
+(prefork, 2 workers, a catch-all route to a real redis-server): each client that sends one gets
+an upstream connection of its own (docs/redis-compatibility.md). Answers are compared with the
+same Redis asked directly, and Redis's own INFO shows how many connections the gateway holds."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+def redis_cli(port, stdin):
+    done = subprocess.run(["redis-cli", "-h", harness.LOOPBACK, "-p", str(port)], input=stdin,
+                          capture_output=True, timeout=30)
+    return done.returncode, done.stdout, done.stderr
+
+
+def connected_clients(port):
+    with harness.RespClient(port) as client:
+        info = client.call("INFO", "clients")
+    return int(re.search(rb"^connected_clients:(\d+)", info, re.M).group(1))
+
+
+class PinningTest(harness.GatewayTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = harness.RedisServer().start()
+        cls.gw = harness.ExampleGateway("redis-sidecar.yaml", {6379: cls.redis.port}).start()
+        cls.gateways = (cls.gw,)
+        cls.via = cls.gw.port("resp")
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.redis.stop()
+
+    def wait_clients(self, predicate, timeout=3.0):
+        deadline = time.monotonic() + timeout
+        count = connected_clients(self.redis.port)
+        while not predicate(count) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            count = connected_clients(self.redis.port)
+        return count
+
+    def test_multi_exec_answers_like_redis(self):
+        script = b"DEL tx:%s\nMULTI\nSET tx:%s 1\nINCR tx:%s\nGET tx:%s\nEXEC\nGET tx:%s\nDISCARD\nEXEC\n"
+        through = redis_cli(self.via, script.replace(b"%s", b"gw"))
+        direct = redis_cli(self.redis.port, script.replace(b"%s", b"direct"))
+        self.assertEqual(through, direct)
+        self.assertIn(b"QUEUED", through[1])
+
+    def test_watch_is_aborted_by_another_clients_write(self):
+        other = harness.redis_client(self.via)
+        for port in (self.via, self.redis.port):
+            with harness.RespClient(port) as client:
+                self.assertEqual(client.call("SET", "watched", "0"), "OK")
+                self.assertEqual(client.call("WATCH", "watched"), "OK")
+                other.set("watched", "changed by another client")
+                self.assertEqual(client.call("MULTI"), "OK")
+                self.assertEqual(client.call("SET", "watched", "mine"), "QUEUED")
+                self.assertIsNone(client.call("EXEC"), "port %d" % port)  # aborted
+        self.assertEqual(other.get("watched"), b"changed by another client")
+
+    def test_requests_before_the_pin_are_answered_first_and_in_order(self):
+        with harness.RespClient(self.via) as client:
+            commands = [("SET", "pin:order", "before")] * 1 + [("INCR", "pin:n")] * 20 + [
+                ("MULTI",), ("GET", "pin:order"), ("GET", "pin:n"), ("EXEC",)]
+            client.call("DEL", "pin:n")
+            client.send_raw(b"".join(harness.resp_command(*c) for c in commands))
+            answers = [client.read(timeout=10) for _ in commands]
+        self.assertEqual(answers[:21], ["OK"] + list(range(1, 21)))
+        self.assertEqual(answers[21:24], ["OK", "QUEUED", "QUEUED"])
+        self.assertEqual(answers[24], [b"before", b"20"])
+
+    def test_blpop_is_released_by_another_client_while_others_are_not_delayed(self):
+        harness.redis_client(self.via).delete("pin:queue")
+        popped = {}
+
+        def blocked():
+            with harness.RespClient(self.via, timeout=10) as client:
+                popped["answer"] = client.call("BLPOP", "pin:queue", "5")
+                popped["at"] = time.monotonic()
+
+        thread = threading.Thread(target=blocked)
+        thread.start()
+        time.sleep(0.3)
+        reader = harness.redis_client(self.via)
+        reader.set("pin:plain", "x")
+        slowest = 0.0
+        for _ in range(50):  # a third client's GETs while one client blocks
+            start = time.monotonic()
+            self.assertEqual(reader.get("pin:plain"), b"x")
+            slowest = max(slowest, time.monotonic() - start)
+        pushed_at = time.monotonic()
+        self.assertEqual(harness.redis_client(self.via).lpush("pin:queue", "job"), 1)
+        thread.join(10)
+        self.assertEqual(popped.get("answer"), [b"pin:queue", b"job"])
+        self.assertLess(popped["at"] - pushed_at, 0.5)
+        self.assertLess(slowest, 0.1)
+
+    def test_subscribe_on_two_clients_and_publish_from_a_third(self):
+        subscribers = [harness.RespClient(self.via), harness.RespClient(self.via)]
+        try:
+            for client in subscribers:
+                self.assertEqual(client.call("SUBSCRIBE", "pin:news", "pin:other"), [b"subscribe", b"pin:news", 1])
+                self.assertEqual(client.read(), [b"subscribe", b"pin:other", 2])
+            receivers = harness.redis_client(self.via).publish("pin:news", "hello")
+            self.assertEqual(receivers, 2)
+            for client in subscribers:
+                self.assertEqual(client.read(), [b"message", b"pin:news", b"hello"])
+                self.assertEqual(client.call("PING"), [b"pong", b""])  # as Redis answers PING when subscribed
+                self.assertEqual(client.call("UNSUBSCRIBE", "pin:news"), [b"unsubscribe", b"pin:news", 1])
+        finally:
+            for client in subscribers:
+                client.close()
+
+    def test_monitor_sees_a_command(self):
+        with harness.RespClient(self.via) as monitor:
+            self.assertEqual(monitor.call("MONITOR"), "OK")
+            harness.redis_client(self.via).set("pin:monitored", "1")
+            deadline = time.monotonic() + 5
+            seen = b""
+            while b"pin:monitored" not in seen and time.monotonic() < deadline:
+                line = monitor.read(timeout=5)
+                seen += line.encode() if isinstance(line, str) else bytes(line)
+        self.assertIn(b'"set" "pin:monitored" "1"', seen.lower())
+
+    def test_select_of_another_database_never_reaches_a_shared_connection(self):
+        # SELECT is still answered by rpcgate's RESP listener (database 0 only): refused rather
+        # than forwarded, where it would change the database of every client on that connection.
+        with harness.RespClient(self.via) as client:
+            self.assertIsInstance(client.call("SELECT", "1"), harness.RespError)
+            self.assertEqual(client.call("SET", "pin:db", "zero"), "OK")
+        self.assertEqual(harness.redis_client(self.redis.port).get("pin:db"), b"zero")
+
+    def test_pinned_connections_are_closed_with_their_clients(self):
+        baseline = self.wait_clients(lambda n: True)
+        clients = [harness.RespClient(self.via) for _ in range(40)]
+        try:
+            for client in clients:
+                self.assertEqual(client.call("MULTI"), "OK")
+            during = self.wait_clients(lambda n: n >= baseline + 40)
+            self.assertGreaterEqual(during, baseline + 40)
+        finally:
+            for client in clients:
+                client.close()
+        after = self.wait_clients(lambda n: n <= baseline, timeout=1.5)
+        self.assertLessEqual(after, baseline)
+
+    def test_many_plain_clients_share_few_upstream_connections(self):
+        baseline = connected_clients(self.redis.port)
+        clients = []
+        try:
+            for i in range(200):
+                sock = harness.RespClient(self.via)
+                clients.append(sock)
+                self.assertEqual(sock.call("GET", "pin:shared:%d" % i), None)
+            upstream = connected_clients(self.redis.port)
+        finally:
+            for client in clients:
+                client.close()
+        # 2 workers x max_connections 2 in the example, whatever was open before included.
+        self.assertLessEqual(upstream, max(baseline, 1) + 4)
+
+    def test_max_pinned_answers_overloaded(self):
+        redis = harness.RedisServer().start()
+        try:
+            with harness.Gateway([{"name": "resp", "codec": "resp"}], handlers=[], log_level="info",
+                                 extra_yaml="routes:\n  - {match: {glob: \"*\"}, cluster: cache}\n"
+                                            "clusters:\n  - {name: cache, codec: resp, endpoints: [127.0.0.1:%d],"
+                                            " max_pinned: 2}\n" % redis.port) as gw:
+                clients = [harness.RespClient(gw.port("resp")) for _ in range(3)]
+                try:
+                    answers = [client.call("MULTI") for client in clients]
+                    self.assertEqual(answers[:2], ["OK", "OK"])
+                    self.assertIsInstance(answers[2], harness.RespError)
+                    self.assertTrue(str(answers[2]).startswith("OVERLOADED"), answers[2])
+                    self.assertEqual(clients[2].call("GET", "x"), None)  # and the connection lives
+                finally:
+                    for client in clients:
+                        client.close()
+        finally:
+            redis.stop()
+
+
+if __name__ == "__main__":
+    harness.main()
