@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -48,7 +49,8 @@ class RedisSidecarTest(harness.GatewayTestCase):
             # Each side writes its own keys so that the direct run does not see the other's state.
             through, direct = (redis_cli(self.via, *[a.replace("{k}", "gw") for a in command]),
                                redis_cli(self.redis.port, *[a.replace("{k}", "direct") for a in command]))
-            self.assertEqual(through, direct, "command %r" % (command,))
+            rc, out, err = through
+            self.assertEqual((rc, out.replace(b"gw:", b"direct:"), err), direct, "command %r" % (command,))
 
     def test_redis_cli_commands_answer_like_redis(self):
         self.assertSameAsRedis(
@@ -66,6 +68,37 @@ class RedisSidecarTest(harness.GatewayTestCase):
             ["exists", "{k}:s", "{k}:missing"],
             ["del", "{k}:s", "{k}:n", "{k}:h"],
         )
+
+    def test_commands_rpcgate_does_not_know_are_forwarded_as_they_are(self):
+        # Whatever the command and its syntax: Redis answers, and the answer comes back unchanged.
+        self.assertSameAsRedis(
+            ["set", "{k}:e", "v"],
+            ["expire", "{k}:e", "100", "NX"],
+            ["expire", "{k}:e", "50", "GT"],
+            ["expire", "{k}:e", "200", "XX"],
+            ["expire", "{k}:e", "10", "LT"],
+            ["ttl", "{k}:e"],
+            ["object", "encoding", "{k}:e"],
+            ["rename", "{k}:e", "{k}:renamed"],
+            ["exists", "{k}:e", "{k}:renamed"],
+            ["keys", "{k}:*"],
+            ["scan", "0", "MATCH", "{k}:*", "COUNT", "1000"],
+            ["xadd", "{k}:stream", "1-1", "field", "value"],
+            ["xadd", "{k}:stream", "2-1", "field", "other"],
+            ["xrange", "{k}:stream", "-", "+"],
+            ["xlen", "{k}:stream"],
+            ["config", "get", "maxmemory-policy"],
+            ["debug", "sleep", "0"],
+            ["function", "list"],
+            ["foo", "bar"],                         # unknown: Redis's own error, connection kept
+            ["del", "{k}:renamed", "{k}:stream"],
+        )
+        with harness.RespClient(self.via) as client:
+            self.assertIn("unknown command", str(client.call("FOO")))
+            self.assertEqual(client.call("PING"), "PONG")  # the same connection goes on
+            seconds, micros = client.call("TIME")        # Redis's TIME, not a local one
+            self.assertAlmostEqual(int(seconds), time.time(), delta=5)
+            self.assertTrue(micros.isdigit())
 
     def test_binary_and_large_values_round_trip(self):
         through = harness.redis_client(self.via)
