@@ -26,6 +26,11 @@ class InFlight {
   uint64_t add(PendingCall* call);
   // The caller of `seq` gave up; its reply will be dropped.
   void orphan(uint64_t seq);
+  // Records a request sent for no caller at all: its reply is dropped.
+  void add_orphan() {
+    add(nullptr);
+    ++orphans_;
+  }
   // The request a reply answers: the oldest one (in order) or the one with `id`. Returns false
   // when nothing matches (a reply nobody asked for: the upstream is confused). `call` is null
   // for an orphan.

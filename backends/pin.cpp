@@ -10,11 +10,13 @@
 
 namespace rpcgate::backends {
 
-Pin::Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool push_mode, bool wait_for_earlier)
+Pin::Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool push_mode, bool wait_for_earlier,
+         std::string preamble)
     : cluster_(cluster),
       endpoint_(endpoint),
       owner_(owner),
       connection_(new UpstreamConnection(endpoint, *this, push_mode)),
+      preamble_(std::move(preamble)),
       wait_for_earlier_(wait_for_earlier) {
   ++cluster_.stats().pins;
   ++cluster_.stats().pinned;
@@ -64,6 +66,7 @@ void Pin::close() {
 
 void Pin::on_connected(UpstreamConnection*) {
   connected_ = true;
+  if (!preamble_.empty()) connection_->send_unanswered(preamble_);
   send_queued();
 }
 

@@ -26,7 +26,10 @@ class UpstreamConnection;
 class Pin final : public ConnectionEvents {
  public:
   // `push_mode`: the upstream will send frames of its own (see UpstreamConnection).
-  Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool push_mode, bool wait_for_earlier);
+  // `preamble`: frames sent before any call, to recreate session state the client set while it
+  // had no connection of its own (its RESP client name); their replies are dropped.
+  Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool push_mode, bool wait_for_earlier,
+      std::string preamble);
   ~Pin();
   Pin(const Pin&) = delete;
   Pin& operator=(const Pin&) = delete;
@@ -60,6 +63,7 @@ class Pin final : public ConnectionEvents {
   CallOwner& owner_;
   UpstreamConnection* connection_;  // null once closed
   std::deque<PendingCall*> queue_;  // not sent yet
+  std::string preamble_;
   bool connected_ = false;
   bool wait_for_earlier_;
 };

@@ -106,6 +106,12 @@ void UpstreamConnection::send(PendingCall* call) {
   endpoint_.cluster().upstreams().schedule_flush(this);
 }
 
+void UpstreamConnection::send_unanswered(std::string_view frame) {
+  if (!push_mode_) in_flight_.add_orphan();
+  output_.append(frame);
+  endpoint_.cluster().upstreams().schedule_flush(this);
+}
+
 void UpstreamConnection::set_timeout_meta(PendingCall* call) {
   // The upstream learns how long the gateway will wait, so it can give up when nobody waits.
   uint64_t now = endpoint_.cluster().now_ms();

@@ -59,6 +59,8 @@ class UpstreamConnection {
   void send(PendingCall* call);
   // The caller of `call` gave up (timeout, client gone): its reply will be dropped.
   void orphan(PendingCall* call, bool timed_out);
+  // Sends one request frame whose reply nobody waits for.
+  void send_unanswered(std::string_view frame);
   void flush();
 
   bool before_poll_scheduled_ = false;  // owned by Upstreams' flush queue

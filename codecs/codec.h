@@ -30,6 +30,9 @@ struct CodecOptions {
   Limits limits;
   ByteOrder length_byte_order = ByteOrder::kLittle;  // json: the legacy services pack native (LE)
   RespArgs resp_args = RespArgs::kAuto;              // resp: how command arguments become params
+  // resp: a route sends SELECT, CLIENT and COMMAND to a Redis, so they decode to requests instead
+  // of being answered by the codec (set by the gateway from the routes, not by users).
+  bool forward_connection_commands = false;
 };
 
 enum class DecodeStatus : uint8_t {
@@ -45,7 +48,9 @@ enum class DecodeStatus : uint8_t {
 // of the same codec: nothing (any shared connection may carry it), state that later requests of
 // the same client rely on (a transaction, a blocked call, a selected database), or a switch to a
 // stream of pushes the server sends on its own (pub/sub).
-enum class Pinning : uint8_t { kNone, kSession, kPush };
+// kLocalUnlessPinned: harmless to answer here (SELECT 0, CLIENT SETNAME) while the client has no
+// connection of its own, and forwarded on it once it has one.
+enum class Pinning : uint8_t { kNone, kSession, kPush, kLocalUnlessPinned };
 
 struct DecodeResult {
   DecodeStatus status = DecodeStatus::kNeedMore;
@@ -85,6 +90,16 @@ class ServerCodec {
     (void)request;
     return Pinning::kNone;
   }
+
+  // Answers a kLocalUnlessPinned request the way the codec would have without forwarding.
+  virtual void answer_locally(const Request& request, Response& reply) {
+    (void)request;
+    reply.set_error(ErrorCode::kInternal, "nothing to answer locally");
+  }
+
+  // Frames that recreate, on a new upstream connection of the client's own, the session state
+  // the codec has kept for it (the RESP client name). Their replies are dropped.
+  virtual std::string session_preamble() const { return {}; }
 };
 
 // The client side, towards an upstream: encodes requests, decodes responses.

@@ -1,5 +1,6 @@
 #include "gateway/listener.h"
 
+#include "backends/cluster.h"
 #include "gateway/connection.h"
 #include "gateway/gateway.h"
 #include "gateway/log.h"
@@ -12,7 +13,12 @@ constexpr int kBacklog = 511;
 }  // namespace
 
 Listener::Listener(Gateway& gateway, const conf::ListenerConfig& config, size_t index, const codec::CodecInfo& codec)
-    : gateway_(gateway), config_(config), index_(index), codec_(codec) {
+    : gateway_(gateway), config_(config), index_(index), codec_(codec), codec_options_(config.codec_options) {
+  // A route that sends SELECT to an upstream of this very codec (a Redis behind a RESP port)
+  // wants the connection commands forwarded, not answered here.
+  const RouteTarget* select = gateway_.router().resolve("select");
+  codec_options_.forward_connection_commands =
+      select != nullptr && select->cluster != nullptr && &select->cluster->codec() == &codec_;
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
 }

@@ -35,7 +35,7 @@ class Listener {
 
   const conf::ListenerConfig& config() const { return config_; }
   size_t index() const { return index_; }
-  std::unique_ptr<codec::ServerCodec> make_codec() const { return codec_.make_server(config_.codec_options); }
+  std::unique_ptr<codec::ServerCodec> make_codec() const { return codec_.make_server(codec_options_); }
   const codec::CodecInfo& codec_info() const { return codec_; }
 
  private:
@@ -48,6 +48,7 @@ class Listener {
   const conf::ListenerConfig& config_;
   size_t index_;
   const codec::CodecInfo& codec_;
+  codec::CodecOptions codec_options_;  // the config's, plus what the routes imply
   uv_tcp_t tcp_{};
   size_t active_ = 0;
   bool closing_ = false;

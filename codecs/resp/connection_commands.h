@@ -20,6 +20,10 @@ class ConnectionCommands {
  public:
   // True when `name` (lower-cased) is answered here.
   static bool handles(std::string_view name);
+  // Those a Redis behind a route answers better: SELECT, CLIENT and COMMAND.
+  static bool forwardable(std::string_view name) { return name == "select" || name == "client" || name == "command"; }
+
+  const std::string& client_name() const { return client_name_; }
 
   // Fills `reply` (cleared by the caller) for `argv`, whose command is `name`.
   void answer(std::string_view name, std::span<const std::string_view> argv, Response& reply);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "codecs/resp/command_params.h"
+#include "codecs/resp/resp_writer.h"
 
 namespace rpcgate::codec::resp {
 
@@ -81,7 +82,8 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
 
   DecodeResult result;
   result.consumed = end;
-  if (ConnectionCommands::handles(name_)) {
+  if (ConnectionCommands::handles(name_) &&
+      !(options_.forward_connection_commands && ConnectionCommands::forwardable(name_))) {
     reply.clear();
     connection_.answer(name_, argv_, reply);
     result.status = DecodeStatus::kAnswered;
@@ -112,6 +114,33 @@ DecodeResult RespServerCodec::broken(ErrorCode code, std::string_view message, R
   reply.set_error(broken_code_, broken_message_);
   reply.close_after = true;
   return DecodeResult{DecodeStatus::kBroken, 0};
+}
+
+void RespServerCodec::answer_locally(const Request& request, Response& reply) {
+  // Back from params to arguments: only simple commands (SELECT 0, CLIENT SETNAME x) come here.
+  local_args_.clear();
+  local_args_.push_back(request.method);
+  auto add = [&](const Json& value) {
+    local_args_.push_back(value.is_string() ? value.get<std::string>() : value.dump());
+  };
+  if (request.params.is_array()) {
+    for (const Json& value : request.params) add(value);
+  } else if (!request.params.is_null()) {
+    add(request.params);
+  }
+  argv_.assign(local_args_.begin(), local_args_.end());
+  reply.clear();
+  connection_.answer(request.method, argv_, reply);
+}
+
+std::string RespServerCodec::session_preamble() const {
+  if (connection_.client_name().empty()) return {};
+  std::string frame;
+  append_unsigned_header(frame, '*', 3);
+  append_bulk(frame, "CLIENT");
+  append_bulk(frame, "SETNAME");
+  append_bulk(frame, connection_.client_name());
+  return frame;
 }
 
 void RespServerCodec::encode(const Response& response, std::string& out) {

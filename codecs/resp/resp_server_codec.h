@@ -28,6 +28,8 @@ class RespServerCodec final : public ServerCodec {
     return !frame.empty() && frame.front() == '*' && name_ != "call";
   }
   Pinning pinning(const Request& request) const override { return command_pinning(request); }
+  void answer_locally(const Request& request, Response& reply) override;
+  std::string session_preamble() const override;
 
  private:
   DecodeResult command(size_t end, Request& request, Response& reply);
@@ -49,6 +51,7 @@ class RespServerCodec final : public ServerCodec {
   std::vector<ArgSpan> inline_spans_;
   std::string inline_scratch_;
   std::string name_;
+  std::vector<std::string> local_args_;  // answer_locally's arguments, as text
 
   bool broken_ = false;
   ErrorCode broken_code_ = ErrorCode::kNone;

@@ -26,10 +26,28 @@ bool is_block_option(const Json& argument) {
          });
 }
 
+// The first argument as lower-case text ("" when there is none).
+std::string first_argument(const Json& params) {
+  const Json* first = params.is_array() ? (params.empty() ? nullptr : &params[0]) : &params;
+  if (first == nullptr || first->is_null()) return {};
+  std::string text = first->is_string() ? first->get<std::string>() : first->dump();
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
 }  // namespace
 
 Pinning command_pinning(const Request& request) {
   const std::string& name = request.method;
+  if (name == "select") return first_argument(request.params) == "0" ? Pinning::kLocalUnlessPinned : Pinning::kSession;
+  if (name == "client") {
+    std::string sub = first_argument(request.params);
+    // The name is kept by the codec and replayed on a pinned connection; LIST and INFO describe
+    // whichever connection carries them, which is harmless.
+    if (sub == "setname" || sub == "getname" || sub == "setinfo") return Pinning::kLocalUnlessPinned;
+    if (sub == "list" || sub == "info") return Pinning::kNone;
+    return Pinning::kSession;
+  }
   if (contains(kPushCommands, name)) return Pinning::kPush;
   if (!contains(kSessionCommands, name)) return Pinning::kNone;
   // XREAD and XREADGROUP hold the connection only with BLOCK.

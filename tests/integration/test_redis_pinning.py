@@ -132,13 +132,39 @@ class PinningTest(harness.GatewayTestCase):
                 seen += line.encode() if isinstance(line, str) else bytes(line)
         self.assertIn(b'"set" "pin:monitored" "1"', seen.lower())
 
-    def test_select_of_another_database_never_reaches_a_shared_connection(self):
-        # SELECT is still answered by rpcgate's RESP listener (database 0 only): refused rather
-        # than forwarded, where it would change the database of every client on that connection.
+    def test_select_does_not_leak_into_another_clients_database(self):
+        with harness.RespClient(self.via) as one, harness.RespClient(self.via) as zero:
+            self.assertEqual(zero.call("SET", "pin:db", "in db 0"), "OK")
+            self.assertEqual(one.call("SELECT", "1"), "OK")
+            self.assertEqual(one.call("SET", "pin:db", "in db 1"), "OK")
+            self.assertEqual(one.call("GET", "pin:db"), b"in db 1")
+            self.assertEqual(zero.call("GET", "pin:db"), b"in db 0")
+            self.assertEqual(zero.call("SELECT", "0"), "OK")  # answered locally: no pin needed
+        direct = harness.redis_client(self.redis.port)
+        self.assertEqual(direct.get("pin:db"), b"in db 0")
+        with harness.RespClient(self.redis.port) as client:
+            client.call("SELECT", "1")
+            self.assertEqual(client.call("GET", "pin:db"), b"in db 1")
+            client.call("DEL", "pin:db")
+        direct.delete("pin:db")
+
+    def test_client_name_is_kept_and_follows_the_client_onto_its_own_connection(self):
         with harness.RespClient(self.via) as client:
-            self.assertIsInstance(client.call("SELECT", "1"), harness.RespError)
-            self.assertEqual(client.call("SET", "pin:db", "zero"), "OK")
-        self.assertEqual(harness.redis_client(self.redis.port).get("pin:db"), b"zero")
+            self.assertEqual(client.call("CLIENT", "SETNAME", "pinned-app"), "OK")  # no pin yet
+            self.assertEqual(client.call("CLIENT", "GETNAME"), b"pinned-app")
+            client_id = client.call("CLIENT", "ID")                                  # pins
+            self.assertIsInstance(client_id, int)
+            self.assertEqual(client.call("CLIENT", "GETNAME"), b"pinned-app")        # Redis's answer now
+            listing = harness.redis_client(self.redis.port).client_list()
+            named = [entry for entry in listing if entry.get("name") == "pinned-app"]
+            self.assertEqual(len(named), 1, listing)
+            self.assertEqual(int(named[0]["id"]), client_id)
+
+    def test_command_is_redis_own(self):
+        with harness.RespClient(self.via) as through, harness.RespClient(self.redis.port) as direct:
+            self.assertEqual(through.call("COMMAND", "COUNT"), direct.call("COMMAND", "COUNT"))
+            self.assertGreater(through.call("COMMAND", "COUNT"), 100)
+            self.assertEqual(through.call("COMMAND", "INFO", "get"), direct.call("COMMAND", "INFO", "get"))
 
     def test_pinned_connections_are_closed_with_their_clients(self):
         baseline = self.wait_clients(lambda n: True)
