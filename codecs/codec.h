@@ -30,9 +30,10 @@ struct CodecOptions {
   Limits limits;
   ByteOrder length_byte_order = ByteOrder::kLittle;  // json: the legacy services pack native (LE)
   RespArgs resp_args = RespArgs::kAuto;              // resp: how command arguments become params
-  // resp: a route sends SELECT, CLIENT and COMMAND to a Redis, so they decode to requests instead
-  // of being answered by the codec (set by the gateway from the routes, not by users).
-  bool forward_connection_commands = false;
+  // resp: a route sends SELECT to a Redis (a catch-all sidecar), so the listener behaves as that
+  // Redis would: SELECT, CLIENT and COMMAND decode to requests instead of being answered by the
+  // codec, and protocol errors carry Redis's own text. Set by the gateway from the routes.
+  bool redis_upstream = false;
 };
 
 enum class DecodeStatus : uint8_t {

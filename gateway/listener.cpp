@@ -17,7 +17,7 @@ Listener::Listener(Gateway& gateway, const conf::ListenerConfig& config, size_t 
   // A route that sends SELECT to an upstream of this very codec (a Redis behind a RESP port)
   // wants the connection commands forwarded, not answered here.
   const RouteTarget* select = gateway_.router().resolve("select");
-  codec_options_.forward_connection_commands =
+  codec_options_.redis_upstream =
       select != nullptr && select->cluster != nullptr && &select->cluster->codec() == &codec_;
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;

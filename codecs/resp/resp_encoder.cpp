@@ -26,6 +26,10 @@ void RespEncoder::encode_response(const Response& response, std::string& out) {
   if (response.kind == kKindHello2) protocol_ = 2;
   if (response.kind == kKindHello3) protocol_ = 3;
 
+  if (response.is_error() && response.kind == kKindRawError) {
+    append_simple(out, '-', response.message);
+    return;
+  }
   if (response.is_error()) {
     out.push_back('-');
     out.append(error_code_name(response.error));

@@ -24,6 +24,9 @@ namespace rpcgate::codec::resp {
 inline constexpr std::string_view kKindMap = "resp.map";
 inline constexpr std::string_view kKindHello2 = "resp.hello2";
 inline constexpr std::string_view kKindHello3 = "resp.hello3";
+// An error written as its message alone, which carries its own first word ("ERR Protocol error:
+// invalid bulk length"), as Redis writes it.
+inline constexpr std::string_view kKindRawError = "resp.raw-error";
 
 class RespEncoder {
  public:

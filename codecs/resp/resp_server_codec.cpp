@@ -83,7 +83,7 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
   DecodeResult result;
   result.consumed = end;
   if (ConnectionCommands::handles(name_) &&
-      !(options_.forward_connection_commands && ConnectionCommands::forwardable(name_))) {
+      !(options_.redis_upstream && ConnectionCommands::forwardable(name_))) {
     reply.clear();
     connection_.answer(name_, argv_, reply);
     result.status = DecodeStatus::kAnswered;
@@ -104,14 +104,32 @@ DecodeResult RespServerCodec::need_more(std::string_view input, Response& reply)
   return DecodeResult{};
 }
 
+// Redis's words for the protocol errors it shares with us. Our limits are checked at the same
+// moment Redis checks its own (the header), so its text fits them: an array or bulk beyond our
+// bound is one beyond Redis's.
+namespace {
+
+std::string redis_protocol_error(ErrorCode code, std::string_view message) {
+  if (message.starts_with("Protocol error: inline request longer")) return "ERR Protocol error: too big inline request";
+  if (message.starts_with("Protocol error:")) return "ERR " + std::string(message);
+  if (code == ErrorCode::kTooLarge && message.starts_with("bulk length"))
+    return "ERR Protocol error: invalid bulk length";
+  if (code == ErrorCode::kTooLarge && message.starts_with("multibulk length"))
+    return "ERR Protocol error: invalid multibulk length";
+  return "ERR Protocol error: " + std::string(message);
+}
+
+}  // namespace
+
 DecodeResult RespServerCodec::broken(ErrorCode code, std::string_view message, Response& reply) {
   if (!broken_) {
     broken_ = true;
     broken_code_ = code;
-    broken_message_.assign(message);
+    broken_message_ = options_.redis_upstream ? redis_protocol_error(code, message) : std::string(message);
   }
   reply.clear();
   reply.set_error(broken_code_, broken_message_);
+  if (options_.redis_upstream) reply.kind = kKindRawError;
   reply.close_after = true;
   return DecodeResult{DecodeStatus::kBroken, 0};
 }

@@ -100,6 +100,38 @@ class RedisSidecarTest(harness.GatewayTestCase):
             self.assertAlmostEqual(int(seconds), time.time(), delta=5)
             self.assertTrue(micros.isdigit())
 
+    def error_and_close(self, port, data):
+        """The first line a server answers to `data`, and whether it then closed the connection."""
+        sock = harness.connect(port)
+        try:
+            harness.send_ignoring_reset(sock, data)
+            reply = b""
+            deadline = time.monotonic() + 5
+            while b"\r\n" not in reply and time.monotonic() < deadline:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            return reply.split(b"\r\n")[0], harness.wait_closed(sock)[0]
+        finally:
+            sock.close()
+
+    def test_protocol_errors_read_as_redis_writes_them(self):
+        cases = [
+            b"*abc\r\n",                      # invalid multibulk length
+            b"*1\r\n$abc\r\n",                # invalid bulk length
+            b"*1\r\n:1\r\n",                  # expected '$', got ':'
+            b'set "a b\r\n',                  # unbalanced quotes in request
+            b"*3000000000\r\n",               # a count out of range, refused at once
+            b"*1\r\n$2000000000\r\n",         # a length out of range, refused at once
+            b"x" * (70 * 1024),                # too big inline request
+        ]
+        for data in cases:
+            through = self.error_and_close(self.via, data)
+            direct = self.error_and_close(self.redis.port, data)
+            self.assertTrue(direct[0].startswith(b"-ERR Protocol error"), (data[:20], direct))
+            self.assertEqual(through, direct, data[:20])
+
     def test_binary_and_large_values_round_trip(self):
         through = harness.redis_client(self.via)
         direct = harness.redis_client(self.redis.port)
