@@ -5,8 +5,10 @@ an upstream connection of its own (docs/redis-compatibility.md). Answers are com
 same Redis asked directly, and Redis's own INFO shows how many connections the gateway holds."""
 
 import os
+import pty
 import re
-import socket
+import select
+import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +22,41 @@ def redis_cli(port, stdin):
     done = subprocess.run(["redis-cli", "-h", harness.LOOPBACK, "-p", str(port)], input=stdin,
                           capture_output=True, timeout=30)
     return done.returncode, done.stdout, done.stderr
+
+
+def interactive_redis_cli(port, steps, pause=0.3):
+    """Drives an interactive redis-cli in a pseudo-terminal (TERM=dumb: plain line editing, but
+    still prompts, the (TX) marker and subscribe mode). A step is a line to type, or a function to
+    run meanwhile. Returns the transcript with the port replaced by PORT."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: nothing of the test runs here
+        os.environ["TERM"] = "dumb"
+        os.execvp("redis-cli", ["redis-cli", "-h", harness.LOOPBACK, "-p", str(port)])
+    transcript = b""
+
+    def read_for(seconds):
+        nonlocal transcript
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if select.select([fd], [], [], 0.02)[0]:
+                try:
+                    transcript += os.read(fd, 65536)
+                except OSError:
+                    return
+
+    try:
+        read_for(pause)
+        for step in steps:
+            if callable(step):
+                step()
+            else:
+                os.write(fd, step.encode() + b"\r")
+            read_for(pause)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return transcript.decode("utf-8", "replace").replace(str(port), "PORT")
 
 
 def connected_clients(port):
@@ -121,6 +158,24 @@ class PinningTest(harness.GatewayTestCase):
             for client in subscribers:
                 client.close()
 
+    def test_interactive_redis_cli_sessions_look_as_they_do_against_redis(self):
+        for port in (self.via, self.redis.port):
+            harness.redis_client(port).delete("pin:tty")
+        sessions = {
+            "multi": ["multi", "set pin:tty 1", "incr pin:tty", "exec", "get pin:tty"],
+            "subscribe": ["subscribe pin:tty-news", lambda: harness.redis_client(self.redis.port).publish("pin:tty-news", "hi")],
+        }
+        transcripts = {}
+        for name, steps in sessions.items():
+            through = interactive_redis_cli(self.via, steps)
+            harness.redis_client(self.redis.port).delete("pin:tty")
+            direct = interactive_redis_cli(self.redis.port, steps)
+            self.assertEqual(through, direct, name)
+            transcripts[name] = through
+        self.assertIn("PORT(TX)> exec", transcripts["multi"])
+        self.assertIn("Reading messages", transcripts["subscribe"])
+        self.assertIn('"hi"', transcripts["subscribe"])
+
     def test_monitor_sees_a_command(self):
         with harness.RespClient(self.via) as monitor:
             self.assertEqual(monitor.call("MONITOR"), "OK")
@@ -168,16 +223,19 @@ class PinningTest(harness.GatewayTestCase):
 
     def test_pinned_connections_are_closed_with_their_clients(self):
         baseline = self.wait_clients(lambda n: True)
-        clients = [harness.RespClient(self.via) for _ in range(40)]
+        clients = [harness.RespClient(self.via) for _ in range(200)]
         try:
             for client in clients:
                 self.assertEqual(client.call("MULTI"), "OK")
-            during = self.wait_clients(lambda n: n >= baseline + 40)
-            self.assertGreaterEqual(during, baseline + 40)
+            during = self.wait_clients(lambda n: n >= baseline + 200)
+            self.assertGreaterEqual(during, baseline + 200)
+            print("\nRedis connected_clients: %d before, %d with 200 clients inside MULTI" % (baseline, during))
         finally:
             for client in clients:
                 client.close()
+        closed_at = time.monotonic()
         after = self.wait_clients(lambda n: n <= baseline, timeout=1.5)
+        print("Redis connected_clients: %d, %.2f s after they closed" % (after, time.monotonic() - closed_at))
         self.assertLessEqual(after, baseline)
 
     def test_many_plain_clients_share_few_upstream_connections(self):
@@ -189,6 +247,7 @@ class PinningTest(harness.GatewayTestCase):
                 clients.append(sock)
                 self.assertEqual(sock.call("GET", "pin:shared:%d" % i), None)
             upstream = connected_clients(self.redis.port)
+            print("\nRedis connected_clients: %d before, %d with 200 GET clients" % (baseline, upstream))
         finally:
             for client in clients:
                 client.close()
