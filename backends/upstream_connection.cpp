@@ -65,6 +65,10 @@ void UpstreamConnection::on_connect(uv_connect_t* req, int status) {
     return;
   }
   self->state_ = State::kConnected;
+  // Before anything else: the upstream's own authentication (RESP AUTH), whose reply is dropped.
+  // A wrong password shows as the upstream's NOAUTH answers to every request after it.
+  std::string preamble = self->codec_->connection_preamble();
+  if (!preamble.empty()) self->send_unanswered(preamble);
   self->events_.on_connected(self);
 }
 

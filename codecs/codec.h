@@ -34,6 +34,9 @@ struct CodecOptions {
   // Redis would: SELECT, CLIENT and COMMAND decode to requests instead of being answered by the
   // codec, and protocol errors carry Redis's own text. Set by the gateway from the routes.
   bool redis_upstream = false;
+  // resp client side: every upstream connection starts with AUTH [username] password.
+  std::string auth_username;
+  std::string auth_password;
 };
 
 enum class DecodeStatus : uint8_t {
@@ -120,6 +123,9 @@ class ClientCodec {
   // building it: for replies forwarded byte for byte, and late replies nobody waits for.
   // `error` is filled only for kBroken.
   virtual DecodeResult skip(std::string_view input, Response& error) = 0;
+
+  // Frames every new upstream connection starts with (RESP AUTH); their replies are dropped.
+  virtual std::string connection_preamble() const { return {}; }
 
   // True when Request::meta reaches the upstream (protobuf), so a deadline can travel in it.
   virtual bool carries_meta() const { return false; }

@@ -84,6 +84,7 @@ struct ClusterConfig {
   size_t pipeline_depth = 32;
   size_t max_pending = 10000;       // beyond it requests get OVERLOADED
   size_t max_pinned = 1000;         // per endpoint per worker: clients with a connection of their own
+
   Duration connect_timeout = std::chrono::milliseconds(200);
   Duration request_timeout = std::chrono::seconds(1);
   int retries = 0;

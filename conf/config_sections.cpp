@@ -67,7 +67,7 @@ constexpr std::string_view kClusterKeys[] = {"name",         "codec",           
                                              "hash_key",     "max_connections", "pipeline_depth",
                                              "max_pending",  "connect_timeout", "request_timeout",
                                              "retries",      "outlier",         "health_check",
-                                             "max_pinned"};
+                                             "max_pinned",   "username",        "password"};
 constexpr std::string_view kDiscoveryKeys[] = {"zookeeper"};
 constexpr std::string_view kZookeeperDiscoveryKeys[] = {"path"};
 constexpr std::string_view kLoadBalancers[] = {"round_robin", "random", "least_pending",
@@ -388,6 +388,18 @@ ClusterConfig read_cluster(ReadContext& ctx, const Field& item) {
   map.read_integer("pipeline_depth", cluster.pipeline_depth, 1, kMaxPipelineDepth);
   map.read_integer("max_pending", cluster.max_pending, 1, kMaxPending);
   map.read_integer("max_pinned", cluster.max_pinned, 0, kMaxPinned);
+  for (std::string_view key : {"username", "password"}) {
+    if (!map.has(key)) continue;
+    if (!cluster.codec.empty() && cluster.codec != "resp") {
+      ctx.error(map.key_line(key), child_path(map.path(), key),
+                std::string(key) + " applies to the resp codec only (Redis AUTH); this cluster's codec is " +
+                    cluster.codec);
+      continue;
+    }
+    map.read_string(key, key == "username" ? cluster.codec_options.auth_username : cluster.codec_options.auth_password);
+  }
+  if (!cluster.codec_options.auth_username.empty() && cluster.codec_options.auth_password.empty())
+    ctx.error(map.key_line("username"), child_path(map.path(), "username"), "username needs a password");
   map.read_duration("connect_timeout", cluster.connect_timeout, 1ms);
   map.read_duration("request_timeout", cluster.request_timeout, 1ms);
   map.read_integer("retries", cluster.retries, 0, kMaxRetries);

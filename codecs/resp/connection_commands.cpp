@@ -37,7 +37,7 @@ void ok(Response& reply) { reply.status = "OK"; }
 }  // namespace
 
 bool ConnectionCommands::handles(std::string_view name) {
-  return name == "hello" || name == "quit" || name == "command" || name == "client" ||
+  return name == "hello" || name == "auth" || name == "quit" || name == "command" || name == "client" ||
          name == "select";
 }
 
@@ -45,6 +45,12 @@ void ConnectionCommands::answer(std::string_view name, std::span<const std::stri
                                 Response& reply) {
   if (name == "hello") {
     hello(argv, reply);
+  } else if (name == "auth") {
+    // rpcgate has no users yet: AUTH is accepted and ignored, as in HELLO. It is never forwarded,
+    // where it would authenticate a connection other clients share; a cluster authenticates its
+    // own connections (its username and password).
+    if (argv.size() < 2 || argv.size() > 3) return wrong_arity("auth", reply);
+    ok(reply);
   } else if (name == "quit") {
     ok(reply);
     reply.close_after = true;

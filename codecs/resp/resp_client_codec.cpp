@@ -60,6 +60,17 @@ void RespClientCodec::append_argument(const Json& value, std::string& out) {
   }
 }
 
+std::string RespClientCodec::connection_preamble() const {
+  if (options_.auth_password.empty()) return {};
+  std::string frame;
+  bool with_user = !options_.auth_username.empty();
+  append_unsigned_header(frame, '*', with_user ? 3 : 2);
+  append_bulk(frame, "AUTH");
+  if (with_user) append_bulk(frame, options_.auth_username);
+  append_bulk(frame, options_.auth_password);
+  return frame;
+}
+
 DecodeResult RespClientCodec::skip(std::string_view input, Response& error) {
   return read_reply(input, error, false);
 }

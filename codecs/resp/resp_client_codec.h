@@ -17,6 +17,7 @@ class RespClientCodec final : public ClientCodec {
   void encode(const Request& request, std::string& out) override;
   DecodeResult decode(std::string_view input, Response& response) override;
   DecodeResult skip(std::string_view input, Response& error) override;
+  std::string connection_preamble() const override;
 
  private:
   DecodeResult read_reply(std::string_view input, Response& response, bool build);

@@ -809,8 +809,9 @@ def same_json(a, b):
 class RedisServer:
     """A redis-server on a free loopback port, with no persistence, stopped by its PID."""
 
-    def __init__(self, port=None):
+    def __init__(self, *flags, port=None):
         self.port = port or free_port()
+        self.flags = list(flags)  # more redis-server options, such as "--requirepass", "x"
         self.dir = tempfile.TemporaryDirectory(prefix="rpcgate-redis-")
         self.proc = None
 
@@ -819,7 +820,7 @@ class RedisServer:
         try:
             self.proc = subprocess.Popen(
                 ["redis-server", "--port", str(self.port), "--bind", LOOPBACK, "--save", "",
-                 "--appendonly", "no", "--dir", self.dir.name],
+                 "--appendonly", "no", "--dir", self.dir.name] + self.flags,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         finally:
             log.close()

@@ -275,5 +275,36 @@ class PinningTest(harness.GatewayTestCase):
             redis.stop()
 
 
+class UpstreamAuthTest(harness.GatewayTestCase):
+    """A Redis with requirepass: the cluster's password authenticates every upstream connection,
+    pooled or pinned; a client's own AUTH is answered by rpcgate and never forwarded."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = harness.RedisServer("--requirepass", "s3cret").start()
+        cls.gw = cls.start_gateway(
+            [{"name": "resp", "codec": "resp"}], handlers=[], log_level="info",
+            extra_yaml="routes:\n  - {match: {glob: \"*\"}, cluster: cache}\n"
+                       "clusters:\n  - {name: cache, codec: resp, endpoints: [127.0.0.1:%d], password: s3cret}\n"
+                       % cls.redis.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.redis.stop()
+
+    def test_pool_and_pinned_connections_are_authenticated(self):
+        with harness.RespClient(self.gw.port("resp")) as client:
+            self.assertEqual(client.call("AUTH", "whatever"), "OK")  # rpcgate has no users yet
+            self.assertEqual(client.call("SET", "auth:k", "v"), "OK")
+            self.assertEqual(client.call("GET", "auth:k"), b"v")
+            self.assertEqual(client.call("MULTI"), "OK")                # a pinned connection
+            self.assertEqual(client.call("GET", "auth:k"), "QUEUED")
+            self.assertEqual(client.call("EXEC"), [b"v"])
+        with harness.RespClient(self.redis.port) as direct:
+            self.assertTrue(str(direct.call("GET", "auth:k")).startswith("NOAUTH"))
+        self.assertNotIn("s3cret", self.gw.log_text())
+
+
 if __name__ == "__main__":
     harness.main()

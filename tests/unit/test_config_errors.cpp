@@ -331,6 +331,9 @@ TEST_CASE("clusters: endpoints or discovery, balancing, timeouts, ejection, heal
                  "consistent_hash"});
   check_problem(cluster_with("    endpoints: [127.0.0.1:2]\n    hash_key: params.id\n"), 6,
                 {"hash_key applies to load_balancer: consistent_hash only"});
+  check_problem(cluster_with("    endpoints: [127.0.0.1:2]\n    password: x\n"), 6,
+                {"clusters[0].password: password applies to the resp codec only (Redis AUTH); this "
+                 "cluster's codec is json"});
   check_problem(cluster_with("    endpoints: [127.0.0.1:2]\n    load_balancer: consistent_hash\n"
                              "    hash_key: id\n"),
                 7, {"bad hash_key 'id': expected params or a path into them such as params.id"});
