@@ -92,6 +92,9 @@ class RedisSidecarTest(harness.GatewayTestCase):
             ["function", "list"],
             ["foo", "bar"],                         # unknown: Redis's own error, connection kept
             ["del", "{k}:renamed", "{k}:stream"],
+            ["config", "set", "maxmemory-policy", "noeviction"],
+            ["flushall"],
+            ["dbsize"],
         )
         with harness.RespClient(self.via) as client:
             self.assertIn("unknown command", str(client.call("FOO")))
