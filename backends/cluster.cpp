@@ -122,8 +122,8 @@ bool Cluster::place(PendingCall* call, Endpoint* avoid) {
 }
 
 std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner, bool push_mode,
-                                       bool wait_for_earlier, std::string preamble, ErrorCode& code,
-                                       std::string& error) {
+                                       bool wait_for_earlier, std::vector<std::string> preamble,
+                                       int protocol, ErrorCode& code, std::string& error) {
   Endpoint* endpoint = pick(request, nullptr);
   if (endpoint == nullptr) {
     code = ErrorCode::kUnavailable;
@@ -136,7 +136,7 @@ std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner,
             endpoint->name() + " (max_pinned)";
     return nullptr;
   }
-  return std::make_unique<Pin>(*this, *endpoint, owner, push_mode, wait_for_earlier, std::move(preamble));
+  return std::make_unique<Pin>(*this, *endpoint, owner, push_mode, wait_for_earlier, std::move(preamble), protocol);
 }
 
 void Cluster::on_answer(PendingCall* call) {

@@ -11,12 +11,13 @@
 namespace rpcgate::backends {
 
 Pin::Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool push_mode, bool wait_for_earlier,
-         std::string preamble)
+         std::vector<std::string> preamble, int protocol)
     : cluster_(cluster),
       endpoint_(endpoint),
       owner_(owner),
       connection_(new UpstreamConnection(endpoint, *this, push_mode)),
       preamble_(std::move(preamble)),
+      protocol_(protocol),
       wait_for_earlier_(wait_for_earlier) {
   ++cluster_.stats().pins;
   ++cluster_.stats().pinned;
@@ -66,7 +67,8 @@ void Pin::close() {
 
 void Pin::on_connected(UpstreamConnection*) {
   connected_ = true;
-  if (!preamble_.empty()) connection_->send_unanswered(preamble_);
+  if (protocol_ != 0) connection_->expect_protocol(protocol_);
+  for (const std::string& frame : preamble_) connection_->send_unanswered(frame);
   send_queued();
 }
 

@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <string>
+#include <vector>
 
 #include "backends/connection_events.h"
 
@@ -28,8 +29,9 @@ class Pin final : public ConnectionEvents {
   // `push_mode`: the upstream will send frames of its own (see UpstreamConnection).
   // `preamble`: frames sent before any call, to recreate session state the client set while it
   // had no connection of its own (its RESP client name); their replies are dropped.
+  // `protocol`: the version the upstream answers in after the preamble (0: unchanged).
   Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool push_mode, bool wait_for_earlier,
-      std::string preamble);
+      std::vector<std::string> preamble, int protocol);
   ~Pin();
   Pin(const Pin&) = delete;
   Pin& operator=(const Pin&) = delete;
@@ -63,7 +65,8 @@ class Pin final : public ConnectionEvents {
   CallOwner& owner_;
   UpstreamConnection* connection_;  // null once closed
   std::deque<PendingCall*> queue_;  // not sent yet
-  std::string preamble_;
+  std::vector<std::string> preamble_;
+  int protocol_;
   bool connected_ = false;
   bool wait_for_earlier_;
 };

@@ -268,6 +268,12 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
       result = codec_->decode(rest, *into);
     }
     if (result.status == codec::DecodeStatus::kNeedMore) return consumed;
+    if (result.status == codec::DecodeStatus::kAnswered && codec_->is_push(rest.substr(0, result.consumed))) {
+      // A RESP3 push between replies (client-side caching invalidations): it answers nothing.
+      events_.on_push(rest.substr(0, result.consumed));
+      consumed += result.consumed;
+      continue;
+    }
     if (result.status == codec::DecodeStatus::kBroken) {
       std::string why = "bad reply from upstream " + endpoint_.name() + ": " + into->message;
       PendingCall* call = nullptr;

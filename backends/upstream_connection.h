@@ -48,6 +48,8 @@ class UpstreamConnection {
   bool push_mode() const { return push_mode_; }
   // From now on nothing is matched (see the constructor). Only with nothing in flight.
   void enter_push_mode() { push_mode_ = true; }
+  // The upstream will answer in protocol `version` from the next request on (ClientCodec).
+  void expect_protocol(int version) { codec_->expect_protocol(version); }
   bool closing() const { return state_ == State::kClosing; }
   // May take another request now.
   bool has_room() const;

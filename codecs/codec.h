@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "codecs/message.h"
 
@@ -102,8 +103,10 @@ class ServerCodec {
   }
 
   // Frames that recreate, on a new upstream connection of the client's own, the session state
-  // the codec has kept for it (the RESP client name). Their replies are dropped.
-  virtual std::string session_preamble() const { return {}; }
+  // the codec has kept for it (RESP: HELLO 3, the client name). Their replies are dropped.
+  virtual std::vector<std::string> session_preamble() const { return {}; }
+  // The protocol version the upstream answers in once the preamble is sent (0: unchanged).
+  virtual int session_protocol() const { return 0; }
 };
 
 // The client side, towards an upstream: encodes requests, decodes responses.
@@ -126,6 +129,15 @@ class ClientCodec {
 
   // Frames every new upstream connection starts with (RESP AUTH); their replies are dropped.
   virtual std::string connection_preamble() const { return {}; }
+
+  // From now on the upstream answers in protocol `version` (RESP3 after HELLO 3 on a client's
+  // own connection). Such replies are forwarded, so only skip() needs to know them.
+  virtual void expect_protocol(int version) { (void)version; }
+  // True for a frame (found by skip) that answers no request: a RESP3 push.
+  virtual bool is_push(std::string_view frame) const {
+    (void)frame;
+    return false;
+  }
 
   // True when Request::meta reaches the upstream (protobuf), so a deadline can travel in it.
   virtual bool carries_meta() const { return false; }

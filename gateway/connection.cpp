@@ -228,7 +228,7 @@ bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
       ErrorCode code = ErrorCode::kNone;
       std::string error;
       auto opened = cluster.open_pin(call->request, *this, pinning == codec::Pinning::kPush, earlier,
-                                     codec_->session_preamble(), code, error);
+                                     codec_->session_preamble(), codec_->session_protocol(), code, error);
       if (!opened) {
         call->response.set_error(code, std::move(error));
         call->upstream.passthrough = false;

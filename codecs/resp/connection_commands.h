@@ -25,6 +25,7 @@ class ConnectionCommands {
   static bool forwardable(std::string_view name) { return name == "select" || name == "client" || name == "command"; }
 
   const std::string& client_name() const { return client_name_; }
+  int protocol() const { return protocol_; }
 
   // Fills `reply` (cleared by the caller) for `argv`, whose command is `name`.
   void answer(std::string_view name, std::span<const std::string_view> argv, Response& reply);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "codecs/resp/resp3_frame.h"
 #include "codecs/resp/resp_writer.h"
 
 namespace rpcgate::codec::resp {
@@ -72,10 +73,27 @@ std::string RespClientCodec::connection_preamble() const {
 }
 
 DecodeResult RespClientCodec::skip(std::string_view input, Response& error) {
-  return read_reply(input, error, false);
+  if (protocol_ == 2) return read_reply(input, error, false);
+  if (broken_) return broken(broken_code_, broken_message_, error);
+  Resp3Frame frame = scan_resp3_frame(input, options_.limits);
+  switch (frame.status) {
+    case Resp3Frame::Status::kFrame:
+      return DecodeResult{DecodeStatus::kAnswered, frame.length};
+    case Resp3Frame::Status::kError:
+      return broken(frame.code, frame.message, error);
+    case Resp3Frame::Status::kNeedMore:
+      break;
+  }
+  if (input.size() > options_.limits.max_request_bytes)
+    return broken(ErrorCode::kTooLarge,
+                  "reply larger than " + std::to_string(options_.limits.max_request_bytes) + " bytes", error);
+  return DecodeResult{};
 }
 
 DecodeResult RespClientCodec::decode(std::string_view input, Response& response) {
+  // RESP3 replies come only to a client that asked for RESP3, and reach it as they are.
+  if (protocol_ != 2)
+    return broken(ErrorCode::kUpstreamError, "RESP3 replies are forwarded as they are, not translated", response);
   return read_reply(input, response, true);
 }
 

@@ -18,6 +18,10 @@ class RespClientCodec final : public ClientCodec {
   DecodeResult decode(std::string_view input, Response& response) override;
   DecodeResult skip(std::string_view input, Response& error) override;
   std::string connection_preamble() const override;
+  void expect_protocol(int version) override { protocol_ = version; }
+  bool is_push(std::string_view frame) const override {
+    return protocol_ == 3 && !frame.empty() && frame.front() == '>';
+  }
 
  private:
   DecodeResult read_reply(std::string_view input, Response& response, bool build);
@@ -26,6 +30,7 @@ class RespClientCodec final : public ClientCodec {
 
   CodecOptions options_;
   ReplyReader reader_;
+  int protocol_ = 2;
   bool broken_ = false;
   ErrorCode broken_code_ = ErrorCode::kNone;
   std::string broken_message_;

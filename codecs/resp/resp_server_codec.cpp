@@ -151,14 +151,22 @@ void RespServerCodec::answer_locally(const Request& request, Response& reply) {
   connection_.answer(request.method, argv_, reply);
 }
 
-std::string RespServerCodec::session_preamble() const {
-  if (connection_.client_name().empty()) return {};
-  std::string frame;
-  append_unsigned_header(frame, '*', 3);
-  append_bulk(frame, "CLIENT");
-  append_bulk(frame, "SETNAME");
-  append_bulk(frame, connection_.client_name());
-  return frame;
+std::vector<std::string> RespServerCodec::session_preamble() const {
+  std::vector<std::string> frames;
+  if (connection_.protocol() == 3) {
+    std::string& hello = frames.emplace_back();
+    append_unsigned_header(hello, '*', 2);
+    append_bulk(hello, "HELLO");
+    append_bulk(hello, "3");
+  }
+  if (!connection_.client_name().empty()) {
+    std::string& setname = frames.emplace_back();
+    append_unsigned_header(setname, '*', 3);
+    append_bulk(setname, "CLIENT");
+    append_bulk(setname, "SETNAME");
+    append_bulk(setname, connection_.client_name());
+  }
+  return frames;
 }
 
 void RespServerCodec::encode(const Response& response, std::string& out) {

@@ -27,9 +27,15 @@ class RespServerCodec final : public ServerCodec {
   bool forwardable(std::string_view frame, const Request&) const override {
     return !frame.empty() && frame.front() == '*' && name_ != "call";
   }
-  Pinning pinning(const Request& request) const override { return command_pinning(request); }
+  // A RESP3 client (after HELLO 3) gets a connection of its own for everything it forwards: shared
+  // connections speak RESP2, and its replies must reach it in RESP3 as Redis writes them.
+  Pinning pinning(const Request& request) const override {
+    Pinning pinning = command_pinning(request);
+    return pinning == Pinning::kNone && connection_.protocol() == 3 ? Pinning::kSession : pinning;
+  }
   void answer_locally(const Request& request, Response& reply) override;
-  std::string session_preamble() const override;
+  std::vector<std::string> session_preamble() const override;
+  int session_protocol() const override { return connection_.protocol() == 3 ? 3 : 0; }
 
  private:
   DecodeResult command(size_t end, Request& request, Response& reply);

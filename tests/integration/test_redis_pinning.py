@@ -9,6 +9,7 @@ import pty
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -273,6 +274,71 @@ class PinningTest(harness.GatewayTestCase):
                         client.close()
         finally:
             redis.stop()
+
+
+def resp3_session(port, steps, quiet=0.25):
+    """Sends HELLO 3, then each step (bytes to send, or a function to run), and returns what came
+    back after the HELLO reply for each step, read until the connection has been quiet a while."""
+    sock = harness.connect(port)
+    answers = []
+    try:
+        for step in [b"HELLO 3\r\n"] + list(steps):
+            if callable(step):
+                step()
+            else:
+                sock.sendall(step)
+            data = b""
+            sock.settimeout(quiet)
+            while True:
+                try:
+                    chunk = sock.recv(65536)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            answers.append(data)
+    finally:
+        sock.close()
+    return answers[1:]
+
+
+class Resp3Test(harness.GatewayTestCase):
+    """A client that switched to RESP3 gets Redis's RESP3 replies and pushes, byte for byte."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = harness.RedisServer().start()
+        cls.gw = harness.ExampleGateway("redis-sidecar.yaml", {6379: cls.redis.port}).start()
+        cls.gateways = (cls.gw,)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.redis.stop()
+
+    def test_resp3_replies_and_pushes_are_redis_own(self):
+        writer = harness.redis_client(self.redis.port)
+        writer.hset("r3:h", mapping={"a": "1", "b": "2"})
+        steps = [
+            harness.resp_command("HGETALL", "r3:h"),          # a map
+            harness.resp_command("GET", "r3:missing"),        # RESP3 null
+            harness.resp_command("CLIENT", "TRACKING", "on"),
+            harness.resp_command("GET", "r3:tracked"),
+            lambda: writer.set("r3:tracked", "changed"),       # an invalidation push arrives
+            harness.resp_command("PING"),
+            harness.resp_command("SUBSCRIBE", "r3:news"),     # pushes from here on
+            lambda: writer.publish("r3:news", "hello"),
+        ]
+        writer.delete("r3:tracked")
+        through = resp3_session(self.gw.port("resp"), steps)
+        writer.delete("r3:tracked")
+        direct = resp3_session(self.redis.port, steps)
+        self.assertEqual(through, direct)
+        self.assertTrue(through[0].startswith(b"%2\r\n"), through[0])
+        self.assertEqual(through[1], b"_\r\n")
+        self.assertTrue(through[4].startswith(b">2\r\n$10\r\ninvalidate"), through[4])
+        self.assertIn(b">3\r\n$7\r\nmessage\r\n$7\r\nr3:news\r\n$5\r\nhello", through[7])
 
 
 class UpstreamAuthTest(harness.GatewayTestCase):
