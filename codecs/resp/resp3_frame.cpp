@@ -14,6 +14,12 @@ Resp3Frame error(ErrorCode code, std::string message) {
   return frame;
 }
 
+// The count or length of a header; false when it is not a plain decimal number.
+bool parse_length(std::string_view header, uint64_t& value) {
+  auto [end, ec] = std::from_chars(header.data(), header.data() + header.size(), value);
+  return ec == std::errc() && end == header.data() + header.size();
+}
+
 }  // namespace
 
 Resp3Frame scan_resp3_frame(std::string_view input, const Limits& limits) {
@@ -36,8 +42,7 @@ Resp3Frame scan_resp3_frame(std::string_view input, const Limits& limits) {
       case '$': case '!': case '=': {  // a blob: its length, then the bytes and CRLF
         if (header == "-1") break;     // RESP2 null bulk
         uint64_t length = 0;
-        auto [end, ec] = std::from_chars(header.data(), header.data() + header.size(), length);
-        if (ec != std::errc() || end != header.data() + header.size())
+        if (!parse_length(header, length))
           return error(ErrorCode::kUpstreamError, "bad RESP3 blob length '" + std::string(header.substr(0, 32)) + "'");
         if (length > limits.max_frame_bytes)
           return error(ErrorCode::kTooLarge, "upstream blob of " + std::to_string(length) + " bytes exceeds the limit of " +
@@ -50,8 +55,7 @@ Resp3Frame scan_resp3_frame(std::string_view input, const Limits& limits) {
       case '*': case '~': case '>': case '%': case '|': {
         if (header == "-1") break;  // RESP2 null array
         uint64_t count = 0;
-        auto [end, ec] = std::from_chars(header.data(), header.data() + header.size(), count);
-        if (ec != std::errc() || end != header.data() + header.size())
+        if (!parse_length(header, count))
           return error(ErrorCode::kUpstreamError, "bad RESP3 aggregate length '" + std::string(header.substr(0, 32)) + "'");
         if (count > limits.max_elements)
           return error(ErrorCode::kTooLarge, "upstream aggregate of " + std::to_string(count) +
