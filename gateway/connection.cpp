@@ -211,34 +211,32 @@ bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
   backends::Pin* pin = pin_for(&cluster);
   codec::Pinning pinning = call->upstream.passthrough ? codec_->pinning(call->request) : codec::Pinning::kNone;
   call->upstream.starts_pushes = pinning == codec::Pinning::kPush;
-  if (pin == nullptr && pinning == codec::Pinning::kLocalUnlessPinned) {
-    codec_->answer_locally(call->request, call->response);
+  auto answer_here = [&] {
     call->response.id = call->request.id;
     call->upstream.passthrough = false;
     answer(call->response);
     delete call;
     return false;
+  };
+  if (pin == nullptr && pinning == codec::Pinning::kLocalUnlessPinned) {
+    codec_->answer_locally(call->request, call->response);
+    return answer_here();
   }
-  if (pin == nullptr) {
-    if (pinning == codec::Pinning::kSession || pinning == codec::Pinning::kPush) {
-      // Requests sent before this one on shared connections must be answered first.
-      bool earlier = std::any_of(pending_.begin(), pending_.end(), [&](const PendingCall* other) {
-        return !other->done && other->upstream.cluster == &cluster && other->upstream.pin == nullptr;
-      });
-      ErrorCode code = ErrorCode::kNone;
-      std::string error;
-      auto opened = cluster.open_pin(call->request, *this, pinning == codec::Pinning::kPush, earlier,
-                                     codec_->session_preamble(), codec_->session_protocol(), code, error);
-      if (!opened) {
-        call->response.set_error(code, std::move(error));
-        call->upstream.passthrough = false;
-        answer(call->response);
-        delete call;
-        return false;
-      }
-      pin = opened.get();
-      pins_.push_back(std::move(opened));
+  if (pin == nullptr && (pinning == codec::Pinning::kSession || pinning == codec::Pinning::kPush)) {
+    // Requests sent before this one on shared connections must be answered first.
+    bool earlier = std::any_of(pending_.begin(), pending_.end(), [&](const PendingCall* other) {
+      return !other->done && other->upstream.cluster == &cluster && other->upstream.pin == nullptr;
+    });
+    ErrorCode code = ErrorCode::kNone;
+    std::string error;
+    auto opened = cluster.open_pin(call->request, *this, pinning == codec::Pinning::kPush, earlier,
+                                   codec_->session_preamble(), codec_->session_protocol(), code, error);
+    if (!opened) {
+      call->response.set_error(code, std::move(error));
+      return answer_here();
     }
+    pin = opened.get();
+    pins_.push_back(std::move(opened));
   }
   call->upstream.pin = pin;
   return true;
