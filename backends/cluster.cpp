@@ -173,8 +173,13 @@ void Cluster::on_deadline(PendingCall* call) {
   std::string message = "cluster " + config_.name + (endpoint != nullptr ? " (" + endpoint->name() + ")" : "") +
                         ": no answer within " + std::to_string(state.timeout_ms) + " ms";
   if (state.connection == nullptr) {
-    // Still waiting for a connection: it never reached the upstream.
-    if (endpoint != nullptr) endpoint->withdraw_waiting(call);
+    // Still waiting for a connection: it never reached the upstream. Say why, if a connect failed.
+    if (endpoint != nullptr) {
+      endpoint->withdraw_waiting(call);
+      if (!endpoint->last_connect_error().empty())
+        message = "cluster " + config_.name + " (" + endpoint->name() + "): no connection within " +
+                  std::to_string(state.timeout_ms) + " ms: " + endpoint->last_connect_error();
+    }
     state.endpoint = nullptr;
     fail(call, ErrorCode::kTimeout, message);
     return;

@@ -6,6 +6,7 @@
 
 #include "backends/cluster.h"
 #include "backends/upstream_connection.h"
+#include "backends/upstreams.h"
 #include "gateway/log.h"
 #include "gateway/pending_call.h"
 
@@ -20,6 +21,9 @@ constexpr uint64_t kMaxBackoffMs = 5000;
 
 Endpoint::Endpoint(Cluster& cluster, const conf::Address& address)
     : cluster_(cluster), name_(address.to_string()) {
+  uv_timer_init(cluster_.upstreams().loop(), &retry_timer_);
+  cluster_.upstreams().handle_opened();
+  retry_timer_.data = this;
   if (address.host.find(':') != std::string::npos) {
     auto* v6 = reinterpret_cast<sockaddr_in6*>(&sockaddr_);
     uv_ip6_addr(address.host.c_str(), address.port, v6);
@@ -33,7 +37,7 @@ Endpoint::~Endpoint() = default;
 
 bool Endpoint::usable(uint64_t now_ms) const {
   if (checked_down_ || now_ms < ejected_until_ms_) return false;
-  return !lanes_.empty() || now_ms >= next_connect_ms_;
+  return !lanes_.empty() || now_ms >= next_connect_ms_ || last_connect_timed_out_;
 }
 
 Endpoint::Lane* Endpoint::lane_of(const UpstreamConnection* connection) {
@@ -166,6 +170,8 @@ void Endpoint::on_connected(UpstreamConnection* connection) {
   ++cluster_.stats().connects;
   ++cluster_.stats().connections;
   connecting_ = false;
+  last_connect_timed_out_ = false;
+  last_connect_error_.clear();
   connect_failures_ = 0;
   next_connect_ms_ = 0;
   send_queued(*lane_of(connection));
@@ -202,9 +208,14 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
   lanes_.erase(lanes_.begin() + (lane - lanes_.data()));
   uint64_t now = cluster_.now_ms();
   if (was_connected) --cluster_.stats().connections;
-  if (!was_connected) {
+  // A server that accepts and hangs up at once gets the backoff of a failed connect, or the
+  // requests waiting for it (never written) would reconnect as fast as it hangs up.
+  bool refused = !was_connected || connection->hung_up_at_once();
+  if (refused) {
     ++cluster_.stats().connect_failures;
-    connecting_ = false;
+    if (!was_connected) connecting_ = false;
+    last_connect_timed_out_ = connection->connect_timed_out();
+    last_connect_error_ = error;
     ++connect_failures_;
     uint64_t backoff = kFirstBackoffMs << std::min(connect_failures_ - 1, 6u);
     next_connect_ms_ = now + std::min(backoff, kMaxBackoffMs);
@@ -217,6 +228,11 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
   if (unassigned_.empty()) return;
   if (now >= next_connect_ms_ || !lanes_.empty()) {
     grow();
+    return;
+  }
+  if (last_connect_timed_out_) {
+    uv_timer_start(&retry_timer_, [](uv_timer_t* timer) { static_cast<Endpoint*>(timer->data)->grow(); },
+                   next_connect_ms_ - now, 0);
     return;
   }
   // Nothing open and in connect backoff: the waiting calls were never sent, so another endpoint
@@ -284,6 +300,8 @@ void Endpoint::record_check(bool passed, const std::string& why) {
 }
 
 void Endpoint::close_all() {
+  uv_close(reinterpret_cast<uv_handle_t*>(&retry_timer_),
+           [](uv_handle_t* handle) { static_cast<Endpoint*>(handle->data)->cluster_.upstreams().handle_closed(); });
   std::vector<UpstreamConnection*> open;
   for (const Lane& lane : lanes_) open.push_back(lane.connection);
   for (UpstreamConnection* connection : open) connection->close("shutting down");

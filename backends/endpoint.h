@@ -10,6 +10,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <uv.h>
 
 #include <cstdint>
 #include <deque>
@@ -42,9 +43,11 @@ class Endpoint final : public ConnectionEvents {
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&sockaddr_); }
 
   // The balancer may choose it: not ejected, not failed by health checks, and either connected or
-  // allowed to try connecting again (no connect backoff).
+  // allowed to try connecting again (no connect backoff after a refused connect).
   bool usable(uint64_t now_ms) const;
   size_t pending() const { return pending_; }
+  // Why the last connect failed, when no connect has succeeded since; empty otherwise.
+  const std::string& last_connect_error() const { return last_connect_error_; }
 
   // Sends `call` on its owner's connection, or the least loaded one, or keeps it waiting.
   void submit(PendingCall* call);
@@ -113,9 +116,15 @@ class Endpoint final : public ConnectionEvents {
   size_t pinned_ = 0;   // pinned connections open to it
   bool connecting_ = false;
 
-  // Connect backoff: after a failed connect, no new attempt before next_connect_ms_.
+  // Connect backoff: after a failed connect, no new attempt before next_connect_ms_. A refused
+  // connect (nobody listens) makes the endpoint unusable meanwhile; after a timed-out one (a full
+  // accept queue drops SYNs: legacy servers have a backlog of 1) calls wait, within their
+  // deadlines, for the retry the timer makes.
   uint64_t next_connect_ms_ = 0;
   unsigned connect_failures_ = 0;
+  bool last_connect_timed_out_ = false;
+  std::string last_connect_error_;  // since the last successful connect
+  uv_timer_t retry_timer_{};
 
   // Passive outlier ejection.
   unsigned consecutive_failures_ = 0;

@@ -79,6 +79,7 @@ void UpstreamConnection::on_connect_timeout(uv_timer_t* timer) {
     return;
   }
   auto timeout = self->endpoint_.cluster().config().connect_timeout.count();
+  self->connect_timed_out_ = true;
   self->close("connect timed out after " + std::to_string(timeout) + " ms");
 }
 
@@ -158,6 +159,7 @@ void UpstreamConnection::flush() {
     return;
   }
   unwritten_seq_ = in_flight_.next_seq();
+  wrote_any_ = true;
   size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
   if (sent == output_.size()) {
     output_.clear();
@@ -220,10 +222,12 @@ void UpstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_bu
 void UpstreamConnection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0 || state_ != State::kConnected) return;
   if (nread < 0) {
+    closed_by_peer_ = true;
     close(nread == UV_EOF ? std::string("the upstream closed the connection")
                           : std::string("read failed: ") + uv_strerror(static_cast<int>(nread)));
     return;
   }
+  received_any_ = true;
   if (buf->base == endpoint_.cluster().upstreams().read_scratch()) {
     std::string_view input(buf->base, static_cast<size_t>(nread));
     size_t consumed = read_replies(input);

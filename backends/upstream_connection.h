@@ -54,6 +54,12 @@ class UpstreamConnection {
   // May take another request now.
   bool has_room() const;
   size_t load() const { return in_flight_.size(); }
+  // The upstream closed or reset it before either side had sent anything: a server that accepts
+  // and hangs up (overloaded, misconfigured), which is as good as a refused connect.
+  bool hung_up_at_once() const { return closed_by_peer_ && !received_any_ && !wrote_any_; }
+  // No answer to the connect within connect_timeout: maybe a SYN dropped by a full accept queue,
+  // unlike a refused connect, which says nobody listens.
+  bool connect_timed_out() const { return connect_timed_out_; }
 
   // Encodes `call` (or copies its frame, on the fast path) behind the requests before it. It is
   // written when the loop iteration ends (Upstreams::flush_all), with everything else sent to
@@ -100,6 +106,10 @@ class UpstreamConnection {
   int open_handles_ = 2;
   int connect_error_ = 0;  // a connect that failed at once, reported by the timer
   bool lost_calls_ = false;  // requests waiting for an answer went down with it
+  bool received_any_ = false;
+  bool wrote_any_ = false;
+  bool closed_by_peer_ = false;
+  bool connect_timed_out_ = false;
   InFlight in_flight_;
   uint64_t unwritten_seq_ = 1;  // calls from this seq on are in output_ only, never written
   ByteBuffer input_;            // an incomplete reply, kept between reads

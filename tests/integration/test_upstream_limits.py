@@ -61,7 +61,9 @@ class ClusterLimitsTest(harness.GatewayTestCase):
 
 class ConnectTimeoutTest(harness.GatewayTestCase):
     """An endpoint whose accept queue is full (a listener that never accepts): SYNs are dropped,
-    so connects hang. The gateway gives up after connect_timeout, not after the kernel's retries."""
+    so connects hang. Each connect gives up after connect_timeout, not after the kernel's own
+    retries, and is tried again (a dropped SYN is often transient: legacy servers have a backlog
+    of 1) until the request's deadline, which then says why."""
 
     @classmethod
     def setUpClass(cls):
@@ -80,7 +82,7 @@ class ConnectTimeoutTest(harness.GatewayTestCase):
             [{"name": "json", "codec": "json"}], handlers=[],
             extra_yaml="routes:\n  - {match: {glob: \"*\"}, cluster: deaf}\n"
                        "clusters:\n  - {name: deaf, codec: json, endpoints: [127.0.0.1:%d], connect_timeout: 150ms,"
-                       " request_timeout: 5s}\n" % port)
+                       " request_timeout: 1s}\n" % port)
 
     @classmethod
     def tearDownClass(cls):
@@ -88,15 +90,15 @@ class ConnectTimeoutTest(harness.GatewayTestCase):
         for s in cls.fillers + [cls.deaf]:
             s.close()
 
-    def test_connect_timeout_answers_unavailable(self):
+    def test_connects_are_retried_until_the_deadline_which_says_why(self):
         with harness.JsonClient(self.gw.port("json")) as client:
             start = time.monotonic()
             answer = client.call("ping", 1)
             elapsed = time.monotonic() - start
-        self.assertEqual(code_of(answer), "UNAVAILABLE", answer)
-        self.assertIn("connect timed out after 150 ms", answer["result"]["message"])
-        self.assertGreaterEqual(elapsed, 0.14)
-        self.assertLess(elapsed, 0.9)
+        self.assertEqual(code_of(answer), "TIMEOUT", answer)
+        self.assertIn("no connection within 1000 ms: connect timed out after 150 ms", answer["result"]["message"])
+        self.assertGreaterEqual(elapsed, 0.95)
+        self.assertLess(elapsed, 1.6)
 
 
 class ConsistentHashTest(harness.GatewayTestCase):
