@@ -251,30 +251,24 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
   while (consumed < input.size() && state_ == State::kConnected) {
     std::string_view rest = input.substr(consumed);
     PendingCall* head = in_flight_.head();
-    // In order, the next reply's call is known before reading it: a forwarded reply, or a late
-    // one nobody waits for, only needs its end found. By id, the reply must be parsed to learn
-    // whose it is.
+    // In order, the next reply's call is known before reading it: a forwarded reply, a push, or
+    // a late reply nobody waits for only needs its end found. By id, the reply must be parsed to
+    // learn whose it is.
     codec::DecodeResult result;
     Response* into = &scratch_;
-    if (push_mode_) {
-      result = codec_->skip(rest, scratch_);
-      if (result.status == codec::DecodeStatus::kAnswered) {
-        consumed += result.consumed;
-        events_.on_push(rest.substr(0, result.consumed));
-        continue;
-      }
-    } else if (by_id_) {
+    if (by_id_ && !push_mode_) {
       result = codec_->decode(rest, scratch_);
-    } else if (head == nullptr || head->upstream.passthrough) {
+    } else if (push_mode_ || head == nullptr || head->upstream.passthrough) {
       result = codec_->skip(rest, scratch_);
     } else {
       into = &head->response;
       result = codec_->decode(rest, *into);
     }
     if (result.status == codec::DecodeStatus::kNeedMore) return consumed;
-    if (result.status == codec::DecodeStatus::kAnswered && codec_->is_push(rest.substr(0, result.consumed))) {
-      // A RESP3 push between replies (client-side caching invalidations): it answers nothing.
-      events_.on_push(rest.substr(0, result.consumed));
+    std::string_view frame = rest.substr(0, result.consumed);
+    if (result.status == codec::DecodeStatus::kAnswered && (push_mode_ || codec_->is_push(frame))) {
+      // Sent on the upstream's own account (pub/sub, RESP3 invalidations): it answers nothing.
+      events_.on_push(frame);
       consumed += result.consumed;
       continue;
     }
@@ -299,7 +293,7 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
     if (call == nullptr) continue;  // a late reply to a request that timed out
     call->upstream.connection = nullptr;
     if (call->upstream.passthrough) {
-      call->upstream.wire.assign(rest.substr(0, result.consumed));
+      call->upstream.wire.assign(frame);
     } else if (by_id_) {
       call->response = std::move(scratch_);
       scratch_ = Response();
