@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import free_port, wait_port
+from benchlib import add_rpcgate_arguments, finish_report, free_port, wait_port
 from legacy_client import percentile
 from resp_ping_cpu import cpu_seconds
 
@@ -162,6 +162,18 @@ def redis_calls(port):
 BENCH_LINE = re.compile(r"(SET|GET): ([\d.]+) requests per second(?:, p50=([\d.]+) msec)?")
 
 
+def set_get_rates(out):
+    """requests/s and p50 (ms) per command from redis-benchmark -q -t set,get output."""
+    rates, p50 = {}, {}
+    for line in re.split(r"[\r\n]+", out):  # -q redraws a progress line with \r
+        m = BENCH_LINE.search(line)
+        if m and "rps=" not in line:
+            rates[m.group(1)] = float(m.group(2))
+            if m.group(3):
+                p50[m.group(1)] = float(m.group(3))
+    return rates, p50
+
+
 def children_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -189,15 +201,7 @@ def redis_run(side, port, n, pipeline, clients, server_cpu, timeout, redis_port)
     cpu = {k: f() - cpu_before[k] for k, f in server_cpu.items()}
     client = children_cpu() - client_before
     reached = redis_calls(redis_port) - calls_before  # INFO itself is not a SET/GET
-    # redis-benchmark -q redraws a progress line with \r; the final figures end each command.
-    lines = re.split(r"[\r\n]+", out)
-    rates, p50 = {}, {}
-    for line in lines:
-        m = BENCH_LINE.search(line)
-        if m and "rps=" not in line:
-            rates[m.group(1)] = float(m.group(2))
-            if m.group(3):
-                p50[m.group(1)] = float(m.group(3))
+    rates, p50 = set_get_rates(out)
     if error is None and set(rates) != {"SET", "GET"}:
         error = "unexpected redis-benchmark output: " + (out + err)[-300:].replace("\r", " ")
     requests = 2 * n
@@ -550,12 +554,7 @@ def print_table(report):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rpcgate", metavar="PATH", default=os.path.join(HERE, "..", "build", "rpcgate"),
-                        help="the rpcgate binary (default build/rpcgate)")
-    parser.add_argument("--workers", metavar="N", type=int, default=0,
-                        help="run rpcgate as prefork with N workers (default: model single)")
-    parser.add_argument("--rounds", metavar="R", type=int, default=3,
-                        help="redis-benchmark rounds per side and mode; medians are reported (default 3)")
+    add_rpcgate_arguments(parser, "redis-benchmark rounds per side and mode")
     parser.add_argument("-n", metavar="N", type=int, default=200_000,
                         help="redis-benchmark -n without pipelining (default 200000)")
     parser.add_argument("--n-pipelined", metavar="N", type=int, default=1_000_000,
@@ -601,14 +600,7 @@ def main():
             legacy_part(args, workdir, report)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    report["machine"]["loadavg_end"] = tuple(round(x, 2) for x in os.getloadavg())
-    report["elapsed_s"] = round(time.perf_counter() - started, 1)
-    if args.json:
-        json.dump(report, sys.stdout, indent=1, default=str)
-        print()
-    else:
-        print_table(report)
-        print(f"\n({report['elapsed_s']} s)")
+    finish_report(report, args.json, started, print_table)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs, as root on Debian 12, every package rpcgate needs to build and test.
 # Idempotent: asks apt only for what dpkg says is missing, so a second run does nothing.
+#   scripts/install-deps.sh                 build packages only
+#   scripts/install-deps.sh --with-tests    also what the tests need (CI runs this)
+#   scripts/install-deps.sh --with-bench    also what the tests need, plus the peers that
+#                                           bench/proxy_compare.py measures (twemproxy, HAProxy)
 set -euo pipefail
 
 build_packages=(
@@ -12,9 +16,13 @@ test_packages=(
   doctest-dev redis-tools redis-server python3 python3-protobuf python3-redis
   clang libclang-rt-14-dev
 )
+bench_packages=(nutcracker haproxy)
 
 wanted=("${build_packages[@]}")
-[ "${1:-}" = "--with-tests" ] && wanted+=("${test_packages[@]}")
+case "${1:-}" in
+  --with-tests) wanted+=("${test_packages[@]}") ;;
+  --with-bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+esac
 
 missing=()
 for pkg in "${wanted[@]}"; do
