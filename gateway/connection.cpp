@@ -254,6 +254,16 @@ void Connection::release_pin_barrier(const PendingCall* call) {
 
 void Connection::on_push(std::string_view frame) {
   if (closing_) return;
+  // Pushes come whether or not the client reads (pub/sub): unlike answers, pausing the client's
+  // reads does not stop them, so the output bound is enforced here.
+  const auto& config = listener_.config();
+  if (output_.size() + writing_.size() + frame.size() > config.output_limit || pending_.size() >= config.max_pipeline) {
+    ++gateway_.stats().connections_output_overflow;
+    LOG_WARN("listener %s: closing a subscriber that does not read its messages (%zu bytes unsent, output_limit %zu)",
+             config.name.c_str(), output_.size() + writing_.size(), config.output_limit);
+    close();
+    return;
+  }
   if (pending_.empty() || !in_order_) {
     output_.append(frame);
   } else {
@@ -436,7 +446,9 @@ void Connection::close() {
   gateway_.cancel_deferred_pump(this);
   for (PendingCall* call : pending_) abandon_call(call);
   pending_.clear();
-  pins_.clear();  // each closes its upstream connection: a session is never handed on
+  // A pinned connection is closed, never handed on. The pins themselves go in on_close: this may
+  // run inside one of their own callbacks (a push the client cannot take).
+  for (auto& pin : pins_) pin->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_close);
 }
 

@@ -60,6 +60,19 @@ def interactive_redis_cli(port, steps, pause=0.3):
     return transcript.decode("utf-8", "replace").replace(str(port), "PORT")
 
 
+def tcp_states(local_port, remote_port):
+    """The /proc/net/tcp states ("01" = established) of sockets from local_port to remote_port."""
+    states = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if int(local.split(":")[1], 16) == local_port and int(remote.split(":")[1], 16) == remote_port:
+                states.append(fields[3])
+    return states
+
+
 def connected_clients(port):
     with harness.RespClient(port) as client:
         info = client.call("INFO", "clients")
@@ -343,6 +356,49 @@ class Resp3Test(harness.GatewayTestCase):
         self.assertEqual(through[1], b"_\r\n")
         self.assertTrue(through[4].startswith(b">2\r\n$10\r\ninvalidate"), through[4])
         self.assertIn(b">3\r\n$7\r\nmessage\r\n$7\r\nr3:news\r\n$5\r\nhello", through[7])
+
+
+class SlowSubscriberTest(harness.GatewayTestCase):
+    """Pub/sub messages keep coming whether or not a subscriber reads: one that never reads is
+    cut off at its listener's output_limit, and nobody else notices."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = harness.RedisServer().start()
+        cls.gw = cls.start_gateway(
+            [{"name": "resp", "codec": "resp", "output_high_water": "64KiB", "output_limit": "1MiB"}],
+            handlers=[], log_level="info",
+            extra_yaml="routes:\n  - {match: {glob: \"*\"}, cluster: cache}\n"
+                       "clusters:\n  - {name: cache, codec: resp, endpoints: [127.0.0.1:%d]}\n" % cls.redis.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.redis.stop()
+
+    def test_a_subscriber_that_never_reads_is_disconnected_at_output_limit(self):
+        deaf = harness.connect(self.gw.port("resp"))
+        deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        deaf.sendall(harness.resp_command("SUBSCRIBE", "flood"))
+        time.sleep(0.3)
+        publisher = harness.redis_client(self.redis.port)
+        message = "x" * 100_000
+        rss_before = harness.rss_kib(self.gw.pid)
+        for _ in range(300):  # 30 MB offered; the gateway may hold at most 1 MiB of it
+            publisher.publish("flood", message)
+        deadline = time.monotonic() + 10  # the subscriber reads nothing until the gateway gives up
+        while "does not read its messages" not in self.gw.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("does not read its messages", self.gw.log_text())
+        # The gateway's end of that connection is no longer established (it sent its FIN).
+        client_port = deaf.getsockname()[1]
+        states = tcp_states(self.gw.port("resp"), client_port)
+        deaf.close()
+        self.assertTrue(states and "01" not in states, "gateway side states: %r" % states)
+        self.assertLess(harness.rss_kib(self.gw.pid) - rss_before, 16 * 1024)
+        with harness.RespClient(self.gw.port("resp")) as other:
+            self.assertEqual(other.call("SET", "still", "fine"), "OK")
+            self.assertEqual(other.call("GET", "still"), b"fine")
 
 
 class UpstreamAuthTest(harness.GatewayTestCase):
