@@ -41,7 +41,7 @@ import time
 
 from benchlib import add_rpcgate_arguments, finish_report, free_port, wait_port
 from resp_ping_cpu import cpu_seconds
-from upstream_cost import child_pids, set_get_rates, children_cpu, process_model, redis_calls, resp_command, stop_process
+from upstream_cost import child_pids, set_get_rates, children_cpu, total_cpu, process_model, redis_calls, resp_command, stop_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGETS = ("direct", "rpcgate", "nutcracker", "haproxy")
@@ -80,13 +80,7 @@ class Server:
         return [self.proc.pid] + sorted(self.children)
 
     def cpu(self):
-        total = 0.0
-        for pid in self.pids():
-            try:
-                total += cpu_seconds(pid)
-            except OSError:
-                pass  # a worker that exited; its log says so
-        return total
+        return total_cpu(self.pids())
 
     def alive(self):
         return self.proc.poll() is None

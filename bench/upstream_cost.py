@@ -85,13 +85,7 @@ class Gate:
         return [self.proc.pid] + kids
 
     def cpu(self):
-        total = 0.0
-        for pid in self.pids():
-            try:
-                total += cpu_seconds(pid)
-            except OSError:
-                pass  # a worker that just exited: the run's figure would be off, the log shows it
-        return total
+        return total_cpu(self.pids())
 
     def log_text(self):
         self.log.flush()
@@ -118,6 +112,18 @@ def stop_process(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+def total_cpu(pids):
+    """utime+stime of these processes, in seconds. A worker that just exited is skipped: the
+    run's figure is then off, and the server's log says why."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:
+            pass
+    return total
 
 
 def process_model(workers):
