@@ -1,5 +1,6 @@
 #include "backends/cluster.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "backends/upstream_connection.h"
@@ -45,13 +46,58 @@ Cluster::Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const 
       codec_(codec),
       stats_(stats),
       balancer_(make_load_balancer(config.load_balancer, config.hash_key)) {
+  std::vector<EndpointSpec> specs;
+  for (const auto& address : config.endpoints) specs.push_back(EndpointSpec{address, 1});
+  set_endpoints(specs);
+}
+
+void Cluster::set_endpoints(const std::vector<EndpointSpec>& wanted) {
+  auto take = [](std::vector<std::unique_ptr<Endpoint>>& from, const std::string& name) {
+    for (auto& endpoint : from)
+      if (endpoint && endpoint->name() == name && !endpoint->closing()) return std::move(endpoint);
+    return std::unique_ptr<Endpoint>();
+  };
+  std::vector<std::unique_ptr<Endpoint>> next;
   std::vector<std::string> names;
-  for (const auto& address : config.endpoints) {
-    endpoints_.push_back(std::make_unique<Endpoint>(*this, address));
-    names.push_back(endpoints_.back()->name());
+  weights_.clear();
+  for (const EndpointSpec& spec : wanted) {
+    std::string name = spec.address.to_string();
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;  // listed twice
+    auto endpoint = take(endpoints_, name);
+    if (!endpoint) {
+      endpoint = take(retired_, name);
+      if (endpoint) endpoint->revive();
+    }
+    if (!endpoint) endpoint = std::make_unique<Endpoint>(*this, spec.address);
+    next.push_back(std::move(endpoint));
+    names.push_back(std::move(name));
+    weights_.push_back(std::max(1u, spec.weight));
   }
-  balancer_->reset(names);
+  std::erase(retired_, nullptr);
+  std::vector<Endpoint*> leaving;
+  for (auto& endpoint : endpoints_) {
+    if (!endpoint) continue;
+    leaving.push_back(endpoint.get());
+    retired_.push_back(std::move(endpoint));
+  }
+  // The new set is in place before anything leaves: a leaving endpoint's unsent calls are placed
+  // again, on the endpoints that remain.
+  endpoints_ = std::move(next);
+  balancer_->reset(names, weights_);
   views_.resize(endpoints_.size());
+  for (Endpoint* endpoint : leaving) endpoint->retire();
+}
+
+std::string Cluster::no_endpoint_message() const {
+  if (endpoints_.empty() && !config_.zookeeper_path.empty())
+    return "cluster " + config_.name + " has no endpoints: none registered under " + config_.zookeeper_path +
+           " in ZooKeeper (or none read yet)";
+  return "cluster " + config_.name + " has no healthy endpoint";
+}
+
+void Cluster::forget(Endpoint* endpoint) {
+  if (closed_) return;  // shutting down: the destructor frees it with the rest
+  std::erase_if(retired_, [endpoint](const std::unique_ptr<Endpoint>& e) { return e.get() == endpoint; });
 }
 
 Cluster::~Cluster() = default;
@@ -86,7 +132,7 @@ void Cluster::submit(PendingCall* call) {
     return;
   }
   if (!place(call, nullptr)) {
-    call->response.set_error(ErrorCode::kUnavailable, "cluster " + config_.name + " has no healthy endpoint");
+    call->response.set_error(ErrorCode::kUnavailable, no_endpoint_message());
     call->done = true;
     return;
   }
@@ -127,7 +173,7 @@ std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner,
   Endpoint* endpoint = pick(request, nullptr);
   if (endpoint == nullptr) {
     code = ErrorCode::kUnavailable;
-    error = "cluster " + config_.name + " has no healthy endpoint";
+    error = no_endpoint_message();
     return nullptr;
   }
   if (!endpoint->take_pin_slot()) {
@@ -225,6 +271,8 @@ void Cluster::finish(PendingCall* call) {
 void Cluster::close() {
   closed_ = true;
   for (auto& endpoint : endpoints_) endpoint->close_all();
+  for (auto& endpoint : retired_)
+    if (!endpoint->closing()) endpoint->close_all();
 }
 
 }  // namespace rpcgate::backends

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backends/endpoint.h"
+#include "backends/endpoint_spec.h"
 #include "backends/load_balancer.h"
 #include "backends/pin.h"
 #include "codecs/codec.h"
@@ -33,7 +34,17 @@ class Cluster {
   Upstreams& upstreams() { return upstreams_; }
   ClusterStats& stats() { return stats_; }
   uint64_t now_ms() const;
+  // The endpoints the balancer chooses among, and their weights (same order).
   std::vector<std::unique_ptr<Endpoint>>& endpoints() { return endpoints_; }
+  const std::vector<unsigned>& weights() const { return weights_; }
+  // Removed by discovery, still finishing their calls.
+  const std::vector<std::unique_ptr<Endpoint>>& retired() const { return retired_; }
+
+  // Makes `wanted` the endpoint set (discovery). Endpoints kept keep their connections and state;
+  // new ones start at once; removed ones are retired (Endpoint::retire) and freed once idle.
+  void set_endpoints(const std::vector<EndpointSpec>& wanted);
+  // A retired endpoint has closed: frees it.
+  void forget(Endpoint* endpoint);
 
   // Fills the call's upstream state for `route` (null: the cluster's own settings).
   void prepare(PendingCall* call, const conf::RouteConfig* route) const;
@@ -70,12 +81,15 @@ class Cluster {
   void finish(PendingCall* call);
   void fail(PendingCall* call, ErrorCode code, const std::string& message);
   void add_timeout_meta(PendingCall* call) const;
+  std::string no_endpoint_message() const;
 
   Upstreams& upstreams_;
   const conf::ClusterConfig& config_;
   const codec::CodecInfo& codec_;
   ClusterStats& stats_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  std::vector<unsigned> weights_;
+  std::vector<std::unique_ptr<Endpoint>> retired_;
   std::unique_ptr<LoadBalancer> balancer_;
   std::vector<EndpointView> views_;  // reused by every pick
   size_t pending_ = 0;               // calls submitted and not finished

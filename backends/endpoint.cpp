@@ -136,12 +136,56 @@ void Endpoint::release(PendingCall* call) {
   --pending_;
   auto stick = sticks_.find(call->owner);
   if (stick != sticks_.end() && --stick->second.calls == 0) sticks_.erase(stick);
+  finish_retirement_when_idle();
 }
 
 bool Endpoint::take_pin_slot() {
   if (pinned_ >= cluster_.config().max_pinned) return false;
   ++pinned_;
   return true;
+}
+
+void Endpoint::release_pin_slot() {
+  --pinned_;
+  finish_retirement_when_idle();
+}
+
+void Endpoint::retire() {
+  retired_ = true;
+  std::deque<PendingCall*> unsent;
+  unsent.swap(unassigned_);
+  for (PendingCall* call : unsent) --sticks_[call->owner].unassigned;
+  for (Lane& lane : lanes_) {
+    unsent.insert(unsent.end(), lane.queue.begin(), lane.queue.end());
+    lane.queue.clear();
+  }
+  for (PendingCall* call : unsent) {
+    release(call);
+    cluster_.on_attempt_failed(call, false, ErrorCode::kUnavailable, "upstream " + name_ + " left the cluster");
+  }
+  finish_retirement_when_idle();
+}
+
+void Endpoint::revive() {
+  retired_ = false;
+  uv_timer_stop(&retry_timer_);
+}
+
+void Endpoint::finish_retirement_when_idle() {
+  if (!retired_ || closing_ || pending_ > 0 || pinned_ > 0) return;
+  uv_timer_start(&retry_timer_, [](uv_timer_t* timer) {
+    auto* self = static_cast<Endpoint*>(timer->data);
+    if (self->retired_ && !self->closing_ && self->pending_ == 0 && self->pinned_ == 0)
+      self->close_all("it left the cluster (discovery) and has nothing in flight");
+  }, 0, 0);
+}
+
+std::string Endpoint::health(uint64_t now_ms) const {
+  if (checked_down_) return "failing_health_checks";
+  if (now_ms < ejected_until_ms_) return "ejected";
+  if (!usable(now_ms)) return "connect_backoff";
+  if (!last_connect_error_.empty()) return "connect_failing";
+  return "up";
 }
 
 void Endpoint::withdraw_waiting(PendingCall* call) {
@@ -299,12 +343,21 @@ void Endpoint::record_check(bool passed, const std::string& why) {
              cluster_.config().name.c_str(), name_.c_str(), needed);
 }
 
-void Endpoint::close_all() {
-  uv_close(reinterpret_cast<uv_handle_t*>(&retry_timer_),
-           [](uv_handle_t* handle) { static_cast<Endpoint*>(handle->data)->cluster_.upstreams().handle_closed(); });
+// The last of the endpoint's handles: a retired endpoint can be freed once it has closed (its
+// connections are closed by then, and theirs no longer need it).
+void Endpoint::on_retry_timer_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Endpoint*>(handle->data);
+  Upstreams& upstreams = self->cluster_.upstreams();
+  if (self->retired_) self->cluster_.forget(self);
+  upstreams.handle_closed();
+}
+
+void Endpoint::close_all(const std::string& why) {
+  closing_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&retry_timer_), &Endpoint::on_retry_timer_closed);
   std::vector<UpstreamConnection*> open;
   for (const Lane& lane : lanes_) open.push_back(lane.connection);
-  for (UpstreamConnection* connection : open) connection->close("shutting down");
+  for (UpstreamConnection* connection : open) connection->close(why);
 }
 
 }  // namespace rpcgate::backends

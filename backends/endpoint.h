@@ -55,8 +55,8 @@ class Endpoint final : public ConnectionEvents {
   void withdraw_waiting(PendingCall* call);
   // Gives up on a call in flight here: its reply will be dropped.
   void orphan(PendingCall* call, bool timed_out);
-  // Closes every connection, for shutdown; calls must all be gone already.
-  void close_all();
+  // Closes every connection, for shutdown or once retired; calls must all be gone already.
+  void close_all(const std::string& why = "shutting down");
 
   // From its pool's connections. A failed connect, or a connection lost with calls on it, is one
   // failure of the endpoint, however many requests went down with it.
@@ -69,7 +69,18 @@ class Endpoint final : public ConnectionEvents {
 
   // Pinned connections: each a client's own, outside the pool. False when max_pinned are open.
   bool take_pin_slot();
-  void release_pin_slot() { --pinned_; }
+  void release_pin_slot();
+
+  // Discovery removed it: calls not yet sent go back to the cluster to be placed elsewhere, those
+  // in flight finish here, pinned clients keep their connections. Once nothing is left, its
+  // connections close and the cluster frees it. revive() undoes retire() if it comes back first.
+  void retire();
+  void revive();
+  bool retired() const { return retired_; }
+  bool closing() const { return closing_; }
+  // For INFO: why the balancer would not choose it now, or "up".
+  std::string health(uint64_t now_ms) const;
+  size_t connections() const { return lanes_.size(); }
 
   // Health: a transport failure (connect, close, garbage, timeout) or a good answer.
   void record_failure(const std::string& why);
@@ -105,6 +116,9 @@ class Endpoint final : public ConnectionEvents {
   void grow();
   // A call leaves this endpoint (answered, lost, given up): its owner's stick loosens.
   void release(PendingCall* call);
+  // Retired and nothing left: closes it from the loop (never from inside a caller's callback).
+  void finish_retirement_when_idle();
+  static void on_retry_timer_closed(uv_handle_t* handle);
 
   Cluster& cluster_;
   std::string name_;
@@ -115,6 +129,8 @@ class Endpoint final : public ConnectionEvents {
   size_t pending_ = 0;  // waiting here or in flight on its connections
   size_t pinned_ = 0;   // pinned connections open to it
   bool connecting_ = false;
+  bool retired_ = false;
+  bool closing_ = false;
 
   // Connect backoff: after a failed connect, no new attempt before next_connect_ms_. A refused
   // connect (nobody listens) makes the endpoint unusable meanwhile; after a timed-out one (a full

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <utility>
 
@@ -47,19 +48,44 @@ uint64_t hash_bytes(const void* data, size_t size) {
 
 uint64_t hash_text(std::string_view text) { return hash_bytes(text.data(), text.size()); }
 
+// Equal weights: a plain rotation. Unequal: nginx's smooth weighted round robin, which spreads a
+// heavy endpoint's turns out (a, b, a, c, a) instead of running them back to back.
 class RoundRobin final : public LoadBalancer {
  public:
-  void reset(const std::vector<std::string>& names) override { next_ = names.empty() ? 0 : next_ % names.size(); }
+  void reset(const std::vector<std::string>& names, const std::vector<unsigned>& weights) override {
+    next_ = names.empty() ? 0 : next_ % names.size();
+    weighted_ = std::adjacent_find(weights.begin(), weights.end(), std::not_equal_to<>()) != weights.end();
+    weights_.assign(weights.begin(), weights.end());
+    current_.assign(weights.size(), 0);
+  }
 
   size_t pick(const Request&, std::span<const EndpointView> endpoints, size_t avoid) override {
     if (endpoints.empty()) return kNone;
+    if (weighted_ && weights_.size() == endpoints.size()) return pick_weighted(endpoints, avoid);
     const size_t chosen = next_usable(endpoints, next_ % endpoints.size(), avoid);
     if (chosen != kNone) next_ = (chosen + 1) % endpoints.size();
     return chosen;
   }
 
  private:
+  size_t pick_weighted(std::span<const EndpointView> endpoints, size_t avoid) {
+    int64_t total = 0;
+    size_t best = kNone;
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      if (!endpoints[i].usable || i == avoid) continue;
+      current_[i] += weights_[i];
+      total += weights_[i];
+      if (best == kNone || current_[i] > current_[best]) best = i;
+    }
+    if (best == kNone) return usable(endpoints, avoid) ? avoid : kNone;
+    current_[best] -= total;
+    return best;
+  }
+
   size_t next_ = 0;
+  bool weighted_ = false;
+  std::vector<int64_t> weights_;
+  std::vector<int64_t> current_;
 };
 
 class Random final : public LoadBalancer {
@@ -70,22 +96,26 @@ class Random final : public LoadBalancer {
     state_ = mix64((uint64_t{device()} << 32 | device()) ^ now) | 1;  // xorshift must not start at 0
   }
 
-  void reset(const std::vector<std::string>&) override {}
+  void reset(const std::vector<std::string>&, const std::vector<unsigned>& weights) override { weights_ = weights; }
 
   size_t pick(const Request&, std::span<const EndpointView> endpoints, size_t avoid) override {
-    size_t candidates = 0;
-    for (size_t i = 0; i < endpoints.size(); ++i) candidates += endpoints[i].usable && i != avoid;
-    if (candidates == 0) return usable(endpoints, avoid) ? avoid : kNone;
+    uint64_t total = 0;
+    for (size_t i = 0; i < endpoints.size(); ++i)
+      if (endpoints[i].usable && i != avoid) total += weight(i);
+    if (total == 0) return usable(endpoints, avoid) ? avoid : kNone;
     // Modulo bias over 2^64 is far below anything a load test could see.
-    size_t skip = static_cast<size_t>(next() % candidates);
+    uint64_t skip = next() % total;
     for (size_t i = 0; i < endpoints.size(); ++i) {
       if (!endpoints[i].usable || i == avoid) continue;
-      if (skip-- == 0) return i;
+      if (skip < weight(i)) return i;
+      skip -= weight(i);
     }
-    return kNone;  // unreachable: `candidates` counted at least skip + 1 indexes
+    return kNone;  // unreachable: the weights summed to more than skip
   }
 
  private:
+  uint64_t weight(size_t i) const { return i < weights_.size() ? weights_[i] : 1; }
+
   uint64_t next() {  // xorshift64*
     state_ ^= state_ >> 12;
     state_ ^= state_ << 25;
@@ -94,11 +124,14 @@ class Random final : public LoadBalancer {
   }
 
   uint64_t state_;
+  std::vector<unsigned> weights_;
 };
 
+// Pending calls per unit of weight: a weight-2 endpoint is as loaded with 8 pending as a weight-1
+// one with 4.
 class LeastPending final : public LoadBalancer {
  public:
-  void reset(const std::vector<std::string>&) override {}
+  void reset(const std::vector<std::string>&, const std::vector<unsigned>& weights) override { weights_ = weights; }
 
   size_t pick(const Request&, std::span<const EndpointView> endpoints, size_t avoid) override {
     const size_t n = endpoints.size();
@@ -109,14 +142,17 @@ class LeastPending final : public LoadBalancer {
     for (size_t k = 0; k < n; ++k) {
       const size_t i = (start + k) % n;
       if (!endpoints[i].usable || i == avoid) continue;
-      if (best == kNone || endpoints[i].pending < endpoints[best].pending) best = i;
+      if (best == kNone || endpoints[i].pending * weight(best) < endpoints[best].pending * weight(i)) best = i;
     }
     if (best != kNone) return best;
     return usable(endpoints, avoid) ? avoid : kNone;
   }
 
  private:
+  uint64_t weight(size_t i) const { return i < weights_.size() ? weights_[i] : 1; }
+
   size_t start_ = 0;
+  std::vector<unsigned> weights_;
 };
 
 class ConsistentHash final : public LoadBalancer {
@@ -138,11 +174,13 @@ class ConsistentHash final : public LoadBalancer {
     }
   }
 
-  void reset(const std::vector<std::string>& names) override {
+  // A weight-w endpoint has w times the points, so about w times the keys.
+  void reset(const std::vector<std::string>& names, const std::vector<unsigned>& weights) override {
     ring_.clear();
     ring_.reserve(names.size() * kPointsPerEndpoint);
     for (size_t e = 0; e < names.size(); ++e) {
-      for (size_t i = 0; i < kPointsPerEndpoint; ++i)
+      const size_t points = kPointsPerEndpoint * (e < weights.size() ? weights[e] : 1);
+      for (size_t i = 0; i < points; ++i)
         ring_.emplace_back(hash_text(names[e] + "-" + std::to_string(i)), static_cast<uint32_t>(e));
     }
     std::sort(ring_.begin(), ring_.end());  // a hash tie orders by index, the same in every worker

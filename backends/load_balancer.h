@@ -25,9 +25,10 @@ class LoadBalancer {
 
   virtual ~LoadBalancer() = default;
 
-  // The endpoints' identities (canonical "host:port"), in the order later calls index them.
+  // The endpoints' identities (canonical "host:port"), in the order later calls index them, and
+  // their weights (each at least 1; a weight-2 endpoint gets twice the share of a weight-1 one).
   // Called once at start and again whenever the set changes (discovery).
-  virtual void reset(const std::vector<std::string>& names) = 0;
+  virtual void reset(const std::vector<std::string>& names, const std::vector<unsigned>& weights) = 0;
 
   // The index of the endpoint for `request`, among the usable ones. `avoid` (a retry's previous
   // endpoint, or kNone) is chosen only when no other endpoint is usable. kNone when none is.

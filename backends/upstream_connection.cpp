@@ -21,6 +21,7 @@ constexpr size_t kKeepBufferCapacity = 256 * 1024;
 
 UpstreamConnection::UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events, bool push_mode)
     : endpoint_(endpoint),
+      upstreams_(endpoint.cluster().upstreams()),
       events_(events),
       push_mode_(push_mode),
       codec_(endpoint.cluster().codec().make_client(endpoint.cluster().config().codec_options)),
@@ -337,7 +338,7 @@ void UpstreamConnection::close(const std::string& error) {
 
 void UpstreamConnection::on_handle_closed(uv_handle_t* handle) {
   auto* self = static_cast<UpstreamConnection*>(handle->data);
-  self->endpoint_.cluster().upstreams().handle_closed();
+  self->upstreams_.handle_closed();
   if (--self->open_handles_ == 0) delete self;
 }
 

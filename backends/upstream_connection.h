@@ -22,6 +22,7 @@ struct PendingCall;
 namespace rpcgate::backends {
 
 class Endpoint;
+class Upstreams;
 
 // The metadata key that carries a call's remaining time, in milliseconds, to upstreams whose
 // codec has metadata (protobuf). The gateway also honours it on incoming requests.
@@ -93,6 +94,9 @@ class UpstreamConnection {
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
   Endpoint& endpoint_;
+  // Kept apart from endpoint_: the handles finish closing after the endpoint may be gone (a
+  // retired endpoint is freed once its last connection has closed).
+  Upstreams& upstreams_;
   ConnectionEvents& events_;
   bool push_mode_;
   std::vector<PendingCall*> written_pushes_;  // push mode: requests answered once written

@@ -44,6 +44,16 @@ Cluster* Upstreams::find(std::string_view name) const {
   return nullptr;
 }
 
+void Upstreams::apply_discovery(const discovery::Snapshot& snapshot) {
+  for (auto& cluster : clusters_) {
+    const conf::ClusterConfig& config = cluster->config();
+    if (config.zookeeper_path.empty()) continue;
+    auto nodes = snapshot.find(config.zookeeper_path);
+    if (nodes == snapshot.end()) continue;
+    cluster->set_endpoints(discovery::select_endpoints(nodes->second, config.zookeeper_prefix));
+  }
+}
+
 void Upstreams::on_deadline(void*, DeadlineNode* node) {
   auto* call = static_cast<PendingCall*>(node->owner);
   call->upstream.cluster->on_deadline(call);

@@ -15,6 +15,7 @@
 #include "backends/deadline_queue.h"
 #include "backends/upstream_connection.h"
 #include "conf/config.h"
+#include "discovery/nodes.h"
 #include "gateway/before_poll.h"
 #include "gateway/stats.h"
 
@@ -35,6 +36,10 @@ class Upstreams {
   bool start(std::string& error);
   // nullptr for an unknown name.
   Cluster* find(std::string_view name) const;
+  const std::vector<std::unique_ptr<Cluster>>& clusters() const { return clusters_; }
+  // Each cluster that discovers its endpoints under a path of `snapshot` takes that path's nodes
+  // (a path missing from it is left as it is: not read yet).
+  void apply_discovery(const discovery::Snapshot& snapshot);
   // Stops health checks, closes every upstream connection and timer, then calls `on_closed`.
   void close(std::function<void()> on_closed);
 

@@ -29,6 +29,7 @@ struct Address {
   std::string host;  // an IPv4 or IPv6 literal
   uint16_t port = 0;
   std::string to_string() const;  // "127.0.0.1:6380", "[::1]:6380"
+  bool operator==(const Address&) const = default;
 };
 
 struct ListenerConfig {
@@ -78,6 +79,7 @@ struct ClusterConfig {
   codec::CodecOptions codec_options;
   std::vector<Address> endpoints;   // static list, or
   std::string zookeeper_path;       // discovery: {zookeeper: {path: ...}}
+  std::string zookeeper_prefix;     // discovery: only children whose name starts with it
   std::string load_balancer = "round_robin";  // round_robin | random | least_pending | consistent_hash
   std::string hash_key;             // consistent_hash: a param path such as params.id
   size_t max_connections = 1;       // per endpoint per worker
@@ -112,10 +114,19 @@ struct LoggingConfig {
   bool access_log = false;
 };
 
+// A listener this gateway publishes in ZooKeeper, as the legacy services register themselves.
+struct RegistrationConfig {
+  std::string path;       // the parent node, e.g. /demo
+  std::string listener;   // a listener's name
+  std::string advertise;  // the host written in the node; empty = the listener's address
+  Origin origin;
+};
+
 struct ZookeeperConfig {
   std::vector<Address> servers;   // empty = no ZooKeeper
   Duration session_timeout = std::chrono::seconds(10);
-  std::string register_path;      // publish this gateway's listeners under this path
+  std::string chroot;             // every path is below it; empty = the root
+  std::vector<RegistrationConfig> registrations;  // `register:`
   Origin origin;
 };
 

@@ -77,6 +77,30 @@ void check_cluster_references(ReadContext& ctx, Config& config) {
     ctx.error(ctx.line_of(path), path,
               "ZooKeeper discovery needs servers: add zookeeper: {servers: [HOST:PORT, ...]}");
   }
+  const auto& zookeeper = config.zookeeper;
+  if (!zookeeper.registrations.empty() && zookeeper.servers.empty())
+    ctx.error(zookeeper.origin.line, "zookeeper.register", "register needs zookeeper servers to register with");
+  std::vector<std::string_view> listener_names;
+  for (const auto& listener : config.listeners) listener_names.push_back(listener.name);
+  for (size_t i = 0; i < zookeeper.registrations.size(); ++i) {
+    const RegistrationConfig& registration = zookeeper.registrations[i];
+    const std::string path = "zookeeper.register[" + std::to_string(i) + "]";
+    auto listener = std::find_if(config.listeners.begin(), config.listeners.end(),
+                                 [&](const ListenerConfig& l) { return l.name == registration.listener; });
+    if (listener == config.listeners.end()) {
+      if (!registration.listener.empty())
+        ctx.error(registration.origin.line, path + ".listener",
+                  "no listener named " + in_quotes(registration.listener) +
+                      did_you_mean(registration.listener, listener_names) + "; defined listeners: " +
+                      join(listener_names));
+      continue;
+    }
+    const std::string& host = listener->address.host;
+    if (registration.advertise.empty() && (host == "0.0.0.0" || host == "::"))
+      ctx.error(registration.origin.line, path,
+                "listener " + in_quotes(listener->name) + " listens on every address (" + host +
+                    "); say which one clients should use: advertise: HOST");
+  }
 }
 
 Config read_config(ReadContext& ctx, const YAML::Node& root) {
@@ -156,25 +180,20 @@ std::vector<std::string> unsupported_features(const Config& config) {
                      "process.pid_file is written by the master of the prefork, reuseport and "
                      "fdpass models; model single has none"});
   }
-  for (const auto& cluster : config.clusters) {
-    if (cluster.zookeeper_path.empty()) continue;
-    items.push_back({cluster.origin, "cluster " + in_quotes(cluster.name) +
-                                         ": discovery through ZooKeeper is not supported yet (it "
-                                         "arrives with the discovery issue); list the endpoints"});
-  }
   if (config.admin.address) {
     items.push_back({config.origin_of("admin.address"),
                      "admin: not supported yet (the admin port arrives with the observability "
                      "issue)"});
   }
-  if (!config.zookeeper.servers.empty()) {
-    items.push_back({config.origin_of("zookeeper.servers"),
-                     "zookeeper: not supported yet (ZooKeeper arrives with the discovery issue)"});
-  }
   if (config.logging.access_log) {
     items.push_back({config.origin_of("logging.access_log"),
                      "logging.access_log: not supported yet (the access log arrives with the "
                      "observability issue)"});
+  }
+  if (!config.zookeeper.servers.empty() && config.process.model == "single") {
+    items.push_back({config.zookeeper.origin,
+                     "zookeeper: the ZooKeeper session is the master's (one for all workers) and "
+                     "process.model single has none; use prefork (workers: 1 for one worker)"});
   }
   std::stable_sort(items.begin(), items.end(),
                    [](const Item& a, const Item& b) { return a.origin.line < b.origin.line; });

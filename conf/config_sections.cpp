@@ -69,7 +69,7 @@ constexpr std::string_view kClusterKeys[] = {"name",         "codec",           
                                              "retries",      "outlier",         "health_check",
                                              "max_pinned",   "username",        "password"};
 constexpr std::string_view kDiscoveryKeys[] = {"zookeeper"};
-constexpr std::string_view kZookeeperDiscoveryKeys[] = {"path"};
+constexpr std::string_view kZookeeperDiscoveryKeys[] = {"path", "prefix"};
 constexpr std::string_view kLoadBalancers[] = {"round_robin", "random", "least_pending",
                                                "consistent_hash"};
 constexpr std::string_view kOutlierKeys[] = {"consecutive_failures", "base_ejection",
@@ -79,7 +79,8 @@ constexpr std::string_view kHealthCheckKeys[] = {"method", "interval", "timeout"
 
 constexpr std::string_view kLoggingKeys[] = {"level", "file", "access_log"};
 constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};
-constexpr std::string_view kZookeeperKeys[] = {"servers", "session_timeout", "register_path"};
+constexpr std::string_view kZookeeperKeys[] = {"servers", "session_timeout", "chroot", "register"};
+constexpr std::string_view kRegistrationKeys[] = {"path", "listener", "advertise"};
 
 std::string in_quotes(std::string_view text) { return "'" + std::string(text) + "'"; }
 std::string line_note(int line) { return " (line " + std::to_string(line) + ")"; }
@@ -363,6 +364,7 @@ ClusterConfig read_cluster(ReadContext& ctx, const Field& item) {
       MapReader zk(ctx, *zookeeper, "discovery.zookeeper", kZookeeperDiscoveryKeys);
       zk.require({"path"});
       read_zookeeper_path(zk, "path", cluster.zookeeper_path);
+      zk.read_string("prefix", cluster.zookeeper_prefix);
     }
   } else if (map.is_map()) {
     ctx.error(map.line(), map.path(),
@@ -538,10 +540,30 @@ void read_zookeeper(ReadContext& ctx, const Field& field, ZookeeperConfig& out) 
   out.origin = ctx.origin(field.line);
   MapReader map(ctx, field, "zookeeper", kZookeeperKeys);
   if (auto servers = map.get("servers")) read_endpoints(ctx, *servers, out.servers, true);
-  map.read_duration("session_timeout", out.session_timeout, 1ms);
-  if (read_zookeeper_path(map, "register_path", out.register_path) && out.servers.empty())
-    ctx.error(map.key_line("register_path"), child_path(map.path(), "register_path"),
-              "register_path needs zookeeper servers to register with");
+  // ZooKeeper negotiates the timeout into 2 to 20 of its ticks (4 s to 40 s by default); a
+  // value outside that range is adjusted by the server, and the log says what was granted.
+  map.read_duration("session_timeout", out.session_timeout, 100ms);
+  read_zookeeper_path(map, "chroot", out.chroot);
+  if (auto list = map.get("register")) {
+    for (const auto& item : read_list(ctx, *list)) {
+      RegistrationConfig registration;
+      registration.origin = ctx.origin(item.line);
+      MapReader entry(ctx, item, "registration", kRegistrationKeys);
+      entry.require({"path", "listener"});
+      read_zookeeper_path(entry, "path", registration.path);
+      entry.read_string("listener", registration.listener);
+      if (entry.read_string("advertise", registration.advertise)) {
+        const std::string& host = registration.advertise;
+        bool plain = !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '_';
+        });
+        if (!plain)
+          ctx.error(entry.key_line("advertise"), child_path(entry.path(), "advertise"),
+                    "bad advertise host " + in_quotes(host) + ": expected an IP address or a host name");
+      }
+      out.registrations.push_back(std::move(registration));
+    }
+  }
 }
 
 }  // namespace rpcgate::conf

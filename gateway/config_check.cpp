@@ -20,7 +20,7 @@ bool load_checked_config(const std::string& path, conf::Config& config, std::str
     return false;
   }
   auto stats = StatsTable::create(1);
-  HandlerContext context{config, *stats, 0};
+  HandlerContext context{config, *stats, 0, nullptr};
   return Router::build(config, HandlerRegistry::standard(), context, error) != nullptr;
 }
 

@@ -46,14 +46,19 @@ Gateway::Gateway(uv_loop_t* loop, const conf::Config& config, StatsTable& stats,
 
 Gateway::~Gateway() = default;
 
-bool Gateway::start(const Sockets& sockets, std::string& error) {
+void Gateway::apply_discovery(const discovery::Snapshot& snapshot) {
+  if (upstreams_ && !upstreams_closing_) upstreams_->apply_discovery(snapshot);
+}
+
+bool Gateway::start(const Sockets& sockets, std::string& error, const discovery::Snapshot* discovered) {
   if (config_.listeners.size() > Stats::kMaxListeners) {
     error = config_.path + ": at most " + std::to_string(Stats::kMaxListeners) + " listeners are supported";
     return false;
   }
-  HandlerContext context{config_, stats_table_, stats_slot_};
   upstreams_ = std::make_unique<backends::Upstreams>(loop_, config_, stats_, read_scratch_.get(), kReadScratchBytes);
   if (!upstreams_->start(error)) return false;
+  if (discovered != nullptr) upstreams_->apply_discovery(*discovered);
+  HandlerContext context{config_, stats_table_, stats_slot_, upstreams_.get()};
   router_ = Router::build(config_, HandlerRegistry::standard(), context, error, upstreams_.get());
   if (!router_) return false;
   for (size_t i = 0; i < config_.listeners.size(); ++i) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "discovery/nodes.h"
 #include "gateway/before_poll.h"
 #include "gateway/router.h"
 #include "gateway/stats.h"
@@ -41,7 +42,10 @@ class Gateway {
 
   // Builds the router and serves every listener of the config from `sockets`. On failure fills
   // `error`, and the caller should still drain() so what was opened gets closed.
-  bool start(const Sockets& sockets, std::string& error);
+  // `discovered`: the endpoints the master had discovered when it forked this worker, if any.
+  bool start(const Sockets& sockets, std::string& error, const discovery::Snapshot* discovered = nullptr);
+  // A newer snapshot from the master.
+  void apply_discovery(const discovery::Snapshot& snapshot);
   // Stops accepting, lets connections finish what they have read, and calls `on_drained` once
   // the last one has closed (or drain_timeout has cut them off). All handles are closed then.
   void drain(std::function<void()> on_drained);

@@ -14,11 +14,16 @@
 
 namespace rpcgate {
 
+namespace backends {
+class Upstreams;
+}
+
 // What a factory may use to build its handler. References outlive every handler.
 struct HandlerContext {
   const conf::Config& config;
   const StatsTable& stats;  // every worker's counters
   size_t own_slot = 0;      // this process's slot in `stats`
+  const backends::Upstreams* upstreams = nullptr;  // this process's clusters, as it sees them now
 };
 
 using HandlerFactory = std::unique_ptr<Handler> (*)(const HandlerContext& context);

@@ -20,7 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "discovery/zookeeper_client.h"
 #include "gateway/config_check.h"
+#include "gateway/control_channel.h"
 #include "gateway/listen_socket.h"
 #include "gateway/log.h"
 #include "gateway/serve.h"
@@ -42,6 +44,12 @@ constexpr milliseconds kStopGrace{2000};
 // Stats slots per configured worker: room for the workers of a reload to start while those of
 // one or two earlier configurations still drain.
 constexpr size_t kStatsSlotsPerWorker = 4;
+// At start-up the workers wait this long at most for ZooKeeper's first answer, so they start with
+// the endpoints; without an answer they start with none and get them when it comes.
+constexpr milliseconds kInitialDiscoveryWait{3000};
+// A drain first removes the gateway's registrations; it waits this long at most for ZooKeeper to
+// confirm before the workers stop accepting.
+constexpr milliseconds kDeregisterWait{2000};
 
 struct WorkerSlot {
   int index = 0;          // within its generation, for logs
@@ -57,6 +65,10 @@ struct WorkerSlot {
   int channel = -1;            // fdpass: the master's end of the socket it passes connections over
   uint64_t passed = 0;         // fdpass: connections passed since this worker started
   uint64_t accepted_base = 0;  // fdpass: its slot's connections_accepted when it started
+  int control = -1;            // the master's end of its control channel (control_channel.h)
+  std::string control_out;     // the rest of the frame being written to it
+  bool control_dirty = false;  // owes it the current snapshot
+  bool ready = false;          // it said it serves
 };
 
 std::string describe_status(int status) {
@@ -65,7 +77,7 @@ std::string describe_status(int status) {
   return "stopped";
 }
 
-class Master {
+class Master final : public discovery::ZooKeeperClient::Events {
  public:
   Master(std::string path, conf::Config config)
       : path_(std::move(path)), config_(std::make_unique<conf::Config>(std::move(config))) {}
@@ -83,6 +95,8 @@ class Master {
 
     unsigned count = worker_count(*config_);
     stats_ = StatsTable::create(count * kStatsSlotsPerWorker);
+    configure_zookeeper();
+    wait_for_discovery();
     spawn_generation(count);
     LOG_INFO("master: rpcgate " RPCGATE_VERSION " (model %s) serving with %u workers, pid %d",
              config_->process.model.c_str(), count, static_cast<int>(getpid()));
@@ -91,6 +105,7 @@ class Master {
              static_cast<unsigned long long>(stats_->total([](const Stats& s) -> const Counter& { return s.requests; })),
              static_cast<unsigned long long>(
                  stats_->total([](const Stats& s) -> const Counter& { return s.connections_accepted; })));
+    zookeeper_.reset();  // closes the session: ZooKeeper drops this gateway's nodes at once
     remove_pid_file();
     return code;
   }
@@ -160,26 +175,49 @@ class Master {
     }
   }
 
+  // A socket pair to a worker: the master's end non-blocking. False (logged) when it fails.
+  static bool open_pair(int& master_end, int& worker_end) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+      LOG_ERROR("master: socketpair: %s; retrying", strerror(errno));
+      return false;
+    }
+    fcntl(pair[0], F_SETFL, O_NONBLOCK);
+    master_end = pair[0];
+    worker_end = pair[1];
+    return true;
+  }
+
   void spawn(WorkerSlot& slot) {
     slot.respawn_pending = false;
-    int worker_end = -1;
-    if (config_->process.model == "fdpass") {
-      int pair[2];
-      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-        LOG_ERROR("master: socketpair: %s; retrying", strerror(errno));
-        schedule_respawn(slot, kMaxBackoff);
-        return;
-      }
-      fcntl(pair[0], F_SETFL, O_NONBLOCK);
-      slot.channel = pair[0];
-      worker_end = pair[1];
+    slot.control_out.clear();
+    slot.control_dirty = false;  // the worker starts from the snapshot it inherits
+    slot.ready = false;
+    int control_end = -1;
+    int worker_end = -1;  // fdpass: the worker's end of the channel connections come over
+    bool fdpass = config_->process.model == "fdpass";
+    if (!open_pair(slot.control, control_end) || (fdpass && !open_pair(slot.channel, worker_end))) {
+      close_control(slot);
+      if (control_end >= 0) close(control_end);
+      schedule_respawn(slot, kMaxBackoff);
+      return;
+    }
+    if (fdpass) {
       slot.passed = 0;
       slot.accepted_base = stats_->slot(slot.stats_slot).connections_accepted.get();
     }
+    if (zookeeper_) {
+      // Refreshes socket_fd(), which the worker closes: the library may have reconnected since.
+      pollfd unused{};
+      int wait = 0;
+      zookeeper_->poll_interest(unused, wait);
+    }
     pid_t pid = fork();
-    if (pid == 0) run_worker(slot, worker_end);
+    if (pid == 0) run_worker(slot, worker_end, control_end);
     if (worker_end >= 0) close(worker_end);
+    close(control_end);
     if (pid < 0) {
+      close_control(slot);
       LOG_ERROR("master: fork: %s; retrying", strerror(errno));
       schedule_respawn(slot, kMaxBackoff);
       return;
@@ -188,8 +226,9 @@ class Master {
     slot.started = Clock::now();
   }
 
-  // In the forked child. `passed_fds` is its end of the fdpass channel, or -1.
-  [[noreturn]] void run_worker(const WorkerSlot& slot, int passed_fds) {
+  // In the forked child. `passed_fds` is its end of the fdpass channel, or -1; `control` its end
+  // of its control channel.
+  [[noreturn]] void run_worker(const WorkerSlot& slot, int passed_fds, int control) {
     sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
     // Its own process group: a terminal's Ctrl-C reaches the master alone, which then drains
     // the workers; without this each worker would see the SIGINT and the master's SIGTERM as two
@@ -209,9 +248,18 @@ class Master {
     }
     // The master's descriptors a worker must not hold: the master's ends of every channel (one
     // held here would keep a dead worker's channel open) and the signalfd.
-    for (const auto& other : slots_)
+    for (const auto& other : slots_) {
       if (other.channel >= 0) close(other.channel);
+      if (other.control >= 0) close(other.control);
+    }
     if (signal_fd_ >= 0) close(signal_fd_);
+    static const discovery::Snapshot kNothingDiscovered;
+    options.discovered = &kNothingDiscovered;
+    if (zookeeper_) {
+      if (zookeeper_->socket_fd() >= 0) close(zookeeper_->socket_fd());
+      options.discovered = &zookeeper_->snapshot();
+    }
+    options.control_fd = control;
     options.master_fd = master_pipe_[0];
     fcntl(options.master_fd, F_SETFD, 0);
     options.stats = stats_.get();
@@ -230,6 +278,7 @@ class Master {
     slot->pid = 0;
     if (slot->channel >= 0) close(slot->channel);
     slot->channel = -1;
+    close_control(*slot);
     Stats& stats = stats_->slot(slot->stats_slot);
     stats.connections_active.set(0);
     if (stopping_ || slot->retiring) {
@@ -296,8 +345,24 @@ class Master {
       return;
     }
     stopping_ = true;
+    stop_signal_ = signum;
+    // Clients choose this gateway from ZooKeeper: it leaves there first, and stops accepting once
+    // ZooKeeper has confirmed (or kDeregisterWait has passed).
+    if (zookeeper_ && zookeeper_->registered_count() > 0 && zookeeper_->state_code() == MasterStats::kConnected) {
+      LOG_INFO("master: %s: removing this gateway from ZooKeeper before draining", strsignal(signum));
+      zookeeper_->set_registrations({});
+      deregister_deadline_ = Clock::now() + kDeregisterWait;
+      stop_deadline_ = Clock::time_point::max();
+      return;
+    }
+    drain_workers();
+  }
+
+  void drain_workers() {
+    deregister_deadline_ = Clock::time_point::max();
+    if (zookeeper_) zookeeper_->set_registrations({});
     stop_deadline_ = Clock::now() + config_->process.drain_timeout + kStopGrace;
-    LOG_INFO("master: %s: draining the workers (send it again to exit at once)", strsignal(signum));
+    LOG_INFO("master: %s: draining the workers (send it again to exit at once)", strsignal(stop_signal_));
     // The listening sockets stay open in the workers until each drains; the master's copies go
     // now so that new connections are refused once every worker has closed its own.
     for (const auto& [unused, fd] : listen_fds_) close(fd);
@@ -311,7 +376,7 @@ class Master {
     auto wake = Clock::time_point::max();
     for (const auto& slot : slots_)
       if (slot.respawn_pending && !stopping_) wake = std::min(wake, slot.respawn_at);
-    if (stopping_) wake = std::min(wake, stop_deadline_);
+    if (stopping_) wake = std::min({wake, stop_deadline_, deregister_deadline_});
     if (wake == Clock::time_point::max()) return -1;
     auto wait = std::chrono::duration_cast<milliseconds>(wake - now).count();
     return static_cast<int>(std::clamp<long long>(wait, 0, 60'000));
@@ -351,6 +416,15 @@ class Master {
         return 1;
       }
       polled.assign(1, pollfd{signal_fd_, POLLIN, 0});
+      int wait_ms = next_wait_ms();
+      size_t zookeeper_at = add_zookeeper_interest(polled, wait_ms);
+      size_t controls_at = polled.size();
+      for (const auto& slot : slots_) {
+        short events = POLLIN;
+        if (!slot.control_out.empty()) events |= POLLOUT;
+        polled.push_back(pollfd{slot.control, events, 0});  // -1 (none) is skipped by poll
+      }
+      size_t listeners_at = polled.size();
       listener_of.clear();
       if (fdpass && !stopping_) {
         for (size_t i = 0; i < config_->listeners.size(); ++i) {
@@ -360,17 +434,22 @@ class Master {
           listener_of.push_back(i);
         }
       }
-      if (poll(polled.data(), polled.size(), next_wait_ms()) < 0 && errno != EINTR) {
+      if (poll(polled.data(), polled.size(), wait_ms) < 0 && errno != EINTR) {
         LOG_ERROR("master: poll: %s", strerror(errno));
         return 1;
       }
+      if (zookeeper_at > 0) zookeeper_->process(polled[zookeeper_at].revents);
+      // Control channels first: a signal handled below may close or erase their slots.
+      for (size_t i = controls_at; i < listeners_at; ++i)
+        if (polled[i].revents != 0) service_control(polled[i].fd, polled[i].revents);
       if (polled[0].revents & POLLIN) {
         signalfd_siginfo info{};
         while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) on_signal(static_cast<int>(info.ssi_signo));
       }
-      for (size_t i = 1; i < polled.size() && !stopping_; ++i)
-        if (polled[i].revents & POLLIN) accept_and_pass(polled[i].fd, listener_of[i - 1]);
+      for (size_t i = listeners_at; i < polled.size() && !stopping_; ++i)
+        if (polled[i].revents & POLLIN) accept_and_pass(polled[i].fd, listener_of[i - listeners_at]);
       run_deadlines();
+      after_zookeeper_events();
     }
   }
 
@@ -437,6 +516,14 @@ class Master {
 
   void run_deadlines() {
     auto now = Clock::now();
+    if (stopping_ && deregister_deadline_ != Clock::time_point::max()) {
+      if (now < deregister_deadline_ && !zookeeper_->registrations_settled()) return;
+      if (!zookeeper_->registrations_settled())
+        LOG_WARN("master: ZooKeeper did not confirm the removal within %lld ms; draining anyway",
+                 static_cast<long long>(kDeregisterWait.count()));
+      drain_workers();
+      return;
+    }
     if (stopping_) {
       if (now >= stop_deadline_ && any_worker_alive()) {
         LOG_WARN("master: workers still running %lld ms past drain_timeout; killing them",
@@ -503,11 +590,153 @@ class Master {
     }
     config_ = std::move(fresh);
     apply_logging();
+    configure_zookeeper();
+    wait_for_discovery();
     spawn_generation(count);
     for (const auto& slot : slots_)
       if (slot.pid > 0 && slot.generation < generation_) kill(slot.pid, SIGTERM);
     LOG_INFO("master: configuration reloaded: generation %d of %u workers started, %zu older workers draining",
              generation_, count, live);
+  }
+
+  // ---- ZooKeeper and the control channels ----
+
+  // Opens, keeps or closes the session for the current configuration, and sets what it watches
+  // and (once registering) publishes. The session survives a reload unless its settings change.
+  void configure_zookeeper() {
+    const conf::ZookeeperConfig& settings = config_->zookeeper;
+    if (settings.servers.empty()) {
+      if (zookeeper_) LOG_INFO("master: zookeeper is no longer configured; closing the session");
+      zookeeper_.reset();
+      return;
+    }
+    if (zookeeper_ && !zookeeper_->same_session_settings(settings)) {
+      LOG_INFO("master: the zookeeper settings changed; opening a new session");
+      zookeeper_.reset();
+    }
+    if (!zookeeper_) zookeeper_ = std::make_unique<discovery::ZooKeeperClient>(settings, *this);
+    std::vector<std::string> paths;
+    for (const auto& cluster : config_->clusters)
+      if (!cluster.zookeeper_path.empty() && std::find(paths.begin(), paths.end(), cluster.zookeeper_path) == paths.end())
+        paths.push_back(cluster.zookeeper_path);
+    zookeeper_->set_watched_paths(paths);
+    if (registering_) zookeeper_->set_registrations(wanted_registrations());
+  }
+
+  std::vector<discovery::ZooKeeperClient::Registration> wanted_registrations() const {
+    std::vector<discovery::ZooKeeperClient::Registration> wanted;
+    for (const auto& registration : config_->zookeeper.registrations) {
+      for (const auto& listener : config_->listeners) {
+        if (listener.name != registration.listener) continue;
+        const std::string& host = registration.advertise.empty() ? listener.address.host : registration.advertise;
+        wanted.push_back({registration.path, discovery::node_data(host, listener.address.port)});
+      }
+    }
+    return wanted;
+  }
+
+  // Blocks for the first answer about every watched path, at most kInitialDiscoveryWait.
+  void wait_for_discovery() {
+    if (!zookeeper_) return;
+    auto deadline = Clock::now() + kInitialDiscoveryWait;
+    while (!zookeeper_->all_synced() && Clock::now() < deadline) {
+      int wait_ms = static_cast<int>(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count());
+      pollfd fd{};
+      zookeeper_->poll_interest(fd, wait_ms);
+      if (poll(&fd, 1, std::max(wait_ms, 0)) < 0 && errno != EINTR) break;
+      zookeeper_->process(fd.revents);
+    }
+    if (!zookeeper_->all_synced())
+      LOG_WARN("master: no answer from ZooKeeper within %lld ms; the workers start without the endpoints "
+               "it has not given yet, and get them as soon as it answers",
+               static_cast<long long>(kInitialDiscoveryWait.count()));
+  }
+
+  // The index of the ZooKeeper socket's entry in `polled`, or 0 for none; lowers `wait_ms` to
+  // the library's next timer.
+  size_t add_zookeeper_interest(std::vector<pollfd>& polled, int& wait_ms) {
+    if (!zookeeper_) return 0;
+    pollfd fd{};
+    zookeeper_->poll_interest(fd, wait_ms);
+    polled.push_back(fd);
+    return polled.size() - 1;
+  }
+
+  void on_nodes_changed(const std::string&) override {
+    for (auto& slot : slots_)
+      if (slot.control >= 0) slot.control_dirty = true;
+    ++stats_->master().zookeeper_updates;
+  }
+
+  void close_control(WorkerSlot& slot) {
+    if (slot.control >= 0) close(slot.control);
+    slot.control = -1;
+    slot.control_out.clear();
+    slot.control_dirty = false;
+  }
+
+  void service_control(int fd, short revents) {
+    auto slot = std::find_if(slots_.begin(), slots_.end(), [fd](const WorkerSlot& s) { return s.control == fd; });
+    if (slot == slots_.end()) return;
+    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+      char bytes[64];
+      ssize_t got = read(fd, bytes, sizeof bytes);
+      if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+        close_control(*slot);  // the worker is gone; SIGCHLD tells the rest
+        return;
+      }
+      if (got > 0 && std::memchr(bytes, kControlReady, static_cast<size_t>(got)) != nullptr) slot->ready = true;
+    }
+    if (revents & POLLOUT) write_control(*slot);
+  }
+
+  void write_control(WorkerSlot& slot) {
+    while (!slot.control_out.empty()) {
+      ssize_t wrote = write(slot.control, slot.control_out.data(), slot.control_out.size());
+      if (wrote < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) close_control(slot);
+        return;
+      }
+      slot.control_out.erase(0, static_cast<size_t>(wrote));
+    }
+  }
+
+  // Each worker owed the snapshot gets it whole, once the frame before it has gone: a slow
+  // worker holds one frame at most, however often the endpoints change.
+  void send_snapshots() {
+    std::string frame;
+    for (auto& slot : slots_) {
+      if (!slot.control_dirty || !slot.control_out.empty() || slot.control < 0) continue;
+      if (frame.empty()) frame = control_frame(discovery::encode_snapshot(zookeeper_->snapshot()));
+      slot.control_out = frame;
+      slot.control_dirty = false;
+      write_control(slot);
+    }
+  }
+
+  // Registration starts once every worker of the current generation serves.
+  bool workers_ready() const {
+    bool any = false;
+    for (const auto& slot : slots_) {
+      if (slot.retiring || slot.given_up) continue;
+      if (!slot.ready) return false;
+      any = true;
+    }
+    return any;
+  }
+
+  void after_zookeeper_events() {
+    if (!zookeeper_) return;
+    send_snapshots();
+    if (!registering_ && !stopping_ && !config_->zookeeper.registrations.empty() && workers_ready()) {
+      registering_ = true;
+      zookeeper_->set_registrations(wanted_registrations());
+    }
+    MasterStats& stats = stats_->master();
+    stats.zookeeper_state.set(zookeeper_->state_code());
+    stats.zookeeper_expiries.set(zookeeper_->session_expiries());
+    stats.zookeeper_registered.set(zookeeper_->registered_count());
   }
 
   void apply_logging() {
@@ -539,6 +768,10 @@ class Master {
   sigset_t watched_{};
   sigset_t original_mask_{};
   int signal_fd_ = -1;
+  std::unique_ptr<discovery::ZooKeeperClient> zookeeper_;
+  bool registering_ = false;  // the workers were ready once: the registrations are wanted
+  int stop_signal_ = SIGTERM;
+  Clock::time_point deregister_deadline_ = Clock::time_point::max();
   bool stopping_ = false;
   bool force_exit_ = false;
   int exit_code_ = 0;

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "gateway/control_channel.h"
 #include "gateway/gateway.h"
 #include "gateway/log.h"
 
@@ -24,6 +25,7 @@ struct ProcessHandles {
   uv_signal_t reopen_logs{};
   uv_pipe_t master{};
   bool watching_master = false;
+  ControlChannel* control = nullptr;
   int stop_requests = 0;
 
   void close_all() {
@@ -32,6 +34,7 @@ struct ProcessHandles {
       if (!uv_is_closing(handle)) uv_close(handle, nullptr);
     if (watching_master && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&master)))
       uv_close(reinterpret_cast<uv_handle_t*>(&master), nullptr);
+    if (control != nullptr) control->close();
   }
 
   void drain(uv_loop_t* loop) {
@@ -112,15 +115,29 @@ int serve(const conf::Config& config, const ServeOptions& options) {
     if (!handles.watching_master) LOG_ERROR("%s: cannot watch the master process", options.role.c_str());
   }
 
+  ControlChannel control(loop, [&gateway, &options](std::string_view payload) {
+    discovery::Snapshot snapshot;
+    std::string problem;
+    if (discovery::decode_snapshot(payload, snapshot, problem))
+      gateway.apply_discovery(snapshot);
+    else
+      LOG_ERROR("%s: %s from the master; keeping the endpoints it had", options.role.c_str(), problem.c_str());
+  });
+  if (options.control_fd >= 0) {
+    handles.control = &control;
+    if (!control.open(options.control_fd)) LOG_ERROR("%s: cannot read the master's control channel", options.role.c_str());
+  }
+
   std::string error;
   int exit_code = 0;
-  if (!gateway.start(options.sockets, error)) {
+  if (!gateway.start(options.sockets, error, options.discovered)) {
     LOG_ERROR("%s", error.c_str());
     exit_code = 1;
     handles.stop_requests = 1;
     handles.drain(loop);
   } else {
     LOG_INFO("rpcgate " RPCGATE_VERSION " serving as %s (pid %d)", options.role.c_str(), static_cast<int>(getpid()));
+    if (handles.control != nullptr) control.send_ready();
   }
   uv_run(loop, UV_RUN_DEFAULT);
   uv_run(loop, UV_RUN_NOWAIT);  // close callbacks of the handles closed last

@@ -15,6 +15,8 @@ struct ServeOptions {
   std::string role = "single";   // for logs: "single", "worker 3"
   Sockets sockets;               // where connections come from (default: listen here)
   int master_fd = -1;            // read end of the master's pipe: EOF means the master is gone
+  int control_fd = -1;           // this worker's end of its control channel (control_channel.h)
+  const discovery::Snapshot* discovered = nullptr;  // what the master had discovered at the fork
   StatsTable* stats = nullptr;   // the shared counters (a worker); null = a table of one here
   size_t stats_slot = 0;
 };

@@ -7,15 +7,18 @@
 namespace rpcgate {
 
 std::unique_ptr<StatsTable> StatsTable::create(size_t slots) {
-  size_t bytes = sizeof(Stats) * slots;
+  static_assert(sizeof(Stats) % alignof(MasterStats) == 0);
+  size_t bytes = sizeof(Stats) * slots + sizeof(MasterStats);
   void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) throw std::bad_alloc();
   auto* stats = static_cast<Stats*>(memory);
   for (size_t i = 0; i < slots; ++i) new (&stats[i]) Stats();
-  return std::unique_ptr<StatsTable>(new StatsTable(stats, slots, bytes));
+  auto* master = new (&stats[slots]) MasterStats();
+  return std::unique_ptr<StatsTable>(new StatsTable(stats, master, slots, bytes));
 }
 
 StatsTable::~StatsTable() {
+  master_->~MasterStats();
   for (size_t i = 0; i < slots_; ++i) stats_[i].~Stats();
   munmap(stats_, bytes_);
 }

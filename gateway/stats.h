@@ -86,6 +86,15 @@ struct Stats {
   }
 };
 
+// What only the master knows, written by it alone: its ZooKeeper session.
+struct MasterStats {
+  enum ZookeeperState : uint64_t { kNone = 0, kConnected = 1, kConnecting = 2, kExpired = 3 };
+  Counter zookeeper_state;        // a ZookeeperState
+  Counter zookeeper_expiries;     // sessions that expired and were replaced
+  Counter zookeeper_updates;      // endpoint set changes sent to the workers
+  Counter zookeeper_registered;   // this gateway's nodes in ZooKeeper now
+};
+
 class StatsTable {
  public:
   // `slots` zeroed slots in an anonymous shared mapping that processes forked afterwards share.
@@ -98,6 +107,8 @@ class StatsTable {
   size_t size() const { return slots_; }
   Stats& slot(size_t index) { return stats_[index]; }
   const Stats& slot(size_t index) const { return stats_[index]; }
+  MasterStats& master() { return *master_; }
+  const MasterStats& master() const { return *master_; }
 
   // The sum of one counter over every slot: `table.total([](const Stats& s) -> const Counter& {...})`.
   template <typename Field>
@@ -108,9 +119,11 @@ class StatsTable {
   }
 
  private:
-  StatsTable(Stats* stats, size_t slots, size_t bytes) : stats_(stats), slots_(slots), bytes_(bytes) {}
+  StatsTable(Stats* stats, MasterStats* master, size_t slots, size_t bytes)
+      : stats_(stats), master_(master), slots_(slots), bytes_(bytes) {}
 
   Stats* stats_;
+  MasterStats* master_;
   size_t slots_;
   size_t bytes_;
 };

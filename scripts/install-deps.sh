@@ -10,11 +10,12 @@ set -euo pipefail
 build_packages=(
   build-essential cmake pkg-config
   libuv1-dev libhiredis-dev libprotobuf-dev protobuf-compiler
-  nlohmann-json3-dev libyaml-cpp-dev
+  nlohmann-json3-dev libyaml-cpp-dev libzookeeper-st-dev
 )
 test_packages=(
   doctest-dev redis-tools redis-server python3 python3-protobuf python3-redis
   clang libclang-rt-14-dev
+  zookeeper python3-kazoo
 )
 bench_packages=(nutcracker haproxy)
 

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <string>
 
+#include "backends/upstreams.h"
 #include "gateway/handlers/builtin.h"
 
 namespace rpcgate::handlers {
@@ -36,7 +37,7 @@ uint64_t errors_of(const Stats& s) {
 class InfoHandler final : public Handler {
  public:
   explicit InfoHandler(const HandlerContext& context)
-      : config_(context.config), table_(context.stats), own_slot_(context.own_slot) {}
+      : config_(context.config), table_(context.stats), own_slot_(context.own_slot), upstreams_(context.upstreams) {}
 
   void handle(const Request& request, Response& response) const override {
     std::string wanted = request.params.is_string() ? lower(request.params.get<std::string>()) : "all";
@@ -48,6 +49,7 @@ class InfoHandler final : public Handler {
     if (all || wanted == "errorstats") append_errors(text);
     if (all || wanted == "routes") append_routes(text);
     if (all || wanted == "upstreams") append_upstreams(text);
+    if (all || wanted == "zookeeper") append_zookeeper(text);
     if (all || wanted == "workers") append_workers(text);
     response.kind = "info";
     response.result = std::move(text);
@@ -146,6 +148,41 @@ class InfoHandler final : public Handler {
     text += "\r\n";
   }
 
+  // The session is the master's; the endpoints and their health are this worker's view (each
+  // worker judges health from its own connections).
+  void append_zookeeper(std::string& text) const {
+    if (config_.zookeeper.servers.empty()) return;
+    static constexpr const char* kStates[] = {"none", "connected", "connecting", "expired"};
+    const MasterStats& master = table_.master();
+    uint64_t state = master.zookeeper_state.get();
+    text += "# ZooKeeper\r\nzookeeper_state:";
+    text += state < std::size(kStates) ? kStates[state] : "unknown";
+    text += "\r\n";
+    line(text, "zookeeper_session_expiries", master.zookeeper_expiries.get());
+    line(text, "zookeeper_endpoint_updates", master.zookeeper_updates.get());
+    line(text, "zookeeper_registered_nodes", master.zookeeper_registered.get());
+    line(text, "endpoints_as_seen_by_worker", own_slot_);
+    if (upstreams_ != nullptr) {
+      uint64_t now = upstreams_->now_ms();
+      for (const auto& cluster : upstreams_->clusters()) {
+        const auto& cluster_config = cluster->config();
+        if (cluster_config.zookeeper_path.empty()) continue;
+        auto& endpoints = cluster->endpoints();
+        text += "cluster_" + cluster_config.name + ":path=" + cluster_config.zookeeper_path +
+                ",endpoints=" + std::to_string(endpoints.size()) +
+                ",leaving=" + std::to_string(cluster->retired().size()) + "\r\n";
+        for (size_t i = 0; i < endpoints.size(); ++i) {
+          const auto& endpoint = *endpoints[i];
+          text += "cluster_" + cluster_config.name + "_endpoint" + std::to_string(i) + ":address=" + endpoint.name() +
+                  ",weight=" + std::to_string(cluster->weights()[i]) + ",health=" + endpoint.health(now) +
+                  ",pending=" + std::to_string(endpoint.pending()) +
+                  ",connections=" + std::to_string(endpoint.connections()) + "\r\n";
+        }
+      }
+    }
+    text += "\r\n";
+  }
+
   void append_workers(std::string& text) const {
     text += "# Workers\r\n";
     for (size_t i = 0; i < table_.size(); ++i) {
@@ -170,6 +207,7 @@ class InfoHandler final : public Handler {
   const conf::Config& config_;
   const StatsTable& table_;
   size_t own_slot_;
+  const backends::Upstreams* upstreams_;
 };
 
 class StatsHandler final : public Handler {

@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -841,6 +842,147 @@ class RedisServer:
 
     def __exit__(self, *exc):
         self.stop()
+        return False
+
+
+# Debian's zookeeper.jar names its dependencies in its manifest's Class-Path, but no slf4j binding:
+# alone it starts and logs nothing at all. slf4j-log4j12 with log4j 1.2 (a dependency of the
+# package, and what /etc/zookeeper/conf/log4j.properties is for) gives it a log.
+ZOOKEEPER_CLASSPATH = ":".join("/usr/share/java/%s.jar" % jar
+                               for jar in ("zookeeper", "slf4j-log4j12", "log4j-1.2"))
+ZOOKEEPER_JVM_FLAGS = [
+    "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",  # small, and quick to start on 2 cores
+    "-XX:-UsePerfData",                   # no /tmp/hsperfdata_$USER/PID file left behind
+    "-Dzookeeper.jmx.log4j.disable=true",  # skips registering log4j's MBeans at start
+]
+ZOOKEEPER_START_TIMEOUT = 20.0  # a JVM: ~0.5 s on an idle box, allow for a loaded one
+ZOOKEEPER_LOG4J = """\
+log4j.rootLogger=INFO, CONSOLE
+log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
+log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
+log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n
+"""
+
+
+def stop_kazoo(client, timeout=2.0):
+    """Stops and closes a kazoo client, waiting at most `timeout` seconds; True if it finished.
+    With ZooKeeper up, stop() closes the session (its ephemeral nodes go at once). With ZooKeeper
+    down, kazoo's stop() sleeps out its reconnect back-off, up to 10 s, then raises: not worth a wait."""
+    def run():
+        with contextlib.suppress(Exception):
+            client.stop()
+            client.close()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return not thread.is_alive()
+
+
+class ZooKeeperServer(LogFile):
+    """A standalone ZooKeeper (Debian's zookeeper package) on a free loopback port, stopped by its PID.
+
+        with ZooKeeperServer() as zk:
+            up = LegacyUpstream("--zookeeper", zk.hosts, "--zk-path", "/demo").start()
+            zk.client().get_children("/demo")
+
+    tickTime is 500 ms and the session timeouts accepted go from 1 s to 60 s, so tests can have
+    short sessions expire and long ones survive a ZooKeeper restart. stop() keeps the data directory: start() again serves the same data on the same
+    port, persistent nodes included. Sessions are kept too, so the ephemeral nodes of a client that
+    is gone stay for one more session timeout after the restart. close() (or leaving the `with`)
+    also stops the clients of client() and removes the directory; log_tail() still works after it.
+    """
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.hosts = "%s:%d" % (LOOPBACK, self.port)
+        self.dir = tempfile.TemporaryDirectory(prefix="rpcgate-zk-")
+        self.log_path = os.path.join(self.dir.name, "zookeeper.log")  # appended to across restarts
+        self.proc = None
+        self._final_log = None
+        self._clients = []
+
+    def config_text(self):
+        return "\n".join([
+            "tickTime=500",
+            "minSessionTimeout=1000",
+            "maxSessionTimeout=60000",
+            "dataDir=%s" % os.path.join(self.dir.name, "data"),
+            "clientPort=%d" % self.port,
+            "clientPortAddress=%s" % LOOPBACK,
+            "admin.enableServer=false",  # else its Jetty admin server takes port 8080
+            "maxClientCnxns=0",
+            "4lw.commands.whitelist=ruok,srvr",
+        ]) + "\n"
+
+    def start(self, timeout=ZOOKEEPER_START_TIMEOUT):
+        # Whatever answers on the port counts as serving below, so it must be ours.
+        if self.alive() or self.port in listening_ports():
+            raise RuntimeError("zookeeper: port %d is in use (already started?)" % self.port)
+        config = os.path.join(self.dir.name, "zoo.cfg")
+        log4j = os.path.join(self.dir.name, "log4j.properties")
+        with open(config, "w") as f:
+            f.write(self.config_text())
+        with open(log4j, "w") as f:
+            f.write(ZOOKEEPER_LOG4J)
+        with open(self.log_path, "ab") as log:  # stdout and stderr, so JVM errors land there too
+            self.proc = subprocess.Popen(
+                ["java"] + ZOOKEEPER_JVM_FLAGS + ["-Dlog4j.configuration=file:" + log4j,
+                 "-cp", ZOOKEEPER_CLASSPATH, "org.apache.zookeeper.server.ZooKeeperServerMain", config],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir.name)
+        deadline = time.monotonic() + timeout
+        while not self.serving():
+            if self.proc.poll() is not None or time.monotonic() >= deadline:
+                status = self.stop()
+                raise RuntimeError("zookeeper on port %d did not serve within %.0f s (status %s)\n"
+                                   "--- zookeeper log tail ---\n%s" % (self.port, timeout, status, self.log_tail()))
+            time.sleep(0.05)
+        return self
+
+    def serving(self):
+        """Whether it serves clients. `ruok` is no test: it answers imok as soon as the port
+        listens, before the data is loaded; `srvr` names the mode only once it serves."""
+        try:
+            with socket.create_connection((LOOPBACK, self.port), timeout=1.0) as s:
+                s.sendall(b"srvr")
+                answer = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return b"Mode: " in answer
+                    answer += chunk
+        except OSError:
+            return False
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM by PID (the JVM exits with 143), keeping the data; returns the exit status."""
+        return stop_process(self.proc)
+
+    def client(self, session_timeout=10.0, timeout=IO_TIMEOUT):
+        """A started kazoo KazooClient connected to it; close() stops it, so a test need not."""
+        from kazoo.client import KazooClient  # lazily: only the ZooKeeper tests need python3-kazoo
+        client = KazooClient(hosts=self.hosts, timeout=session_timeout)
+        client.start(timeout=timeout)
+        self._clients.append(client)
+        return client
+
+    def remove_log(self):
+        self.dir.cleanup()
+
+    def close(self):
+        for client in self._clients:  # first, while the server can still close their sessions
+            stop_kazoo(client)
+        self._clients = []
+        super().__exit__(None, None, None)
+
+    def __exit__(self, *exc):
+        self.close()
         return False
 
 

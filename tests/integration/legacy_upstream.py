@@ -7,6 +7,7 @@ flag each.
                        [--backlog N] [--max-frame BYTES] [--close-on-1024] [--split-sensitive]
                        [--mode normal|garbage|stall] [--reply-split | --no-reply-split]
                        [--bind-retry SECONDS] [--log-requests]
+                       [--zookeeper HOSTS [--zk-path PATH] [--zk-session-timeout SECONDS]]
 
 Protocol (as bench/legacy_server.py): a 4-byte length (struct "<I", or ">I" with
 --byte-order big), then that many bytes of UTF-8 JSON {"in": method, "params": ...}. The answer is
@@ -49,10 +50,25 @@ Flags for the legacy behaviours:
   --log-requests     log the method of each request received, so tests can count what arrived
 Nagle stays on. asyncio sets TCP_NODELAY on every TCP transport, so this server clears it again.
 
+ZooKeeper self-registration, as the legacy services do it (python3-kazoo, imported only when used):
+  --zookeeper HOSTS  once listening, connect to ZooKeeper (a kazoo hosts string: 127.0.0.1:2181,...)
+                     and create one EPHEMERAL SEQUENTIAL node PATH/rpc (/demo/rpc0000000000 and so on)
+                     whose data is the JSON {"host": "127.0.0.1", "port": PORT}. The parent path is
+                     created if missing. The node's path is logged. If ZooKeeper cannot be reached
+                     within 5 s, the server exits with status 1 and no READY line. Nothing is
+                     registered again if the session expires later (a ZooKeeper outage longer than
+                     the session timeout, counting kazoo's growing reconnect delays).
+  --zk-path PATH     the parent node (default /demo)
+  --zk-session-timeout SECONDS
+                     the session timeout asked for (default 4). ZooKeeper bounds it to 2 to 20 ticks.
+                     After a SIGKILL the node goes when the session expires.
+
 Once it listens it prints one line, `READY <port>`, to stdout. It logs each connection's open and
 close, with the reason, to stderr. SIGTERM (or SIGINT) exits with status 0 at once, dropping open
-connections. If the port is still taken (a restart), the bind is retried for --bind-retry seconds
-(default 5). SO_REUSEADDR is set, as asyncio always does on Unix.
+connections. With --zookeeper it first closes the ZooKeeper session, so the node goes at once
+(waiting at most 1 s for that, so a ZooKeeper that is down does not hold the exit). If the port is
+still taken (a restart), the bind is retried for --bind-retry seconds (default 5). SO_REUSEADDR is
+set, as asyncio always does on Unix.
 """
 
 import argparse
@@ -78,6 +94,8 @@ PI_MAX_N = 10_000_000
 SLEEP_MAX = 30.0
 QUEUE_HIGH, QUEUE_LOW = 1024, 256   # frames waiting on one connection: pause / resume reading
 GARBAGE = b"not json at all"
+ZK_CONNECT_TIMEOUT = 5.0    # seconds to reach ZooKeeper at start
+ZK_STOP_TIMEOUT = 1.0       # seconds to close the session at exit
 
 
 def log(text):
@@ -322,6 +340,33 @@ async def listen():
             await asyncio.sleep(0.05)
 
 
+def zk_register(port):
+    """Blocking (kazoo is): connects, creates the node; returns (client, node path)."""
+    import logging
+    from kazoo.client import KazooClient
+    # kazoo's own warnings (connection lost, reconnecting) go to stderr as our lines do
+    logging.basicConfig(format="%%(asctime)s legacy_upstream[%s] kazoo: %%(message)s" % ARGS.name,
+                        datefmt="%H:%M:%S", level=logging.WARNING)
+    client = KazooClient(hosts=ARGS.zookeeper, timeout=ARGS.zk_session_timeout)
+    client.start(timeout=ZK_CONNECT_TIMEOUT)
+    client.ensure_path(ARGS.zk_path)
+    data = json.dumps({"host": ARGS.host, "port": port}).encode()
+    path = client.create(ARGS.zk_path.rstrip("/") + "/rpc", data, ephemeral=True, sequence=True)
+    return client, path
+
+
+async def zk_unregister(client):
+    """Closes the session, so the node goes now rather than a session timeout later."""
+    try:
+        # In a daemon thread: with ZooKeeper down, kazoo's stop() waits out its reconnect delay.
+        await asyncio.wait_for(run_in_daemon_thread(client.stop), ZK_STOP_TIMEOUT)
+        log("ZooKeeper session closed")
+    except asyncio.TimeoutError:
+        log("ZooKeeper session not closed within %g s; its node goes when it expires" % ZK_STOP_TIMEOUT)
+    except Exception as error:  # noqa: BLE001 - we are exiting anyway
+        log("ZooKeeper session not closed: %r" % error)
+
+
 async def serve():
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -337,9 +382,21 @@ async def serve():
         % (ARGS.host, port, ARGS.mode, ARGS.byte_order, ARGS.backlog,
            ", close-on-1024" if ARGS.close_on_1024 else "", ", split-sensitive" if ARGS.split_sensitive else "",
            "" if ARGS.reply_split else ", one-write replies"))
+    zk = None
+    if ARGS.zookeeper:
+        try:
+            # bounded here too: kazoo's start() can take 10 s more to give up after its timeout
+            zk, path = await asyncio.wait_for(run_in_daemon_thread(zk_register, port), ZK_CONNECT_TIMEOUT + 1)
+        except Exception as error:  # noqa: BLE001 - any failure means no registration
+            log("cannot register in ZooKeeper %s: %r" % (ARGS.zookeeper, error))
+            return 1
+        log("registered in ZooKeeper as %s (session 0x%x, timeout %g s)"
+            % (path, zk.client_id[0], ARGS.zk_session_timeout))
     print("READY %d" % port, flush=True)
     await stop.wait()
     log("stopping on a signal")
+    if zk is not None:
+        await zk_unregister(zk)
     server.close()
     for conn in list(LegacyConnection.live):
         conn.abort("server stopping")
@@ -362,6 +419,9 @@ def parse_args(argv=None):
     parser.add_argument("--bind-retry", type=float, default=5.0, help="seconds to retry a busy port")
     parser.add_argument("--log-requests", action="store_true",
                         help="log each request's method to stderr, so tests can count what arrived")
+    parser.add_argument("--zookeeper", metavar="HOSTS", help="register in this ZooKeeper (kazoo hosts string)")
+    parser.add_argument("--zk-path", default="/demo", help="parent of the registration node")
+    parser.add_argument("--zk-session-timeout", type=float, default=4.0, metavar="SECONDS")
     args = parser.parse_args(argv)
     if args.host != LOOPBACK:
         parser.error("--host: only %s is allowed" % LOOPBACK)
@@ -369,6 +429,8 @@ def parse_args(argv=None):
         parser.error("--port: out of range")
     if args.backlog < 0 or args.max_frame < 0:
         parser.error("--backlog and --max-frame must not be negative")
+    if not args.zk_path.startswith("/") or args.zk_session_timeout <= 0:
+        parser.error("--zk-path must be absolute and --zk-session-timeout positive")
     return args
 
 

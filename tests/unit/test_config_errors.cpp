@@ -394,13 +394,22 @@ TEST_CASE("handlers, admin, zookeeper") {
   check_problem(with_listener("admin: {}\n"), 2, {"admin: missing required key 'address'"});
   check_problem(with_listener("admin: {address: 127.0.0.1:1}\n"), 2,
                 {"admin.address: 127.0.0.1:1 overlaps the address of listener 'a' (line 1)"});
-  check_problem(
-      with_listener("zookeeper:\n  register_path: /rpc/gateway\n"), 3,
-      {"zookeeper.register_path: register_path needs zookeeper servers to register with"});
-  check_problem(with_listener("zookeeper: {servers: [127.0.0.1:2181], register_path: /rpc/}\n"), 2,
+  check_problem(with_listener("zookeeper:\n  register: [{path: /rpc/gateway, listener: a}]\n"), 2,
+                {"zookeeper.register: register needs zookeeper servers to register with"});
+  check_problem(with_listener("zookeeper: {servers: [127.0.0.1:2181], chroot: /rpc/}\n"), 2,
                 {"bad ZooKeeper path '/rpc/'"});
+  check_problem(with_listener("zookeeper: {servers: [127.0.0.1:2181], register: [{path: /rpc/, listener: a}]}\n"), 2,
+                {"bad ZooKeeper path '/rpc/'"});
+  check_problem(with_listener("zookeeper:\n  servers: [127.0.0.1:2181]\n  register: [{path: /demo, listener: b}]\n"), 4,
+                {"zookeeper.register[0].listener: no listener named 'b'", "defined listeners: a"});
+  check_problem(with_listener("zookeeper: {servers: [127.0.0.1:2181], register: [{path: /demo, listener: a, advertise: 'a b'}]}\n"), 2,
+                {"bad advertise host 'a b'"});
+  check_problem("listeners: [{name: a, address: 0.0.0.0:1, codec: json}]\n"
+                "zookeeper:\n  servers: [127.0.0.1:2181]\n  register: [{path: /demo, listener: a}]\n", 4,
+                {"listens on every address (0.0.0.0); say which one clients should use: advertise: HOST"});
+
   check_problem(with_listener("zookeeper: {servers: [127.0.0.1:2181], session_timeout: 0}\n"), 2,
-                {"zookeeper.session_timeout: must be greater than 0"});
+                {"zookeeper.session_timeout: must be at least 100ms, got 0"});
 }
 
 TEST_CASE("every problem is reported, in line order, and what() joins them") {

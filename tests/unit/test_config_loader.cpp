@@ -254,18 +254,19 @@ TEST_CASE("every listener key") {
 
 TEST_CASE("every cluster, route, process, logging and zookeeper key") {
   const Config config =
-      load(R"(process: {model: single, workers: 2, drain_timeout: 1m30s, pid_file: /run/rpcgate.pid}
+      load(R"(process: {model: prefork, workers: 2, drain_timeout: 1m30s, pid_file: /run/rpcgate.pid}
 listeners: [{name: main, address: 127.0.0.1:6380, codec: resp}]
 zookeeper:
   servers: [10.0.0.1:2181, "[fd00::1]:2181"]
   session_timeout: 30s
-  register_path: /rpc/gateway
+  chroot: /prod
+  register: [{path: /rpc/gateway, listener: main, advertise: gw1.example.com}]
 logging: {level: warn, file: /var/log/rpcgate.log, access_log: true}
 clusters:
   - name: kv
     codec: resp
     args: strings
-    discovery: {zookeeper: {path: /rpc/kv}}
+    discovery: {zookeeper: {path: /rpc/kv, prefix: redis-}}
     load_balancer: consistent_hash
     hash_key: params.0
     max_connections: 2
@@ -292,7 +293,11 @@ routes:
   REQUIRE(config.zookeeper.servers.size() == 2);
   CHECK(config.zookeeper.servers[1].to_string() == "[fd00::1]:2181");
   CHECK(config.zookeeper.session_timeout == 30s);
-  CHECK(config.zookeeper.register_path == "/rpc/gateway");
+  CHECK(config.zookeeper.chroot == "/prod");
+  REQUIRE(config.zookeeper.registrations.size() == 1);
+  CHECK(config.zookeeper.registrations[0].path == "/rpc/gateway");
+  CHECK(config.zookeeper.registrations[0].listener == "main");
+  CHECK(config.zookeeper.registrations[0].advertise == "gw1.example.com");
   CHECK(config.zookeeper.origin.line == 3);
 
   CHECK(config.logging.level == "warn");

@@ -54,9 +54,8 @@ zookeeper:
       "x.yaml:5: process.pid_file is written by the master of the prefork, reuseport and fdpass "
       "models; model single has none",
       "x.yaml:9: admin: not supported yet (the admin port arrives with the observability issue)",
-      "x.yaml:15: cluster 'users': discovery through ZooKeeper is not supported yet (it arrives "
-      "with the discovery issue); list the endpoints",
-      "x.yaml:19: zookeeper: not supported yet (ZooKeeper arrives with the discovery issue)",
+      "x.yaml:18: zookeeper: the ZooKeeper session is the master's (one for all workers) and "
+      "process.model single has none; use prefork (workers: 1 for one worker)",
   };
   CHECK(found == expected);
 }

@@ -19,6 +19,10 @@ std::vector<EndpointView> all_usable(size_t n) { return std::vector<EndpointView
 
 std::vector<std::string> names_of(std::initializer_list<const char*> names) { return {names.begin(), names.end()}; }
 
+void reset_equal(LoadBalancer& balancer, const std::vector<std::string>& names) {
+  balancer.reset(names, std::vector<unsigned>(names.size(), 1));
+}
+
 Request with_params(Json params) {
   Request request;
   request.method = "get";
@@ -30,7 +34,7 @@ std::unique_ptr<LoadBalancer> make(std::string_view name, const std::vector<std:
                                    std::string_view hash_key = "") {
   auto balancer = make_load_balancer(name, hash_key);
   REQUIRE(balancer);
-  balancer->reset(names);
+  reset_equal(*balancer, names);
   return balancer;
 }
 
@@ -56,7 +60,7 @@ TEST_CASE("an unknown balancer name yields nullptr; every balancer answers kNone
     CAPTURE(name);
     auto balancer = make(name, {});
     CHECK(balancer->pick(with_params("k"), {}, kNone) == kNone);
-    balancer->reset(kFour);
+    reset_equal(*balancer, kFour);
     std::vector<EndpointView> down(4, EndpointView{false, 0});
     CHECK(balancer->pick(with_params("k"), down, kNone) == kNone);
     CHECK(balancer->pick(with_params("k"), down, 2) == kNone);
@@ -89,7 +93,7 @@ TEST_CASE("round robin stays in range when the set shrinks") {
   auto rr = make("round_robin", names_of({"a", "b", "c", "d", "e"}));
   auto five = all_usable(5);
   for (int i = 0; i < 4; ++i) rr->pick(with_params("k"), five, kNone);  // cursor now at 4
-  rr->reset(names_of({"a", "b"}));
+  reset_equal(*rr, names_of({"a", "b"}));
   auto two = all_usable(2);
   std::vector<size_t> seen;
   for (int i = 0; i < 4; ++i) seen.push_back(rr->pick(with_params("k"), two, kNone));
@@ -195,7 +199,7 @@ TEST_CASE("consistent hash: removing an endpoint moves only the keys it had") {
   auto ch = make("consistent_hash", kFour);
   const auto before = map_keys(*ch, kFour, all_usable(4), 10000);
   const auto three = names_of({"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.4:6379"});  // .3 removed
-  ch->reset(three);
+  reset_equal(*ch, three);
   const auto after = map_keys(*ch, three, all_usable(3), 10000);
   int moved = 0;
   for (size_t i = 0; i < before.size(); ++i) {
@@ -207,7 +211,7 @@ TEST_CASE("consistent hash: removing an endpoint moves only the keys it had") {
   }
   CHECK(moved > 1000);  // the removed endpoint did own a share
 
-  ch->reset(kFour);  // and back
+  reset_equal(*ch, kFour);  // and back
   CHECK(map_keys(*ch, kFour, all_usable(4), 10000) == before);
 }
 
@@ -288,4 +292,41 @@ TEST_CASE("consistent hash: paths step into objects by key and arrays by index")
   CHECK(whole_differs > 0);  // "params" hashes the whole array, not its first element
   CHECK(nested->pick(with_params(Json{{"user", {"a"}}}), endpoints, kNone) < 4);
   CHECK(nested->pick(with_params(Json{{"user", Json::array()}}), endpoints, kNone) < 4);
+}
+
+TEST_CASE("weights: each balancer gives a weight-3 endpoint three times the share of a weight-1 one") {
+  const auto names = names_of({"a:1", "b:1", "c:1"});
+  const std::vector<unsigned> weights{3, 1, 1};
+  for (const char* name : {"round_robin", "random", "consistent_hash"}) {
+    CAPTURE(name);
+    auto balancer = make_load_balancer(name, "");
+    balancer->reset(names, weights);
+    std::map<size_t, int> picks;
+    const auto endpoints = all_usable(3);
+    for (int i = 0; i < 5000; ++i) ++picks[balancer->pick(with_params("key-" + std::to_string(i)), endpoints, kNone)];
+    CHECK(picks[0] > 2400);  // 3000 expected
+    CHECK(picks[0] < 3600);
+    CHECK(picks[1] > 600);   // 1000 expected each
+    CHECK(picks[2] > 600);
+  }
+}
+
+TEST_CASE("weighted round robin spreads the heavy endpoint's turns and skips unusable ones") {
+  auto rr = make_load_balancer("round_robin", "");
+  rr->reset(names_of({"a", "b", "c"}), {3, 1, 1});
+  auto endpoints = all_usable(3);
+  std::string order;
+  for (int i = 0; i < 5; ++i) order += static_cast<char>('a' + rr->pick(with_params("k"), endpoints, kNone));
+  CHECK(order == "abaca");
+  endpoints[0].usable = false;
+  for (int i = 0; i < 4; ++i) CHECK(rr->pick(with_params("k"), endpoints, kNone) != 0);
+}
+
+TEST_CASE("least pending compares pending calls per unit of weight") {
+  auto lp = make_load_balancer("least_pending", "");
+  lp->reset(names_of({"a", "b"}), {2, 1});
+  std::vector<EndpointView> endpoints{{true, 7}, {true, 4}};  // 3.5 per weight against 4
+  CHECK(lp->pick(with_params("k"), endpoints, kNone) == 0);
+  endpoints[0].pending = 9;  // 4.5 against 4
+  CHECK(lp->pick(with_params("k"), endpoints, kNone) == 1);
 }

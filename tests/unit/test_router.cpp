@@ -26,7 +26,7 @@ struct Fixture {
   std::string error;
 
   std::unique_ptr<Router> build() {
-    HandlerContext context{config, *stats, 0};
+    HandlerContext context{config, *stats, 0, nullptr};
     return Router::build(config, HandlerRegistry::standard(), context, error);
   }
 
