@@ -290,7 +290,7 @@ class RegistrationTest(ZooKeeperTestCase):
         node = self.registration(gw)
         data, stat = self.kazoo.get(node)
         self.assertEqual(json.loads(data), {"host": "127.0.0.1", "port": gw.port("json")})
-        self.assertEqual(stat.ephemeralOwner != 0, True)
+        self.assertNotEqual(stat.ephemeralOwner, 0, "ephemeral: it goes with the session")
         # A legacy client picks it from the registry and calls through it.
         address = json.loads(data)
         with harness.JsonClient(address["port"]) as client:
