@@ -1,5 +1,7 @@
 #include "backends/upstreams.h"
 
+#include <algorithm>
+
 #include "backends/health_checker.h"
 
 namespace rpcgate::backends {
@@ -29,6 +31,8 @@ bool Upstreams::start(std::string& error) {
     counters.pending.set(0);
     counters.connections.set(0);
     counters.pinned.set(0);
+    counters.endpoints.set(cluster_config.endpoints.size());
+    counters.endpoints_usable.set(cluster_config.endpoints.size());
     clusters_.push_back(std::make_unique<Cluster>(*this, cluster_config, *codec, counters));
     if (!cluster_config.health_check.method.empty()) {
       checkers_.push_back(std::make_unique<HealthChecker>(*clusters_.back()));
@@ -51,6 +55,17 @@ void Upstreams::apply_discovery(const discovery::Snapshot& snapshot) {
     auto nodes = snapshot.find(config.zookeeper_path);
     if (nodes == snapshot.end()) continue;
     cluster->set_endpoints(discovery::select_endpoints(nodes->second, config.zookeeper_prefix));
+  }
+  update_gauges();
+}
+
+void Upstreams::update_gauges() {
+  uint64_t now = now_ms();
+  for (auto& cluster : clusters_) {
+    auto& endpoints = cluster->endpoints();
+    size_t usable = std::count_if(endpoints.begin(), endpoints.end(), [now](const auto& e) { return e->usable(now); });
+    cluster->stats().endpoints.set(endpoints.size());
+    cluster->stats().endpoints_usable.set(usable);
   }
 }
 

@@ -40,6 +40,8 @@ class Upstreams {
   // Each cluster that discovers its endpoints under a path of `snapshot` takes that path's nodes
   // (a path missing from it is left as it is: not read yet).
   void apply_discovery(const discovery::Snapshot& snapshot);
+  // Refreshes the gauges only a scan can tell (endpoints usable now), for the metrics.
+  void update_gauges();
   // Stops health checks, closes every upstream connection and timer, then calls `on_closed`.
   void close(std::function<void()> on_closed);
 

@@ -105,6 +105,9 @@ struct ProcessConfig {
 
 struct AdminConfig {
   std::optional<Address> address;  // unset = no admin port
+  // Time every request into the shared latency histograms (two clock reads per read batch and
+  // one per upstream or thread-pool answer). Off only to measure what it costs.
+  bool latency_histograms = true;
   Origin origin;
 };
 

@@ -38,6 +38,6 @@ Config load_config_string(std::string_view yaml, const std::string& name);
 std::vector<std::string> unsupported_features(const Config& config);
 
 // The handlers enabled when the file has no `handlers` section (the built-ins of DESIGN.md).
-inline constexpr std::string_view kDefaultHandlers[] = {"ping", "echo", "time", "pi", "info", "config"};
+inline constexpr std::string_view kDefaultHandlers[] = {"ping", "echo", "time", "pi", "info", "stats", "config"};
 
 }  // namespace rpcgate::conf

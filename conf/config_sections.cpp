@@ -53,7 +53,7 @@ constexpr std::string_view kListenerKeys[] = {"name",
 constexpr std::string_view kByteOrders[] = {"little", "big"};
 constexpr std::string_view kRespArgs[] = {"auto", "strings"};
 
-constexpr std::string_view kAdminKeys[] = {"address"};
+constexpr std::string_view kAdminKeys[] = {"address", "latency_histograms"};
 constexpr std::string_view kHandlersKeys[] = {"enable", "pi_max_terms"};
 
 constexpr std::string_view kRouteKeys[] = {"match",   "handler", "cluster",   "rename",
@@ -469,9 +469,9 @@ void read_admin(ReadContext& ctx, const Field& field, AdminConfig& out) {
   if (!field.node.IsDefined() || field.node.IsNull()) return;  // `admin:` alone: no admin port
   out.origin = ctx.origin(field.line);
   MapReader map(ctx, field, "admin", kAdminKeys);
-  map.require({"address"});
   Address address;
   if (map.read_address("address", address)) out.address = address;
+  map.read_bool("latency_histograms", out.latency_histograms);
 }
 
 void read_handlers(ReadContext& ctx, const Field& field, HandlersConfig& out) {

@@ -27,7 +27,8 @@ Connection::Connection(Gateway& gateway, Listener& listener)
     : gateway_(gateway),
       listener_(listener),
       codec_(listener.make_codec()),
-      in_order_(codec_->answers_in_order()) {
+      in_order_(codec_->answers_in_order()),
+      timing_(gateway.config().admin.latency_histograms) {
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
   write_req_.data = this;
@@ -82,6 +83,7 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   }
   gateway_.stats().bytes_in += nread;
   last_active_ms_ = gateway_.now_ms();
+  if (timing_) read_ns_ = uv_hrtime();
   awaiting_bytes_ = false;
 
   if (buf->base == gateway_.read_scratch()) {
@@ -155,7 +157,10 @@ void Connection::dispatch(std::string_view frame) {
   }
   if (!target->handler->blocking()) {
     target->handler->handle(request_, response_);
-    if (target->route != nullptr) gateway_.stats().count_route(target->route_index, response_.is_error());
+    if (target->route != nullptr) {
+      gateway_.stats().count_route(target->route_index, response_.is_error());
+      answer_route_ = static_cast<uint32_t>(target->route_index) + 1;
+    }
     answer(response_);
     return;
   }
@@ -166,6 +171,7 @@ void Connection::dispatch(std::string_view frame) {
   call->route = target->route;
   call->route_index = target->route_index;
   call->owner = this;
+  call->started_ns = read_ns_;
   pending_.push_back(call);
   run_on_thread_pool(gateway_.loop(), call);
   if (call->done) write_ready_calls();
@@ -179,6 +185,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
   call->route = target.route;
   call->route_index = target.route_index;
   call->owner = this;
+  call->started_ns = read_ns_;
   cluster.prepare(call, target.route);
   // The fast path: the same protocol on both sides, nothing renamed or carried that the gateway
   // must rewrite. The frame is forwarded as it came, and its reply as it comes back.
@@ -195,7 +202,10 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
     // Refused at once (OVERLOADED, UNAVAILABLE): answered like any finished call.
     pending_.pop_back();
     if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
-    if (call->route != nullptr) gateway_.stats().count_route(call->route_index, true);
+    if (call->route != nullptr) {
+      gateway_.stats().count_route(call->route_index, true);
+      answer_route_ = static_cast<uint32_t>(call->route_index) + 1;
+    }
     answer(call->response);
     delete call;
   }
@@ -283,6 +293,8 @@ void Connection::on_pin_lost() {
 }
 
 void Connection::answer(Response& response) {
+  if (timing_) spot_answers_.push_back(answer_route_);
+  answer_route_ = 0;
   if (response.is_error()) gateway_.stats().count_error(response.error, listener_.index());
   if (response.close_after) close_when_flushed_ = true;
   if (pending_.empty() || !in_order_) {
@@ -299,6 +311,7 @@ void Connection::on_call_done(PendingCall* call) {
   if (call->upstream.cluster != nullptr && !pins_.empty()) release_pin_barrier(call);
   if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
   if (call->route != nullptr) gateway_.stats().count_route(call->route_index, call->response.is_error());
+  if (timing_) record_call_latency(call);
   if (!in_order_) {
     pending_.erase(std::find(pending_.begin(), pending_.end(), call));
     write_answer(call);
@@ -327,7 +340,27 @@ void Connection::write_answer(PendingCall* call) {
   delete call;
 }
 
+void Connection::record_spot_latencies() {
+  uint64_t elapsed = uv_hrtime() - read_ns_;
+  Stats& stats = gateway_.stats();
+  LatencyHistogram& by_listener = stats.latency_by_listener[listener_.index()];
+  for (uint32_t route : spot_answers_) {
+    by_listener.record_ns(elapsed);
+    if (route > 0 && route <= Stats::kMaxRoutes) stats.latency_by_route[route - 1].record_ns(elapsed);
+  }
+  spot_answers_.clear();
+}
+
+void Connection::record_call_latency(const PendingCall* call) {
+  uint64_t elapsed = uv_hrtime() - call->started_ns;
+  Stats& stats = gateway_.stats();
+  stats.latency_by_listener[listener_.index()].record_ns(elapsed);
+  if (call->route != nullptr && call->route_index < Stats::kMaxRoutes) stats.latency_by_route[call->route_index].record_ns(elapsed);
+  if (call->upstream.cluster != nullptr) call->upstream.cluster->stats().latency.record_ns(elapsed);
+}
+
 void Connection::flush() {
+  if (!spot_answers_.empty()) record_spot_latencies();
   if (closing_ || write_in_flight_ || output_.empty()) return;
   if (output_.size() > listener_.config().output_limit) {
     ++gateway_.stats().connections_output_overflow;

@@ -83,6 +83,10 @@ class Connection final : public CallOwner {
   void write_ready_calls();
   void write_answer(PendingCall* call);
   void flush();
+  // The latency histograms: answers made on the spot are timed together, just before they are
+  // written; a call answered later is timed when it completes.
+  void record_spot_latencies();
+  void record_call_latency(const PendingCall* call);
   void update_reading();
   void rearm_quickack();
 
@@ -100,6 +104,11 @@ class Connection final : public CallOwner {
   std::deque<PendingCall*> pending_;  // in request order
   std::vector<std::unique_ptr<backends::Pin>> pins_;  // at most one per cluster
   bool in_order_ = true;              // false: the codec carries ids, answers leave as they complete
+
+  const bool timing_;          // admin.latency_histograms
+  uint64_t read_ns_ = 0;       // when the last read arrived
+  uint32_t answer_route_ = 0;  // the route of the answer being made on the spot, + 1 (0: none)
+  std::vector<uint32_t> spot_answers_;  // their routes (+ 1), since the last flush
 
   uint64_t last_active_ms_ = 0;
   bool reading_ = false;

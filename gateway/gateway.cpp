@@ -119,7 +119,11 @@ void Gateway::remove_listener(Listener* listener) {
   if (draining_) finish_drain_if_done();
 }
 
-void Gateway::on_sweep(uv_timer_t* timer) { static_cast<Gateway*>(timer->data)->close_idle_connections(); }
+void Gateway::on_sweep(uv_timer_t* timer) {
+  auto* self = static_cast<Gateway*>(timer->data);
+  self->close_idle_connections();
+  if (self->upstreams_ && !self->upstreams_closing_) self->upstreams_->update_gauges();
+}
 
 void Gateway::close_idle_connections() {
   uint64_t now = now_ms();

@@ -95,6 +95,9 @@ class Master final : public discovery::ZooKeeperClient::Events {
 
     unsigned count = worker_count(*config_);
     stats_ = StatsTable::create(count * kStatsSlotsPerWorker);
+    stats_->master().pid.set(static_cast<uint64_t>(getpid()));
+    stats_->master().started_unix_ms.set(static_cast<uint64_t>(
+        std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count()));
     configure_zookeeper();
     wait_for_discovery();
     spawn_generation(count);
@@ -303,6 +306,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     // the backoff, so a worker that cannot start does not spin the machine.
     milliseconds delay{0};
     if (slot->quick_deaths > 1) delay = std::min(kMaxBackoff, kFirstBackoff * (1 << (slot->quick_deaths - 2)));
+    ++stats_->master().respawns;
     LOG_WARN("master: worker %d (pid %d) %s after %lld ms; respawning in %lld ms", slot->index,
              static_cast<int>(pid), describe_status(status).c_str(), static_cast<long long>(lived.count()),
              static_cast<long long>(delay.count()));
@@ -346,6 +350,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     }
     stopping_ = true;
     stop_signal_ = signum;
+    stats_->master().draining.set(1);
     // Clients choose this gateway from ZooKeeper: it leaves there first, and stops accepting once
     // ZooKeeper has confirmed (or kDeregisterWait has passed).
     if (zookeeper_ && zookeeper_->registered_count() > 0 && zookeeper_->state_code() == MasterStats::kConnected) {
@@ -541,33 +546,39 @@ class Master final : public discovery::ZooKeeperClient::Events {
   // SIGHUP: a valid new configuration starts a new generation of workers on it, which accept on
   // the same listening sockets (new addresses are bound, dropped ones closed), and only then are
   // the old workers told to drain, so no connection is refused. An invalid one changes nothing.
-  void reload() {
-    if (stopping_) return;
+  // What a reload did, for POST /reload: applied, or why not (also logged).
+  struct ReloadOutcome {
+    bool applied = false;
+    std::string message;
+  };
+
+  ReloadOutcome reload() {
+    if (stopping_) return {false, "draining: no reload now"};
     LOG_INFO("master: SIGHUP: reloading %s", path_.c_str());
     auto fresh = std::make_unique<conf::Config>();
     std::string error;
     if (!load_checked_config(path_, *fresh, error)) {
       LOG_ERROR("master: the new configuration is invalid; still serving the previous one:\n%s", error.c_str());
-      return;
+      return refuse(error);
     }
     if (fresh->process.model != config_->process.model) {
-      LOG_ERROR("master: process.model cannot change on reload (%s -> %s); restart rpcgate for that; "
-                "still serving the previous configuration",
-                config_->process.model.c_str(), fresh->process.model.c_str());
-      return;
+      std::string why = "process.model cannot change on reload (" + config_->process.model + " -> " +
+                        fresh->process.model + "); restart rpcgate for that";
+      LOG_ERROR("master: %s; still serving the previous configuration", why.c_str());
+      return refuse(why);
     }
     unsigned count = worker_count(*fresh);
     size_t live = slots_.size();
     if (live + count > stats_->size()) {
-      LOG_ERROR("master: too many workers still draining (%zu) to start %u more; still serving the previous "
-                "configuration; reload again once they have exited",
-                live, count);
-      return;
+      std::string why = "too many workers still draining (" + std::to_string(live) + ") to start " +
+                        std::to_string(count) + " more; reload again once they have exited";
+      LOG_ERROR("master: %s; still serving the previous configuration", why.c_str());
+      return refuse(why);
     }
     std::map<std::string, int> fds = listen_fds_;
     if (!bind_listeners(*fresh, fds)) {
       LOG_ERROR("master: still serving the previous configuration");
-      return;
+      return refuse("cannot listen on an address of the new configuration (see the log)");
     }
     // Sockets of addresses the new configuration dropped: the old workers keep their own copies
     // until they have drained.
@@ -597,6 +608,14 @@ class Master final : public discovery::ZooKeeperClient::Events {
       if (slot.pid > 0 && slot.generation < generation_) kill(slot.pid, SIGTERM);
     LOG_INFO("master: configuration reloaded: generation %d of %u workers started, %zu older workers draining",
              generation_, count, live);
+    ++stats_->master().reloads;
+    return {true, "generation " + std::to_string(generation_) + " of " + std::to_string(count) +
+                      " workers started; " + std::to_string(live) + " older workers draining"};
+  }
+
+  ReloadOutcome refuse(std::string why) {
+    ++stats_->master().reload_failures;
+    return {false, std::move(why)};
   }
 
   // ---- ZooKeeper and the control channels ----

@@ -68,6 +68,7 @@ struct PendingCall {
   UpstreamState upstream;                    // an upstream call (upstream.cluster set)
   const conf::RouteConfig* route = nullptr;  // the route that chose the target, if one did
   size_t route_index = 0;
+  uint64_t started_ns = 0;  // when its frame was read (uv_hrtime), for the latency histograms
   uv_work_t work{};
 };
 

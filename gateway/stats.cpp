@@ -6,6 +6,24 @@
 
 namespace rpcgate {
 
+double HistogramTotals::percentile_us(double q) const {
+  if (count == 0) return 0;
+  const auto& bounds = LatencyHistogram::kBoundsUs;
+  double rank = q * static_cast<double>(count);
+  uint64_t below = 0;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    if (buckets[i] == 0 || static_cast<double>(below + buckets[i]) < rank) {
+      below += buckets[i];
+      continue;
+    }
+    if (i == bounds.size()) return static_cast<double>(bounds.back());
+    double low = i == 0 ? 0.0 : static_cast<double>(bounds[i - 1]);
+    double high = static_cast<double>(bounds[i]);
+    return low + (high - low) * (rank - static_cast<double>(below)) / static_cast<double>(buckets[i]);
+  }
+  return static_cast<double>(bounds.back());
+}
+
 std::unique_ptr<StatsTable> StatsTable::create(size_t slots) {
   static_assert(sizeof(Stats) % alignof(MasterStats) == 0);
   size_t bytes = sizeof(Stats) * slots + sizeof(MasterStats);

@@ -35,6 +35,37 @@ class Counter {
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "counters must work in shared memory");
 
+// Request latencies in fixed buckets, from 50 us to 10 s (Prometheus `le` bounds), plus the
+// overflow, the count and the sum. Buckets are stored per interval, not cumulative, so recording
+// is one increment; readers add them up.
+struct LatencyHistogram {
+  static constexpr std::array<uint64_t, 17> kBoundsUs = {50,     100,    250,     500,     1000,    2500,
+                                                         5000,   10000,  25000,   50000,   100000,  250000,
+                                                         500000, 1000000, 2500000, 5000000, 10000000};
+  std::array<Counter, kBoundsUs.size() + 1> buckets{};  // the last: above 10 s
+  Counter count;
+  Counter sum_us;
+
+  void record_ns(uint64_t ns) {
+    uint64_t us = ns / 1000;
+    size_t i = 0;
+    while (i < kBoundsUs.size() && us > kBoundsUs[i]) ++i;
+    ++buckets[i];
+    ++count;
+    sum_us += us;
+  }
+};
+
+// A histogram summed over every worker, as readers (metrics, INFO, /stats) use it.
+struct HistogramTotals {
+  std::array<uint64_t, LatencyHistogram::kBoundsUs.size() + 1> buckets{};
+  uint64_t count = 0;
+  uint64_t sum_us = 0;
+  // The q-quantile (0 < q < 1) in microseconds, interpolated within its bucket; 0 when empty.
+  // Past the last bound it says 10 s: the histogram knows no more.
+  double percentile_us(double q) const;
+};
+
 // One upstream cluster, as one worker uses it. The last two are gauges: what is true now.
 struct ClusterStats {
   Counter requests;          // calls submitted, including those refused at once
@@ -48,6 +79,9 @@ struct ClusterStats {
   Counter pending;           // calls waiting or in flight now
   Counter connections;       // pool connections open now
   Counter pinned;            // pinned connections open now
+  Counter endpoints;         // in its endpoint set now
+  Counter endpoints_usable;  // of those, the ones the balancer may choose now
+  LatencyHistogram latency;  // submit to answer, as the client sees it
 };
 
 struct Stats {
@@ -73,6 +107,8 @@ struct Stats {
   std::array<Counter, kMaxRoutes> requests_by_route{};  // indexed by position in the config
   std::array<Counter, kMaxRoutes> errors_by_route{};
   std::array<ClusterStats, kMaxClusters> clusters{};  // indexed by position in the config
+  std::array<LatencyHistogram, kMaxListeners> latency_by_listener{};  // every request
+  std::array<LatencyHistogram, kMaxRoutes> latency_by_route{};
 
   void count_route(size_t route, bool error) {
     if (route >= kMaxRoutes) return;
@@ -89,6 +125,12 @@ struct Stats {
 // What only the master knows, written by it alone: its ZooKeeper session.
 struct MasterStats {
   enum ZookeeperState : uint64_t { kNone = 0, kConnected = 1, kConnecting = 2, kExpired = 3 };
+  Counter pid;
+  Counter started_unix_ms;
+  Counter reloads;                // configurations applied by SIGHUP or POST /reload
+  Counter reload_failures;        // refused: the file was invalid, or could not be applied
+  Counter respawns;               // workers started again after dying
+  Counter draining;               // 1 once a drain has begun
   Counter zookeeper_state;        // a ZookeeperState
   Counter zookeeper_expiries;     // sessions that expired and were replaced
   Counter zookeeper_updates;      // endpoint set changes sent to the workers
@@ -116,6 +158,18 @@ class StatsTable {
     uint64_t sum = 0;
     for (size_t i = 0; i < slots_; ++i) sum += field(stats_[i]).get();
     return sum;
+  }
+
+  template <typename Pick>  // Pick: const LatencyHistogram& (const Stats&)
+  HistogramTotals histogram(Pick pick) const {
+    HistogramTotals totals;
+    for (size_t i = 0; i < slots_; ++i) {
+      const LatencyHistogram& h = pick(stats_[i]);
+      for (size_t b = 0; b < totals.buckets.size(); ++b) totals.buckets[b] += h.buckets[b].get();
+      totals.sum_us += h.sum_us.get();
+    }
+    for (uint64_t n : totals.buckets) totals.count += n;
+    return totals;
   }
 
  private:

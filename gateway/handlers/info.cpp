@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cctype>
 #include <string>
 
 #include "backends/upstreams.h"
 #include "gateway/handlers/builtin.h"
+#include "gateway/stats_json.h"
 
 namespace rpcgate::handlers {
 namespace {
@@ -50,6 +52,7 @@ class InfoHandler final : public Handler {
     if (all || wanted == "routes") append_routes(text);
     if (all || wanted == "upstreams") append_upstreams(text);
     if (all || wanted == "zookeeper") append_zookeeper(text);
+    if (all || wanted == "latencystats") append_latencystats(text);
     if (all || wanted == "workers") append_workers(text);
     response.kind = "info";
     response.result = std::move(text);
@@ -183,6 +186,29 @@ class InfoHandler final : public Handler {
     text += "\r\n";
   }
 
+  // As Redis's INFO latencystats: percentiles in microseconds, here per listener, route and
+  // cluster (keys latency_percentiles_usec_listener_NAME, _route0, _cluster_NAME).
+  void append_latencystats(std::string& text) const {
+    text += "# Latencystats\r\n";
+    auto line_of = [&](const std::string& key, const HistogramTotals& totals) {
+      if (totals.count == 0) return;
+      char values[128];
+      std::snprintf(values, sizeof values, "p50=%.3f,p99=%.3f,p99.9=%.3f", totals.percentile_us(0.5),
+                    totals.percentile_us(0.99), totals.percentile_us(0.999));
+      text += "latency_percentiles_usec_" + key + ":" + values + "\r\n";
+    };
+    for (size_t i = 0; i < config_.listeners.size() && i < Stats::kMaxListeners; ++i)
+      line_of("listener_" + config_.listeners[i].name,
+              table_.histogram([i](const Stats& s) -> const LatencyHistogram& { return s.latency_by_listener[i]; }));
+    for (size_t i = 0; i < config_.routes.size() && i < Stats::kMaxRoutes; ++i)
+      line_of("route" + std::to_string(i),
+              table_.histogram([i](const Stats& s) -> const LatencyHistogram& { return s.latency_by_route[i]; }));
+    for (size_t i = 0; i < config_.clusters.size() && i < Stats::kMaxClusters; ++i)
+      line_of("cluster_" + config_.clusters[i].name,
+              table_.histogram([i](const Stats& s) -> const LatencyHistogram& { return s.clusters[i].latency; }));
+    text += "\r\n";
+  }
+
   void append_workers(std::string& text) const {
     text += "# Workers\r\n";
     for (size_t i = 0; i < table_.size(); ++i) {
@@ -212,39 +238,15 @@ class InfoHandler final : public Handler {
 
 class StatsHandler final : public Handler {
  public:
-  explicit StatsHandler(const HandlerContext& context) : table_(context.stats) {}
+  explicit StatsHandler(const HandlerContext& context) : config_(context.config), table_(context.stats) {}
 
   void handle(const Request&, Response& response) const override {
-    Json errors = Json::object();
-    for (size_t code = 1; code < Stats::kErrorCodes; ++code)
-      errors[std::string(error_code_name(static_cast<ErrorCode>(code)))] =
-          table_.total([code](const Stats& s) -> const Counter& { return s.errors_by_code[code]; });
-    Json workers = Json::array();
-    for (size_t i = 0; i < table_.size(); ++i) {
-      const Stats& s = table_.slot(i);
-      if (s.pid.get() == 0) continue;
-      workers.push_back({{"pid", s.pid.get()},
-                         {"connections_active", s.connections_active.get()},
-                         {"requests", s.requests.get()},
-                         {"errors", errors_of(s)}});
-    }
     response.kind = "stats";
-    response.result = {
-        {"connections", {{"active", table_.total(RG_FIELD(connections_active))},
-                         {"accepted", table_.total(RG_FIELD(connections_accepted))},
-                         {"rejected", table_.total(RG_FIELD(connections_rejected))},
-                         {"idle_closed", table_.total(RG_FIELD(connections_idle_closed))},
-                         {"output_overflow", table_.total(RG_FIELD(connections_output_overflow))}}},
-        {"requests", table_.total(RG_FIELD(requests))},
-        {"protocol_errors", table_.total(RG_FIELD(protocol_errors))},
-        {"errors", std::move(errors)},
-        {"bytes_in", table_.total(RG_FIELD(bytes_in))},
-        {"bytes_out", table_.total(RG_FIELD(bytes_out))},
-        {"workers", std::move(workers)},
-    };
+    response.result = stats_json(config_, table_);
   }
 
  private:
+  const conf::Config& config_;
   const StatsTable& table_;
 };
 

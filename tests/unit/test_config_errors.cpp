@@ -391,7 +391,7 @@ TEST_CASE("handlers, admin, zookeeper") {
                 {"handlers.enable[2]: handler 'ping' is listed twice (line 3)"});
   check_problem(with_listener("handlers: {enable: [pi, pi]}\n"), 2,
                 {"handlers.enable[1]: handler 'pi' is listed twice (line 2)"});
-  check_problem(with_listener("admin: {}\n"), 2, {"admin: missing required key 'address'"});
+  check_problem(with_listener("admin: {latency_histograms: maybe}\n"), 2, {"admin.latency_histograms"});
   check_problem(with_listener("admin: {address: 127.0.0.1:1}\n"), 2,
                 {"admin.address: 127.0.0.1:1 overlaps the address of listener 'a' (line 1)"});
   check_problem(with_listener("zookeeper:\n  register: [{path: /rpc/gateway, listener: a}]\n"), 2,

@@ -80,7 +80,7 @@ TEST_CASE("the default conf/rpcgate.yaml loads: three built-in listeners, no ups
   }
 
   CHECK(config.process.model == "prefork");
-  CHECK(config.handlers.enabled == std::vector<std::string>{"ping", "echo", "time", "pi", "info", "config"});
+  CHECK(config.handlers.enabled == std::vector<std::string>{"ping", "echo", "time", "pi", "info", "stats", "config"});
   CHECK(config.logging.level == "info");
   CHECK(config.routes.empty());
   CHECK(config.clusters.empty());

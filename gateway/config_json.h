@@ -1,0 +1,15 @@
+// The effective configuration, every default filled in, as JSON: the admin port's GET /config.
+// Secrets (upstream passwords) are replaced by "<redacted>": the admin port must be safe to
+// expose to whoever may read metrics.
+#pragma once
+
+#include "codecs/message.h"
+#include "conf/config.h"
+
+namespace rpcgate {
+
+constexpr const char* kRedacted = "<redacted>";
+
+Json config_json(const conf::Config& config);
+
+}  // namespace rpcgate
