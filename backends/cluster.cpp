@@ -260,6 +260,7 @@ void Cluster::fail(PendingCall* call, ErrorCode code, const std::string& message
 
 void Cluster::finish(PendingCall* call) {
   upstreams_.deadlines().remove(&call->upstream.deadline);
+  call->upstream.answered_by = call->upstream.endpoint;
   call->upstream.endpoint = nullptr;
   call->upstream.connection = nullptr;
   --pending_;

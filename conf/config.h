@@ -115,6 +115,8 @@ struct LoggingConfig {
   std::string level = "info";  // debug | info | warn | error
   std::string file;            // empty = stderr
   bool access_log = false;
+  std::string access_log_file;  // JSON lines, one per logged request; SIGUSR1 reopens it
+  uint64_t access_log_sample = 1;  // log one request in this many
 };
 
 // A listener this gateway publishes in ZooKeeper, as the legacy services register themselves.

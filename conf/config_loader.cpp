@@ -185,11 +185,6 @@ std::vector<std::string> unsupported_features(const Config& config) {
                      "admin: not supported yet (the admin port arrives with the observability "
                      "issue)"});
   }
-  if (config.logging.access_log) {
-    items.push_back({config.origin_of("logging.access_log"),
-                     "logging.access_log: not supported yet (the access log arrives with the "
-                     "observability issue)"});
-  }
   if (!config.zookeeper.servers.empty() && config.process.model == "single") {
     items.push_back({config.zookeeper.origin,
                      "zookeeper: the ZooKeeper session is the master's (one for all workers) and "

@@ -77,7 +77,7 @@ constexpr std::string_view kOutlierKeys[] = {"consecutive_failures", "base_eject
 constexpr std::string_view kHealthCheckKeys[] = {"method", "interval", "timeout",
                                                  "healthy_threshold", "unhealthy_threshold"};
 
-constexpr std::string_view kLoggingKeys[] = {"level", "file", "access_log"};
+constexpr std::string_view kLoggingKeys[] = {"level", "file", "access_log", "access_log_file", "access_log_sample"};
 constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::string_view kZookeeperKeys[] = {"servers", "session_timeout", "chroot", "register"};
 constexpr std::string_view kRegistrationKeys[] = {"path", "listener", "advertise"};
@@ -534,6 +534,11 @@ void read_logging(ReadContext& ctx, const Field& field, LoggingConfig& out) {
   map.read_choice("level", out.level, kLevels);
   map.read_string("file", out.file);
   map.read_bool("access_log", out.access_log);
+  map.read_string("access_log_file", out.access_log_file);
+  map.read_integer("access_log_sample", out.access_log_sample, 1, 1'000'000);
+  if (out.access_log && out.access_log_file.empty())
+    map.context().error(map.key_line("access_log"), child_path(map.path(), "access_log"),
+                        "access_log needs access_log_file: PATH (one JSON line per request goes there)");
 }
 
 void read_zookeeper(ReadContext& ctx, const Field& field, ZookeeperConfig& out) {

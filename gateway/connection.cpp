@@ -7,7 +7,9 @@
 #include <algorithm>
 
 #include "backends/cluster.h"
+#include "backends/endpoint.h"
 #include "backends/pin.h"
+#include "gateway/access_log.h"
 #include "gateway/gateway.h"
 #include "gateway/listener.h"
 #include "gateway/log.h"
@@ -28,7 +30,8 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       listener_(listener),
       codec_(listener.make_codec()),
       in_order_(codec_->answers_in_order()),
-      timing_(gateway.config().admin.latency_histograms) {
+      histograms_(gateway.config().admin.latency_histograms),
+      timing_(histograms_ || gateway.access_log() != nullptr) {
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
   write_req_.data = this;
@@ -50,6 +53,25 @@ void Connection::start(bool reject) {
   }
   ++stats.connections_active;
   counted_active_ = true;
+  if (gateway_.access_log() != nullptr) {
+    sockaddr_storage address{};
+    int length = sizeof address;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      int port = 0;
+      if (address.ss_family == AF_INET6) {
+        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
+        uv_ip6_name(v6, host, sizeof host);
+        port = ntohs(v6->sin6_port);
+        peer_ = std::string("[") + host + "]:" + std::to_string(port);
+      } else {
+        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
+        uv_ip4_name(v4, host, sizeof host);
+        port = ntohs(v4->sin_port);
+        peer_ = std::string(host) + ":" + std::to_string(port);
+      }
+    }
+  }
   pump();
 }
 
@@ -113,6 +135,7 @@ size_t Connection::decode_frames(std::string_view input) {
     request_.clear();
     response_.clear();
     codec::DecodeResult result = codec_->decode(input.substr(consumed), request_, response_);
+    frame_bytes_ = result.consumed;
     switch (result.status) {
       case codec::DecodeStatus::kNeedMore:
         awaiting_bytes_ = true;
@@ -123,14 +146,14 @@ size_t Connection::decode_frames(std::string_view input) {
         break;
       case codec::DecodeStatus::kAnswered:
         consumed += result.consumed;
-        answer(response_);
+        answer(request_, response_);
         break;
       case codec::DecodeStatus::kBroken:
         ++gateway_.stats().protocol_errors;
         listener_.log_protocol_error(response_);
         broken_ = true;
         close_when_flushed_ = true;
-        answer(response_);
+        answer(request_, response_);
         return input.size();
     }
   }
@@ -147,7 +170,7 @@ void Connection::dispatch(std::string_view frame) {
     response_.set_error(ErrorCode::kUnknownMethod,
                         "no route for method '" + std::string(method.substr(0, kQuotedMethodBytes)) +
                             (method.size() > kQuotedMethodBytes ? "...'" : "'"));
-    answer(response_);
+    answer(request_, response_);
     return;
   }
   if (target->route != nullptr && !target->route->rename.empty()) request_.method = target->route->rename;
@@ -161,7 +184,7 @@ void Connection::dispatch(std::string_view frame) {
       gateway_.stats().count_route(target->route_index, response_.is_error());
       answer_route_ = static_cast<uint32_t>(target->route_index) + 1;
     }
-    answer(response_);
+    answer(request_, response_);
     return;
   }
   auto* call = new PendingCall();
@@ -172,6 +195,7 @@ void Connection::dispatch(std::string_view frame) {
   call->route_index = target->route_index;
   call->owner = this;
   call->started_ns = read_ns_;
+  call->frame_bytes = frame_bytes_;
   pending_.push_back(call);
   run_on_thread_pool(gateway_.loop(), call);
   if (call->done) write_ready_calls();
@@ -186,6 +210,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
   call->route_index = target.route_index;
   call->owner = this;
   call->started_ns = read_ns_;
+  call->frame_bytes = frame_bytes_;
   cluster.prepare(call, target.route);
   // The fast path: the same protocol on both sides, nothing renamed or carried that the gateway
   // must rewrite. The frame is forwarded as it came, and its reply as it comes back.
@@ -206,7 +231,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
       gateway_.stats().count_route(call->route_index, true);
       answer_route_ = static_cast<uint32_t>(call->route_index) + 1;
     }
-    answer(call->response);
+    answer(call->request, call->response);
     delete call;
   }
 }
@@ -224,7 +249,7 @@ bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
   auto answer_here = [&] {
     call->response.id = call->request.id;
     call->upstream.passthrough = false;
-    answer(call->response);
+    answer(call->request, call->response);
     delete call;
     return false;
   };
@@ -292,8 +317,10 @@ void Connection::on_pin_lost() {
   gateway_.defer_pump(this);
 }
 
-void Connection::answer(Response& response) {
-  if (timing_) spot_answers_.push_back(answer_route_);
+void Connection::answer(const Request& request, Response& response) {
+  if (histograms_) spot_answers_.push_back(answer_route_);
+  if (AccessLog* log = gateway_.access_log(); log != nullptr && log->sample())
+    log_access(request, response, static_cast<long>(answer_route_) - 1, nullptr, read_ns_, frame_bytes_);
   answer_route_ = 0;
   if (response.is_error()) gateway_.stats().count_error(response.error, listener_.index());
   if (response.close_after) close_when_flushed_ = true;
@@ -311,7 +338,10 @@ void Connection::on_call_done(PendingCall* call) {
   if (call->upstream.cluster != nullptr && !pins_.empty()) release_pin_barrier(call);
   if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
   if (call->route != nullptr) gateway_.stats().count_route(call->route_index, call->response.is_error());
-  if (timing_) record_call_latency(call);
+  if (histograms_) record_call_latency(call);
+  if (AccessLog* log = gateway_.access_log(); log != nullptr && log->sample())
+    log_access(call->request, call->response, call->route != nullptr ? static_cast<long>(call->route_index) : -1, call,
+               call->started_ns, call->frame_bytes);
   if (!in_order_) {
     pending_.erase(std::find(pending_.begin(), pending_.end(), call));
     write_answer(call);
@@ -338,6 +368,21 @@ void Connection::write_answer(PendingCall* call) {
   else
     codec_->encode(call->response, output_);
   delete call;
+}
+
+void Connection::log_access(const Request& request, const Response& response, long route, const PendingCall* call,
+                            uint64_t started_ns, uint64_t bytes) {
+  AccessRecord record;
+  record.listener = listener_.config().name;
+  record.peer = peer_;
+  record.method = request.method;
+  record.route = route;
+  if (call != nullptr && call->upstream.cluster != nullptr) record.cluster = call->upstream.cluster->config().name;
+  if (call != nullptr && call->upstream.answered_by != nullptr) record.endpoint = call->upstream.answered_by->name();
+  record.status = response.is_error() ? error_code_name(response.error) : std::string_view("OK");
+  record.bytes = bytes;
+  record.latency_us = started_ns == 0 ? 0 : (uv_hrtime() - started_ns) / 1000;
+  gateway_.access_log()->write(record);
 }
 
 void Connection::record_spot_latencies() {

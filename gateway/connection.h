@@ -78,7 +78,10 @@ class Connection final : public CallOwner {
   backends::Pin* pin_for(const backends::Cluster* cluster) const;
   // `call` to a cluster is answered: a pin waiting for the client's earlier calls may go.
   void release_pin_barrier(const PendingCall* call);
-  void answer(Response& response);
+  // An answer made on the spot, to `request`.
+  void answer(const Request& request, Response& response);
+  void log_access(const Request& request, const Response& response, long route, const PendingCall* call,
+                  uint64_t started_ns, uint64_t bytes);
   void enqueue(PendingCall* call);
   void write_ready_calls();
   void write_answer(PendingCall* call);
@@ -105,8 +108,11 @@ class Connection final : public CallOwner {
   std::vector<std::unique_ptr<backends::Pin>> pins_;  // at most one per cluster
   bool in_order_ = true;              // false: the codec carries ids, answers leave as they complete
 
-  const bool timing_;          // admin.latency_histograms
+  const bool histograms_;      // admin.latency_histograms
+  const bool timing_;          // histograms or the access log: reads are timed
   uint64_t read_ns_ = 0;       // when the last read arrived
+  uint64_t frame_bytes_ = 0;   // the size of the frame being handled
+  std::string peer_;           // "ip:port", for the access log
   uint32_t answer_route_ = 0;  // the route of the answer being made on the spot, + 1 (0: none)
   std::vector<uint32_t> spot_answers_;  // their routes (+ 1), since the last flush
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "backends/upstreams.h"
+#include "gateway/access_log.h"
 #include "gateway/connection.h"
 #include "gateway/fd_receiver.h"
 #include "gateway/handler_registry.h"
@@ -46,6 +47,10 @@ Gateway::Gateway(uv_loop_t* loop, const conf::Config& config, StatsTable& stats,
 
 Gateway::~Gateway() = default;
 
+void Gateway::reopen_access_log() {
+  if (access_log_) access_log_->reopen();
+}
+
 void Gateway::apply_discovery(const discovery::Snapshot& snapshot) {
   if (upstreams_ && !upstreams_closing_) upstreams_->apply_discovery(snapshot);
 }
@@ -54,6 +59,10 @@ bool Gateway::start(const Sockets& sockets, std::string& error, const discovery:
   if (config_.listeners.size() > Stats::kMaxListeners) {
     error = config_.path + ": at most " + std::to_string(Stats::kMaxListeners) + " listeners are supported";
     return false;
+  }
+  if (config_.logging.access_log) {
+    access_log_ = std::make_unique<AccessLog>(loop_, config_.logging, stats_);
+    if (!access_log_->open(error)) return false;
   }
   upstreams_ = std::make_unique<backends::Upstreams>(loop_, config_, stats_, read_scratch_.get(), kReadScratchBytes);
   if (!upstreams_->start(error)) return false;
@@ -177,6 +186,7 @@ void Gateway::finish_drain_if_done() {
     uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
     to_pump_.close(nullptr, nullptr);
+    if (access_log_) access_log_->close();
     LOG_INFO("drained: every connection closed");
     if (on_drained_) on_drained_();
   };

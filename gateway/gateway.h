@@ -21,6 +21,7 @@ namespace backends {
 class Upstreams;
 }
 
+class AccessLog;
 class Connection;
 class FdReceiver;
 class Listener;
@@ -54,6 +55,10 @@ class Gateway {
   bool drain_timed_out() const { return drain_timed_out_; }
 
   uv_loop_t* loop() const { return loop_; }
+  // Null unless logging.access_log is on.
+  AccessLog* access_log() const { return access_log_.get(); }
+  // SIGUSR1: the access log's file was rotated.
+  void reopen_access_log();
   const conf::Config& config() const { return config_; }
   const Router& router() const { return *router_; }
   Stats& stats() { return stats_; }
@@ -85,6 +90,7 @@ class Gateway {
   StatsTable& stats_table_;
   size_t stats_slot_;
   Stats& stats_;
+  std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<backends::Upstreams> upstreams_;
   std::unique_ptr<Router> router_;
   std::vector<Listener*> listeners_;  // each frees itself when closed

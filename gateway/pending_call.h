@@ -44,6 +44,7 @@ struct UpstreamState {
   backends::Endpoint* endpoint = nullptr;              // picked; set while waiting or in flight
   backends::UpstreamConnection* connection = nullptr;  // set while in flight
   backends::Pin* pin = nullptr;                        // the client's own connection, if it has one
+  const backends::Endpoint* answered_by = nullptr;     // once finished: the endpoint that answered
   bool starts_pushes = false;  // after it, the upstream sends frames of its own (SUBSCRIBE)
   uint64_t seq = 0;                                    // its place on that connection
   backends::DeadlineNode deadline;
@@ -69,6 +70,7 @@ struct PendingCall {
   const conf::RouteConfig* route = nullptr;  // the route that chose the target, if one did
   size_t route_index = 0;
   uint64_t started_ns = 0;  // when its frame was read (uv_hrtime), for the latency histograms
+  uint64_t frame_bytes = 0;  // the request frame's size, for the access log
   uv_work_t work{};
 };
 

@@ -64,6 +64,7 @@ void on_reopen_logs(uv_signal_t* handle, int) {
   auto* handles = static_cast<ProcessHandles*>(handle->data);
   if (!set_log_file(handles->config->logging.file))
     LOG_ERROR("SIGUSR1: cannot reopen log file %s", handles->config->logging.file.c_str());
+  handles->gateway->reopen_access_log();
 }
 
 void on_master_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {

@@ -100,6 +100,8 @@ struct Stats {
   Counter protocol_errors;             // framing errors: the connection was closed
   Counter bytes_in;
   Counter bytes_out;
+  Counter access_log_lines;
+  Counter access_log_dropped;          // lines lost: the disk did not keep up, or a write failed
   static constexpr size_t kErrorCodes = 10;
   std::array<Counter, kErrorCodes> errors_by_code{};  // indexed by ErrorCode
   std::array<Counter, kMaxListeners> requests_by_listener{};  // indexed by position in the config

@@ -89,7 +89,7 @@ TEST_CASE("unknown keys name the key's line, a likely meaning and the allowed ke
   check_problem(with_listener("process:\n  model: single\n  worker: 4\n"), 4,
                 {"process: unknown key 'worker' in process (did you mean 'workers'?)"});
   check_problem(with_listener("logging: {level: info, colour: true}\n"), 2,
-                {"unknown key 'colour' in logging; expected one of: level, file, access_log"});
+                {"unknown key 'colour' in logging; expected one of: level, file, access_log, access_log_file, access_log_sample"});
   check_problem(
       with_listener("routes:\n  - match: {method: a}\n    handler: ping\n    timout: 1s\n"), 5,
       {"routes[0]: unknown key 'timout' in route (did you mean 'timeout'?)"});
@@ -139,6 +139,10 @@ TEST_CASE("wrong types say what was expected") {
                 {"expected a non-empty string"});
   check_problem(with_listener("logging: {access_log: yes}\n"), 2,
                 {"logging.access_log: expected true or false, got 'yes'"});
+  check_problem(with_listener("logging: {access_log: true}\n"), 2,
+                {"logging.access_log: access_log needs access_log_file: PATH"});
+  check_problem(with_listener("logging: {access_log: true, access_log_file: a.log, access_log_sample: 0}\n"), 2,
+                {"logging.access_log_sample"});
   check_problem(
       with_listener("logging:\n  level: verbose\n"), 3,
       {"logging.level: unknown value 'verbose'; expected one of: debug, info, warn, error"});

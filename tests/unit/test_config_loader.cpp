@@ -261,7 +261,7 @@ zookeeper:
   session_timeout: 30s
   chroot: /prod
   register: [{path: /rpc/gateway, listener: main, advertise: gw1.example.com}]
-logging: {level: warn, file: /var/log/rpcgate.log, access_log: true}
+logging: {level: warn, file: /var/log/rpcgate.log, access_log: true, access_log_file: /var/log/access.log, access_log_sample: 10}
 clusters:
   - name: kv
     codec: resp
@@ -303,6 +303,8 @@ routes:
   CHECK(config.logging.level == "warn");
   CHECK(config.logging.file == "/var/log/rpcgate.log");
   CHECK(config.logging.access_log);
+  CHECK(config.logging.access_log_file == "/var/log/access.log");
+  CHECK(config.logging.access_log_sample == 10);
 
   REQUIRE(config.clusters.size() == 2);
   const ClusterConfig& kv = config.clusters[0];
