@@ -180,10 +180,10 @@ std::vector<std::string> unsupported_features(const Config& config) {
                      "process.pid_file is written by the master of the prefork, reuseport and "
                      "fdpass models; model single has none"});
   }
-  if (config.admin.address) {
+  if (config.admin.address && config.process.model == "single") {
     items.push_back({config.origin_of("admin.address"),
-                     "admin: not supported yet (the admin port arrives with the observability "
-                     "issue)"});
+                     "admin: the admin port is served by the master, and process.model single has "
+                     "none; use prefork (workers: 1 for one worker)"});
   }
   if (!config.zookeeper.servers.empty() && config.process.model == "single") {
     items.push_back({config.zookeeper.origin,

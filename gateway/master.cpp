@@ -20,11 +20,15 @@
 #include <string>
 #include <vector>
 
+#include "admin/admin_server.h"
 #include "discovery/zookeeper_client.h"
 #include "gateway/config_check.h"
+#include "gateway/config_json.h"
 #include "gateway/control_channel.h"
 #include "gateway/listen_socket.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
+#include "gateway/stats_json.h"
 #include "gateway/serve.h"
 
 namespace rpcgate {
@@ -98,6 +102,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     stats_->master().pid.set(static_cast<uint64_t>(getpid()));
     stats_->master().started_unix_ms.set(static_cast<uint64_t>(
         std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count()));
+    if (!configure_admin()) return 1;
     configure_zookeeper();
     wait_for_discovery();
     spawn_generation(count);
@@ -256,6 +261,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
       if (other.control >= 0) close(other.control);
     }
     if (signal_fd_ >= 0) close(signal_fd_);
+    if (admin_) admin_->close_descriptors();
     static const discovery::Snapshot kNothingDiscovered;
     options.discovered = &kNothingDiscovered;
     if (zookeeper_) {
@@ -423,6 +429,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
       polled.assign(1, pollfd{signal_fd_, POLLIN, 0});
       int wait_ms = next_wait_ms();
       size_t zookeeper_at = add_zookeeper_interest(polled, wait_ms);
+      size_t admin_at = polled.size();
+      size_t admin_count = admin_ ? admin_->add_poll_fds(polled, wait_ms) : 0;
       size_t controls_at = polled.size();
       for (const auto& slot : slots_) {
         short events = POLLIN;
@@ -444,6 +452,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
         return 1;
       }
       if (zookeeper_at > 0) zookeeper_->process(polled[zookeeper_at].revents);
+      // Before the listeners' entries are read: a request may drain (closing them) or reload.
+      if (admin_) admin_->process(polled.data() + admin_at, admin_count);
       // Control channels first: a signal handled below may close or erase their slots.
       for (size_t i = controls_at; i < listeners_at; ++i)
         if (polled[i].revents != 0) service_control(polled[i].fd, polled[i].revents);
@@ -451,7 +461,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
         signalfd_siginfo info{};
         while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) on_signal(static_cast<int>(info.ssi_signo));
       }
-      for (size_t i = listeners_at; i < polled.size() && !stopping_; ++i)
+      for (size_t i = listeners_at; i < polled.size() && !stopping_ && !listen_fds_.empty(); ++i)
         if (polled[i].revents & POLLIN) accept_and_pass(polled[i].fd, listener_of[i - listeners_at]);
       run_deadlines();
       after_zookeeper_events();
@@ -601,6 +611,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     }
     config_ = std::move(fresh);
     apply_logging();
+    configure_admin();
     configure_zookeeper();
     wait_for_discovery();
     spawn_generation(count);
@@ -616,6 +627,91 @@ class Master final : public discovery::ZooKeeperClient::Events {
   ReloadOutcome refuse(std::string why) {
     ++stats_->master().reload_failures;
     return {false, std::move(why)};
+  }
+
+  // ---- the admin port ----
+
+  // Opens, moves or closes the admin port for the current configuration. At start-up a port it
+  // cannot bind is fatal; on a reload the old port stays.
+  bool configure_admin() {
+    const auto& address = config_->admin.address;
+    if (!address) {
+      if (admin_) LOG_INFO("master: admin port closed");
+      admin_.reset();
+      admin_address_.clear();
+      return true;
+    }
+    if (admin_ && admin_address_ == address->to_string()) return true;
+    if (!admin_) admin_ = std::make_unique<admin::AdminServer>([this](const admin::HttpRequest& r) { return serve_admin(r); });
+    std::string error;
+    if (!admin_->listen(*address, error)) {
+      LOG_ERROR("master: admin port: %s", error.c_str());
+      return !admin_address_.empty();
+    }
+    admin_address_ = address->to_string();
+    LOG_INFO("master: admin port on http://%s/ (metrics, healthz, readyz, stats, config, drain, reload)",
+             admin_address_.c_str());
+    return true;
+  }
+
+  // Why the gateway should not get new traffic now, or "" when it should.
+  std::string not_ready_reason() const {
+    if (stopping_) return "draining";
+    size_t current = 0;
+    for (const auto& slot : slots_) {
+      if (slot.retiring) continue;
+      if (slot.pid <= 0 || !slot.ready) return "worker " + std::to_string(slot.index) + " is not serving";
+      ++current;
+    }
+    return current == 0 ? "no worker" : "";
+  }
+
+  admin::HttpResponse serve_admin(const admin::HttpRequest& request) {
+    auto answer = [](int status, std::string body, std::string type = "text/plain; charset=utf-8") {
+      admin::HttpResponse response;
+      response.status = status;
+      response.body = std::move(body);
+      response.content_type = std::move(type);
+      return response;
+    };
+    auto json = [&](int status, const Json& value) { return answer(status, value.dump(2) + "\n", "application/json"); };
+    bool read = request.method == "GET" || request.method == "HEAD";
+    bool post = request.method == "POST";
+    const std::string& path = request.path;
+    bool known_get = path == "/" || path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/stats" ||
+                     path == "/config";
+    bool known_post = path == "/drain" || path == "/reload";
+    if (!known_get && !known_post) return answer(404, "no such page: " + path + " (GET / lists them)\n");
+    if (known_get && !read) return answer(405, path + " answers GET\n");
+    if (known_post && !post) return answer(405, path + " answers POST\n");
+    if (path == "/healthz") return answer(200, "ok\n");
+    if (path == "/readyz") {
+      std::string why = not_ready_reason();
+      return why.empty() ? answer(200, "ready\n") : answer(503, "not ready: " + why + "\n");
+    }
+    if (path == "/metrics") return answer(200, render_metrics(*config_, *stats_), "text/plain; version=0.0.4; charset=utf-8");
+    if (path == "/stats") return json(200, stats_json(*config_, *stats_));
+    if (path == "/config") return json(200, config_json(*config_));
+    if (path == "/drain") {
+      LOG_INFO("master: POST /drain");
+      begin_stop(SIGTERM);
+      return answer(202, "draining\n");
+    }
+    if (path == "/reload") {
+      LOG_INFO("master: POST /reload");
+      ReloadOutcome outcome = reload();
+      if (outcome.applied) return json(200, {{"reloaded", true}, {"message", outcome.message}});
+      return json(400, {{"reloaded", false}, {"error", outcome.message}});
+    }
+    return answer(200,
+                  "rpcgate " RPCGATE_VERSION " admin\n"
+                  "GET  /metrics   Prometheus text\n"
+                  "GET  /healthz   200 while alive\n"
+                  "GET  /readyz    200 when every worker serves and no drain has begun, else 503\n"
+                  "GET  /stats     the figures as JSON\n"
+                  "GET  /config    the effective configuration, secrets redacted\n"
+                  "POST /drain     drain, like SIGTERM\n"
+                  "POST /reload    reload, like SIGHUP\n");
   }
 
   // ---- ZooKeeper and the control channels ----
@@ -787,6 +883,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
   sigset_t watched_{};
   sigset_t original_mask_{};
   int signal_fd_ = -1;
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::string admin_address_;  // where admin_ listens
   std::unique_ptr<discovery::ZooKeeperClient> zookeeper_;
   bool registering_ = false;  // the workers were ready once: the registrations are wanted
   int stop_signal_ = SIGTERM;

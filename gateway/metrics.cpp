@@ -139,6 +139,10 @@ void connection_metrics(Writer& out) {
             [](const Stats& s) -> const Counter& { return s.bytes_in; });
   out.total("rpcgate_sent_bytes_total", "counter", "Bytes written to clients.",
             [](const Stats& s) -> const Counter& { return s.bytes_out; });
+  out.total("rpcgate_access_log_lines_total", "counter", "Access log lines written (or waiting to be).",
+            [](const Stats& s) -> const Counter& { return s.access_log_lines; });
+  out.total("rpcgate_access_log_dropped_total", "counter", "Access log lines lost: the disk did not keep up.",
+            [](const Stats& s) -> const Counter& { return s.access_log_dropped; });
 }
 
 void request_metrics(Writer& out, const conf::Config& config, const StatsTable& table) {

@@ -82,6 +82,8 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
       {"errors", std::move(errors)},
       {"bytes_in", table.total(RG_FIELD(bytes_in))},
       {"bytes_out", table.total(RG_FIELD(bytes_out))},
+      {"access_log", {{"lines", table.total(RG_FIELD(access_log_lines))},
+                      {"dropped", table.total(RG_FIELD(access_log_dropped))}}},
       {"listeners", std::move(listeners)},
       {"routes", std::move(routes)},
       {"clusters", std::move(clusters)},

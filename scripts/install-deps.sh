@@ -10,12 +10,13 @@ set -euo pipefail
 build_packages=(
   build-essential cmake pkg-config
   libuv1-dev libhiredis-dev libprotobuf-dev protobuf-compiler
-  nlohmann-json3-dev libyaml-cpp-dev libzookeeper-st-dev
+  nlohmann-json3-dev libyaml-cpp-dev libzookeeper-st-dev libhttp-parser-dev
 )
 test_packages=(
   doctest-dev redis-tools redis-server python3 python3-protobuf python3-redis
   clang libclang-rt-14-dev
   zookeeper python3-kazoo
+  prometheus
 )
 bench_packages=(nutcracker haproxy)
 
@@ -37,5 +38,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Packages that ship a daemon (redis-server, prometheus) must not start it: the tests start their
+# own peers on free ports. policy-rc.d is Debian's switch for that, removed again on exit unless
+# the machine already had one.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

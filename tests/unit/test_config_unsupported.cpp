@@ -51,7 +51,8 @@ zookeeper:
   const std::vector<std::string> expected = {
       "x.yaml:5: process.pid_file is written by the master of the prefork, reuseport and fdpass "
       "models; model single has none",
-      "x.yaml:9: admin: not supported yet (the admin port arrives with the observability issue)",
+      "x.yaml:9: admin: the admin port is served by the master, and process.model single has none; "
+      "use prefork (workers: 1 for one worker)",
       "x.yaml:18: zookeeper: the ZooKeeper session is the master's (one for all workers) and "
       "process.model single has none; use prefork (workers: 1 for one worker)",
   };
