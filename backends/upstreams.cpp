@@ -39,6 +39,7 @@ bool Upstreams::start(std::string& error) {
       checkers_.back()->start();
     }
   }
+  update_gauges();
   return true;
 }
 
@@ -61,12 +62,24 @@ void Upstreams::apply_discovery(const discovery::Snapshot& snapshot) {
 
 void Upstreams::update_gauges() {
   uint64_t now = now_ms();
+  Json report = Json::object();
   for (auto& cluster : clusters_) {
     auto& endpoints = cluster->endpoints();
     size_t usable = std::count_if(endpoints.begin(), endpoints.end(), [now](const auto& e) { return e->usable(now); });
     cluster->stats().endpoints.set(endpoints.size());
     cluster->stats().endpoints_usable.set(usable);
+    Json list = Json::array();
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      const Endpoint& endpoint = *endpoints[i];
+      list.push_back({{"address", endpoint.name()},
+                      {"weight", cluster->weights()[i]},
+                      {"health", endpoint.health(now)},
+                      {"pending", endpoint.pending()},
+                      {"connections", endpoint.connections()}});
+    }
+    report[cluster->config().name] = {{"endpoints", std::move(list)}, {"leaving", cluster->retired().size()}};
   }
+  stats_.endpoints.publish(report.dump());
 }
 
 void Upstreams::on_deadline(void*, DeadlineNode* node) {

@@ -679,7 +679,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     bool post = request.method == "POST";
     const std::string& path = request.path;
     bool known_get = path == "/" || path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/stats" ||
-                     path == "/config";
+                     path == "/clusters" || path == "/config";
     bool known_post = path == "/drain" || path == "/reload";
     if (!known_get && !known_post) return answer(404, "no such page: " + path + " (GET / lists them)\n");
     if (known_get && !read) return answer(405, path + " answers GET\n");
@@ -691,6 +691,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     }
     if (path == "/metrics") return answer(200, render_metrics(*config_, *stats_), "text/plain; version=0.0.4; charset=utf-8");
     if (path == "/stats") return json(200, stats_json(*config_, *stats_));
+    if (path == "/clusters") return json(200, clusters_json(*stats_));
     if (path == "/config") return json(200, config_json(*config_));
     if (path == "/drain") {
       LOG_INFO("master: POST /drain");
@@ -709,6 +710,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
                   "GET  /healthz   200 while alive\n"
                   "GET  /readyz    200 when every worker serves and no drain has begun, else 503\n"
                   "GET  /stats     the figures as JSON\n"
+                  "GET  /clusters  each upstream endpoint's health, pending calls and connections, per worker\n"
                   "GET  /config    the effective configuration, secrets redacted\n"
                   "POST /drain     drain, like SIGTERM\n"
                   "POST /reload    reload, like SIGHUP\n");

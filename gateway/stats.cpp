@@ -2,9 +2,34 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <cstring>
 #include <new>
 
 namespace rpcgate {
+
+void EndpointReport::publish(std::string_view text) {
+  static constexpr std::string_view kTooLong = "{\"truncated\": true}";
+  if (text.size() > kBytes) text = kTooLong;
+  uint64_t sequence = sequence_.load(std::memory_order_relaxed);
+  sequence_.store(sequence + 1, std::memory_order_relaxed);  // odd: writing
+  std::atomic_thread_fence(std::memory_order_release);
+  std::memcpy(text_, text.data(), text.size());
+  size_ = static_cast<uint32_t>(text.size());
+  sequence_.store(sequence + 2, std::memory_order_release);
+}
+
+std::string EndpointReport::read() const {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    uint64_t before = sequence_.load(std::memory_order_acquire);
+    if (before % 2 != 0) continue;
+    uint32_t size = std::min<uint32_t>(size_, kBytes);
+    std::string copy(text_, size);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (sequence_.load(std::memory_order_relaxed) == before) return copy;
+  }
+  return {};
+}
 
 double HistogramTotals::percentile_us(double q) const {
   if (count == 0) return 0;

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "codecs/message.h"
 
@@ -84,6 +86,24 @@ struct ClusterStats {
   LatencyHistogram latency;  // submit to answer, as the client sees it
 };
 
+// A worker's view of its upstream endpoints (health, pending calls, connections), as JSON text it
+// rewrites every second, for the admin port's GET /clusters. One writer, readers in other
+// processes: a sequence lock (odd while writing) lets a reader detect a torn copy and retry.
+class EndpointReport {
+ public:
+  static constexpr size_t kBytes = 16 * 1024;
+
+  // A text longer than kBytes is replaced by a note saying so.
+  void publish(std::string_view text);
+  // The last text published, or "" when none (or the writer kept it busy through every retry).
+  std::string read() const;
+
+ private:
+  std::atomic<uint64_t> sequence_{0};
+  uint32_t size_ = 0;
+  char text_[kBytes] = {};
+};
+
 struct Stats {
   static constexpr size_t kMaxListeners = 32;
   static constexpr size_t kMaxRoutes = 64;     // routes past this one are served but not counted
@@ -111,6 +131,7 @@ struct Stats {
   std::array<ClusterStats, kMaxClusters> clusters{};  // indexed by position in the config
   std::array<LatencyHistogram, kMaxListeners> latency_by_listener{};  // every request
   std::array<LatencyHistogram, kMaxRoutes> latency_by_route{};
+  EndpointReport endpoints;  // this worker's upstream endpoints, for GET /clusters
 
   void count_route(size_t route, bool error) {
     if (route >= kMaxRoutes) return;

@@ -25,6 +25,38 @@ Json latency_json(const HistogramTotals& totals) {
           {"p999_ms", ms(totals.percentile_us(0.999))}};
 }
 
+Json clusters_json(const StatsTable& table) {
+  Json out = Json::object();
+  for (size_t w = 0; w < table.size(); ++w) {
+    if (table.slot(w).pid.get() == 0) continue;
+    Json report = Json::parse(table.slot(w).endpoints.read(), nullptr, false);
+    if (!report.is_object() || report.contains("truncated")) continue;  // none yet, or too long
+    for (const auto& [name, cluster] : report.items()) {
+      if (!cluster.is_object()) continue;
+      Json& merged = out[name];
+      if (!merged.contains("endpoints")) merged = {{"endpoints", Json::array()}, {"leaving", 0}};
+      merged["leaving"] = merged["leaving"].get<uint64_t>() + cluster.value("leaving", uint64_t{0});
+      for (const Json& endpoint : cluster.value("endpoints", Json::array())) {
+        if (!endpoint.is_object()) continue;
+        Json view = {{"worker", w},
+                     {"health", endpoint.value("health", "")},
+                     {"pending", endpoint.value("pending", 0)},
+                     {"connections", endpoint.value("connections", 0)}};
+        Json* entry = nullptr;
+        for (Json& known : merged["endpoints"])
+          if (known["address"] == endpoint.value("address", "")) entry = &known;
+        if (entry == nullptr) {
+          merged["endpoints"].push_back(
+              {{"address", endpoint.value("address", "")}, {"weight", endpoint.value("weight", 1)}, {"workers", Json::array()}});
+          entry = &merged["endpoints"].back();
+        }
+        (*entry)["workers"].push_back(std::move(view));
+      }
+    }
+  }
+  return out;
+}
+
 Json stats_json(const conf::Config& config, const StatsTable& table) {
   Json errors = Json::object();
   for (size_t code = 1; code < Stats::kErrorCodes; ++code)

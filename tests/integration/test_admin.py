@@ -146,6 +146,18 @@ class AdminTest(harness.GatewayTestCase):
         info = info.decode() if isinstance(info, bytes) else info
         self.assertRegex(info, r"latency_percentiles_usec_listener_resp:p50=[\d.]+,p99=[\d.]+,p99\.9=[\d.]+")
 
+    def test_clusters_show_each_endpoint_as_every_worker_sees_it(self):
+        with harness.JsonClient(self.gw.port("json")) as client:
+            self.assertEqual(client.call("whoami")["result"], "a")
+        status, content_type, body = http(self.admin_port, "GET", "/clusters")
+        self.assertEqual((status, content_type), (200, "application/json"))
+        clusters = json.loads(body)
+        self.assertEqual(set(clusters), {"legacy", "cache"})
+        [endpoint] = clusters["legacy"]["endpoints"]
+        self.assertEqual(endpoint["address"], "127.0.0.1:%d" % self.up.port)
+        self.assertEqual(sorted(view["worker"] for view in endpoint["workers"]), [0, 1])
+        self.assertEqual({view["health"] for view in endpoint["workers"]}, {"up"})
+
     def test_config_is_the_effective_one_and_never_shows_a_secret(self):
         status, _, body = http(self.admin_port, "GET", "/config")
         self.assertEqual(status, 200)

@@ -71,6 +71,18 @@ clusters: [{name: c, codec: json, endpoints: [127.0.0.1:9]}]
   CHECK(declared.count("rpcgate_zookeeper_connected") == 0);  // no zookeeper configured
 }
 
+TEST_CASE("an endpoint report reads back whole, and one too long says so") {
+  auto table = StatsTable::create(1);
+  EndpointReport& report = table->slot(0).endpoints;
+  CHECK(report.read().empty());
+  report.publish(R"({"c": {"endpoints": [], "leaving": 0}})");
+  CHECK(report.read() == R"({"c": {"endpoints": [], "leaving": 0}})");
+  report.publish(std::string(EndpointReport::kBytes + 1, 'x'));
+  CHECK(report.read() == R"({"truncated": true})");
+  table->slot(0).pid.set(1);
+  CHECK(clusters_json(*table) == Json::object());  // a truncated report is skipped
+}
+
 TEST_CASE("the stats JSON carries percentiles per listener, route and cluster") {
   conf::Config config = conf::load_config_string(
       "listeners: [{name: j, address: 127.0.0.1:1, codec: json}]\n"
