@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "codecs/credentials.h"
 #include "codecs/message.h"
 
 namespace rpcgate::codec {
@@ -38,6 +39,9 @@ struct CodecOptions {
   // resp client side: every upstream connection starts with AUTH [username] password.
   std::string auth_username;
   std::string auth_password;
+  // Server side: the logins a client must make before anything else; null = none required.
+  // Owned by the listener, which outlives its codecs.
+  const Credentials* credentials = nullptr;
 };
 
 enum class DecodeStatus : uint8_t {
@@ -79,6 +83,11 @@ class ServerCodec {
   // False when every response carries its request's id, so answers may leave in completion
   // order instead of waiting for slower requests ahead of them (protobuf).
   virtual bool answers_in_order() const { return true; }
+
+  // True when the codec enforces CodecOptions::credentials itself, with its protocol's own
+  // commands and errors (RESP AUTH, HELLO AUTH, NOAUTH). Otherwise the gateway does, with the
+  // `auth` method.
+  virtual bool enforces_login() const { return false; }
 
   // True when `frame` (the bytes of a request this codec just decoded) may be forwarded as it is
   // to an upstream of the same codec, its reply coming back byte for byte: the fast path. False

@@ -27,6 +27,7 @@ enum class ErrorCode : uint8_t {
   kOverloaded,
   kShuttingDown,
   kInternal,
+  kNoAuth,  // the listener requires a login and the connection has not made one
 };
 
 // "BAD_REQUEST", "TOO_LARGE", ...; "" for kNone.
@@ -65,6 +66,7 @@ struct Response {
   ErrorCode error = ErrorCode::kNone;
   std::string message;          // human-readable error text when `error` is set
   bool close_after = false;     // close the connection once this response is written (QUIT)
+  bool login_failed = false;    // it refuses a login with wrong credentials (counted, logged)
 
   bool is_error() const { return error != ErrorCode::kNone; }
 
@@ -82,6 +84,7 @@ struct Response {
     error = ErrorCode::kNone;
     message.clear();
     close_after = false;
+    login_failed = false;
   }
 };
 

@@ -32,6 +32,15 @@ struct Address {
   bool operator==(const Address&) const = default;
 };
 
+// The logins a listener requires. The secrets come from a file or an environment variable, read
+// when the configuration is loaded (and again on reload), never from the config text.
+struct AuthConfig {
+  std::string users_file;  // one of these two
+  std::string users_env;
+  codec::Credentials users;
+  std::vector<std::string> user_names;  // for GET /config, without the passwords
+};
+
 struct ListenerConfig {
   std::string name;
   Address address;
@@ -42,6 +51,7 @@ struct ListenerConfig {
   size_t max_pipeline = 1024;       // requests in flight per connection before reading pauses
   size_t output_high_water = 1u << 20;   // unsent bytes at which reading pauses
   size_t output_limit = 64u << 20;       // unsent bytes at which the client is disconnected
+  std::optional<AuthConfig> auth;        // unset = no login required
   Origin origin;
 };
 

@@ -3,7 +3,12 @@
 #include "conf/config_sections.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "codecs/codec.h"
@@ -49,7 +54,11 @@ constexpr std::string_view kListenerKeys[] = {"name",
                                               "idle_timeout",
                                               "max_pipeline",
                                               "output_high_water",
-                                              "output_limit"};
+                                              "output_limit",
+                                              "auth"};
+constexpr std::string_view kAuthKeys[] = {"users_file", "users_env"};
+constexpr size_t kMaxUsersBytes = 1u << 20;
+constexpr size_t kMaxUsers = 10'000;
 constexpr std::string_view kByteOrders[] = {"little", "big"};
 constexpr std::string_view kRespArgs[] = {"auto", "strings"};
 
@@ -182,6 +191,74 @@ void read_codec_settings(MapReader& map, std::string_view owner, std::string& co
     map.read_size("max_inline_bytes", limits.max_inline_bytes, 1, kMaxBytes);
 }
 
+// `USER:PASSWORD` per line (the first ':' splits; a line without one is the password of the user
+// `default`, which RESP's `AUTH password` logs in as); blank lines and `#` comments skipped.
+// Empty with `problem` set when the text holds no user or a malformed line.
+bool parse_users(std::string_view text, AuthConfig& auth, std::string& problem) {
+  size_t line_number = 0;
+  while (!text.empty()) {
+    size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    size_t colon = line.find(':');
+    std::string user(colon == std::string_view::npos ? codec::kDefaultUser : line.substr(0, colon));
+    std::string password(colon == std::string_view::npos ? line : line.substr(colon + 1));
+    if (user.empty() || password.empty()) {
+      problem = "line " + std::to_string(line_number) + ": expected USER:PASSWORD (or a password alone)";
+      return false;
+    }
+    if (auth.user_names.size() >= kMaxUsers) {
+      problem = "more than " + std::to_string(kMaxUsers) + " users";
+      return false;
+    }
+    auth.user_names.push_back(user);
+    auth.users.add(std::move(user), std::move(password));
+  }
+  if (auth.users.empty()) problem = "no user in it";
+  return !auth.users.empty();
+}
+
+void read_auth(MapReader& listener_map, AuthConfig& auth) {
+  ReadContext& ctx = listener_map.context();
+  auto field = listener_map.get("auth");
+  MapReader map(ctx, *field, "auth", kAuthKeys);
+  if (!map.is_map()) return;
+  bool from_file = map.read_string("users_file", auth.users_file);
+  bool from_env = map.read_string("users_env", auth.users_env);
+  if (from_file == from_env) {
+    ctx.error(map.line(), map.path(), "give exactly one of users_file: PATH and users_env: VARIABLE");
+    return;
+  }
+  std::string text, problem, where;
+  if (from_file) {
+    where = "users_file " + auth.users_file;
+    std::ifstream in(auth.users_file, std::ios::binary);
+    if (!in) {
+      ctx.error(map.key_line("users_file"), child_path(map.path(), "users_file"),
+                "cannot read " + auth.users_file + ": " + std::strerror(errno));
+      return;
+    }
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else {
+    where = "users_env " + auth.users_env;
+    const char* value = std::getenv(auth.users_env.c_str());
+    if (value == nullptr) {
+      ctx.error(map.key_line("users_env"), child_path(map.path(), "users_env"),
+                "the environment variable " + auth.users_env + " is not set");
+      return;
+    }
+    text = value;
+  }
+  const char* key = from_file ? "users_file" : "users_env";
+  if (text.size() > kMaxUsersBytes)
+    ctx.error(map.key_line(key), child_path(map.path(), key), where + ": larger than 1 MiB");
+  else if (!parse_users(text, auth, problem))
+    ctx.error(map.key_line(key), child_path(map.path(), key), where + ": " + problem);
+}
+
 ListenerConfig read_listener(ReadContext& ctx, const Field& item) {
   ListenerConfig listener;
   listener.origin = ctx.origin(item.line);
@@ -192,6 +269,7 @@ ListenerConfig read_listener(ReadContext& ctx, const Field& item) {
   read_codec_settings(map, "listener", listener.codec, listener.codec_options);
   map.read_integer("max_connections", listener.max_connections, 1, kMaxListenerConnections);
   map.read_duration("idle_timeout", listener.idle_timeout);
+  if (map.has("auth")) read_auth(map, listener.auth.emplace());
   map.read_integer("max_pipeline", listener.max_pipeline, 1, kMaxPipeline);
   const bool high_water =
       map.read_size("output_high_water", listener.output_high_water, 1, kMaxBytes);

@@ -87,6 +87,12 @@ Json config_json(const conf::Config& config) {
                 {"max_pipeline", listener.max_pipeline},
                 {"output_high_water", listener.output_high_water},
                 {"output_limit", listener.output_limit}});
+    if (listener.auth) {
+      const auto& auth = *listener.auth;
+      out["auth"] = {{"users", auth.user_names}};  // names only: the passwords stay where they came from
+      if (!auth.users_file.empty()) out["auth"]["users_file"] = auth.users_file;
+      if (!auth.users_env.empty()) out["auth"]["users_env"] = auth.users_env;
+    }
     listeners.push_back(std::move(out));
   }
   Json routes = Json::array();

@@ -31,7 +31,8 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       codec_(listener.make_codec()),
       in_order_(codec_->answers_in_order()),
       histograms_(gateway.config().admin.latency_histograms),
-      timing_(histograms_ || gateway.access_log() != nullptr) {
+      timing_(histograms_ || gateway.access_log() != nullptr),
+      login_required_(listener.codec_options().credentials != nullptr && !codec_->enforces_login()) {
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
   write_req_.data = this;
@@ -53,26 +54,84 @@ void Connection::start(bool reject) {
   }
   ++stats.connections_active;
   counted_active_ = true;
-  if (gateway_.access_log() != nullptr) {
-    sockaddr_storage address{};
-    int length = sizeof address;
-    char host[INET6_ADDRSTRLEN] = "";
-    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      int port = 0;
-      if (address.ss_family == AF_INET6) {
-        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
-        uv_ip6_name(v6, host, sizeof host);
-        port = ntohs(v6->sin6_port);
-        peer_ = std::string("[") + host + "]:" + std::to_string(port);
-      } else {
-        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
-        uv_ip4_name(v4, host, sizeof host);
-        port = ntohs(v4->sin_port);
-        peer_ = std::string(host) + ":" + std::to_string(port);
+  if (gateway_.access_log() != nullptr) peer_ = peer_address();
+  pump();
+}
+
+std::string Connection::peer_address() {
+  sockaddr_storage address{};
+  int length = sizeof address;
+  char host[INET6_ADDRSTRLEN] = "";
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return {};
+  if (address.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    uv_ip6_name(v6, host, sizeof host);
+    return std::string("[") + host + "]:" + std::to_string(ntohs(v6->sin6_port));
+  }
+  const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
+  uv_ip4_name(v4, host, sizeof host);
+  return std::string(host) + ":" + std::to_string(ntohs(v4->sin_port));
+}
+
+bool Connection::admit(const Request& request) {
+  const codec::Credentials& users = *listener_.codec_options().credentials;
+  response_.id = request.id;
+  auto text = [](const Json& value) { return value.is_string() ? value.get<std::string>() : std::string(); };
+  std::string user(codec::kDefaultUser), password;
+  bool offered = false;
+  if (request.method == "auth") {
+    const Json& params = request.params;
+    if (params.is_object()) {
+      if (params.contains("user")) user = text(params["user"]);
+      password = params.contains("password") ? text(params["password"]) : "";
+    } else if (params.is_array() && params.size() == 2) {
+      user = text(params[0]);
+      password = text(params[1]);
+    } else if (params.is_array() && params.size() == 1) {
+      password = text(params[0]);
+    } else {
+      password = text(params);
+    }
+    offered = true;
+  } else {
+    // protobuf (and json) metadata may carry the login with any request.
+    for (const auto& [key, value] : request.meta) {
+      if (key == "user") user = value;
+      if (key == "password") {
+        password = value;
+        offered = true;
       }
     }
   }
-  pump();
+  if (!offered) {
+    response_.set_error(ErrorCode::kNoAuth,
+                        "authentication required: call auth with {\"user\": ..., \"password\": ...} first "
+                        "(or send user and password in meta)");
+    answer(request, response_);
+    return false;
+  }
+  if (!users.check(user, password)) {
+    logged_in_ = false;
+    response_.set_error(ErrorCode::kNoAuth, "invalid username-password pair");
+    response_.login_failed = true;
+    answer(request, response_);
+    return false;
+  }
+  logged_in_ = true;
+  if (request.method != "auth") return true;
+  response_.kind = "auth";
+  response_.result = "OK";
+  answer(request, response_);
+  return false;
+}
+
+void Connection::note_login_failure() {
+  ++gateway_.stats().login_failures;
+  if (login_failure_logged_) return;
+  login_failure_logged_ = true;
+  LOG_WARN("listener %s: a login from %s was refused (wrong user name or password); further failures on this "
+           "connection are counted, not logged",
+           listener_.config().name.c_str(), peer_address().c_str());
 }
 
 void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -163,6 +222,7 @@ size_t Connection::decode_frames(std::string_view input) {
 void Connection::dispatch(std::string_view frame) {
   ++gateway_.stats().requests;
   ++gateway_.stats().requests_by_listener[listener_.index()];
+  if (login_required_ && (!logged_in_ || request_.method == "auth") && !admit(request_)) return;
   const RouteTarget* target = gateway_.router().resolve(request_.method);
   response_.id = request_.id;
   if (target == nullptr) {
@@ -318,6 +378,7 @@ void Connection::on_pin_lost() {
 }
 
 void Connection::answer(const Request& request, Response& response) {
+  if (response.login_failed) note_login_failure();
   if (histograms_) spot_answers_.push_back(answer_route_);
   if (AccessLog* log = gateway_.access_log(); log != nullptr && log->sample())
     log_access(request, response, static_cast<long>(answer_route_) - 1, nullptr, read_ns_, frame_bytes_);

@@ -80,6 +80,12 @@ class Connection final : public CallOwner {
   void release_pin_barrier(const PendingCall* call);
   // An answer made on the spot, to `request`.
   void answer(const Request& request, Response& response);
+  // The login gate of listeners whose codec leaves it to the gateway (json, protobuf): true when
+  // `request` may proceed; otherwise it has been answered (an `auth` call, or NOAUTH).
+  bool admit(const Request& request);
+  void note_login_failure();
+  // "ip:port" of the client, or "" when the socket cannot say.
+  std::string peer_address();
   void log_access(const Request& request, const Response& response, long route, const PendingCall* call,
                   uint64_t started_ns, uint64_t bytes);
   void enqueue(PendingCall* call);
@@ -113,6 +119,9 @@ class Connection final : public CallOwner {
   uint64_t read_ns_ = 0;       // when the last read arrived
   uint64_t frame_bytes_ = 0;   // the size of the frame being handled
   std::string peer_;           // "ip:port", for the access log
+  const bool login_required_;  // the listener has users and the codec leaves the login to us
+  bool logged_in_ = false;
+  bool login_failure_logged_ = false;  // one log line per connection, however many attempts
   uint32_t answer_route_ = 0;  // the route of the answer being made on the spot, + 1 (0: none)
   std::vector<uint32_t> spot_answers_;  // their routes (+ 1), since the last flush
 

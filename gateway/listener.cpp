@@ -19,6 +19,7 @@ Listener::Listener(Gateway& gateway, const conf::ListenerConfig& config, size_t 
   const RouteTarget* select = gateway_.router().resolve("select");
   codec_options_.redis_upstream =
       select != nullptr && select->cluster != nullptr && &select->cluster->codec() == &codec_;
+  if (config.auth) codec_options_.credentials = &config.auth->users;
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
 }

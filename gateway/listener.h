@@ -37,6 +37,7 @@ class Listener {
   size_t index() const { return index_; }
   std::unique_ptr<codec::ServerCodec> make_codec() const { return codec_.make_server(codec_options_); }
   const codec::CodecInfo& codec_info() const { return codec_; }
+  const codec::CodecOptions& codec_options() const { return codec_options_; }
 
  private:
   static void on_connection(uv_stream_t* server, int status);

@@ -135,6 +135,8 @@ void connection_metrics(Writer& out) {
             [](const Stats& s) -> const Counter& { return s.connections_output_overflow; });
   out.total("rpcgate_protocol_errors_total", "counter", "Framing errors: the connection was closed.",
             [](const Stats& s) -> const Counter& { return s.protocol_errors; });
+  out.total("rpcgate_login_failures_total", "counter", "Logins refused for a wrong user name or password.",
+            [](const Stats& s) -> const Counter& { return s.login_failures; });
   out.total("rpcgate_received_bytes_total", "counter", "Bytes read from clients.",
             [](const Stats& s) -> const Counter& { return s.bytes_in; });
   out.total("rpcgate_sent_bytes_total", "counter", "Bytes written to clients.",

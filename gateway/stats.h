@@ -120,9 +120,10 @@ struct Stats {
   Counter protocol_errors;             // framing errors: the connection was closed
   Counter bytes_in;
   Counter bytes_out;
+  Counter login_failures;              // logins refused for wrong credentials
   Counter access_log_lines;
   Counter access_log_dropped;          // lines lost: the disk did not keep up, or a write failed
-  static constexpr size_t kErrorCodes = 10;
+  static constexpr size_t kErrorCodes = 11;
   std::array<Counter, kErrorCodes> errors_by_code{};  // indexed by ErrorCode
   std::array<Counter, kMaxListeners> requests_by_listener{};  // indexed by position in the config
   std::array<Counter, kMaxListeners> errors_by_listener{};

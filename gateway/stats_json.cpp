@@ -111,6 +111,7 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
                        {"output_overflow", table.total(RG_FIELD(connections_output_overflow))}}},
       {"requests", table.total(RG_FIELD(requests))},
       {"protocol_errors", table.total(RG_FIELD(protocol_errors))},
+      {"login_failures", table.total(RG_FIELD(login_failures))},
       {"errors", std::move(errors)},
       {"bytes_in", table.total(RG_FIELD(bytes_in))},
       {"bytes_out", table.total(RG_FIELD(bytes_out))},

@@ -34,7 +34,38 @@ void wrong_arity(std::string_view command, Response& reply) {
 
 void ok(Response& reply) { reply.status = "OK"; }
 
+void raw_error(Response& reply, std::string text) {
+  reply.set_error(ErrorCode::kNoAuth, std::move(text));
+  reply.kind = kKindRawError;
+}
+
 }  // namespace
+
+void ConnectionCommands::login_required(Response& reply) { raw_error(reply, "NOAUTH Authentication required."); }
+
+bool ConnectionCommands::log_in(std::string_view user, std::string_view password, Response& reply) {
+  if (credentials_->check(user, password)) {
+    logged_in_ = true;
+    return true;
+  }
+  raw_error(reply, "WRONGPASS invalid username-password pair or user is disabled.");
+  reply.login_failed = true;
+  return false;
+}
+
+// AUTH password | AUTH username password
+void ConnectionCommands::auth(std::span<const std::string_view> argv, Response& reply) {
+  if (argv.size() < 2 || argv.size() > 3) return wrong_arity("auth", reply);
+  if (credentials_ == nullptr) {
+    // No users configured: accepted and ignored, as before logins existed. It is never forwarded,
+    // where it would log in a connection other clients share; a cluster logs in its own
+    // connections (its username and password).
+    ok(reply);
+    return;
+  }
+  std::string_view user = argv.size() == 3 ? argv[1] : kDefaultUser;
+  if (log_in(user, argv.back(), reply)) ok(reply);
+}
 
 bool ConnectionCommands::handles(std::string_view name) {
   return name == "hello" || name == "auth" || name == "quit" || name == "command" || name == "client" ||
@@ -46,11 +77,7 @@ void ConnectionCommands::answer(std::string_view name, std::span<const std::stri
   if (name == "hello") {
     hello(argv, reply);
   } else if (name == "auth") {
-    // rpcgate has no users yet: AUTH is accepted and ignored, as in HELLO. It is never forwarded,
-    // where it would authenticate a connection other clients share; a cluster authenticates its
-    // own connections (its username and password).
-    if (argv.size() < 2 || argv.size() > 3) return wrong_arity("auth", reply);
-    ok(reply);
+    auth(argv, reply);
   } else if (name == "quit") {
     ok(reply);
     reply.close_after = true;
@@ -82,9 +109,13 @@ void ConnectionCommands::hello(std::span<const std::string_view> argv, Response&
   }
   std::string_view new_name;
   bool rename = false;
+  std::string_view user, password;
+  bool login = false;
   for (size_t i = 2; i < argv.size(); ++i) {
-    // rpcgate has no users: AUTH is accepted and ignored, as by a Redis without requirepass.
     if (equals_ignore_case(argv[i], "auth") && i + 2 < argv.size()) {
+      user = argv[i + 1];
+      password = argv[i + 2];
+      login = true;
       i += 2;
     } else if (equals_ignore_case(argv[i], "setname") && i + 1 < argv.size()) {
       new_name = argv[++i];
@@ -93,6 +124,14 @@ void ConnectionCommands::hello(std::span<const std::string_view> argv, Response&
       reply.set_error(ErrorCode::kBadRequest, "Syntax error in HELLO option '" + shown(argv[i]) + "'");
       return;
     }
+  }
+  // With no users configured, AUTH is accepted and ignored, as by a Redis without requirepass.
+  if (credentials_ != nullptr && login && !log_in(user, password, reply)) return;
+  if (!logged_in()) {
+    raw_error(reply, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+                     "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+                     "RESP protocol version at the same time");
+    return;
   }
   if (rename && !set_name(new_name, reply)) return;
   protocol_ = protocol;

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "codecs/credentials.h"
 #include "codecs/message.h"
 
 namespace rpcgate::codec::resp {
@@ -19,12 +20,19 @@ inline constexpr std::string_view kServerVersion = "0.1.0";
 
 class ConnectionCommands {
  public:
+  // `credentials`: the logins required before any other command (null: none).
+  explicit ConnectionCommands(const Credentials* credentials = nullptr) : credentials_(credentials) {}
+
   // True when `name` (lower-cased) is answered here.
   static bool handles(std::string_view name);
   // Those a Redis behind a route answers better: SELECT, CLIENT and COMMAND.
   static bool forwardable(std::string_view name) { return name == "select" || name == "client" || name == "command"; }
 
   const std::string& client_name() const { return client_name_; }
+  // Whether a command other than AUTH, HELLO and QUIT may run now.
+  bool logged_in() const { return credentials_ == nullptr || logged_in_; }
+  // The reply to anything else before the login, as Redis words it.
+  static void login_required(Response& reply);
   int protocol() const { return protocol_; }
 
   // Fills `reply` (cleared by the caller) for `argv`, whose command is `name`.
@@ -32,11 +40,16 @@ class ConnectionCommands {
 
  private:
   void hello(std::span<const std::string_view> argv, Response& reply);
+  void auth(std::span<const std::string_view> argv, Response& reply);
+  // Checks a login; false with the WRONGPASS reply set.
+  bool log_in(std::string_view user, std::string_view password, Response& reply);
   void command(std::span<const std::string_view> argv, Response& reply);
   void client(std::span<const std::string_view> argv, Response& reply);
   void select(std::span<const std::string_view> argv, Response& reply);
   bool set_name(std::string_view name, Response& reply);
 
+  const Credentials* credentials_;
+  bool logged_in_ = false;
   std::string client_name_;
   // The protocol the HELLOs decoded so far asked for (the encoder switches when it sends the
   // HELLO reply; see resp_encoder.h).

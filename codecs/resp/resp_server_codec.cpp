@@ -12,7 +12,7 @@
 namespace rpcgate::codec::resp {
 
 RespServerCodec::RespServerCodec(const CodecOptions& options)
-    : options_(options), multibulk_(options.limits) {}
+    : options_(options), multibulk_(options.limits), connection_(options.credentials) {}
 
 DecodeResult RespServerCodec::decode(std::string_view input, Request& request, Response& reply) {
   if (broken_) return broken(broken_code_, broken_message_, reply);
@@ -82,6 +82,13 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
 
   DecodeResult result;
   result.consumed = end;
+  // Before a login only AUTH, HELLO (with its AUTH option) and QUIT run, as in Redis.
+  if (!connection_.logged_in() && name_ != "auth" && name_ != "hello" && name_ != "quit") {
+    reply.clear();
+    ConnectionCommands::login_required(reply);
+    result.status = DecodeStatus::kAnswered;
+    return result;
+  }
   if (ConnectionCommands::handles(name_) &&
       !(options_.redis_upstream && ConnectionCommands::forwardable(name_))) {
     reply.clear();

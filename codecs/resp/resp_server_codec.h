@@ -36,6 +36,7 @@ class RespServerCodec final : public ServerCodec {
   void answer_locally(const Request& request, Response& reply) override;
   std::vector<std::string> session_preamble() const override;
   int session_protocol() const override { return connection_.protocol() == 3 ? 3 : 0; }
+  bool enforces_login() const override { return true; }
 
  private:
   DecodeResult command(size_t end, Request& request, Response& reply);

@@ -135,6 +135,10 @@ _YAML_SPECIAL = re.compile(r"^([-+]?[0-9._]+([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o
 
 
 def _scalar(value):
+    if isinstance(value, dict):  # a nested flow mapping, inside a list item's
+        return "{%s}" % ", ".join("%s: %s" % (k, _scalar(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return "[%s]" % ", ".join(_scalar(v) for v in value)
     if value is None:
         return "null"
     if isinstance(value, bool):

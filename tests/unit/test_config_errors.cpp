@@ -84,7 +84,7 @@ TEST_CASE("unknown keys name the key's line, a likely meaning and the allowed ke
         "bad.yaml:3: listeners[0]: unknown key 'adress' in listener (did you mean 'address'?); "
         "expected one of: name, address, codec, length_byte_order, args, max_frame_bytes, "
         "max_request_bytes, max_elements, max_depth, max_inline_bytes, max_connections, "
-        "idle_timeout, max_pipeline, output_high_water, output_limit");
+        "idle_timeout, max_pipeline, output_high_water, output_limit, auth");
 
   check_problem(with_listener("process:\n  model: single\n  worker: 4\n"), 4,
                 {"process: unknown key 'worker' in process (did you mean 'workers'?)"});
