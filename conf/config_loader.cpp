@@ -103,6 +103,25 @@ void check_cluster_references(ReadContext& ctx, Config& config) {
   }
 }
 
+constexpr size_t kMaxYamlNodes = 200'000;
+
+// Counts the values of `node` as the reader will visit them (each alias expanded), subtracting
+// from `budget`; false once it runs out. The depth is bounded by yaml-cpp's own limit.
+bool spend_node_budget(const YAML::Node& node, size_t& budget) {
+  if (budget == 0) return false;
+  --budget;
+  if (node.IsSequence()) {
+    for (const auto& item : node)
+      if (!spend_node_budget(item, budget)) return false;
+  } else if (node.IsMap()) {
+    for (const auto& entry : node)
+      if (!spend_node_budget(entry.first, budget) || !spend_node_budget(entry.second, budget)) return false;
+  }
+  return true;
+}
+
+bool within_node_budget(const YAML::Node& node, size_t budget) { return spend_node_budget(node, budget); }
+
 Config read_config(ReadContext& ctx, const YAML::Node& root) {
   Config config;
   config.path = ctx.file();
@@ -132,10 +151,36 @@ Config read_config(ReadContext& ctx, const YAML::Node& root) {
 ConfigError::ConfigError(std::vector<std::string> messages)
     : std::runtime_error(join_lines(messages)), messages_(std::move(messages)) {}
 
+// The line of the first content of a second YAML document, or 0 when there is none (a trailing
+// "---" alone is harmless). A document marker starts at column 0, so a text scan finds it.
+int second_document_line(std::string_view text) {
+  bool content = false;
+  bool second = false;
+  int line_number = 0;
+  while (!text.empty()) {
+    size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    ++line_number;
+    bool marker = line.starts_with("---") && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    if (marker) {
+      second = second || content;
+      line.remove_prefix(3);
+    }
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    if (second) return line_number;
+    content = true;
+  }
+  return 0;
+}
+
 Config load_config_string(std::string_view yaml, const std::string& name) {
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(yaml));
+    // YAML::Load, not LoadAll: yaml-cpp 0.7's LoadAll loops for ever on some malformed input
+    // (`!:,!`; upstream issue 1040, fixed after 0.7); Load reads one document and stops.
+    documents.push_back(YAML::Load(std::string(yaml)));
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp words this one "bad file"; say what actually went wrong.
     throw ConfigError({name + ":" + std::to_string(e.mark.line + 1) +
@@ -145,11 +190,13 @@ Config load_config_string(std::string_view yaml, const std::string& name) {
     throw ConfigError({where.describe() + ": YAML syntax error: " + e.msg});
   }
   ReadContext ctx(name);
-  for (size_t i = 1; i < documents.size(); ++i) {
-    if (documents[i].IsNull()) continue;  // a trailing "---" alone is harmless
-    ctx.error(line_of(documents[i]), "", "a second YAML document ('---'); a config file holds one");
-    break;
-  }
+  if (int line = second_document_line(yaml); line > 0)
+    ctx.error(line, "", "a second YAML document ('---'); a config file holds one");
+  // Aliases share nodes, so a few lines (`&a [*b, *b, ...]`, nested) can stand for billions of
+  // values: the reader, which visits each one, would never finish. Bounded before reading.
+  if (!documents.empty() && !within_node_budget(documents.front(), kMaxYamlNodes))
+    throw ConfigError({name + ": the file expands to more than " + std::to_string(kMaxYamlNodes) +
+                       " YAML values (aliases of aliases?); a configuration needs far fewer"});
   Config config = read_config(ctx, documents.empty() ? YAML::Node() : documents.front());
   if (ctx.has_errors()) throw ConfigError(ctx.messages());
   return config;

@@ -241,7 +241,10 @@ void read_auth(MapReader& listener_map, AuthConfig& auth) {
                 "cannot read " + auth.users_file + ": " + std::strerror(errno));
       return;
     }
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    // At most one byte past the limit: a path such as /dev/zero must not fill the memory.
+    text.resize(kMaxUsersBytes + 1);
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
   } else {
     where = "users_env " + auth.users_env;
     const char* value = std::getenv(auth.users_env.c_str());

@@ -72,6 +72,9 @@ TEST_CASE("the file must be one mapping of known sections") {
                 {"unknown key 'listner' in the file (did you mean 'listeners'?); expected one of: "
                  "process, listeners, admin, handlers, routes, clusters, logging, zookeeper"});
   check_problem(with_listener("logging: {}\n---\nlogging: {}\n"), 4, {"a second YAML document"});
+  // yaml-cpp 0.7's LoadAll never returned on this (found by fuzz_config); Load refuses it.
+  check_problem("!:,!\n", 1, {"expected a mapping for the file"});
+  CHECK(problems(std::string("---\n") + with_listener("") + "---\n# trailing marker\n").empty());
   check_problem(with_listener("? [a, b]\n: 1\n"), 2, {"a key must be a name, got a list"});
 }
 
