@@ -215,6 +215,9 @@ class LogFile:
         return False
 
 
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ")
+
+
 class Gateway(LogFile):
     """One rpcgate process on free loopback ports.
 
@@ -295,6 +298,11 @@ class Gateway(LogFile):
         if self._log is not None:
             self._log.close()
             self._log = None
+            # A sanitizer build (scripts/test.sh runs some tests on one) reports into the log,
+            # from the master or any worker: a report fails the test that stopped it.
+            reports = [line for line in self.log_text().splitlines() if SANITIZER_REPORT.search(line)]
+            if reports:
+                raise AssertionError("sanitizer report in the rpcgate log:\n%s\n%s" % ("\n".join(reports[:5]), self.log_tail(60)))
         return self.returncode
 
     def remove_log(self):
