@@ -26,7 +26,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -L integration \
-  -R 'access_log|admin|auth|flow_control|json_protocol|protobuf_protocol|reload|resp_redis_cli|upstream_legacy|upstream_redis|zookeeper'
+  -R 'access_log|admin|auth|flow_control|json_protocol|protobuf_protocol|reload|resp_redis_cli|upstream_legacy|upstream_redis'
 
 stage "Fuzz targets (bounded smoke runs)"
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRPCGATE_FUZZ=ON >/dev/null

@@ -142,17 +142,21 @@ class DiscoveryTest(ZooKeeperTestCase):
     def test_discovered_instances_are_served_and_shown_in_info(self):
         self.upstream("a")
         self.upstream("b")
-        self.kazoo.create("/demo/rpc-weighted", b'{"port": 1, "host": "127.0.0.2", "weight": 3}')
+        # A third instance registered by hand, with a weight, in the legacy format plus "weight".
+        c = harness.LegacyUpstream("--backlog", 16, name="c").start()  # the test is about discovery, not SYN drops
+        self.addCleanup(c.stop)
+        self.kazoo.create("/demo/rpc-weighted", b'{"port": %d, "host": "127.0.0.1", "weight": 3}' % c.port)
         gw = self.gateway()
         with harness.JsonClient(gw.port("json")) as client:
-            names = {client.call("whoami")["result"] for _ in range(20)}
-        self.assertEqual(names, {"a", "b"})
+            names = [client.call("whoami")["result"] for _ in range(50)]
+        self.assertEqual(set(map(str, names)), {"a", "b", "c"}, names)
+        self.assertGreater(names.count("c"), names.count("a"), "weight 3 takes the larger share")
         info = zookeeper_info(gw)
         self.assertEqual(info["zookeeper_state"], "connected")
         self.assertEqual(info["cluster_legacy"], "path=/demo,endpoints=3,leaving=0")
         endpoints = [value for key, value in info.items() if key.startswith("cluster_legacy_endpoint")]
         self.assertEqual(len(endpoints), 3)
-        self.assertIn("address=127.0.0.2:1,weight=3", " ".join(endpoints))
+        self.assertIn("address=127.0.0.1:%d,weight=3" % c.port, " ".join(endpoints))
         self.assertEqual(sum("health=up" in e for e in endpoints), 3, endpoints)
 
     def test_an_instance_added_under_load_gets_traffic_within_a_second(self):
