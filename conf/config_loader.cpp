@@ -108,6 +108,7 @@ constexpr size_t kMaxYamlNodes = 200'000;
 // Counts the values of `node` as the reader will visit them (each alias expanded), subtracting
 // from `budget`; false once it runs out. The depth is bounded by yaml-cpp's own limit.
 bool spend_node_budget(const YAML::Node& node, size_t& budget) {
+  if (!node.IsDefined()) return true;
   if (budget == 0) return false;
   --budget;
   if (node.IsSequence()) {
@@ -176,11 +177,11 @@ int second_document_line(std::string_view text) {
 }
 
 Config load_config_string(std::string_view yaml, const std::string& name) {
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
     // YAML::Load, not LoadAll: yaml-cpp 0.7's LoadAll loops for ever on some malformed input
     // (`!:,!`; upstream issue 1040, fixed after 0.7); Load reads one document and stops.
-    documents.push_back(YAML::Load(std::string(yaml)));
+    root = YAML::Load(std::string(yaml));
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp words this one "bad file"; say what actually went wrong.
     throw ConfigError({name + ":" + std::to_string(e.mark.line + 1) +
@@ -194,10 +195,10 @@ Config load_config_string(std::string_view yaml, const std::string& name) {
     ctx.error(line, "", "a second YAML document ('---'); a config file holds one");
   // Aliases share nodes, so a few lines (`&a [*b, *b, ...]`, nested) can stand for billions of
   // values: the reader, which visits each one, would never finish. Bounded before reading.
-  if (!documents.empty() && !within_node_budget(documents.front(), kMaxYamlNodes))
+  if (!within_node_budget(root, kMaxYamlNodes))
     throw ConfigError({name + ": the file expands to more than " + std::to_string(kMaxYamlNodes) +
                        " YAML values (aliases of aliases?); a configuration needs far fewer"});
-  Config config = read_config(ctx, documents.empty() ? YAML::Node() : documents.front());
+  Config config = read_config(ctx, root);
   if (ctx.has_errors()) throw ConfigError(ctx.messages());
   return config;
 }

@@ -409,13 +409,6 @@ size_t ZooKeeperClient::registered_count() const {
                                            [](const Registered& entry) { return entry.state == NodeState::kCreated; }));
 }
 
-const char* ZooKeeperClient::state_name() const {
-  if (zh_ == nullptr) return "closed";
-  if (expired_) return "expired";
-  if (connected_) return "connected";
-  return "connecting";
-}
-
 uint64_t ZooKeeperClient::state_code() const {
   if (zh_ == nullptr) return 0;
   if (expired_) return 3;

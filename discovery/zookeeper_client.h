@@ -60,8 +60,7 @@ class ZooKeeperClient {
   void poll_interest(pollfd& fd, int& timeout_ms);
   void process(short revents);
 
-  // "connected", "connecting", "expired", ... for logs and INFO; and as a number for the stats.
-  const char* state_name() const;
+  // 1 connected, 2 connecting, 3 expired (MasterStats::ZookeeperState), 0 without a handle.
   uint64_t state_code() const;
   uint64_t session_expiries() const { return expiries_; }
   size_t registered_count() const;

@@ -134,6 +134,13 @@ struct Stats {
   std::array<LatencyHistogram, kMaxRoutes> latency_by_route{};
   EndpointReport endpoints;  // this worker's upstream endpoints, for GET /clusters
 
+  // Error answers of every code.
+  uint64_t errors() const {
+    uint64_t sum = 0;
+    for (const auto& counter : errors_by_code) sum += counter.get();
+    return sum;
+  }
+
   void count_route(size_t route, bool error) {
     if (route >= kMaxRoutes) return;
     ++requests_by_route[route];
@@ -149,6 +156,11 @@ struct Stats {
 // What only the master knows, written by it alone: its ZooKeeper session.
 struct MasterStats {
   enum ZookeeperState : uint64_t { kNone = 0, kConnected = 1, kConnecting = 2, kExpired = 3 };
+  // "connected", "connecting", ... for INFO and /stats.
+  static const char* zookeeper_state_name(uint64_t state) {
+    static constexpr const char* kNames[] = {"none", "connected", "connecting", "expired"};
+    return state < std::size(kNames) ? kNames[state] : "unknown";
+  }
   Counter pid;
   Counter started_unix_ms;
   Counter reloads;                // configurations applied by SIGHUP or POST /reload

@@ -7,12 +7,6 @@ namespace {
 
 #define RG_FIELD(name) [](const Stats& s) -> const Counter& { return s.name; }
 
-uint64_t errors_of(const Stats& s) {
-  uint64_t sum = 0;
-  for (const auto& counter : s.errors_by_code) sum += counter.get();
-  return sum;
-}
-
 double ms(double us) { return std::round(us) / 1000.0; }
 
 }  // namespace
@@ -70,7 +64,7 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
                        {"pid", s.pid.get()},
                        {"connections_active", s.connections_active.get()},
                        {"requests", s.requests.get()},
-                       {"errors", errors_of(s)}});
+                       {"errors", s.errors()}});
   }
   Json listeners = Json::object();
   for (size_t i = 0; i < config.listeners.size() && i < Stats::kMaxListeners; ++i)
@@ -127,9 +121,7 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
                   {"draining", master.draining.get() != 0}}},
   };
   if (!config.zookeeper.servers.empty()) {
-    static constexpr const char* kStates[] = {"none", "connected", "connecting", "expired"};
-    uint64_t state = master.zookeeper_state.get();
-    result["zookeeper"] = {{"state", state < std::size(kStates) ? kStates[state] : "unknown"},
+    result["zookeeper"] = {{"state", MasterStats::zookeeper_state_name(master.zookeeper_state.get())},
                            {"session_expiries", master.zookeeper_expiries.get()},
                            {"endpoint_updates", master.zookeeper_updates.get()},
                            {"registered_nodes", master.zookeeper_registered.get()}};

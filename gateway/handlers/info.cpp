@@ -30,12 +30,6 @@ std::string lower(std::string text) {
 // Field accessors for StatsTable::total.
 #define RG_FIELD(name) [](const Stats& s) -> const Counter& { return s.name; }
 
-uint64_t errors_of(const Stats& s) {
-  uint64_t sum = 0;
-  for (const auto& counter : s.errors_by_code) sum += counter.get();
-  return sum;
-}
-
 class InfoHandler final : public Handler {
  public:
   explicit InfoHandler(const HandlerContext& context)
@@ -155,11 +149,9 @@ class InfoHandler final : public Handler {
   // worker judges health from its own connections).
   void append_zookeeper(std::string& text) const {
     if (config_.zookeeper.servers.empty()) return;
-    static constexpr const char* kStates[] = {"none", "connected", "connecting", "expired"};
     const MasterStats& master = table_.master();
-    uint64_t state = master.zookeeper_state.get();
     text += "# ZooKeeper\r\nzookeeper_state:";
-    text += state < std::size(kStates) ? kStates[state] : "unknown";
+    text += MasterStats::zookeeper_state_name(master.zookeeper_state.get());
     text += "\r\n";
     line(text, "zookeeper_session_expiries", master.zookeeper_expiries.get());
     line(text, "zookeeper_endpoint_updates", master.zookeeper_updates.get());
@@ -218,7 +210,7 @@ class InfoHandler final : public Handler {
               ",connected_clients=" + std::to_string(s.connections_active.get()) +
               ",connections_received=" + std::to_string(s.connections_accepted.get()) +
               ",commands_processed=" + std::to_string(s.requests.get()) +
-              ",errors=" + std::to_string(errors_of(s)) + ",net_input_bytes=" + std::to_string(s.bytes_in.get()) +
+              ",errors=" + std::to_string(s.errors()) + ",net_input_bytes=" + std::to_string(s.bytes_in.get()) +
               ",net_output_bytes=" + std::to_string(s.bytes_out.get()) + "\r\n";
     }
     text += "\r\n";
