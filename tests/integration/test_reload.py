@@ -130,7 +130,7 @@ class ReloadTest(harness.GatewayTestCase):
             try:
                 socket.create_connection((harness.LOOPBACK, json_port), timeout=1).close()
                 return False
-            except ConnectionRefusedError:
+            except (ConnectionRefusedError, ConnectionResetError):
                 return True
         self.assertTrue(wait_for(refused, 10), "the dropped json listener still accepts")
 
