@@ -248,7 +248,7 @@ class FramingErrorsTest(harness.GatewayTestCase):
                 with harness.connect(self.gw.port("resp")) as bad:
                     harness.send_ignoring_reset(bad, b"*1\r\n$-7\r\n*abc\r\n" + os.urandom(256))
                     elapsed = self.good.check(self, "garbage round %d" % round)
-                    self.assertLess(elapsed, 1.0, "good clients took %.3f s while bad ones were served" % elapsed)
+                    self.assertLess(elapsed, 1.0 * harness.SLOWDOWN, "good clients took %.3f s while bad ones were served" % elapsed)
         finally:
             stalled_json.close()
             stalled_resp.close()
@@ -520,9 +520,11 @@ class SlowReaderTest(harness.GatewayTestCase):
         print("\n%s flood: %d bytes taken by the gateway, worst other-client latency %.1f ms, RSS %s -> %s KiB"
               % (name, result.get("sent", 0), worst * 1e3, base_rss, rss))
         self.assertAlive()
-        self.assertLess(worst, 0.5, "another client waited %.3f s while a client flooded without reading" % worst)
-        self.assertLess(rss - base_rss, FLOOD_RSS_GROWTH_KIB,
-                        "gateway RSS grew by %d KiB for one client that never reads" % (rss - base_rss))
+        self.assertLess(worst, 0.5 * harness.SLOWDOWN,
+                        "another client waited %.3f s while a client flooded without reading" % worst)
+        if not harness.SANITIZED:
+            self.assertLess(rss - base_rss, FLOOD_RSS_GROWTH_KIB,
+                            "gateway RSS grew by %d KiB for one client that never reads" % (rss - base_rss))
         self.assertLess(result.get("sent", 0), FLOOD_REQUESTS * len(one_request),
                         "the gateway took all %d bytes of a client that never reads: no backpressure"
                         % (FLOOD_REQUESTS * len(one_request)))

@@ -101,7 +101,8 @@ class HostileClientTest(harness.GatewayTestCase):
         print("\n  %d connections: %d refused OVERLOADED; RSS %d -> %d KiB, %.0f bytes per idle connection"
               % (CONNECTIONS, refused, before, after, per_connection), file=sys.stderr)
         self.assertEqual(refused, CONNECTIONS - MAX_CONNECTIONS)
-        self.assertLess(per_connection, 4096, "an idle connection should cost a few KiB at most")
+        if not harness.SANITIZED:
+            self.assertLess(per_connection, 4096, "an idle connection should cost a few KiB at most")
         self.assertServed()
 
     def assertServedWith(self, socks):
