@@ -274,7 +274,7 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
       continue;
     }
     if (result.status == codec::DecodeStatus::kBroken) {
-      std::string why = "bad reply from upstream " + endpoint_.name() + ": " + into->message;
+      std::string why = "bad reply: " + into->message;  // the endpoint adds its own name
       PendingCall* call = nullptr;
       if (!by_id_ && in_flight_.take(std::nullopt, call) && call != nullptr) {
         lost_calls_ = true;
@@ -287,7 +287,7 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
     PendingCall* call = nullptr;
     std::optional<uint64_t> id = by_id_ ? scratch_.id : std::nullopt;
     if (!in_flight_.take(id, call)) {
-      close("upstream " + endpoint_.name() + " sent a reply no request is waiting for");
+      close("a reply no request is waiting for");
       return input.size();
     }
     consumed += result.consumed;
