@@ -475,6 +475,12 @@ def read_frame(sock, order="little", timeout=IO_TIMEOUT):
     return recv_exact(sock, length, timeout)
 
 
+def error_code(answer):
+    """The code of a JSON error answer ({"out": "error", "result": {"code": ...}}), or None."""
+    result = answer.get("result")
+    return result.get("code") if answer.get("out") == "error" and isinstance(result, dict) else None
+
+
 class JsonClient(SocketClient):
     def __init__(self, port, order="little", timeout=IO_TIMEOUT):
         self.sock = connect(port, timeout)

@@ -80,11 +80,6 @@ class GarbageServer:
         self.sock.close()
 
 
-def error_code(answer):
-    result = answer.get("result")
-    return result.get("code") if answer.get("out") == "error" and isinstance(result, dict) else None
-
-
 class GarbageUpstreamTest(harness.GatewayTestCase):
     @classmethod
     def setUpClass(cls):
@@ -108,7 +103,7 @@ class GarbageUpstreamTest(harness.GatewayTestCase):
             for name in REPLIES:
                 for attempt in range(2):  # the second call goes over a new upstream connection
                     answer = client.call(name, ["k", attempt])
-                    self.assertEqual(error_code(answer), "UPSTREAM_ERROR", "%s: %r" % (name, answer))
+                    self.assertEqual(harness.error_code(answer), "UPSTREAM_ERROR", "%s: %r" % (name, answer))
                     self.assertIn("bad reply", answer["result"]["message"], name)
                     self.assertEqual(bystander.call("echo", [name, attempt])["result"], [name, attempt])
         self.assertDropped()

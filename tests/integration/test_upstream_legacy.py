@@ -24,13 +24,6 @@ def cluster_yaml(name, endpoints, **options):
         name, ", ".join("127.0.0.1:%d" % port for port in endpoints), ", " + fields if fields else "")
 
 
-def error_code(answer):
-    """The code of a JSON error answer, or None for a result."""
-    if answer.get("out") == "error" and isinstance(answer.get("result"), dict):
-        return answer["result"].get("code")
-    return None
-
-
 def requests_received(upstream, method):
     return upstream.log_text().count("request %r" % method)
 
@@ -106,7 +99,7 @@ class TranslationTest(harness.GatewayTestCase):
     def test_unknown_method_closes_the_legacy_connection_and_the_client_gets_an_error(self):
         with harness.JsonClient(self.gw.port("json")) as client:
             answer = client.call("no_such_method", 1)
-            self.assertEqual(error_code(answer), "UPSTREAM_ERROR", answer)
+            self.assertEqual(harness.error_code(answer), "UPSTREAM_ERROR", answer)
             self.assertIn("closed the connection", answer["result"]["message"])
             self.assertEqual(client.call("ping", 2)["result"], 2)
 
@@ -168,7 +161,7 @@ class LegacyHabitsTest(harness.GatewayTestCase):
             envelope = len(b'{"in": "ping", "params": ""}')
             client.send({"in": "c1024.x", "params": "z" * (1020 - envelope)})  # 4 + 1020 bytes
             answer = client.recv()
-            self.assertEqual(error_code(answer), "UPSTREAM_ERROR", answer)
+            self.assertEqual(harness.error_code(answer), "UPSTREAM_ERROR", answer)
             self.assertEqual(client.call("c1024.x", "small")["result"], "small")
         self.assertIn("multiple of 1024", self.c1024.log_text())
 
@@ -232,7 +225,7 @@ class FaultsTest(harness.GatewayTestCase):
                 start = time.monotonic()
                 answer = client.call("stalled", 1)
                 elapsed = time.monotonic() - start
-                self.assertEqual(error_code(answer), "TIMEOUT", answer)
+                self.assertEqual(harness.error_code(answer), "TIMEOUT", answer)
                 self.assertIn("no answer within 300 ms", answer["result"]["message"])
                 self.assertGreaterEqual(elapsed, 0.28)
                 self.assertLess(elapsed, 0.8)
@@ -244,7 +237,7 @@ class FaultsTest(harness.GatewayTestCase):
         with harness.JsonClient(self.gw.port("json")) as client, harness.RespClient(self.gw.port("resp")) as resp:
             for _ in range(2):
                 answer = client.call("garbled", 1)
-                self.assertEqual(error_code(answer), "UPSTREAM_ERROR", answer)
+                self.assertEqual(harness.error_code(answer), "UPSTREAM_ERROR", answer)
                 self.assertIn("bad reply", answer["result"]["message"])
                 self.assertEqual(client.call("ping", 3)["result"], 3)  # another cluster, same client
                 self.assertEqual(resp.call("ECHO", "ok"), b"ok")
@@ -269,14 +262,14 @@ class FaultsTest(harness.GatewayTestCase):
             before = requests_received(self.r1, "sleep") + requests_received(self.r2, "sleep")
             start = time.monotonic()
             answer = client.call("once", 1.0)
-            self.assertEqual(error_code(answer), "TIMEOUT", answer)
+            self.assertEqual(harness.error_code(answer), "TIMEOUT", answer)
             self.assertLess(time.monotonic() - start, 0.8)
             self.assertReceived("sleep", before + 1)
 
             # Closed on bad input (an unknown method): the request may have been processed.
             before_bad = requests_received(self.r1, "bad_once") + requests_received(self.r2, "bad_once")
             answer = client.call("bad_once", 1)
-            self.assertEqual(error_code(answer), "UPSTREAM_ERROR", answer)
+            self.assertEqual(harness.error_code(answer), "UPSTREAM_ERROR", answer)
             self.assertReceived("bad_once", before_bad + 1)
 
     def test_idempotent_requests_are_retried_on_the_other_instance(self):
@@ -285,7 +278,7 @@ class FaultsTest(harness.GatewayTestCase):
             start = time.monotonic()
             answer = client.call("twice", 1.0)
             elapsed = time.monotonic() - start
-            self.assertEqual(error_code(answer), "TIMEOUT", answer)
+            self.assertEqual(harness.error_code(answer), "TIMEOUT", answer)
             self.assertGreaterEqual(elapsed, 0.85)  # three attempts of 300 ms
             self.assertLess(elapsed, 1.6)
             self.assertReceived("sleep", sum(before) + 3)
@@ -337,7 +330,7 @@ class SidecarExampleTest(harness.GatewayTestCase):
                     start = time.monotonic()
                     try:
                         answer = client.call("whoami")
-                        outcome = answer["result"] if error_code(answer) is None else error_code(answer)
+                        outcome = answer["result"] if harness.error_code(answer) is None else harness.error_code(answer)
                     except (OSError, socket.timeout, ValueError) as error:
                         outcome = "client error: %r" % error
                     results.append((start - t0, outcome, time.monotonic() - start))

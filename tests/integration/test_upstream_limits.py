@@ -13,11 +13,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-def code_of(answer):
-    result = answer.get("result")
-    return result.get("code") if answer.get("out") == "error" and isinstance(result, dict) else None
-
-
 class ClusterLimitsTest(harness.GatewayTestCase):
     @classmethod
     def setUpClass(cls):
@@ -43,7 +38,7 @@ class ClusterLimitsTest(harness.GatewayTestCase):
             for attempt in range(6):
                 start = time.monotonic()
                 answer = client.call("nowhere", attempt)
-                self.assertEqual(code_of(answer), "UNAVAILABLE", answer)
+                self.assertEqual(harness.error_code(answer), "UNAVAILABLE", answer)
                 self.assertLess(time.monotonic() - start, 0.5)
             # The first attempt says why; later ones find the endpoint in backoff or ejected.
             self.assertEqual(client.call("echo", "alive")["result"], "alive")
@@ -53,7 +48,7 @@ class ClusterLimitsTest(harness.GatewayTestCase):
             start = time.monotonic()
             for i in range(10):
                 client.send({"in": "stalled", "params": i})
-            codes = [code_of(client.recv(timeout=5)) for _ in range(10)]
+            codes = [harness.error_code(client.recv(timeout=5)) for _ in range(10)]
             elapsed = time.monotonic() - start
         self.assertEqual(codes, ["TIMEOUT"] * 5 + ["OVERLOADED"] * 5)
         self.assertLess(elapsed, 1.5)
@@ -95,7 +90,7 @@ class ConnectTimeoutTest(harness.GatewayTestCase):
             start = time.monotonic()
             answer = client.call("ping", 1)
             elapsed = time.monotonic() - start
-        self.assertEqual(code_of(answer), "TIMEOUT", answer)
+        self.assertEqual(harness.error_code(answer), "TIMEOUT", answer)
         self.assertIn("no connection within 1000 ms: connect timed out after 150 ms", answer["result"]["message"])
         self.assertGreaterEqual(elapsed, 0.95)
         self.assertLess(elapsed, 1.6)
