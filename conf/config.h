@@ -106,7 +106,7 @@ struct ClusterConfig {
 };
 
 struct ProcessConfig {
-  std::string model = "prefork";  // prefork | reuseport | fdpass | single
+  std::string model = "prefork";  // prefork | reuseport | fdpass | threads | single
   unsigned workers = 0;          // 0 = auto (one per CPU)
   Duration drain_timeout = std::chrono::seconds(10);
   std::string pid_file;

@@ -38,7 +38,7 @@ constexpr uint64_t kMaxPiTerms = std::numeric_limits<int64_t>::max();
 constexpr size_t kMaxNameLength = 64;
 
 constexpr std::string_view kProcessKeys[] = {"model", "workers", "drain_timeout", "pid_file"};
-constexpr std::string_view kModels[] = {"prefork", "reuseport", "fdpass", "single"};
+constexpr std::string_view kModels[] = {"prefork", "reuseport", "fdpass", "threads", "single"};
 
 constexpr std::string_view kListenerKeys[] = {"name",
                                               "address",

@@ -6,10 +6,11 @@
 
 namespace rpcgate {
 
-std::string control_frame(std::string_view payload) {
-  auto size = static_cast<uint32_t>(payload.size());
+std::string control_frame(ControlKind kind, std::string_view payload) {
+  auto size = static_cast<uint32_t>(payload.size() + 1);
   std::string frame(4, '\0');
   for (int i = 0; i < 4; ++i) frame[i] = static_cast<char>((size >> (8 * i)) & 0xff);
+  frame.push_back(static_cast<char>(kind));
   frame.append(payload);
   return frame;
 }
@@ -54,14 +55,14 @@ void ControlChannel::take_frames() {
   while (input_.size() - at >= 4) {
     uint32_t size = 0;
     for (int i = 0; i < 4; ++i) size |= static_cast<uint32_t>(static_cast<unsigned char>(input_[at + i])) << (8 * i);
-    if (size > kMaxControlFrame) {
+    if (size == 0 || size > kMaxControlFrame) {
       LOG_ERROR("control channel: a frame of %u bytes from the master; ignoring the channel from now on", size);
       uv_read_stop(reinterpret_cast<uv_stream_t*>(&pipe_));
       input_.clear();
       return;
     }
     if (input_.size() - at - 4 < size) break;
-    on_frame_(std::string_view(input_).substr(at + 4, size));
+    on_frame_(static_cast<ControlKind>(input_[at + 4]), std::string_view(input_).substr(at + 5, size - 1));
     at += 4 + size;
   }
   input_.erase(0, at);

@@ -1,8 +1,9 @@
 // The socket between the master and one worker, beside the master pipe (whose end-of-file only
-// says the master is gone). Master to worker: frames of a 4-byte little-endian length and a
-// payload, each the whole discovery snapshot (discovery/nodes.h), so a worker that missed one
-// loses nothing. Worker to master: the single byte kReady once it serves, which the master waits
-// for before registering the gateway in ZooKeeper.
+// says the master is gone). Master to worker: frames of a 4-byte little-endian length, a kind
+// byte and a payload. A snapshot frame carries the whole discovery snapshot (discovery/nodes.h),
+// so a worker that missed one loses nothing; the other kinds are the commands a thread worker
+// gets instead of the signals a worker process gets. Worker to master: the single byte kReady
+// once it serves, which the master waits for before registering the gateway in ZooKeeper.
 #pragma once
 
 #include <uv.h>
@@ -15,15 +16,21 @@
 namespace rpcgate {
 
 constexpr char kControlReady = 'R';
+
+enum class ControlKind : char {
+  kSnapshot = 'S',    // payload: discovery::encode_snapshot
+  kDrain = 'T',       // as SIGTERM: drain, then exit
+  kReopenLogs = 'U',  // as SIGUSR1: reopen the access log
+};
 // A snapshot of kMaxNodesPerPath nodes on each of many paths stays far below this.
 constexpr uint32_t kMaxControlFrame = 64u << 20;
 
-std::string control_frame(std::string_view payload);
+std::string control_frame(ControlKind kind, std::string_view payload = {});
 
 // The worker's end, on its loop.
 class ControlChannel {
  public:
-  using OnFrame = std::function<void(std::string_view payload)>;
+  using OnFrame = std::function<void(ControlKind kind, std::string_view payload)>;
 
   ControlChannel(uv_loop_t* loop, OnFrame on_frame) : loop_(loop), on_frame_(std::move(on_frame)) {}
   ControlChannel(const ControlChannel&) = delete;

@@ -36,7 +36,7 @@ Gateway::Gateway(uv_loop_t* loop, const conf::Config& config, StatsTable& stats,
       read_scratch_(std::make_unique_for_overwrite<char[]>(kReadScratchBytes)),
       to_pump_(loop, [](Connection* connection) { connection->pump(); }) {
   // A respawned worker takes over its slot: the totals go on, the dead one's connections are gone.
-  stats_.pid.set(static_cast<uint64_t>(getpid()));
+  stats_.pid.set(static_cast<uint64_t>(gettid()));  // the pid, or the thread id of a model-threads worker
   stats_.started_unix_ms.set(unix_ms());
   stats_.connections_active.set(0);
   uv_timer_init(loop_, &sweep_timer_);

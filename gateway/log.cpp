@@ -1,5 +1,6 @@
 // Log lines are formatted whole and written with one write(2) so lines from several processes
-// sharing a descriptor never interleave mid-line.
+// or threads sharing a descriptor never interleave mid-line. Each names its thread id, which is
+// the process id except for the workers of model threads.
 #include "gateway/log.h"
 
 #include <fcntl.h>
@@ -14,7 +15,7 @@ namespace rpcgate {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
-int g_fd = STDERR_FILENO;
+std::atomic<int> g_fd{STDERR_FILENO};
 
 const char* level_name(LogLevel level) {
   switch (level) {
@@ -42,17 +43,21 @@ void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
 
 bool log_enabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
+// Several threads may log while one reopens the file (model threads): the descriptor number
+// stays the same once a file is open, and dup2 swaps the file behind it in one step, so a
+// writer never sees a closed or reused descriptor.
 bool set_log_file(const std::string& path) {
-  if (path.empty()) {
-    if (g_fd != STDERR_FILENO) close(g_fd);
-    g_fd = STDERR_FILENO;
-    return true;
-  }
+  int current = g_fd.load();
+  if (path.empty()) return current == STDERR_FILENO || dup2(STDERR_FILENO, current) >= 0;
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return false;
-  if (g_fd != STDERR_FILENO) close(g_fd);
-  g_fd = fd;
-  return true;
+  if (current == STDERR_FILENO) {
+    g_fd.store(fd);
+    return true;
+  }
+  bool swapped = dup3(fd, current, O_CLOEXEC) >= 0;
+  close(fd);
+  return swapped;
 }
 
 void log_line(LogLevel level, const char* format, ...) {
@@ -64,14 +69,14 @@ void log_line(LogLevel level, const char* format, ...) {
   int used = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%d] ",
                       parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour,
                       parts.tm_min, parts.tm_sec, static_cast<long>(now.tv_usec / 1000),
-                      level_name(level), static_cast<int>(getpid()));
+                      level_name(level), static_cast<int>(gettid()));
   va_list args;
   va_start(args, format);
   int body = vsnprintf(line + used, sizeof line - used - 1, format, args);
   va_end(args);
   size_t length = used + (body < 0 ? 0 : std::min<size_t>(body, sizeof line - used - 2));
   line[length++] = '\n';
-  ssize_t ignored = write(g_fd, line, length);
+  ssize_t ignored = write(g_fd.load(std::memory_order_relaxed), line, length);
   (void)ignored;
 }
 

@@ -1,5 +1,8 @@
 // The master keeps no libuv loop: it polls a signalfd (and, for fdpass, the listening sockets),
-// so a forked worker starts with no libuv state inherited from its parent.
+// so a forked worker starts with no libuv state inherited from its parent. In model threads the
+// workers are threads of the master's process, each with a loop of its own, and the master
+// supervises them the same way: commands go over their control channels instead of signals, and
+// a byte on a pipe tells it that one has returned.
 #include "gateway/master.h"
 
 #include <fcntl.h>
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -18,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "admin/admin_server.h"
@@ -55,6 +60,12 @@ constexpr milliseconds kInitialDiscoveryWait{3000};
 // confirm before the workers stop accepting.
 constexpr milliseconds kDeregisterWait{2000};
 
+// What a worker thread leaves behind for the master, which joins it once `done`.
+struct ThreadExit {
+  std::atomic<bool> done{false};
+  int code = 0;
+};
+
 struct WorkerSlot {
   int index = 0;          // within its generation, for logs
   int generation = 0;     // bumped by every reload
@@ -73,6 +84,10 @@ struct WorkerSlot {
   std::string control_out;     // the rest of the frame being written to it
   bool control_dirty = false;  // owes it the current snapshot
   bool ready = false;          // it said it serves
+  std::thread thread;              // model threads: the worker (pid stays 0)
+  std::shared_ptr<ThreadExit> exit;  // model threads: set while the thread runs
+
+  bool running() const { return pid > 0 || exit != nullptr; }
 };
 
 std::string describe_status(int status) {
@@ -84,11 +99,11 @@ std::string describe_status(int status) {
 class Master final : public discovery::ZooKeeperClient::Events {
  public:
   Master(std::string path, conf::Config config)
-      : path_(std::move(path)), config_(std::make_unique<conf::Config>(std::move(config))) {}
+      : path_(std::move(path)), config_(std::make_shared<conf::Config>(std::move(config))) {}
 
   int run() {
     if (!bind_listeners(*config_, listen_fds_)) return 1;
-    if (pipe2(master_pipe_, O_CLOEXEC) != 0) {
+    if (pipe2(master_pipe_, O_CLOEXEC) != 0 || pipe2(thread_exits_, O_CLOEXEC | O_NONBLOCK) != 0) {
       LOG_ERROR("master: pipe: %s", strerror(errno));
       return 1;
     }
@@ -178,7 +193,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
       slot.index = static_cast<int>(i);
       slot.generation = generation_;
       slot.stats_slot = free_stats_slot();
-      slots_.push_back(slot);
+      slots_.push_back(std::move(slot));
       spawn(slots_.back());
     }
   }
@@ -214,6 +229,10 @@ class Master final : public discovery::ZooKeeperClient::Events {
       slot.passed = 0;
       slot.accepted_base = stats_->slot(slot.stats_slot).connections_accepted.get();
     }
+    if (threads()) {
+      start_thread(slot, control_end);
+      return;
+    }
     if (zookeeper_) {
       // Refreshes socket_fd(), which the worker closes: the library may have reconnected since.
       pollfd unused{};
@@ -234,6 +253,71 @@ class Master final : public discovery::ZooKeeperClient::Events {
     slot.started = Clock::now();
   }
 
+  bool threads() const { return config_->process.model == "threads"; }
+
+  ServeOptions worker_options(const WorkerSlot& slot, int control) const {
+    ServeOptions options;
+    options.role = "worker " + std::to_string(slot.index);
+    if (slot.generation > 1) options.role += " of generation " + std::to_string(slot.generation);
+    options.control_fd = control;
+    options.stats = stats_.get();
+    options.stats_slot = slot.stats_slot;
+    return options;
+  }
+
+  // Model threads. The thread gets descriptors of its own for the shared listening sockets (its
+  // loop closes them when it drains), a copy of the endpoints discovered so far, and a share of
+  // the configuration, which a reload replaces while older threads still serve it.
+  void start_thread(WorkerSlot& slot, int control) {
+    ServeOptions options = worker_options(slot, control);
+    options.thread = true;
+    for (int fd : fds_in_listener_order())
+      options.sockets.listen_fds.push_back(fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    auto discovered = std::make_shared<discovery::Snapshot>(zookeeper_ ? zookeeper_->snapshot() : discovery::Snapshot{});
+    auto exit = std::make_shared<ThreadExit>();
+    std::shared_ptr<const conf::Config> config = config_;
+    int notify = thread_exits_[1];
+    try {
+      slot.thread = std::thread([options, config, discovered, exit, notify]() mutable {
+        options.discovered = discovered.get();
+        exit->code = serve(*config, options);
+        exit->done.store(true);
+        char byte = 1;
+        ssize_t ignored = write(notify, &byte, 1);  // a full pipe already says "look"
+        (void)ignored;
+      });
+    } catch (const std::system_error& error) {
+      LOG_ERROR("master: cannot start a worker thread: %s; retrying", error.what());
+      for (int fd : options.sockets.listen_fds)
+        if (fd >= 0) close(fd);
+      close(control);
+      close_control(slot);
+      schedule_respawn(slot, kMaxBackoff);
+      return;
+    }
+    slot.exit = std::move(exit);
+    slot.started = Clock::now();
+  }
+
+  // Model threads: joins each worker thread that has returned and handles it like a reaped child.
+  void join_threads() {
+    char bytes[64];
+    while (read(thread_exits_[0], bytes, sizeof bytes) > 0) {
+    }
+    for (bool found = true; found;) {
+      found = false;
+      for (auto slot = slots_.begin(); slot != slots_.end(); ++slot) {
+        if (slot->exit == nullptr || !slot->exit->done.load()) continue;
+        slot->thread.join();
+        int code = slot->exit->code;
+        slot->exit.reset();
+        on_worker_exit(slot, (code & 0xff) << 8);  // as waitpid reports an exit status
+        found = true;  // the slot may be gone: start over
+        break;
+      }
+    }
+  }
+
   // In the forked child. `passed_fds` is its end of the fdpass channel, or -1; `control` its end
   // of its control channel.
   [[noreturn]] void run_worker(const WorkerSlot& slot, int passed_fds, int control) {
@@ -243,9 +327,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     // stop requests and exit at once.
     setpgid(0, 0);
     close(master_pipe_[1]);
-    ServeOptions options;
-    options.role = "worker " + std::to_string(slot.index);
-    if (slot.generation > 1) options.role += " of generation " + std::to_string(slot.generation);
+    ServeOptions options = worker_options(slot, control);
     if (config_->process.model == "reuseport") {
       options.sockets.reuse_port = true;
     } else if (passed_fds >= 0) {
@@ -268,11 +350,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
       if (zookeeper_->socket_fd() >= 0) close(zookeeper_->socket_fd());
       options.discovered = &zookeeper_->snapshot();
     }
-    options.control_fd = control;
     options.master_fd = master_pipe_[0];
     fcntl(options.master_fd, F_SETFD, 0);
-    options.stats = stats_.get();
-    options.stats_slot = slot.stats_slot;
     exit(serve(*config_, options));
   }
 
@@ -281,18 +360,18 @@ class Master final : public discovery::ZooKeeperClient::Events {
     slot.respawn_at = Clock::now() + delay;
   }
 
-  void on_worker_exit(pid_t pid, int status) {
-    auto slot = std::find_if(slots_.begin(), slots_.end(), [pid](const WorkerSlot& s) { return s.pid == pid; });
-    if (slot == slots_.end()) return;
+  void on_worker_exit(std::vector<WorkerSlot>::iterator slot, int status) {
+    Stats& stats = stats_->slot(slot->stats_slot);
+    // A worker thread's id is the one its gateway wrote into its stats slot.
+    std::string who = slot->pid > 0 ? "pid " + std::to_string(slot->pid) : "thread " + std::to_string(stats.pid.get());
     slot->pid = 0;
     if (slot->channel >= 0) close(slot->channel);
     slot->channel = -1;
     close_control(*slot);
-    Stats& stats = stats_->slot(slot->stats_slot);
     stats.connections_active.set(0);
     if (stopping_ || slot->retiring) {
-      LOG_INFO("master: worker %d of generation %d (pid %d) %s", slot->index, slot->generation,
-               static_cast<int>(pid), describe_status(status).c_str());
+      LOG_INFO("master: worker %d of generation %d (%s) %s", slot->index, slot->generation, who.c_str(),
+               describe_status(status).c_str());
       stats.pid.set(0);
       if (slot->retiring) slots_.erase(slot);  // its stats slot is free again
       return;
@@ -313,8 +392,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
     milliseconds delay{0};
     if (slot->quick_deaths > 1) delay = std::min(kMaxBackoff, kFirstBackoff * (1 << (slot->quick_deaths - 2)));
     ++stats_->master().respawns;
-    LOG_WARN("master: worker %d (pid %d) %s after %lld ms; respawning in %lld ms", slot->index,
-             static_cast<int>(pid), describe_status(status).c_str(), static_cast<long long>(lived.count()),
+    LOG_WARN("master: worker %d (%s) %s after %lld ms; respawning in %lld ms", slot->index, who.c_str(),
+             describe_status(status).c_str(), static_cast<long long>(lived.count()),
              static_cast<long long>(delay.count()));
     schedule_respawn(*slot, delay);
   }
@@ -324,7 +403,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
       int status = 0;
       pid_t pid = waitpid(-1, &status, WNOHANG);
       if (pid > 0) {
-        on_worker_exit(pid, status);
+        auto slot = std::find_if(slots_.begin(), slots_.end(), [pid](const WorkerSlot& s) { return s.pid == pid; });
+        if (slot != slots_.end()) on_worker_exit(slot, status);
         continue;
       }
       if (pid < 0 && errno == EINTR) continue;
@@ -332,14 +412,31 @@ class Master final : public discovery::ZooKeeperClient::Events {
     }
   }
 
+  // A thread cannot be signalled: SIGTERM and SIGUSR1 become commands on its control channel,
+  // and SIGKILL ends the whole process, the only way to stop a thread that does not return.
+  void signal_worker(WorkerSlot& slot, int signum) {
+    if (slot.pid > 0) {
+      kill(slot.pid, signum);
+      return;
+    }
+    if (slot.exit == nullptr) return;
+    if (signum == SIGKILL) {
+      LOG_ERROR("master: killing the process, worker threads and all");
+      _exit(1);
+    }
+    if (slot.control < 0) return;
+    slot.control_out += control_frame(signum == SIGUSR1 ? ControlKind::kReopenLogs : ControlKind::kDrain);
+    write_control(slot);
+  }
+
   // Retiring workers are draining already: a second SIGTERM would make them exit at once.
   void signal_workers(int signum, bool include_retiring = true) {
-    for (const auto& slot : slots_)
-      if (slot.pid > 0 && (include_retiring || !slot.retiring)) kill(slot.pid, signum);
+    for (auto& slot : slots_)
+      if (include_retiring || !slot.retiring) signal_worker(slot, signum);
   }
 
   bool any_worker_alive() const {
-    return std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.pid > 0; });
+    return std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.running(); });
   }
 
   bool every_slot_given_up() const {
@@ -427,6 +524,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
         return 1;
       }
       polled.assign(1, pollfd{signal_fd_, POLLIN, 0});
+      polled.push_back(pollfd{threads() ? thread_exits_[0] : -1, POLLIN, 0});
       int wait_ms = next_wait_ms();
       size_t zookeeper_at = add_zookeeper_interest(polled, wait_ms);
       size_t admin_at = polled.size();
@@ -451,6 +549,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
         LOG_ERROR("master: poll: %s", strerror(errno));
         return 1;
       }
+      if (polled[1].revents & POLLIN) join_threads();
       if (zookeeper_at > 0) zookeeper_->process(polled[zookeeper_at].revents);
       // Before the listeners' entries are read: a request may drain (closing them) or reload.
       if (admin_) admin_->process(polled.data() + admin_at, admin_count);
@@ -473,7 +572,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     WorkerSlot* best = nullptr;
     uint64_t best_load = UINT64_MAX;
     for (auto& slot : slots_) {
-      if (slot.pid <= 0 || slot.retiring || slot.channel < 0) continue;
+      if (!slot.running() || slot.retiring || slot.channel < 0) continue;
       if (std::find(excluded.begin(), excluded.end(), &slot) != excluded.end()) continue;
       const Stats& stats = stats_->slot(slot.stats_slot);
       uint64_t taken = stats.connections_accepted.get() - slot.accepted_base;
@@ -565,7 +664,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
   ReloadOutcome reload() {
     if (stopping_) return {false, "draining: no reload now"};
     LOG_INFO("master: SIGHUP: reloading %s", path_.c_str());
-    auto fresh = std::make_unique<conf::Config>();
+    auto fresh = std::make_shared<conf::Config>();
     std::string error;
     if (!load_checked_config(path_, *fresh, error)) {
       LOG_ERROR("master: the new configuration is invalid; still serving the previous one:\n%s", error.c_str());
@@ -615,8 +714,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
     configure_zookeeper();
     wait_for_discovery();
     spawn_generation(count);
-    for (const auto& slot : slots_)
-      if (slot.pid > 0 && slot.generation < generation_) kill(slot.pid, SIGTERM);
+    for (auto& slot : slots_)
+      if (slot.generation < generation_) signal_worker(slot, SIGTERM);
     LOG_INFO("master: configuration reloaded: generation %d of %u workers started, %zu older workers draining",
              generation_, count, live);
     ++stats_->master().reloads;
@@ -660,7 +759,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     size_t current = 0;
     for (const auto& slot : slots_) {
       if (slot.retiring) continue;
-      if (slot.pid <= 0 || !slot.ready) return "worker " + std::to_string(slot.index) + " is not serving";
+      if (!slot.running() || !slot.ready) return "worker " + std::to_string(slot.index) + " is not serving";
       ++current;
     }
     return current == 0 ? "no worker" : "";
@@ -825,7 +924,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     std::string frame;
     for (auto& slot : slots_) {
       if (!slot.control_dirty || !slot.control_out.empty() || slot.control < 0) continue;
-      if (frame.empty()) frame = control_frame(discovery::encode_snapshot(zookeeper_->snapshot()));
+      if (frame.empty()) frame = control_frame(ControlKind::kSnapshot, discovery::encode_snapshot(zookeeper_->snapshot()));
       slot.control_out = frame;
       slot.control_dirty = false;
       write_control(slot);
@@ -875,13 +974,15 @@ class Master final : public discovery::ZooKeeperClient::Events {
   }
 
   std::string path_;
-  std::unique_ptr<conf::Config> config_;  // the current one; forked workers serve a copy of it
+  // The current one; forked workers serve a copy of it, worker threads a share.
+  std::shared_ptr<conf::Config> config_;
   std::map<std::string, int> listen_fds_;  // prefork: by address
   std::string pid_file_;
   int generation_ = 0;
   std::vector<WorkerSlot> slots_;
   std::unique_ptr<StatsTable> stats_;  // shared with every worker; slot i is worker i's
   int master_pipe_[2] = {-1, -1};
+  int thread_exits_[2] = {-1, -1};  // model threads: a worker thread writes a byte as it returns
   sigset_t watched_{};
   sigset_t original_mask_{};
   int signal_fd_ = -1;

@@ -24,6 +24,7 @@ struct ProcessHandles {
   uv_signal_t hangup{};
   uv_signal_t reopen_logs{};
   uv_pipe_t master{};
+  bool signals = true;  // the signal handles were started
   bool watching_master = false;
   ControlChannel* control = nullptr;
   int stop_requests = 0;
@@ -31,7 +32,7 @@ struct ProcessHandles {
   void close_all() {
     for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&terminate), reinterpret_cast<uv_handle_t*>(&interrupt),
                                 reinterpret_cast<uv_handle_t*>(&hangup), reinterpret_cast<uv_handle_t*>(&reopen_logs)})
-      if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+      if (signals && !uv_is_closing(handle)) uv_close(handle, nullptr);
     if (watching_master && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&master)))
       uv_close(reinterpret_cast<uv_handle_t*>(&master), nullptr);
     if (control != nullptr) control->close();
@@ -54,6 +55,29 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
   }
   LOG_INFO("%s: draining (send it again to exit at once)", strsignal(signum));
   handles->drain(handle->loop);
+}
+
+void on_control_frame(ProcessHandles& handles, const ServeOptions& options, ControlKind kind, std::string_view payload) {
+  switch (kind) {
+    case ControlKind::kSnapshot: {
+      discovery::Snapshot snapshot;
+      std::string problem;
+      if (discovery::decode_snapshot(payload, snapshot, problem))
+        handles.gateway->apply_discovery(snapshot);
+      else
+        LOG_ERROR("%s: %s from the master; keeping the endpoints it had", options.role.c_str(), problem.c_str());
+      return;
+    }
+    case ControlKind::kDrain:
+      if (handles.stop_requests++ > 0) return;
+      LOG_INFO("%s: draining", options.role.c_str());
+      handles.drain(handles.gateway->loop());
+      return;
+    case ControlKind::kReopenLogs:
+      handles.gateway->reopen_access_log();  // the log file itself is the master's to reopen
+      return;
+  }
+  LOG_ERROR("%s: unknown command %d from the master; ignored", options.role.c_str(), static_cast<int>(kind));
 }
 
 void on_hangup(uv_signal_t*, int) {
@@ -87,13 +111,19 @@ void on_master_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
 
 int serve(const conf::Config& config, const ServeOptions& options) {
   signal(SIGPIPE, SIG_IGN);  // a peer that vanished is a write error, not a fatal signal
+  uv_loop_t own_loop{};
   uv_loop_t* loop = uv_default_loop();
+  if (options.thread) {
+    uv_loop_init(&own_loop);
+    loop = &own_loop;
+  }
   std::unique_ptr<StatsTable> own_stats;
   if (options.stats == nullptr) own_stats = StatsTable::create(1);
   Gateway gateway(loop, config, options.stats ? *options.stats : *own_stats, options.stats_slot);
   ProcessHandles handles;
   handles.gateway = &gateway;
   handles.config = &config;
+  handles.signals = !options.thread;
   struct {
     uv_signal_t* handle;
     uv_signal_cb callback;
@@ -103,6 +133,7 @@ int serve(const conf::Config& config, const ServeOptions& options) {
                      {&handles.hangup, on_hangup, SIGHUP},
                      {&handles.reopen_logs, on_reopen_logs, SIGUSR1}};
   for (const auto& entry : table) {
+    if (!handles.signals) break;
     uv_signal_init(loop, entry.handle);
     entry.handle->data = &handles;
     uv_signal_start(entry.handle, entry.callback, entry.signum);
@@ -116,13 +147,8 @@ int serve(const conf::Config& config, const ServeOptions& options) {
     if (!handles.watching_master) LOG_ERROR("%s: cannot watch the master process", options.role.c_str());
   }
 
-  ControlChannel control(loop, [&gateway, &options](std::string_view payload) {
-    discovery::Snapshot snapshot;
-    std::string problem;
-    if (discovery::decode_snapshot(payload, snapshot, problem))
-      gateway.apply_discovery(snapshot);
-    else
-      LOG_ERROR("%s: %s from the master; keeping the endpoints it had", options.role.c_str(), problem.c_str());
+  ControlChannel control(loop, [&handles, &options](ControlKind kind, std::string_view payload) {
+    on_control_frame(handles, options, kind, payload);
   });
   if (options.control_fd >= 0) {
     handles.control = &control;
@@ -137,12 +163,20 @@ int serve(const conf::Config& config, const ServeOptions& options) {
     handles.stop_requests = 1;
     handles.drain(loop);
   } else {
-    LOG_INFO("rpcgate " RPCGATE_VERSION " serving as %s (pid %d)", options.role.c_str(), static_cast<int>(getpid()));
+    LOG_INFO("rpcgate " RPCGATE_VERSION " serving as %s (%s %d)", options.role.c_str(), options.thread ? "thread" : "pid",
+             static_cast<int>(options.thread ? gettid() : getpid()));
     if (handles.control != nullptr) control.send_ready();
   }
   uv_run(loop, UV_RUN_DEFAULT);
   uv_run(loop, UV_RUN_NOWAIT);  // close callbacks of the handles closed last
   int rc = uv_loop_close(loop);
+  if (rc != 0 && gateway.drain_timed_out() && options.thread) {
+    // The process goes on: let the abandoned thread-pool calls finish (each is bounded, pi by
+    // pi_max_terms) so that nothing they touch is freed under them.
+    LOG_WARN("%s: drain_timeout: waiting for the calls still running on the thread pool", options.role.c_str());
+    uv_run(loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(loop);
+  }
   if (rc != 0 && gateway.drain_timed_out()) {
     // libuv's exit-time destructor would join the thread pool and wait for those calls.
     LOG_WARN("drain_timeout: exiting with calls still running on the thread pool");

@@ -13,6 +13,9 @@ namespace rpcgate {
 
 struct ServeOptions {
   std::string role = "single";   // for logs: "single", "worker 3"
+  // A worker thread of model threads: its own loop, and no signal handling (the process's
+  // signals are the master's); the master's commands come over the control channel instead.
+  bool thread = false;
   Sockets sockets;               // where connections come from (default: listen here)
   int master_fd = -1;            // read end of the master's pipe: EOF means the master is gone
   int control_fd = -1;           // this worker's end of its control channel (control_channel.h)
@@ -21,8 +24,8 @@ struct ServeOptions {
   size_t stats_slot = 0;
 };
 
-// Serves until SIGTERM/SIGINT (or the master's disappearance) has drained the gateway; returns
-// the process exit code.
+// Serves until SIGTERM/SIGINT (or the master's disappearance, or its drain command) has drained
+// the gateway; returns the exit code.
 int serve(const conf::Config& config, const ServeOptions& options);
 
 }  // namespace rpcgate

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""One suite, run against every process model, so that no model can silently fall behind: the
+three codecs, pipelining, bad input next to a good client, counters summed over the workers,
+a reload (where the model has a master) and a graceful drain on SIGTERM.
+
+Each model gets its own TestCase class (ModelSingleTest, ModelThreadsTest, ...), so a failure
+names the model: `test_models.py ModelThreadsTest` runs one."""
+
+import math
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+compute_pi = harness.import_bench("legacy_server").compute_pi
+
+MODELS = ["single", "prefork", "reuseport", "fdpass", "threads"]
+WORKERS = 2
+LISTENERS = [{"name": "json", "codec": "json"}, {"name": "resp", "codec": "resp"},
+             {"name": "protobuf", "codec": "protobuf"}]
+PIPELINE = 200
+
+
+def info_field(port, field):
+    with harness.RespClient(port) as client:
+        text = client.call("INFO", "stats").decode()
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1])
+    raise AssertionError("no %s in INFO: %s" % (field, text))
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+class ModelSuite:
+    """The tests; mixed into one unittest.TestCase per model below."""
+
+    model = None
+
+    def setUp(self):
+        process = {"model": self.model, "drain_timeout": "5s"}
+        if self.model != "single":
+            process["workers"] = WORKERS
+        self.gw = harness.Gateway(LISTENERS, process=process, log_level="info").start()
+        self.gateways = (self.gw,)
+        if self.model != "single":
+            self.assertTrue(wait_for(lambda: self.gw.log_text().count("serving as worker") >= WORKERS, 5 * harness.SLOWDOWN),
+                            self.gw.log_tail())
+
+    def tearDown(self):
+        self.gw.__exit__(None, None, None)
+        self.gw.remove_log()
+
+    def test_three_codecs(self):
+        with harness.JsonClient(self.gw.port("json")) as client:
+            self.assertEqual(client.call("ping", {"a": [1, 2]}), {"out": "pong", "result": {"a": [1, 2]}})
+            self.assertEqual(client.call("pi", 1000)["result"], compute_pi(1000))
+        with harness.RespClient(self.gw.port("resp")) as client:
+            self.assertEqual(client.call("PING"), "PONG")
+            self.assertEqual(client.call("ECHO", "hello"), b"hello")
+        with harness.ProtoClient(self.gw.port("protobuf")) as client:
+            response = client.call(7, "ping", "x")
+            self.assertEqual((response.id, response.kind, harness.from_value(response.result)), (7, "pong", "x"))
+
+    def test_pipelined_answers_come_back_in_order(self):
+        with harness.JsonClient(self.gw.port("json")) as client:
+            client.send_raw(b"".join(harness.frame({"in": "ping", "params": i}) for i in range(PIPELINE)))
+            self.assertEqual([client.recv()["result"] for _ in range(PIPELINE)], list(range(PIPELINE)))
+        with harness.RespClient(self.gw.port("resp")) as client:
+            # (digits alone would come back as integers: docs/protocols.md, RESP arguments)
+            client.send_raw(b"".join(harness.resp_command("ECHO", "v%d" % i) for i in range(PIPELINE)))
+            self.assertEqual([client.read() for _ in range(PIPELINE)], [b"v%d" % i for i in range(PIPELINE)])
+        with harness.ProtoClient(self.gw.port("protobuf")) as client:
+            client.sock.sendall(b"".join(harness.frame(client.request(i, "ping", i).SerializeToString(), "big")
+                                         for i in range(PIPELINE)))
+            self.assertEqual([client.recv().id for _ in range(PIPELINE)], list(range(PIPELINE)))
+
+    def test_bad_input_is_answered_and_other_clients_are_served(self):
+        with harness.JsonClient(self.gw.port("json")) as good:
+            with harness.connect(self.gw.port("json")) as bad:
+                bad.sendall(struct.pack("<I", 0xFFFFFFFF) + b"{")
+                answer = harness.read_frame(bad)
+                self.assertIn(b"TOO_LARGE", answer)
+                closed, _ = harness.wait_closed(bad)
+                self.assertTrue(closed, "a 4 GiB length prefix should close the connection")
+            with harness.connect(self.gw.port("resp")) as bad:
+                bad.sendall(b"*1\r\n$4611686018427387904\r\n")
+                self.assertTrue(harness.recv_exact(bad, 4).startswith(b"-"), "RESP protocol error expected")
+            with harness.ProtoClient(self.gw.port("protobuf")) as bad:
+                bad.sock.sendall(struct.pack(">I", 3) + b"\xff\xff\xff")
+                self.assertEqual(bad.recv().error.code, "BAD_REQUEST")
+            self.assertEqual(good.call("ping", "still here")["result"], "still here")
+        self.assertTrue(self.gw.alive())
+
+    def test_requests_are_counted_over_every_worker(self):
+        clients = [harness.JsonClient(self.gw.port("json")) for _ in range(6)]
+        try:
+            for client in clients:
+                for i in range(25):
+                    self.assertEqual(client.call("ping", i)["result"], i)
+        finally:
+            for client in clients:
+                client.close()
+        # 150 pings, plus the INFO itself (counted once it is answered, so not in its own figure)
+        self.assertTrue(wait_for(lambda: info_field(self.gw.port("resp"), "total_commands_processed") >= 150, 3))
+        self.assertLess(info_field(self.gw.port("resp"), "total_commands_processed"), 150 + 5)
+
+    def test_reload_keeps_serving(self):
+        if self.model == "single":
+            self.skipTest("model single has no master to reload (SIGHUP is logged and ignored)")
+        with harness.JsonClient(self.gw.port("json")) as before:
+            self.assertEqual(before.call("ping", 1)["result"], 1)
+            self.gw.send_signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: "configuration reloaded" in self.gw.log_text(), 5 * harness.SLOWDOWN),
+                            self.gw.log_tail())
+            # The connection made before the reload finishes on its old worker...
+            self.assertEqual(before.call("ping", 2)["result"], 2)
+            # ...and new connections are served by the new generation.
+            for i in range(10):
+                with harness.JsonClient(self.gw.port("json")) as after:
+                    self.assertEqual(after.call("ping", i)["result"], i)
+
+    def test_sigterm_drains_in_flight_calls_then_exits_0(self):
+        n = 2_000_000
+        with harness.JsonClient(self.gw.port("json"), timeout=30) as busy:
+            busy.send_raw(b"".join(harness.frame({"in": "pi", "params": n, "id": i}) for i in range(2)))
+            time.sleep(0.1)
+            self.gw.send_signal(signal.SIGTERM)
+            refused = wait_for(lambda: not _accepts(self.gw.port("json")), 3 * harness.SLOWDOWN)
+            self.assertTrue(refused, "still accepting after SIGTERM")
+            for i in range(2):
+                answer = busy.recv()
+                self.assertEqual((answer.get("out"), answer.get("id")), ("pi_r", i), answer)
+                self.assertLess(abs(answer["result"] - math.pi), 1e-5)
+        self.assertEqual(self.gw.wait(10 * harness.SLOWDOWN), 0, self.gw.log_tail())
+
+
+def _accepts(port):
+    try:
+        socket.create_connection((harness.LOOPBACK, port), timeout=1).close()
+        return True
+    except (ConnectionRefusedError, ConnectionResetError):
+        return False
+
+
+for _model in MODELS:
+    _name = "Model%sTest" % _model.capitalize()
+    globals()[_name] = type(_name, (ModelSuite, harness.GatewayTestCase), {"model": _model})
+del _model, _name
+
+if __name__ == "__main__":
+    harness.main()
