@@ -285,7 +285,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
   cluster.submit(call);
   if (call->done) {
     // Refused at once (OVERLOADED, UNAVAILABLE): answered like any finished call.
-    pending_.pop_back();
+    pending_.remove(call);
     if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
     if (call->route != nullptr) {
       gateway_.stats().count_route(call->route_index, true);
@@ -404,7 +404,7 @@ void Connection::on_call_done(PendingCall* call) {
     log_access(call->request, call->response, call->route != nullptr ? static_cast<long>(call->route_index) : -1, call,
                call->started_ns, call->frame_bytes);
   if (!in_order_) {
-    pending_.erase(std::find(pending_.begin(), pending_.end(), call));
+    pending_.remove(call);
     write_answer(call);
   } else if (pending_.front() == call) {
     write_ready_calls();
@@ -415,11 +415,7 @@ void Connection::on_call_done(PendingCall* call) {
 }
 
 void Connection::write_ready_calls() {
-  while (!pending_.empty() && pending_.front()->done) {
-    PendingCall* call = pending_.front();
-    pending_.pop_front();
-    write_answer(call);
-  }
+  while (!pending_.empty() && pending_.front()->done) write_answer(pending_.pop_front());
 }
 
 void Connection::write_answer(PendingCall* call) {
@@ -583,8 +579,7 @@ void Connection::close() {
   if (closing_) return;
   closing_ = true;
   gateway_.cancel_deferred_pump(this);
-  for (PendingCall* call : pending_) abandon_call(call);
-  pending_.clear();
+  pending_.drain(abandon_call);
   // A pinned connection is closed, never handed on. The pins themselves go in on_close: this may
   // run inside one of their own callbacks (a push the client cannot take).
   for (auto& pin : pins_) pin->close();

@@ -6,7 +6,6 @@
 #include <uv.h>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "codecs/codec.h"
 #include "gateway/byte_buffer.h"
 #include "gateway/pending_call.h"
+#include "gateway/pending_queue.h"
 #include "gateway/router.h"
 
 namespace rpcgate {
@@ -110,7 +110,7 @@ class Connection final : public CallOwner {
   std::string writing_;    // handed to uv_write, released by on_write
   Request request_;        // reused for every request decoded on the spot
   Response response_;      // reused for every answer made on the spot
-  std::deque<PendingCall*> pending_;  // in request order
+  PendingQueue pending_;  // in request order
   std::vector<std::unique_ptr<backends::Pin>> pins_;  // at most one per cluster
   bool in_order_ = true;              // false: the codec carries ids, answers leave as they complete
 

@@ -72,6 +72,9 @@ struct PendingCall {
   uint64_t started_ns = 0;  // when its frame was read (uv_hrtime), for the latency histograms
   uint64_t frame_bytes = 0;  // the request frame's size, for the access log
   uv_work_t work{};
+  // Its place in its connection's PendingQueue (gateway/pending_queue.h); null while in none.
+  PendingCall* queue_prev = nullptr;
+  PendingCall* queue_next = nullptr;
 };
 
 // Runs call->handler on the libuv thread pool; on completion calls owner->on_call_done(call),
