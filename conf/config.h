@@ -106,12 +106,17 @@ struct ClusterConfig {
 };
 
 struct ProcessConfig {
-  std::string model = "prefork";  // prefork | reuseport | fdpass | threads | single
+  std::string model = "prefork";  // prefork | reuseport | fdpass | threads | fork | single
   unsigned workers = 0;          // 0 = auto (one per CPU)
   Duration drain_timeout = std::chrono::seconds(10);
   std::string pid_file;
+  // fork: connections served at once, one child process each; the next ones wait in the backlog.
+  size_t max_children = 64;
   Origin origin;
 };
+
+// Each live child of model fork holds a slot of the shared stats (about 41 KiB).
+constexpr size_t kMaxChildren = 1024;
 
 struct AdminConfig {
   std::optional<Address> address;  // unset = no admin port

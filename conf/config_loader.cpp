@@ -225,8 +225,8 @@ std::vector<std::string> unsupported_features(const Config& config) {
   // Writing and removing a pid file is the master's job; a single process has no master.
   if (!config.process.pid_file.empty() && config.process.model == "single") {
     items.push_back({config.origin_of("process.pid_file"),
-                     "process.pid_file is written by the master of the prefork, reuseport, fdpass and "
-                     "threads models; model single has none"});
+                     "process.pid_file is written by the master of the prefork, reuseport, fdpass, "
+                     "threads and fork models; model single has none"});
   }
   if (config.admin.address && config.process.model == "single") {
     items.push_back({config.origin_of("admin.address"),

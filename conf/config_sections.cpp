@@ -37,8 +37,8 @@ constexpr uint64_t kMaxThreshold = 1000;
 constexpr uint64_t kMaxPiTerms = std::numeric_limits<int64_t>::max();
 constexpr size_t kMaxNameLength = 64;
 
-constexpr std::string_view kProcessKeys[] = {"model", "workers", "drain_timeout", "pid_file"};
-constexpr std::string_view kModels[] = {"prefork", "reuseport", "fdpass", "threads", "single"};
+constexpr std::string_view kProcessKeys[] = {"model", "workers", "drain_timeout", "pid_file", "max_children"};
+constexpr std::string_view kModels[] = {"prefork", "reuseport", "fdpass", "threads", "fork", "single"};
 
 constexpr std::string_view kListenerKeys[] = {"name",
                                               "address",
@@ -526,6 +526,7 @@ void read_process(ReadContext& ctx, const Field& field, ProcessConfig& out) {
   }
   map.read_duration("drain_timeout", out.drain_timeout);
   map.read_string("pid_file", out.pid_file);
+  map.read_size("max_children", out.max_children, 1, kMaxChildren);
 }
 
 void read_listeners(ReadContext& ctx, const Field& field, std::vector<ListenerConfig>& out) {

@@ -80,7 +80,7 @@ bool Gateway::start(const Sockets& sockets, std::string& error, const discovery:
     auto* listener = new Listener(*this, listener_config, i, *codec);
     listeners_.push_back(listener);
     listener_by_index_.push_back(listener);
-    if (sockets.passed_fds >= 0) continue;  // the master accepts
+    if (sockets.passed_fds >= 0 || sockets.connection_fd >= 0) continue;  // the master accepts
     int fd = i < sockets.listen_fds.size() ? sockets.listen_fds[i] : -1;
     if (fd < 0) {  // not inherited from a master, which would have logged it
       fd = open_listen_socket(listener_config.address, sockets.reuse_port, error);
@@ -93,6 +93,14 @@ bool Gateway::start(const Sockets& sockets, std::string& error, const discovery:
                listener_config.address.to_string().c_str());
     }
     if (!listener->listen(fd, error)) return false;
+  }
+  if (sockets.connection_fd >= 0) {
+    one_connection_ = true;
+    if (sockets.connection_listener >= listeners_.size()) {
+      error = "fork: a connection for an unknown listener";
+      return false;
+    }
+    listener_by_index_[sockets.connection_listener]->adopt_fd(sockets.connection_fd);
   }
   if (sockets.passed_fds >= 0) {
     fd_receiver_ = new FdReceiver(loop_, [this](size_t i) { return i < listener_by_index_.size() ? listener_by_index_[i] : nullptr; });
@@ -117,6 +125,7 @@ void Gateway::remove_connection(Connection* connection) {
   if (connections_ == connection) connections_ = connection->next_;
   connection->prev_ = connection->next_ = nullptr;
   if (draining_) finish_drain_if_done();
+  if (one_connection_ && connections_ == nullptr && !draining_ && on_last_connection_) on_last_connection_();
 }
 
 void Gateway::defer_pump(Connection* connection) { to_pump_.schedule(connection); }
@@ -148,7 +157,10 @@ void Gateway::drain(std::function<void()> on_drained) {
   if (draining_) return;
   draining_ = true;
   on_drained_ = std::move(on_drained);
-  LOG_INFO("draining: listeners closed, finishing the requests already read");
+  if (one_connection_)
+    LOG_DEBUG("draining: finishing the requests already read");
+  else
+    LOG_INFO("draining: listeners closed, finishing the requests already read");
   if (fd_receiver_ != nullptr) fd_receiver_->close();
   fd_receiver_ = nullptr;
   listener_by_index_.clear();
@@ -187,7 +199,10 @@ void Gateway::finish_drain_if_done() {
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
     to_pump_.close(nullptr, nullptr);
     if (access_log_) access_log_->close();
-    LOG_INFO("drained: every connection closed");
+    if (one_connection_)
+      LOG_DEBUG("drained: the connection closed");
+    else
+      LOG_INFO("drained: every connection closed");
     if (on_drained_) on_drained_();
   };
   if (upstreams_)

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "codecs/message.h"
 #include "conf/config.h"
 #include "discovery/nodes.h"
 #include "gateway/before_poll.h"
@@ -31,6 +32,8 @@ struct Sockets {
   std::vector<int> listen_fds;  // inherited listening sockets, one per listener (-1: open here)
   bool reuse_port = false;      // open them here with SO_REUSEPORT
   int passed_fds = -1;          // fdpass: a Unix socket the master sends accepted connections over
+  int connection_fd = -1;       // fork: the one connection this process serves, then exits
+  size_t connection_listener = 0;  // fork: the index of the listener it came to
 };
 
 class Gateway {
@@ -51,6 +54,8 @@ class Gateway {
   // the last one has closed (or drain_timeout has cut them off). All handles are closed then.
   void drain(std::function<void()> on_drained);
   bool draining() const { return draining_; }
+  // fork: called once the one connection has closed (the process then drains and exits).
+  void on_last_connection(std::function<void()> callback) { on_last_connection_ = std::move(callback); }
   // True once drain_timeout cut connections off; calls may still be running on the thread pool.
   bool drain_timed_out() const { return drain_timed_out_; }
 
@@ -69,6 +74,12 @@ class Gateway {
   // Reads are serial on one loop, so one buffer serves every connection.
   char* read_scratch() { return read_scratch_.get(); }
   static constexpr size_t kReadScratchBytes = 64 * 1024;
+  // The request every connection of the loop decodes into, and the response it builds an answer
+  // made on the spot in. One connection decodes at a time, and it is done with both (the answer
+  // encoded, or moved into the PendingCall that waits) before its read or pump returns, so the
+  // loop needs one pair rather than 296 bytes in each connection.
+  Request& spot_request() { return spot_request_; }
+  Response& spot_response() { return spot_response_; }
 
   void add_connection(Connection* connection);
   void remove_connection(Connection* connection);
@@ -98,6 +109,8 @@ class Gateway {
   FdReceiver* fd_receiver_ = nullptr;  // fdpass; frees itself when closed
   Connection* connections_ = nullptr;  // intrusive list head
   std::unique_ptr<char[]> read_scratch_;
+  Request spot_request_;
+  Response spot_response_;
   uv_timer_t sweep_timer_{};
   uv_timer_t drain_timer_{};
   BeforePoll<Connection> to_pump_;
@@ -105,6 +118,8 @@ class Gateway {
   bool draining_ = false;
   bool drain_timed_out_ = false;
   std::function<void()> on_drained_;
+  bool one_connection_ = false;  // fork: its lifecycle is logged at debug level, once per connection
+  std::function<void()> on_last_connection_;
 };
 
 }  // namespace rpcgate

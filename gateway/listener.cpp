@@ -60,6 +60,19 @@ void Listener::adopt(uv_stream_t* source) {
   connection->start(reject);
 }
 
+void Listener::adopt_fd(int fd) {
+  auto* connection = new Connection(gateway_, *this);
+  ++active_;
+  int rc = uv_tcp_open(reinterpret_cast<uv_tcp_t*>(connection->stream()), fd);
+  if (rc != 0) {
+    LOG_WARN("listener %s: cannot serve the connection passed by the master: %s", config_.name.c_str(), uv_strerror(rc));
+    ::close(fd);
+    connection->close();
+    return;
+  }
+  connection->start(false);
+}
+
 void Listener::log_rejection() {
   uint64_t events = 0;
   if (!rejection_log_.allow(gateway_.now_ms(), events)) return;

@@ -32,6 +32,8 @@ class Listener {
   void log_protocol_error(const Response& reply);
   // fdpass: takes the connection pending on `pipe` (accepted by the master) as if accepted here.
   void adopt(uv_stream_t* pipe);
+  // fork: serves the connection the master accepted before forking this process.
+  void adopt_fd(int fd);
 
   const conf::ListenerConfig& config() const { return config_; }
   size_t index() const { return index_; }

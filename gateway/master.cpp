@@ -112,8 +112,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
     sigprocmask(SIG_BLOCK, &watched_, &original_mask_);
     write_pid_file();
 
-    unsigned count = worker_count(*config_);
-    stats_ = StatsTable::create(count * kStatsSlotsPerWorker);
+    unsigned count = forking() ? 0 : worker_count(*config_);
+    stats_ = StatsTable::create(forking() ? config_->process.max_children : count * kStatsSlotsPerWorker);
     stats_->master().pid.set(static_cast<uint64_t>(getpid()));
     stats_->master().started_unix_ms.set(static_cast<uint64_t>(
         std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count()));
@@ -121,8 +121,12 @@ class Master final : public discovery::ZooKeeperClient::Events {
     configure_zookeeper();
     wait_for_discovery();
     spawn_generation(count);
-    LOG_INFO("master: rpcgate " RPCGATE_VERSION " (model %s) serving with %u workers, pid %d",
-             config_->process.model.c_str(), count, static_cast<int>(getpid()));
+    if (forking())
+      LOG_INFO("master: rpcgate " RPCGATE_VERSION " (model fork) serving each connection in a child of its own, "
+               "at most %zu at once, pid %d", config_->process.max_children, static_cast<int>(getpid()));
+    else
+      LOG_INFO("master: rpcgate " RPCGATE_VERSION " (model %s) serving with %u workers, pid %d",
+               config_->process.model.c_str(), count, static_cast<int>(getpid()));
     int code = supervise();
     LOG_INFO("master: served %llu requests on %llu connections over its lifetime",
              static_cast<unsigned long long>(stats_->total([](const Stats& s) -> const Counter& { return s.requests; })),
@@ -177,10 +181,11 @@ class Master final : public discovery::ZooKeeperClient::Events {
     return ordered;
   }
 
-  // A stats slot no live worker holds (reload() checks that there is one).
+  // A stats slot no live worker or child holds (reload() and max_children make sure there is one).
   size_t free_stats_slot() const {
     for (size_t i = 0; i < stats_->size(); ++i) {
-      bool taken = std::any_of(slots_.begin(), slots_.end(), [i](const WorkerSlot& s) { return s.stats_slot == i; });
+      bool taken = std::any_of(slots_.begin(), slots_.end(), [i](const WorkerSlot& s) { return s.stats_slot == i; }) ||
+                   std::any_of(children_.begin(), children_.end(), [i](const auto& child) { return child.second == i; });
       if (!taken) return i;
     }
     return stats_->size() - 1;
@@ -254,6 +259,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
   }
 
   bool threads() const { return config_->process.model == "threads"; }
+  bool forking() const { return config_->process.model == "fork"; }
+  bool accepting_here() const { return config_->process.model == "fdpass" || forking(); }
 
   ServeOptions worker_options(const WorkerSlot& slot, int control) const {
     ServeOptions options;
@@ -355,6 +362,63 @@ class Master final : public discovery::ZooKeeperClient::Events {
     exit(serve(*config_, options));
   }
 
+  // Model fork: the master accepted `fd` on listener `listener`; a child serves it and exits.
+  void accept_and_fork(int listen_fd, size_t listener) {
+    constexpr int kAcceptsPerWakeup = 64;  // then the signals get their turn
+    for (int n = 0; n < kAcceptsPerWakeup && children_.size() < config_->process.max_children; ++n) {
+      int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+          LOG_WARN("master: accept: %s", strerror(errno));
+        return;
+      }
+      size_t stats_slot = free_stats_slot();
+      pid_t pid = fork();
+      if (pid == 0) run_child(fd, listener, stats_slot);
+      close(fd);  // the child holds its own copy
+      if (pid < 0) {
+        LOG_ERROR("master: fork: %s; closed the connection", strerror(errno));
+        return;
+      }
+      children_[pid] = stats_slot;
+    }
+  }
+
+  // In the child of model fork: serves its one connection, then exits. It holds none of the
+  // master's listening sockets, so a drain's closing them refuses new connections at once.
+  [[noreturn]] void run_child(int fd, size_t listener, size_t stats_slot) {
+    sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
+    setpgid(0, 0);  // as a worker: a terminal's Ctrl-C is the master's to handle
+    close(master_pipe_[1]);
+    for (const auto& [unused, listen_fd] : listen_fds_) close(listen_fd);
+    if (signal_fd_ >= 0) close(signal_fd_);
+    if (admin_) admin_->close_descriptors();
+    static const discovery::Snapshot kNothingDiscovered;
+    ServeOptions options;
+    options.role = "connection child";
+    options.discovered = &kNothingDiscovered;
+    if (zookeeper_) {
+      if (zookeeper_->socket_fd() >= 0) close(zookeeper_->socket_fd());
+      options.discovered = &zookeeper_->snapshot();  // as of now: a child gets no updates
+    }
+    options.sockets.connection_fd = fd;
+    options.sockets.connection_listener = listener;
+    options.master_fd = master_pipe_[0];
+    options.stats = stats_.get();
+    options.stats_slot = stats_slot;
+    exit(serve(*config_, options));
+  }
+
+  void on_child_exit(std::map<pid_t, size_t>::iterator child, int status) {
+    Stats& stats = stats_->slot(child->second);
+    stats.pid.set(0);
+    stats.connections_active.set(0);
+    // A clean exit is the normal end of every connection; anything else is worth a line.
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      LOG_WARN("master: connection child (pid %d) %s", static_cast<int>(child->first), describe_status(status).c_str());
+    children_.erase(child);
+  }
+
   void schedule_respawn(WorkerSlot& slot, milliseconds delay) {
     slot.respawn_pending = true;
     slot.respawn_at = Clock::now() + delay;
@@ -405,6 +469,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
       if (pid > 0) {
         auto slot = std::find_if(slots_.begin(), slots_.end(), [pid](const WorkerSlot& s) { return s.pid == pid; });
         if (slot != slots_.end()) on_worker_exit(slot, status);
+        auto child = children_.find(pid);
+        if (child != children_.end()) on_child_exit(child, status);
         continue;
       }
       if (pid < 0 && errno == EINTR) continue;
@@ -433,10 +499,11 @@ class Master final : public discovery::ZooKeeperClient::Events {
   void signal_workers(int signum, bool include_retiring = true) {
     for (auto& slot : slots_)
       if (include_retiring || !slot.retiring) signal_worker(slot, signum);
+    for (const auto& [pid, unused] : children_) kill(pid, signum);
   }
 
   bool any_worker_alive() const {
-    return std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.running(); });
+    return !children_.empty() || std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.running(); });
   }
 
   bool every_slot_given_up() const {
@@ -510,7 +577,6 @@ class Master final : public discovery::ZooKeeperClient::Events {
       LOG_ERROR("master: signalfd: %s", strerror(errno));
       return 1;
     }
-    bool fdpass = config_->process.model == "fdpass";
     std::vector<pollfd> polled;
     std::vector<size_t> listener_of;  // listener index of polled[i + 1]
     while (true) {
@@ -519,7 +585,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
         LOG_INFO("master: every worker has exited; exiting");
         return exit_code_;
       }
-      if (!stopping_ && every_slot_given_up()) {
+      if (!stopping_ && !forking() && every_slot_given_up()) {
         LOG_ERROR("master: no worker could be kept running; exiting");
         return 1;
       }
@@ -537,7 +603,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
       }
       size_t listeners_at = polled.size();
       listener_of.clear();
-      if (fdpass && !stopping_) {
+      // fork: at max_children the master stops accepting; new connections wait in the backlog.
+      if (accepting_here() && !stopping_ && (!forking() || children_.size() < config_->process.max_children)) {
         for (size_t i = 0; i < config_->listeners.size(); ++i) {
           auto found = listen_fds_.find(config_->listeners[i].address.to_string());
           if (found == listen_fds_.end()) continue;
@@ -561,7 +628,12 @@ class Master final : public discovery::ZooKeeperClient::Events {
         while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) on_signal(static_cast<int>(info.ssi_signo));
       }
       for (size_t i = listeners_at; i < polled.size() && !stopping_ && !listen_fds_.empty(); ++i)
-        if (polled[i].revents & POLLIN) accept_and_pass(polled[i].fd, listener_of[i - listeners_at]);
+        if (polled[i].revents & POLLIN) {
+          if (forking())
+            accept_and_fork(polled[i].fd, listener_of[i - listeners_at]);
+          else
+            accept_and_pass(polled[i].fd, listener_of[i - listeners_at]);
+        }
       run_deadlines();
       after_zookeeper_events();
     }
@@ -676,7 +748,13 @@ class Master final : public discovery::ZooKeeperClient::Events {
       LOG_ERROR("master: %s; still serving the previous configuration", why.c_str());
       return refuse(why);
     }
-    unsigned count = worker_count(*fresh);
+    if (fresh->process.model == "fork" && fresh->process.max_children > stats_->size()) {
+      std::string why = "process.max_children cannot grow past its value at start (" + std::to_string(stats_->size()) +
+                        "), which sized the shared stats; restart rpcgate for that";
+      LOG_ERROR("master: %s; still serving the previous configuration", why.c_str());
+      return refuse(why);
+    }
+    unsigned count = fresh->process.model == "fork" ? 0 : worker_count(*fresh);
     size_t live = slots_.size();
     if (live + count > stats_->size()) {
       std::string why = "too many workers still draining (" + std::to_string(live) + ") to start " +
@@ -719,6 +797,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     LOG_INFO("master: configuration reloaded: generation %d of %u workers started, %zu older workers draining",
              generation_, count, live);
     ++stats_->master().reloads;
+    if (forking()) return {true, "new connections are served with the new configuration"};
     return {true, "generation " + std::to_string(generation_) + " of " + std::to_string(count) +
                       " workers started; " + std::to_string(live) + " older workers draining"};
   }
@@ -756,6 +835,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
   // Why the gateway should not get new traffic now, or "" when it should.
   std::string not_ready_reason() const {
     if (stopping_) return "draining";
+    if (forking()) return "";  // the master itself accepts
     size_t current = 0;
     for (const auto& slot : slots_) {
       if (slot.retiring) continue;
@@ -933,6 +1013,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
 
   // Registration starts once every worker of the current generation serves.
   bool workers_ready() const {
+    if (forking()) return true;  // the master itself accepts
     bool any = false;
     for (const auto& slot : slots_) {
       if (slot.retiring || slot.given_up) continue;
@@ -980,6 +1061,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
   std::string pid_file_;
   int generation_ = 0;
   std::vector<WorkerSlot> slots_;
+  std::map<pid_t, size_t> children_;  // model fork: each child's stats slot
   std::unique_ptr<StatsTable> stats_;  // shared with every worker; slot i is worker i's
   int master_pipe_[2] = {-1, -1};
   int thread_exits_[2] = {-1, -1};  // model threads: a worker thread writes a byte as it returns

@@ -162,6 +162,12 @@ int serve(const conf::Config& config, const ServeOptions& options) {
     exit_code = 1;
     handles.stop_requests = 1;
     handles.drain(loop);
+  } else if (options.sockets.connection_fd >= 0) {
+    // fork: one connection, then exit; one line per connection would flood the log at info.
+    LOG_DEBUG("serving as %s", options.role.c_str());
+    gateway.on_last_connection([&handles, loop] {
+      if (handles.stop_requests++ == 0) handles.drain(loop);
+    });
   } else {
     LOG_INFO("rpcgate " RPCGATE_VERSION " serving as %s (%s %d)", options.role.c_str(), options.thread ? "thread" : "pid",
              static_cast<int>(options.thread ? gettid() : getpid()));
@@ -183,7 +189,10 @@ int serve(const conf::Config& config, const ServeOptions& options) {
     _exit(exit_code);
   }
   if (rc != 0) LOG_ERROR("event loop closed with handles still open: %s", uv_strerror(rc));
-  LOG_INFO("%s exiting with status %d", options.role.c_str(), exit_code);
+  if (options.sockets.connection_fd >= 0)
+    LOG_DEBUG("%s exiting with status %d", options.role.c_str(), exit_code);
+  else
+    LOG_INFO("%s exiting with status %d", options.role.c_str(), exit_code);
   return exit_code;
 }
 

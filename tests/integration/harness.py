@@ -131,6 +131,15 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
         return proc.wait(timeout=timeout)
 
 
+def children(pid):
+    """PIDs of the direct children of `pid` (zombies included, until reaped), from /proc."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
 def rss_kib(pid):
     """Resident memory of a process in KiB, or None."""
     try:

@@ -20,7 +20,7 @@ import harness  # noqa: E402
 
 compute_pi = harness.import_bench("legacy_server").compute_pi
 
-MODELS = ["single", "prefork", "reuseport", "fdpass", "threads"]
+MODELS = ["single", "prefork", "reuseport", "fdpass", "threads", "fork"]
 WORKERS = 2
 LISTENERS = [{"name": "json", "codec": "json"}, {"name": "resp", "codec": "resp"},
              {"name": "protobuf", "codec": "protobuf"}]
@@ -56,7 +56,7 @@ class ModelSuite:
             process["workers"] = WORKERS
         self.gw = harness.Gateway(LISTENERS, process=process, log_level="info").start()
         self.gateways = (self.gw,)
-        if self.model != "single":
+        if self.model not in ("single", "fork"):  # fork has no workers until connections come
             self.assertTrue(wait_for(lambda: self.gw.log_text().count("serving as worker") >= WORKERS, 5 * harness.SLOWDOWN),
                             self.gw.log_tail())
 
@@ -146,6 +146,75 @@ class ModelSuite:
                 self.assertEqual((answer.get("out"), answer.get("id")), ("pi_r", i), answer)
                 self.assertLess(abs(answer["result"] - math.pi), 1e-5)
         self.assertEqual(self.gw.wait(10 * harness.SLOWDOWN), 0, self.gw.log_tail())
+
+
+class ForkModelTest(harness.GatewayTestCase):
+    """What only model fork has: a child per connection, bounded by max_children, each reaped."""
+
+    def start(self, **process):
+        self.gw = self.start_gateway([{"name": "json", "codec": "json"}],
+                                     process=dict({"model": "fork", "drain_timeout": "5s"}, **process), log_level="info")
+        return self.gw
+
+    def setUp(self):
+        self.__class__.gateways = ()
+
+    def tearDown(self):
+        for gw in self.gateways:
+            gw.__exit__(None, None, None)
+
+    def test_max_children_bounds_the_live_children_and_the_next_connection_waits(self):
+        gw = self.start(max_children=2)
+        first, second = harness.JsonClient(gw.port("json")), harness.JsonClient(gw.port("json"))
+        try:
+            self.assertEqual(first.call("ping", 1)["result"], 1)
+            self.assertEqual(second.call("ping", 2)["result"], 2)
+            self.assertEqual(len(harness.children(gw.pid)), 2)
+            with harness.JsonClient(gw.port("json"), timeout=5) as third:
+                third.send({"in": "ping", "params": 3})
+                readable, _, _ = harness.select.select([third.sock], [], [], 0.5)
+                self.assertEqual(readable, [], "a third connection was served past max_children 2")
+                self.assertEqual(len(harness.children(gw.pid)), 2)
+                first.close()  # its child exits, and the waiting connection gets one
+                self.assertEqual(third.recv()["result"], 3)
+        finally:
+            first.close()
+            second.close()
+
+    def test_every_child_is_reaped(self):
+        gw = self.start(max_children=16)
+        for i in range(60):  # one after another...
+            with harness.JsonClient(gw.port("json")) as client:
+                self.assertEqual(client.call("ping", i)["result"], i)
+        clients = [harness.JsonClient(gw.port("json")) for _ in range(16)]  # ...and at once
+        try:
+            for i, client in enumerate(clients):
+                self.assertEqual(client.call("ping", i)["result"], i)
+        finally:
+            for client in clients:
+                client.close()
+        self.assertTrue(wait_for(lambda: harness.children(gw.pid) == [], 5 * harness.SLOWDOWN),
+                        "children left, zombies included: %r" % harness.children(gw.pid))
+        self.assertEqual(accepted_connections(gw.port("json")), 60 + 16 + 1)
+
+    def test_a_killed_child_costs_only_its_own_connection(self):
+        gw = self.start()
+        with harness.JsonClient(gw.port("json")) as victim, harness.JsonClient(gw.port("json")) as bystander:
+            self.assertEqual(victim.call("ping", 1)["result"], 1)
+            self.assertEqual(bystander.call("ping", 2)["result"], 2)
+            before = set(harness.children(gw.pid))
+            self.assertEqual(len(before), 2)
+            os.kill(min(before), signal.SIGKILL)  # the older child serves `victim`
+            closed, _ = harness.wait_closed(victim.sock)
+            self.assertTrue(closed)
+            self.assertEqual(bystander.call("ping", 3)["result"], 3)
+        self.assertTrue(wait_for(lambda: "was killed by SIGKILL" in gw.log_text(), 5), gw.log_tail())
+
+
+def accepted_connections(port):
+    """The total over every worker (here: every child, live or gone), this connection included."""
+    with harness.JsonClient(port) as client:
+        return client.call("stats")["result"]["connections"]["accepted"]
 
 
 def _accepts(port):

@@ -128,7 +128,7 @@ TEST_CASE("wrong types say what was expected") {
   check_problem(
       with_listener("process: {model: prefrok}\n"), 2,
       {"process.model: unknown value 'prefrok' (did you mean 'prefork'?); expected one of: "
-       "prefork, reuseport, fdpass, threads, single"});
+       "prefork, reuseport, fdpass, threads, fork, single"});
   check_problem(with_listener("process: single\n"), 2,
                 {"process: expected a mapping for process", "got 'single'"});
   check_problem(with_listener("listeners2: 1\n"), 2, {"unknown key 'listeners2'"});

@@ -49,8 +49,8 @@ zookeeper:
   servers: [127.0.0.1:2181]
 )");
   const std::vector<std::string> expected = {
-      "x.yaml:5: process.pid_file is written by the master of the prefork, reuseport, fdpass and "
-      "threads models; model single has none",
+      "x.yaml:5: process.pid_file is written by the master of the prefork, reuseport, fdpass, "
+      "threads and fork models; model single has none",
       "x.yaml:9: admin: the admin port is served by the master, and process.model single has none; "
       "use prefork (workers: 1 for one worker)",
       "x.yaml:18: zookeeper: the ZooKeeper session is the master's (one for all workers) and "
