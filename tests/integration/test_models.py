@@ -8,10 +8,12 @@ names the model: `test_models.py ModelThreadsTest` runs one."""
 
 import math
 import os
+import shutil
 import signal
 import socket
 import struct
 import sys
+import tempfile
 import time
 import unittest
 
@@ -209,6 +211,47 @@ class ForkModelTest(harness.GatewayTestCase):
             self.assertTrue(closed)
             self.assertEqual(bystander.call("ping", 3)["result"], 3)
         self.assertTrue(wait_for(lambda: "was killed by SIGKILL" in gw.log_text(), 5), gw.log_tail())
+
+
+class ThreadsModelTest(harness.GatewayTestCase):
+    """What only model threads has: one process, and signals turned into commands to the threads."""
+
+    def test_one_process_with_a_thread_per_worker_and_log_reopening(self):
+        directory = tempfile.mkdtemp(prefix="rpcgate-threads-")
+        access_log = os.path.join(directory, "access.log")
+        gw = self.start_gateway([{"name": "json", "codec": "json"}], process={"model": "threads", "workers": 3},
+                                extra={"logging": {"level": "info", "access_log": True, "access_log_file": access_log}})
+        try:
+            self.assertTrue(wait_for(lambda: gw.log_text().count("serving as worker") == 3, 5 * harness.SLOWDOWN))
+            self.assertEqual(harness.children(gw.pid), [], "model threads forks nothing")
+            self.assertGreaterEqual(len(os.listdir("/proc/%d/task" % gw.pid)), 4, "the master thread and 3 workers")
+            self.call_pings(gw, 10)
+            self.assertTrue(wait_for(lambda: _lines(access_log) == 10, 5), "10 access log lines")
+            # logrotate's way: rename, then SIGUSR1; each thread reopens its access log.
+            os.rename(access_log, access_log + ".1")
+            gw.send_signal(signal.SIGUSR1)
+            time.sleep(0.3)
+            self.call_pings(gw, 6)
+            self.assertTrue(wait_for(lambda: _lines(access_log) == 6, 5), "6 lines in the reopened file")
+            self.assertEqual(_lines(access_log + ".1"), 10)
+            gw.stop()
+            self.assertEqual(gw.returncode, 0)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    @staticmethod
+    def call_pings(gw, count):
+        for i in range(count):  # a connection each, so that the threads share them
+            with harness.JsonClient(gw.port("json")) as client:
+                assert client.call("ping", i)["result"] == i
+
+
+def _lines(path):
+    try:
+        with open(path) as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return -1
 
 
 def accepted_connections(port):
