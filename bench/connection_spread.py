@@ -3,9 +3,9 @@
 
 For each model, starts rpcgate with N workers on a free loopback port, opens C connections (all
 held open, as a pool of long-lived clients would), asks each which worker serves it (the
-process_id line of INFO), and prints the count per worker with min/max and the coefficient of
-variation. Connections are opened one after another, from one client: the worst case for accept
-competition, where the worker that went back to waiting last tends to win again.
+process_id and worker lines of INFO), and prints the count per worker with min/max and the
+coefficient of variation. Connections are opened one after another, from one client: the worst
+case for accept competition, where the worker that went back to waiting last tends to win again.
 
   bench/connection_spread.py [--rpcgate build/rpcgate] [--workers 4] [--connections 400]
 """
@@ -22,17 +22,33 @@ import time
 from benchlib import free_port, wait_port
 
 
-
-
-def info_pid(sock):
+def info_worker(sock):
+    """Which worker serves this connection: (process_id, worker) from INFO server. The worker index
+    tells the threads of `model: threads` apart, which share one process id."""
     sock.sendall(b"INFO server\r\n")
     data = b""
-    while b"process_id:" not in data or not re.search(rb"process_id:(\d+)\r\n", data):
+    pattern = re.compile(rb"process_id:(\d+)\r\n(?:.*\r\n)*?worker:(\d+)\r\n")
+    while not pattern.search(data):
         chunk = sock.recv(65536)
         if not chunk:
             raise RuntimeError("connection closed")
         data += chunk
-    return int(re.search(rb"process_id:(\d+)\r\n", data).group(1))
+    m = pattern.search(data)
+    return int(m.group(1)), int(m.group(2))
+
+
+def count_by_worker(port, connections, socks):
+    """Opens `connections` connections to a running gateway's RESP port, one after another, and asks
+    each which worker serves it; returns {(process id, worker index): connections}. Every socket
+    opened is appended to `socks` and left open (the caller closes them), so that all are held at
+    once."""
+    counts = {}
+    for _ in range(connections):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        socks.append(s)
+        worker = info_worker(s)
+        counts[worker] = counts.get(worker, 0) + 1
+    return counts
 
 
 def measure(binary, model, workers, connections):
@@ -48,13 +64,7 @@ def measure(binary, model, workers, connections):
     try:
         wait_port(port)
         time.sleep(0.3)  # every worker listening
-        counts = {}
-        for _ in range(connections):
-            s = socket.create_connection(("127.0.0.1", port), timeout=5)
-            socks.append(s)
-            pid = info_pid(s)
-            counts[pid] = counts.get(pid, 0) + 1
-        return counts
+        return count_by_worker(port, connections, socks)
     finally:
         for s in socks:
             s.close()

@@ -501,7 +501,8 @@ def print_tables(report):
 
 # ----------------------------------------------------------------------------- main
 
-def main():
+def build_parser():
+    """The command line; bench/run.py parses its own memory options with it too."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_rpcgate_arguments(parser, "rounds (every target, fresh processes each time)")
     parser.add_argument("--connections", metavar="N", type=int, default=10000,
@@ -525,6 +526,11 @@ def main():
     parser.add_argument("--quick", action="store_true",
                         help="one round of 1000 connections, --linger 1: a smoke run of about 15 s")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
+    return parser
+
+
+def main():
+    parser = build_parser()
     args = parser.parse_args()
 
     targets = list(TARGETS) if not args.only else [t.strip() for t in args.only.split(",") if t.strip()]

@@ -165,14 +165,17 @@ STARTERS = {"rpcgate": start_rpcgate, "nutcracker": start_nutcracker, "haproxy":
 BINARIES = {"nutcracker": "nutcracker", "haproxy": "haproxy"}
 
 
+def first_line(cmd):
+    """The first line a command prints (stdout, then stderr), e.g. a version."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        text = (done.stdout + done.stderr).strip().splitlines()
+        return text[0] if text else ""
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unavailable ({e})"
+
+
 def versions(args):
-    def first_line(cmd):
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-            text = (done.stdout + done.stderr).strip().splitlines()
-            return text[0] if text else ""
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return f"unavailable ({e})"
     v = {"redis-server": first_line(["redis-server", "--version"]),
          "redis-benchmark": first_line(["redis-benchmark", "--version"]),
          "rpcgate": first_line([args.rpcgate, "--version"]),
@@ -189,6 +192,19 @@ def versions(args):
 
 
 # ----------------------------------------------------------------------------- measuring
+
+def probe(target, port, redis_port):
+    """A SET sent through `port` must be readable directly from Redis: "ok", or what went wrong."""
+    key = f"proxy_compare:{os.getpid()}:{target}"
+    try:
+        set_reply = resp_command(port, "SET", key, f"via-{target}")
+        get_reply = resp_command(redis_port, "GET", key)
+        resp_command(redis_port, "DEL", key)
+    except OSError as e:
+        return f"{type(e).__name__}: {e}"
+    ok = set_reply == b"+OK\r\n" and f"via-{target}".encode() in get_reply
+    return "ok" if ok else f"SET -> {set_reply!r}, GET -> {get_reply!r}"
+
 
 def machine_busy():
     """CPU seconds that the whole machine has spent busy (all CPUs), from /proc/stat."""
@@ -416,15 +432,7 @@ def main():
         # Each target really reaches this Redis: a SET through it is read back directly.
         probe_results, failed = {}, []
         for target in targets:
-            key = f"proxy_compare:{os.getpid()}:{target}"
-            try:
-                set_reply = resp_command(ports[target], "SET", key, f"via-{target}")
-                get_reply = resp_command(redis_port, "GET", key)
-                resp_command(redis_port, "DEL", key)
-                ok = set_reply == b"+OK\r\n" and f"via-{target}".encode() in get_reply
-                probe_results[target] = "ok" if ok else f"SET -> {set_reply!r}, GET -> {get_reply!r}"
-            except OSError as e:
-                probe_results[target] = f"{type(e).__name__}: {e}"
+            probe_results[target] = probe(target, ports[target], redis_port)
             if probe_results[target] != "ok":
                 failed.append(target)
                 log(f"{target}: does not forward to Redis ({probe_results[target]}); not measured")
