@@ -18,7 +18,7 @@ test_packages=(
   zookeeper python3-kazoo
   prometheus
 )
-bench_packages=(nutcracker haproxy)
+bench_packages=(nutcracker haproxy gnuplot-nox)
 
 wanted=("${build_packages[@]}")
 case "${1:-}" in
