@@ -1,5 +1,7 @@
 // Drives a hiredis 0.14 reader over the caller's unconsumed input (the codec.h contract) and
 // maps the reader's pointers back into that input, so parsed strings are views, not copies.
+// The reader is held only while it is needed: taken when bytes are fed, and handed back, to be
+// reused by another feed on the same thread, once it holds nothing the caller still needs.
 #pragma once
 
 #include <hiredis/read.h>
@@ -21,18 +23,26 @@ namespace rpcgate::codec::resp {
 // not consumed yet; consume() shifts them when the caller consumes a frame.
 class HiredisFeed {
  public:
-  // `functions` must outlive the feed; `privdata` reaches every object function as
-  // task->privdata.
-  HiredisFeed(redisReplyObjectFunctions* functions, void* privdata);
+  HiredisFeed() = default;  // holds no reader yet: allocates nothing
   ~HiredisFeed();
   HiredisFeed(const HiredisFeed&) = delete;
   HiredisFeed& operator=(const HiredisFeed&) = delete;
 
-  // False when the reader could not be created (out of memory).
-  bool valid() const { return reader_ != nullptr; }
+  // Holds a reader from here on, until release_if_idle(): the one held already, or a spare one
+  // of this thread, or a new one. `functions` must outlive the feed; `privdata` reaches every
+  // object function as task->privdata. False when no reader could be created (out of memory).
+  bool acquire(redisReplyObjectFunctions* functions, void* privdata);
+
+  // Hands the reader back when it holds nothing the caller still needs: every byte fed was
+  // consumed (fed() == 0) and no item is begun. A 10,000-connection server then holds readers
+  // only for the connections part-way through a command, not one (560 bytes and its buffer)
+  // per connection. Cheap: call it at every frame boundary.
+  void release_if_idle();
 
   // Bytes of the current input handed to the reader so far.
   size_t fed() const { return fed_; }
+
+  // Every call below but consume() and discard() needs a reader held (after acquire()).
 
   // Feeds input[fed, min(window, fed + max(kChunk, want))). Bounded chunks keep the reader's
   // buffer, and so the memmove it does on every trim, small however large the input is. No-op
@@ -65,7 +75,8 @@ class HiredisFeed {
   void consume(size_t n) { fed_ -= n; }
 
   // At a frame boundary only: drop whatever the reader holds beyond it, and continue feeding
-  // from input offset `at` (the server's inline path parses such bytes itself).
+  // from input offset `at` (the server's inline path parses such bytes itself). Also without a
+  // reader.
   void discard(size_t at);
 
   // The reader's error text after kError ("Bad bulk string length", "Out of memory", ...).
@@ -74,7 +85,7 @@ class HiredisFeed {
   static constexpr size_t kChunk = 4096;
 
  private:
-  redisReader* reader_;
+  redisReader* reader_ = nullptr;
   size_t fed_ = 0;
   const char* base_ptr_ = nullptr;  // reader buffer position at the start of get_reply()
   size_t base_offset_ = 0;          // input offset of base_ptr_

@@ -51,13 +51,13 @@ class HiredisReader {
  protected:
   enum class Step : uint8_t { kReply, kNeedMore, kError };
 
-  explicit HiredisReader(const Limits& limits) : limits_(limits), feed_(&functions_, this) {}
+  explicit HiredisReader(const Limits& limits) : limits_(limits) {}
   ~HiredisReader() = default;
 
   // Feeds input[fed, window) and runs the reader: kReply once an item is whole, kNeedMore once
   // everything up to `window` is fed and it is not, kError once fail() recorded why.
   Step drive(std::string_view input, size_t window) {
-    if (!feed_.valid()) {
+    if (!feed_.acquire(&functions_, this)) {
       fail(ErrorCode::kInternal, "cannot create the RESP reader");
       return Step::kError;
     }

@@ -35,7 +35,7 @@ void MultibulkReader::reset_frame() {
 MultibulkReader::Result MultibulkReader::read(std::string_view input, size_t start,
                                               size_t window) {
   // The reader holds nothing before `start` (an inline command there was parsed without it).
-  if (feed_.valid() && feed_.fed() < start) feed_.discard(start);
+  if (feed_.fed() < start) feed_.discard(start);
   input_ = input;
   start_ = start;
   const Step step = drive(input, window);

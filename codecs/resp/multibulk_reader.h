@@ -33,8 +33,13 @@ class MultibulkReader : public HiredisReader<MultibulkReader> {
   // After kFrame: the arguments, as spans of the input given to read().
   const std::vector<ArgSpan>& args() const { return args_; }
 
-  // The caller consumed `n` bytes of input, ending at a frame boundary.
-  void consume(size_t n) { feed_.consume(n); }
+  // The caller consumed `n` bytes of input, ending at a frame boundary. When that was all it
+  // was fed (the usual end of a read), the hiredis reader goes back to the thread's spares, so
+  // an idle connection holds none.
+  void consume(size_t n) {
+    feed_.consume(n);
+    feed_.release_if_idle();
+  }
 
   // At a frame boundary the next frame is an inline command: forget fed bytes and continue
   // feeding at input offset `at` (after that command).
