@@ -83,9 +83,8 @@ Json auto_argument(std::string_view arg, size_t max_depth) {
   return Json(std::string(arg));
 }
 
-DecodeStatus build_request(std::string_view name, std::span<const std::string_view> argv,
-                           const CodecOptions& options, Request& request, Response& reply) {
-  const size_t max_depth = options.limits.max_depth;
+DecodeStatus build_request(std::string_view name, std::span<const std::string_view> argv, RespArgs resp_args,
+                           size_t max_depth, Request& request, Response& reply) {
   if (name == "call") {
     if (argv.size() < 2 || argv.size() > 3 || argv[1].empty()) {
       reply.set_error(ErrorCode::kBadRequest,
@@ -107,8 +106,7 @@ DecodeStatus build_request(std::string_view name, std::span<const std::string_vi
   std::span<const std::string_view> args = argv.subspan(1);
   if (args.empty()) return DecodeStatus::kRequest;  // params stay null: no JSON work for PING
   auto value = [&](std::string_view arg) {
-    return options.resp_args == RespArgs::kStrings ? string_argument(arg)
-                                                   : auto_argument(arg, max_depth);
+    return resp_args == RespArgs::kStrings ? string_argument(arg) : auto_argument(arg, max_depth);
   };
   if (args.size() == 1) {
     request.params = value(args[0]);

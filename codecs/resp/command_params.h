@@ -10,11 +10,12 @@
 
 namespace rpcgate::codec::resp {
 
-// Fills `request` from `argv` (argv[0] is the command; `name` is it lower-cased). Returns kRequest,
-// or kAnswered with a BAD_REQUEST in `reply` when the arguments cannot make a request (CALL
-// without a method, CALL with invalid JSON).
-DecodeStatus build_request(std::string_view name, std::span<const std::string_view> argv,
-                           const CodecOptions& options, Request& request, Response& reply);
+// Fills `request` from `argv` (argv[0] is the command; `name` is it lower-cased), each argument
+// made a value as `resp_args` says, JSON nested at most `max_depth` levels. Returns kRequest, or
+// kAnswered with a BAD_REQUEST in `reply` when the arguments cannot make a request (CALL without
+// a method, CALL with invalid JSON).
+DecodeStatus build_request(std::string_view name, std::span<const std::string_view> argv, RespArgs resp_args,
+                           size_t max_depth, Request& request, Response& reply);
 
 // One argument as a value, `args: auto` style: JSON when it is a JSON text of at most `max_depth`
 // levels (and, for a number, one JSON keeps exactly), else the string; binary when it is not

@@ -47,6 +47,7 @@ class HiredisReader {
 
   // Bytes of the current input the reader has been fed.
   size_t fed() const { return feed_.fed(); }
+  const Limits& limits() const { return limits_; }
 
  protected:
   enum class Step : uint8_t { kReply, kNeedMore, kError };

@@ -12,7 +12,10 @@
 namespace rpcgate::codec::resp {
 
 RespServerCodec::RespServerCodec(const CodecOptions& options)
-    : options_(options), multibulk_(options.limits), connection_(options.credentials) {}
+    : multibulk_(options.limits),
+      connection_(options.credentials),
+      resp_args_(options.resp_args),
+      redis_upstream_(options.redis_upstream) {}
 
 DecodeResult RespServerCodec::decode(std::string_view input, Request& request, Response& reply) {
   if (broken_) return broken(broken_code_, broken_message_, reply);
@@ -21,7 +24,7 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
 
   // Nothing past this window is ever parsed: a command (with any empty ones before it) must fit
   // in max_request_bytes of unconsumed input, and so every other check happens within it.
-  const size_t window = std::min(input.size(), options_.limits.max_request_bytes);
+  const size_t window = std::min(input.size(), limits().max_request_bytes);
   for (;;) {
     const size_t start = skip_;
     if (start >= window) return need_more(input, reply);
@@ -45,12 +48,12 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
       }
     }
 
-    InlineReader::Result read = inline_.read(input, start, window, options_.limits);
+    InlineReader::Result read = inline_.read(input, start, window, limits());
     if (read.outcome == InlineReader::Outcome::kNeedMore) return need_more(input, reply);
     if (read.outcome == InlineReader::Outcome::kTooLarge)
       return broken(ErrorCode::kTooLarge,
                     "Protocol error: inline request longer than " +
-                        std::to_string(options_.limits.max_inline_bytes) + " bytes",
+                        std::to_string(limits().max_inline_bytes) + " bytes",
                     reply);
     if (!split_inline_args(read.line, inline_scratch_, inline_spans_))
       return broken(ErrorCode::kBadRequest, "Protocol error: unbalanced quotes in request", reply);
@@ -60,10 +63,10 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
       skip_ = read.end;
       continue;
     }
-    if (inline_spans_.size() > options_.limits.max_elements)
+    if (inline_spans_.size() > limits().max_elements)
       return broken(ErrorCode::kTooLarge,
                     "inline request of " + std::to_string(inline_spans_.size()) +
-                        " words exceeds the limit of " + std::to_string(options_.limits.max_elements),
+                        " words exceeds the limit of " + std::to_string(limits().max_elements),
                     reply);
     argv_.clear();
     for (const ArgSpan& arg : inline_spans_)
@@ -90,7 +93,7 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
     return result;
   }
   if (ConnectionCommands::handles(name_) &&
-      !(options_.redis_upstream && ConnectionCommands::forwardable(name_))) {
+      !(redis_upstream_ && ConnectionCommands::forwardable(name_))) {
     reply.clear();
     connection_.answer(name_, argv_, reply);
     result.status = DecodeStatus::kAnswered;
@@ -98,14 +101,14 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
   }
   request.clear();
   reply.clear();
-  result.status = build_request(name_, argv_, options_, request, reply);
+  result.status = build_request(name_, argv_, resp_args_, limits().max_depth, request, reply);
   return result;
 }
 
 DecodeResult RespServerCodec::need_more(std::string_view input, Response& reply) {
-  if (input.size() > options_.limits.max_request_bytes)
+  if (input.size() > limits().max_request_bytes)
     return broken(ErrorCode::kTooLarge,
-                  "request larger than " + std::to_string(options_.limits.max_request_bytes) +
+                  "request larger than " + std::to_string(limits().max_request_bytes) +
                       " bytes",
                   reply);
   return DecodeResult{};
@@ -132,11 +135,11 @@ DecodeResult RespServerCodec::broken(ErrorCode code, std::string_view message, R
   if (!broken_) {
     broken_ = true;
     broken_code_ = code;
-    broken_message_ = options_.redis_upstream ? redis_protocol_error(code, message) : std::string(message);
+    broken_message_ = redis_upstream_ ? redis_protocol_error(code, message) : std::string(message);
   }
   reply.clear();
   reply.set_error(broken_code_, broken_message_);
-  if (options_.redis_upstream) reply.kind = kKindRawError;
+  if (redis_upstream_) reply.kind = kKindRawError;
   reply.close_after = true;
   return DecodeResult{DecodeStatus::kBroken, 0};
 }

@@ -43,7 +43,9 @@ class RespServerCodec final : public ServerCodec {
   DecodeResult broken(ErrorCode code, std::string_view message, Response& reply);
   DecodeResult need_more(std::string_view input, Response& reply);
 
-  CodecOptions options_;
+  // The options it uses, and not a copy of CodecOptions (120 bytes per connection): its
+  // limits are the multibulk reader's (limits()), its credentials are connection_'s.
+  const Limits& limits() const { return multibulk_.limits(); }
   MultibulkReader multibulk_;
   InlineReader inline_;
   ConnectionCommands connection_;
@@ -60,6 +62,8 @@ class RespServerCodec final : public ServerCodec {
   std::string name_;
   std::vector<std::string> local_args_;  // answer_locally's arguments, as text
 
+  RespArgs resp_args_;
+  bool redis_upstream_;
   bool broken_ = false;
   ErrorCode broken_code_ = ErrorCode::kNone;
   std::string broken_message_;
