@@ -29,13 +29,14 @@ Connection::Connection(Gateway& gateway, Listener& listener)
     : gateway_(gateway),
       listener_(listener),
       codec_(listener.make_codec()),
+      request_(gateway.spot_request()),
+      response_(gateway.spot_response()),
       in_order_(codec_->answers_in_order()),
       histograms_(gateway.config().admin.latency_histograms),
       timing_(histograms_ || gateway.access_log() != nullptr),
       login_required_(listener.codec_options().credentials != nullptr && !codec_->enforces_login()) {
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
-  write_req_.data = this;
   gateway_.add_connection(this);
 }
 
@@ -46,6 +47,7 @@ void Connection::start(bool reject) {
   uv_tcp_nodelay(&tcp_, 1);
   if (reject) {
     ++stats.connections_rejected;
+    response_.clear();  // the loop's: it may hold another connection's last answer
     response_.set_error(ErrorCode::kOverloaded, "too many connections");
     codec_->encode(response_, output_);
     close_when_flushed_ = true;
@@ -352,10 +354,10 @@ void Connection::on_push(std::string_view frame) {
   // Pushes come whether or not the client reads (pub/sub): unlike answers, pausing the client's
   // reads does not stop them, so the output bound is enforced here.
   const auto& config = listener_.config();
-  if (output_.size() + writing_.size() + frame.size() > config.output_limit || pending_.size() >= config.max_pipeline) {
+  if (unsent() + frame.size() > config.output_limit || pending_.size() >= config.max_pipeline) {
     ++gateway_.stats().connections_output_overflow;
     LOG_WARN("listener %s: closing a subscriber that does not read its messages (%zu bytes unsent, output_limit %zu)",
-             config.name.c_str(), output_.size() + writing_.size(), config.output_limit);
+             config.name.c_str(), unsent(), config.output_limit);
     close();
     return;
   }
@@ -463,7 +465,7 @@ void Connection::record_call_latency(const PendingCall* call) {
 
 void Connection::flush() {
   if (!spot_answers_.empty()) record_spot_latencies();
-  if (closing_ || write_in_flight_ || output_.empty()) return;
+  if (closing_ || write_ != nullptr || output_.empty()) return;
   if (output_.size() > listener_.config().output_limit) {
     ++gateway_.stats().connections_output_overflow;
     LOG_WARN("listener %s: closing a client that does not read its answers (%zu bytes unsent, output_limit %zu)",
@@ -487,27 +489,28 @@ void Connection::flush() {
     return;
   }
   // The socket is full: hand the rest to libuv and collect further answers behind it.
-  writing_.assign(output_, sent);
+  write_ = std::make_unique<Write>();
+  write_->req.data = this;
+  write_->bytes.assign(output_, sent);
   output_.clear();
-  buf = uv_buf_init(writing_.data(), writing_.size());
-  write_in_flight_ = true;
-  int rc = uv_write(&write_req_, stream(), &buf, 1, &Connection::on_write);
+  buf = uv_buf_init(write_->bytes.data(), write_->bytes.size());
+  int rc = uv_write(&write_->req, stream(), &buf, 1, &Connection::on_write);
   if (rc != 0) {
-    write_in_flight_ = false;
+    write_.reset();
     close();
   }
 }
 
 void Connection::on_write(uv_write_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
-  self->write_in_flight_ = false;
+  // libuv is done with the request: it and its bytes go, whatever the status.
+  std::unique_ptr<Write> done = std::move(self->write_);
   if (status < 0) {
     self->close();  // also reached with UV_ECANCELED while closing
     return;
   }
-  self->gateway_.stats().bytes_out += self->writing_.size();
-  self->writing_.clear();
-  if (self->writing_.capacity() > kKeepOutputCapacity) std::string().swap(self->writing_);
+  self->gateway_.stats().bytes_out += done->bytes.size();
+  done.reset();
   self->pump();
 }
 
@@ -523,7 +526,7 @@ void Connection::pump() {
     flush();
   }
   if (closing_) return;
-  bool all_answered = pending_.empty() && output_.empty() && !write_in_flight_;
+  bool all_answered = pending_.empty() && output_.empty() && write_ == nullptr;
   // Whatever is left in input_ now is the start of a frame that will never be completed.
   if (all_answered && (close_when_flushed_ || read_eof_)) {
     close();
@@ -534,9 +537,8 @@ void Connection::pump() {
 
 void Connection::update_reading() {
   const auto& config = listener_.config();
-  size_t unsent = output_.size() + writing_.size();
   bool want = !read_eof_ && !broken_ && !close_when_flushed_ &&
-              pending_.size() < config.max_pipeline && unsent < config.output_high_water;
+              pending_.size() < config.max_pipeline && unsent() < config.output_high_water;
   if (want && !reading_) {
     reading_ = uv_read_start(stream(), &Connection::on_alloc, &Connection::on_read) == 0;
   } else if (!want && reading_) {
@@ -556,7 +558,7 @@ void Connection::rearm_quickack() {
 }
 
 void Connection::close_if_idle(uint64_t now_ms) {
-  if (closing_ || !pending_.empty() || write_in_flight_ || !output_.empty()) return;
+  if (closing_ || !pending_.empty() || write_ != nullptr || !output_.empty()) return;
   uint64_t quiet_ms = now_ms - last_active_ms_;
   if (draining_ && input_.empty() && quiet_ms >= kDrainQuietMs) {
     close();

@@ -98,37 +98,47 @@ class Connection final : public CallOwner {
   void record_call_latency(const PendingCall* call);
   void update_reading();
   void rearm_quickack();
+  // Answers encoded and not yet taken by the kernel.
+  size_t unsent() const { return output_.size() + (write_ != nullptr ? write_->bytes.size() : 0); }
 
   Gateway& gateway_;
   Listener& listener_;
   uv_tcp_t tcp_{};
-  uv_write_t write_req_{};
   std::unique_ptr<codec::ServerCodec> codec_;
+  // The loop's (Gateway::spot_request): every request is decoded into request_, and every
+  // answer made on the spot is built in response_, before the next connection decodes.
+  Request& request_;
+  Response& response_;
 
   ByteBuffer input_;       // bytes of an incomplete frame, kept between reads
   std::string output_;     // answers encoded and not yet handed to the kernel
-  std::string writing_;    // handed to uv_write, released by on_write
-  Request request_;        // reused for every request decoded on the spot
-  Response response_;      // reused for every answer made on the spot
+  // What the kernel did not take at once: libuv's write request and the bytes it sends. Nearly
+  // every answer leaves whole with uv_try_write, so this is allocated only for a write that
+  // waits, and freed by its on_write: an idle connection holds neither (224 bytes).
+  struct Write {
+    uv_write_t req{};
+    std::string bytes;
+  };
+  std::unique_ptr<Write> write_;  // set while a write is in flight
   PendingQueue pending_;  // in request order
   std::vector<std::unique_ptr<backends::Pin>> pins_;  // at most one per cluster
-  bool in_order_ = true;              // false: the codec carries ids, answers leave as they complete
 
-  const bool histograms_;      // admin.latency_histograms
-  const bool timing_;          // histograms or the access log: reads are timed
   uint64_t read_ns_ = 0;       // when the last read arrived
   uint64_t frame_bytes_ = 0;   // the size of the frame being handled
   std::string peer_;           // "ip:port", for the access log
+  std::vector<uint32_t> spot_answers_;  // routes (+ 1) of the answers made on the spot since the last flush
+  uint64_t last_active_ms_ = 0;
+  uint32_t answer_route_ = 0;  // the route of the answer being made on the spot, + 1 (0: none)
+
+  // The flags last, together, so that they share one word.
+  bool in_order_ = true;       // false: the codec carries ids, answers leave as they complete
+  const bool histograms_;      // admin.latency_histograms
+  const bool timing_;          // histograms or the access log: reads are timed
   const bool login_required_;  // the listener has users and the codec leaves the login to us
   bool logged_in_ = false;
   bool login_failure_logged_ = false;  // one log line per connection, however many attempts
-  uint32_t answer_route_ = 0;  // the route of the answer being made on the spot, + 1 (0: none)
-  std::vector<uint32_t> spot_answers_;  // their routes (+ 1), since the last flush
-
-  uint64_t last_active_ms_ = 0;
   bool reading_ = false;
   bool awaiting_bytes_ = false;  // input_ holds only part of a frame: decode again after a read
-  bool write_in_flight_ = false;
   bool read_eof_ = false;      // the client half-closed: answer what was read, then close
   bool broken_ = false;        // framing error: no more decoding
   bool close_when_flushed_ = false;
