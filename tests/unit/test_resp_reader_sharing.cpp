@@ -14,13 +14,8 @@
 #include "codecs/resp/resp_codec.h"
 #include "tests/support/codec_driver.h"
 
-using rpcgate::Request;
-using rpcgate::Response;
-using rpcgate::codec::ClientCodec;
-using rpcgate::codec::CodecOptions;
-using rpcgate::codec::DecodeResult;
-using rpcgate::codec::DecodeStatus;
-using rpcgate::codec::ServerCodec;
+using namespace rpcgate;
+using namespace rpcgate::codec;
 
 namespace {
 
@@ -126,9 +121,9 @@ struct Peer {
 std::unique_ptr<Peer> make_peer(bool is_server, std::string stream) {
   auto peer = std::make_unique<Peer>();
   if (is_server)
-    peer->server = rpcgate::codec::resp::make_server_codec(CodecOptions{});
+    peer->server = resp::make_server_codec(CodecOptions{});
   else
-    peer->client = rpcgate::codec::resp::make_client_codec(CodecOptions{});
+    peer->client = resp::make_client_codec(CodecOptions{});
   peer->stream = std::move(stream);
   return peer;
 }
