@@ -187,6 +187,12 @@ class Section:
 
     def add(self, server):
         self.servers.append(server)
+        cmd = server.cmd[3:] if server.cmd[:2] == ["taskset", "-c"] else server.cmd
+        text = shlex.join(os.path.relpath(c, ROOT) if c.startswith(ROOT + "/") else c for c in cmd)
+        text = re.sub(r"\b\d{4,5}\b", "PORT", text.replace(self.workdir, "DIR"))
+        servers = self.ctx.commands.setdefault((self.name, "servers"), [])
+        if text not in servers:
+            servers.append(text)
         return server
 
     def start(self, name, cmd):
@@ -335,7 +341,7 @@ def redis_benchmark(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, 
     timeout = BENCH_TIMEOUT / (3 if ctx.args.quick else 1)
     rc, out, err = run_client(ctx, sample, ctx.client_cmd(layout == "pinned", cmd), timeout, cpu_fns)
     rows = parse_csv(out)
-    sample["tests"] = {name.split()[0].upper() if command else name: row for name, row in rows.items()}
+    sample["tests"] = {"ROUTED" if command else name: row for name, row in rows.items()}
     sample["requests"] = n * requests_per_n
     said = [line.strip() for line in (out + "\n" + err).splitlines()
             if line.strip() and not line.startswith('"') and "Could not fetch server CONFIG" not in line]
@@ -735,8 +741,11 @@ def section_models(ctx, layout):
                         if errors or not ok:
                             s["error"] = f"{sum(errors.values())} failed connections: {errors}"
                         per_request(s)
-                        ctx.remember("models", "python", ["short_connections", str(port), str(count),
-                                                          f"{seconds:g}s"], port)
+                        ctx.commands.setdefault(("models", "python"), [
+                            f"short-lived connections: bench/run.py's short_connections(): connect, send PING, "
+                            f"expect +PONG, close, one after another; at most {count} connections or {seconds:g} s",
+                            f"spread: connection_spread.count_by_worker(): {SPREAD_CONNECTIONS} connections opened "
+                            "one after another and held, each asked `INFO server` (process_id, worker)"])
                         record(ctx, s)
                     else:
                         s = new_sample("models", layout, rnd, name, "spread", "python")
@@ -1148,11 +1157,12 @@ def write_markdown(ctx, report, path, chart_name):
             for name, text in configs.items():
                 lines += [f"{name}:", "```yaml", re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text).rstrip(), "```"]
             lines += ["</details>", ""]
-    lines += ["## Commands", "", "Every command as it ran (PORT is a free loopback port; pinned runs prefix "
-              "`taskset -c 1`, and the servers `taskset -c 0`):", ""]
+    lines += ["## Commands", "", "Every command as it ran (PORT is a free loopback port, DIR a temporary directory "
+              "holding the configurations shown above; pinned runs prefix the load generators with `taskset -c 1` "
+              "and the servers with `taskset -c 0`):", ""]
     for (section, tool), cmds in report["commands"].items():
         lines.append(f"- {section}, {tool}:")
-        lines += [f"  - `{c}`" for c in cmds]
+        lines += [f"  - {c}" if tool == "python" else f"  - `{c}`" for c in cmds]
     if report.get("memory"):
         lines.append("- memory: `bench/memory.py`'s `measure()` with its defaults: "
                      f"{report['memory']['args']['connections']:,} connections, "
@@ -1170,7 +1180,7 @@ CHART_PANELS = [  # (section, tool, test, shapes, title)
     ("ping", "loadgen", "PING", ("c50-P1", "c50-P16", "c1"), "1. RESP PING in-process (rpcgate-loadgen)"),
     ("proxy", "redis-benchmark", "GET", ("c50-P1", "c50-P16", "c1"), "2. GET proxied to Redis (redis-benchmark)"),
     ("json", "loadgen", "PING", ("c50-P1", "c50-P16", "c1"), "3. JSON ping (rpcgate-loadgen)"),
-    ("translation", "redis-benchmark", "UP.LEGACY", ("c50-P1", "c50-P16", "c1"), "4. RESP -> rpcgate -> JSON upstream"),
+    ("translation", "redis-benchmark", "ROUTED", ("c50-P1", "c50-P16", "c1"), "4. RESP -> rpcgate -> JSON upstream"),
     ("models", "loadgen", "PING", ("c50-P1", "c50-P16"), "6. Process models, RESP PING (rpcgate-loadgen)"),
 ]
 
@@ -1184,7 +1194,7 @@ def write_chart(report, layout, path, workdir, terminal="svg size 1100,{height} 
     for section, tool, test, shapes, title in CHART_PANELS:
         targets = []
         for (sec, lay, shape, tl, target, tst), row in summary.items():
-            if sec == section and lay == layout and tl == tool and (tst == test or section == "translation") \
+            if sec == section and lay == layout and tl == tool and tst == test \
                     and target not in targets and shape in shapes:
                 targets.append(target)
         if not targets:
@@ -1197,7 +1207,7 @@ def write_chart(report, layout, path, workdir, terminal="svg size 1100,{height} 
                 for shape in shapes:
                     row = next((r for (sec, lay, sh, tl, tg, tst), r in summary.items()
                                 if sec == section and lay == layout and sh == shape and tl == tool and tg == target
-                                and (tst == test or section == "translation")), {})
+                                and tst == test), {})
                     ok = "rps" in row and not row["invalid"]
                     cells += [f"{row['rps']:.1f}" if ok else "NaN",
                               f"{row['p99_ms']:.4f}" if ok and row.get("p99_ms") else "NaN"]
