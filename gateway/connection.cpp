@@ -525,6 +525,10 @@ void Connection::pump() {
     if (broken_) input_ = ByteBuffer();
     flush();
   }
+  // The frame that spanned reads is whole: its buffer goes (it grew to take a whole read behind
+  // the frame's start, 128 KiB), so that a connection holds read memory only while a frame is
+  // incomplete, and not for ever once one command of its has straddled two reads.
+  if (input_.empty() && input_.capacity() > 0) input_ = ByteBuffer();
   if (closing_) return;
   bool all_answered = pending_.empty() && output_.empty() && write_ == nullptr;
   // Whatever is left in input_ now is the start of a frame that will never be completed.
