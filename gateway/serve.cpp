@@ -111,12 +111,13 @@ void on_master_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
 
 int serve(const conf::Config& config, const ServeOptions& options) {
   signal(SIGPIPE, SIG_IGN);  // a peer that vanished is a write error, not a fatal signal
+  // A worker thread must not even touch the default loop: its lazy creation is not thread-safe.
   uv_loop_t own_loop{};
-  uv_loop_t* loop = uv_default_loop();
-  if (options.thread) {
+  uv_loop_t* loop = &own_loop;
+  if (options.thread)
     uv_loop_init(&own_loop);
-    loop = &own_loop;
-  }
+  else
+    loop = uv_default_loop();
   std::unique_ptr<StatsTable> own_stats;
   if (options.stats == nullptr) own_stats = StatsTable::create(1);
   Gateway gateway(loop, config, options.stats ? *options.stats : *own_stats, options.stats_slot);
