@@ -102,7 +102,7 @@ class HostileClientTest(harness.GatewayTestCase):
               % (CONNECTIONS, refused, before, after, per_connection), file=sys.stderr)
         self.assertEqual(refused, CONNECTIONS - MAX_CONNECTIONS)
         if not harness.SANITIZED:
-            self.assertLess(per_connection, 4096, "an idle connection should cost a few KiB at most")
+            self.assertLess(per_connection, 2048, "an idle connection should cost under 2 KiB (about 1 KiB measured)")
         self.assertServed()
 
     def assertServedWith(self, socks):
