@@ -125,9 +125,29 @@ def proc_times(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS, (int(fields[13]) + int(fields[14])) / TICKS
 
 
+def settle(server, seconds=2.0):
+    """Waits, at most `seconds`, until no child of the server is exiting: a zombie's /proc/PID/stat
+    no longer shows all the CPU it used, while the parent's cutime has it all once it is reaped.
+    For model fork (server.transient_children), until no child is left at all: each one serves one
+    connection, and the load generator has closed them."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        states = []
+        for pid in child_pids(server.proc.pid):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass
+        if "Z" not in states and not (states and getattr(server, "transient_children", False)):
+            return
+        time.sleep(0.01)
+
+
 def server_cpu(server):
     """CPU seconds a server has used: the process, its live children (prefork workers, the legacy
     server's workers, fork's per-connection children) and the children it has already reaped."""
+    settle(server)
     try:
         own, reaped = proc_times(server.proc.pid)
     except OSError:
@@ -710,7 +730,9 @@ def section_models(ctx, layout):
         gates = []
         for name, process in configs:
             port = free_port()
-            gates.append((name, sec.rpcgate(name, process, [("resp", port, "resp")]), port))
+            gate = sec.rpcgate(name, process, [("resp", port, "resp")])
+            gate.transient_children = name == "fork"  # a child per connection, gone once it closes
+            gates.append((name, gate, port))
         ctx.configs["models"] = {name: g.config_text for name, g, _ in gates}
         gates = [g for g in gates if check_probe(ctx, "models", g[0], resp_command(g[2], "PING"), b"+PONG\r\n")]
         count, seconds = SHORT_CONNECTIONS
@@ -731,8 +753,7 @@ def section_models(ctx, layout):
                         wall = time.perf_counter()
                         ok, errors = short_connections(port, count, seconds, sec.pin)
                         s["wall_s"] = time.perf_counter() - wall
-                        time.sleep(0.05)  # fork: the last children reaped, their CPU in the master's
-                        s["cpu_s"] = {name: server_cpu(gate) - before}
+                        s["cpu_s"] = {name: server_cpu(gate) - before}  # fork: once the children are reaped
                         s["client_cpu_s"] = own_cpu() - own0
                         s["other_cores"] = max(0.0, machine_busy() - busy0 - s["cpu_s"][name]
                                                - s["client_cpu_s"]) / (time.perf_counter() - wall)
@@ -759,7 +780,7 @@ def section_models(ctx, layout):
                         finally:
                             for sock in socks:
                                 sock.close()
-                        time.sleep(0.1)
+                        settle(gate)
                         s["rss_kib"], s["private_kib"] = memory_kib([gate])
                         s["spread"] = sorted(counts.values(), reverse=True)
                         s["processes"] = len(server_pids(gate))
