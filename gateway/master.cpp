@@ -183,12 +183,11 @@ class Master final : public discovery::ZooKeeperClient::Events {
 
   // A stats slot no live worker or child holds (reload() and max_children make sure there is one).
   size_t free_stats_slot() const {
-    for (size_t i = 0; i < stats_->size(); ++i) {
-      bool taken = std::any_of(slots_.begin(), slots_.end(), [i](const WorkerSlot& s) { return s.stats_slot == i; }) ||
-                   std::any_of(children_.begin(), children_.end(), [i](const auto& child) { return child.second == i; });
-      if (!taken) return i;
-    }
-    return stats_->size() - 1;
+    std::vector<bool> taken(stats_->size());
+    for (const auto& slot : slots_) taken[slot.stats_slot] = true;
+    for (const auto& [unused, stats_slot] : children_) taken[stats_slot] = true;
+    auto free = std::find(taken.begin(), taken.end(), false);
+    return free == taken.end() ? stats_->size() - 1 : static_cast<size_t>(free - taken.begin());
   }
 
   void spawn_generation(unsigned count) {

@@ -133,11 +133,12 @@ int serve(const conf::Config& config, const ServeOptions& options) {
                      {&handles.interrupt, on_stop_signal, SIGINT},
                      {&handles.hangup, on_hangup, SIGHUP},
                      {&handles.reopen_logs, on_reopen_logs, SIGUSR1}};
-  for (const auto& entry : table) {
-    if (!handles.signals) break;
-    uv_signal_init(loop, entry.handle);
-    entry.handle->data = &handles;
-    uv_signal_start(entry.handle, entry.callback, entry.signum);
+  if (handles.signals) {
+    for (const auto& entry : table) {
+      uv_signal_init(loop, entry.handle);
+      entry.handle->data = &handles;
+      uv_signal_start(entry.handle, entry.callback, entry.signum);
+    }
   }
   if (options.master_fd >= 0) {
     uv_pipe_init(loop, &handles.master, 0);
