@@ -327,13 +327,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
   // In the forked child. `passed_fds` is its end of the fdpass channel, or -1; `control` its end
   // of its control channel.
   [[noreturn]] void run_worker(const WorkerSlot& slot, int passed_fds, int control) {
-    sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
-    // Its own process group: a terminal's Ctrl-C reaches the master alone, which then drains
-    // the workers; without this each worker would see the SIGINT and the master's SIGTERM as two
-    // stop requests and exit at once.
-    setpgid(0, 0);
-    close(master_pipe_[1]);
     ServeOptions options = worker_options(slot, control);
+    become_child(options);
     if (config_->process.model == "reuseport") {
       options.sockets.reuse_port = true;
     } else if (passed_fds >= 0) {
@@ -342,7 +337,19 @@ class Master final : public discovery::ZooKeeperClient::Events {
     } else {
       options.sockets.listen_fds = fds_in_listener_order();
     }
-    // The master's descriptors a worker must not hold: the master's ends of every channel (one
+    exit(serve(*config_, options));
+  }
+
+  // In a forked worker or connection child: leaves the master's signals and descriptors behind
+  // and fills in what every child gets (the master pipe, the endpoints discovered so far).
+  void become_child(ServeOptions& options) {
+    sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
+    // Its own process group: a terminal's Ctrl-C reaches the master alone, which then drains
+    // the workers; without this each worker would see the SIGINT and the master's SIGTERM as two
+    // stop requests and exit at once.
+    setpgid(0, 0);
+    close(master_pipe_[1]);
+    // The master's descriptors a child must not hold: the master's ends of every channel (one
     // held here would keep a dead worker's channel open) and the signalfd.
     for (const auto& other : slots_) {
       if (other.channel >= 0) close(other.channel);
@@ -358,7 +365,6 @@ class Master final : public discovery::ZooKeeperClient::Events {
     }
     options.master_fd = master_pipe_[0];
     fcntl(options.master_fd, F_SETFD, 0);
-    exit(serve(*config_, options));
   }
 
   // Model fork: the master accepted `fd` on listener `listener`; a child serves it and exits.
@@ -386,25 +392,14 @@ class Master final : public discovery::ZooKeeperClient::Events {
   // In the child of model fork: serves its one connection, then exits. It holds none of the
   // master's listening sockets, so a drain's closing them refuses new connections at once.
   [[noreturn]] void run_child(int fd, size_t listener, size_t stats_slot) {
-    sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
-    setpgid(0, 0);  // as a worker: a terminal's Ctrl-C is the master's to handle
-    close(master_pipe_[1]);
-    for (const auto& [unused, listen_fd] : listen_fds_) close(listen_fd);
-    if (signal_fd_ >= 0) close(signal_fd_);
-    if (admin_) admin_->close_descriptors();
-    static const discovery::Snapshot kNothingDiscovered;
     ServeOptions options;
     options.role = "connection child";
-    options.discovered = &kNothingDiscovered;
-    if (zookeeper_) {
-      if (zookeeper_->socket_fd() >= 0) close(zookeeper_->socket_fd());
-      options.discovered = &zookeeper_->snapshot();  // as of now: a child gets no updates
-    }
-    options.sockets.connection_fd = fd;
-    options.sockets.connection_listener = listener;
-    options.master_fd = master_pipe_[0];
     options.stats = stats_.get();
     options.stats_slot = stats_slot;
+    become_child(options);  // the endpoints as of now: a child gets no updates
+    for (const auto& [unused, listen_fd] : listen_fds_) close(listen_fd);
+    options.sockets.connection_fd = fd;
+    options.sockets.connection_listener = listener;
     exit(serve(*config_, options));
   }
 
