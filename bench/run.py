@@ -115,6 +115,11 @@ def log(text):
     print(text, file=PROGRESS[0], flush=True)
 
 
+def shown_path(path):
+    """A path inside this checkout relative to it (build/rpcgate), any other text as it is."""
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + "/") else path
+
+
 # ----------------------------------------------------------------------------- CPU, memory, processes
 
 def proc_times(pid):
@@ -208,7 +213,7 @@ class Section:
     def add(self, server):
         self.servers.append(server)
         cmd = server.cmd[3:] if server.cmd[:2] == ["taskset", "-c"] else server.cmd
-        text = shlex.join(os.path.relpath(c, ROOT) if c.startswith(ROOT + "/") else c for c in cmd)
+        text = shlex.join(shown_path(c) for c in cmd)
         text = re.sub(r"\b\d{4,5}\b", "PORT", text.replace(self.workdir, "DIR"))
         servers = self.ctx.commands.setdefault((self.name, "servers"), [])
         if text not in servers:
@@ -294,8 +299,7 @@ class Context:
         return (["taskset", "-c", "1"] if pin else []) + cmd
 
     def remember(self, section, tool, cmd, port):
-        text = shlex.join(os.path.relpath(c, ROOT) if c.startswith(ROOT + "/") else c for c in cmd)
-        text = text.replace(str(port), "PORT")
+        text = shlex.join(shown_path(c) for c in cmd).replace(str(port), "PORT")
         self.commands.setdefault((section, tool), [])
         if text not in self.commands[(section, tool)]:
             self.commands[(section, tool)].append(text)
@@ -1139,7 +1143,7 @@ def write_markdown(ctx, report, path, chart_name):
              f"{' — stopped early by --budget' if ctx.skipped and any('--budget' in s for s in ctx.skipped) else ''}",
              f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, kernel {m['kernel']}; "
              f"load average {m['loadavg_start']} at the start, {m.get('loadavg_end')} at the end",
-             f"- rpcgate: `{os.path.relpath(m['rpcgate_binary'], ROOT)}` ({m['versions'].get('rpcgate')}), "
+             f"- rpcgate: `{shown_path(m['rpcgate_binary'])}` ({m['versions'].get('rpcgate')}), "
              + (f"built from commit `{m['commit']}`" if m["commit"] else "source commit unknown")
              + (f" with {m['uncommitted_files']} files changed and not committed" if m["uncommitted_files"]
                 else " (a clean tree)" if m["commit"] else ""),
