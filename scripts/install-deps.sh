@@ -3,8 +3,8 @@
 # Idempotent: asks apt only for what dpkg says is missing, so a second run does nothing.
 #   scripts/install-deps.sh                 build packages only
 #   scripts/install-deps.sh --with-tests    also what the tests need (CI runs this)
-#   scripts/install-deps.sh --with-bench    also what the tests need, plus the peers that
-#                                           bench/proxy_compare.py measures (twemproxy, HAProxy)
+#   scripts/install-deps.sh --with-bench    also what the tests need, plus what bench/run.sh
+#                                           uses: the peers (twemproxy, HAProxy) and gnuplot
 set -euo pipefail
 
 build_packages=(
