@@ -121,8 +121,6 @@ bool spend_node_budget(const YAML::Node& node, size_t& budget) {
   return true;
 }
 
-bool within_node_budget(const YAML::Node& node, size_t budget) { return spend_node_budget(node, budget); }
-
 Config read_config(ReadContext& ctx, const YAML::Node& root) {
   Config config;
   config.path = ctx.file();
@@ -159,9 +157,7 @@ int second_document_line(std::string_view text) {
   bool second = false;
   int line_number = 0;
   while (!text.empty()) {
-    size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    std::string_view line = take_line(text);
     ++line_number;
     bool marker = line.starts_with("---") && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
     if (marker) {
@@ -195,7 +191,7 @@ Config load_config_string(std::string_view yaml, const std::string& name) {
     ctx.error(line, "", "a second YAML document ('---'); a config file holds one");
   // Aliases share nodes, so a few lines (`&a [*b, *b, ...]`, nested) can stand for billions of
   // values: the reader, which visits each one, would never finish. Bounded before reading.
-  if (!within_node_budget(root, kMaxYamlNodes))
+  if (size_t budget = kMaxYamlNodes; !spend_node_budget(root, budget))
     throw ConfigError({name + ": the file expands to more than " + std::to_string(kMaxYamlNodes) +
                        " YAML values (aliases of aliases?); a configuration needs far fewer"});
   Config config = read_config(ctx, root);

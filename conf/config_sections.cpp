@@ -197,9 +197,7 @@ void read_codec_settings(MapReader& map, std::string_view owner, std::string& co
 bool parse_users(std::string_view text, AuthConfig& auth, std::string& problem) {
   size_t line_number = 0;
   while (!text.empty()) {
-    size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    std::string_view line = take_line(text);
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;

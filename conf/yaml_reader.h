@@ -66,6 +66,13 @@ std::string_view closest(std::string_view word, std::span<const std::string_view
 std::string did_you_mean(std::string_view word, std::span<const std::string_view> candidates);
 // "a.b", "a" when `base` is empty.
 std::string child_path(std::string_view base, std::string_view key);
+// Removes the first line of `text` and returns it, without its '\n' (a '\r' stays).
+inline std::string_view take_line(std::string_view& text) {
+  size_t end = text.find('\n');
+  std::string_view line = text.substr(0, end);
+  text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+  return line;
+}
 
 // Scalar readers: nullopt (with an error recorded) when the value is missing, of the wrong kind
 // or out of range. Ranges are inclusive.
