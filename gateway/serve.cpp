@@ -29,6 +29,10 @@ struct ProcessHandles {
   ControlChannel* control = nullptr;
   int stop_requests = 0;
 
+  // True for the first request to stop (a signal, the master's command or disappearance, the
+  // end of a fork child's connection): that one drains, the later ones find it draining.
+  bool first_stop() { return stop_requests++ == 0; }
+
   void close_all() {
     for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&terminate), reinterpret_cast<uv_handle_t*>(&interrupt),
                                 reinterpret_cast<uv_handle_t*>(&hangup), reinterpret_cast<uv_handle_t*>(&reopen_logs)})
@@ -49,7 +53,7 @@ struct ProcessHandles {
 
 void on_stop_signal(uv_signal_t* handle, int signum) {
   auto* handles = static_cast<ProcessHandles*>(handle->data);
-  if (++handles->stop_requests > 1) {
+  if (!handles->first_stop()) {
     LOG_WARN("%s again: exiting at once", strsignal(signum));
     _exit(1);
   }
@@ -69,7 +73,7 @@ void on_control_frame(ProcessHandles& handles, const ServeOptions& options, Cont
       return;
     }
     case ControlKind::kDrain:
-      if (handles.stop_requests++ > 0) return;
+      if (!handles.first_stop()) return;
       LOG_INFO("%s: draining", options.role.c_str());
       handles.drain(handles.gateway->loop());
       return;
@@ -102,7 +106,7 @@ void on_master_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   if (nread >= 0) return;
   auto* handles = static_cast<ProcessHandles*>(stream->data);
   uv_read_stop(stream);
-  if (handles->stop_requests++ > 0) return;
+  if (!handles->first_stop()) return;
   LOG_WARN("the master process is gone: draining and exiting");
   handles->drain(stream->loop);
 }
@@ -162,13 +166,12 @@ int serve(const conf::Config& config, const ServeOptions& options) {
   if (!gateway.start(options.sockets, error, options.discovered)) {
     LOG_ERROR("%s", error.c_str());
     exit_code = 1;
-    handles.stop_requests = 1;
-    handles.drain(loop);
+    if (handles.first_stop()) handles.drain(loop);
   } else if (options.sockets.connection_fd >= 0) {
     // fork: one connection, then exit; one line per connection would flood the log at info.
     LOG_DEBUG("serving as %s", options.role.c_str());
     gateway.on_last_connection([&handles, loop] {
-      if (handles.stop_requests++ == 0) handles.drain(loop);
+      if (handles.first_stop()) handles.drain(loop);
     });
   } else {
     LOG_INFO("rpcgate " RPCGATE_VERSION " serving as %s (%s %d)", options.role.c_str(), options.thread ? "thread" : "pid",
