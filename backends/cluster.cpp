@@ -44,6 +44,7 @@ Cluster::Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const 
     : upstreams_(upstreams),
       config_(config),
       codec_(codec),
+      classifier_(codec.make_client(config.codec_options)),
       stats_(stats),
       balancer_(make_load_balancer(config.load_balancer, config.hash_key)) {
   std::vector<EndpointSpec> specs;
@@ -125,6 +126,15 @@ void Cluster::submit(PendingCall* call) {
     call->upstream.pin->submit(call);
     return;
   }
+  if (!classifier_->shareable(call->request)) {
+    // Its replies would go to other clients, or its state stay with them: this cluster's
+    // connections are shared. Only a RESP client gets a connection of its own.
+    call->response.set_error(ErrorCode::kBadRequest, "'" + call->request.method.substr(0, 64) +
+                                                         "' needs an upstream connection of the client's own, "
+                                                         "which only clients of a resp listener get");
+    call->done = true;
+    return;
+  }
   if (pending_ >= config_.max_pending) {
     call->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " +
                                                          std::to_string(pending_) + " requests pending (max_pending)");
@@ -167,9 +177,9 @@ bool Cluster::place(PendingCall* call, Endpoint* avoid) {
   return true;
 }
 
-std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner, bool push_mode,
-                                       bool wait_for_earlier, std::vector<std::string> preamble,
-                                       int protocol, ErrorCode& code, std::string& error) {
+std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner, ReplyMode mode,
+                                       bool wait_for_earlier, std::vector<std::string> preamble, ErrorCode& code,
+                                       std::string& error) {
   Endpoint* endpoint = pick(request, nullptr);
   if (endpoint == nullptr) {
     code = ErrorCode::kUnavailable;
@@ -182,7 +192,7 @@ std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner,
             endpoint->name() + " (max_pinned)";
     return nullptr;
   }
-  return std::make_unique<Pin>(*this, *endpoint, owner, push_mode, wait_for_earlier, std::move(preamble), protocol);
+  return std::make_unique<Pin>(*this, *endpoint, owner, mode, wait_for_earlier, std::move(preamble));
 }
 
 void Cluster::on_answer(PendingCall* call) {

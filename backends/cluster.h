@@ -56,11 +56,9 @@ class Cluster {
   // A connection of `owner`'s own, on the endpoint the balancer picks for `request`. Null, with
   // `code` and `error` set, when no endpoint is usable or its max_pinned are open. Calls whose
   // upstream.pin is set go to it, with no deadline and no retry: the client owns that session.
-  // `preamble` is sent first on it, its replies dropped, and then the upstream answers in
-  // `protocol` (Pin).
-  std::unique_ptr<Pin> open_pin(const Request& request, CallOwner& owner, bool push_mode, bool wait_for_earlier,
-                                std::vector<std::string> preamble, int protocol, ErrorCode& code,
-                                std::string& error);
+  // `preamble` is sent first on it, its replies dropped (Pin).
+  std::unique_ptr<Pin> open_pin(const Request& request, CallOwner& owner, ReplyMode mode, bool wait_for_earlier,
+                                std::vector<std::string> preamble, ErrorCode& code, std::string& error);
   // The owner is gone: withdraws the call wherever it is and frees it.
   void cancel(PendingCall* call);
 
@@ -86,6 +84,8 @@ class Cluster {
   Upstreams& upstreams_;
   const conf::ClusterConfig& config_;
   const codec::CodecInfo& codec_;
+  // Tells which requests a shared connection may carry (ClientCodec::shareable).
+  std::unique_ptr<codec::ClientCodec> classifier_;
   ClusterStats& stats_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   std::vector<unsigned> weights_;

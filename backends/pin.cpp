@@ -10,14 +10,13 @@
 
 namespace rpcgate::backends {
 
-Pin::Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool push_mode, bool wait_for_earlier,
-         std::vector<std::string> preamble, int protocol)
+Pin::Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, ReplyMode mode, bool wait_for_earlier,
+         std::vector<std::string> preamble)
     : cluster_(cluster),
       endpoint_(endpoint),
       owner_(owner),
-      connection_(new UpstreamConnection(endpoint, *this, push_mode)),
+      connection_(new UpstreamConnection(endpoint, *this, mode)),
       preamble_(std::move(preamble)),
-      protocol_(protocol),
       wait_for_earlier_(wait_for_earlier) {
   ++cluster_.stats().pins;
   ++cluster_.stats().pinned;
@@ -40,11 +39,11 @@ void Pin::submit(PendingCall* call) {
 void Pin::send_queued() {
   while (connected_ && !wait_for_earlier_ && !queue_.empty() && connection_->has_room()) {
     PendingCall* call = queue_.front();
-    if (call->upstream.starts_pushes && !connection_->push_mode()) {
-      // A subscription after a session command: once the replies owed are in, everything the
-      // server sends is a push.
+    if (call->upstream.switches_to > connection_->mode()) {
+      // A subscription (or SYNC) after a session command: once the replies owed are in,
+      // everything the server sends is passed on as it comes.
       if (connection_->load() > 0) return;
-      connection_->enter_push_mode();
+      connection_->switch_mode(call->upstream.switches_to);
     }
     queue_.pop_front();
     connection_->send(call);
@@ -67,7 +66,6 @@ void Pin::close() {
 
 void Pin::on_connected(UpstreamConnection*) {
   connected_ = true;
-  if (protocol_ != 0) connection_->expect_protocol(protocol_);
   for (const std::string& frame : preamble_) connection_->send_unanswered(frame);
   send_queued();
 }

@@ -26,12 +26,11 @@ class UpstreamConnection;
 
 class Pin final : public ConnectionEvents {
  public:
-  // `push_mode`: the upstream will send frames of its own (see UpstreamConnection).
+  // `mode`: how what the upstream sends is read from the start (see UpstreamConnection).
   // `preamble`: frames sent before any call, to recreate session state the client set while it
-  // had no connection of its own (its RESP client name); their replies are dropped.
-  // `protocol`: the version the upstream answers in after the preamble (0: unchanged).
-  Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool push_mode, bool wait_for_earlier,
-      std::vector<std::string> preamble, int protocol);
+  // had no connection of its own (RESP: HELLO 3, its name); their replies are dropped.
+  Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, ReplyMode mode, bool wait_for_earlier,
+      std::vector<std::string> preamble);
   ~Pin();
   Pin(const Pin&) = delete;
   Pin& operator=(const Pin&) = delete;
@@ -66,7 +65,6 @@ class Pin final : public ConnectionEvents {
   UpstreamConnection* connection_;  // null once closed
   std::deque<PendingCall*> queue_;  // not sent yet
   std::vector<std::string> preamble_;
-  int protocol_;
   bool connected_ = false;
   bool wait_for_earlier_;
 };

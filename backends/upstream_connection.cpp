@@ -19,11 +19,11 @@ constexpr size_t kKeepBufferCapacity = 256 * 1024;
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events, bool push_mode)
+UpstreamConnection::UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events, ReplyMode mode)
     : endpoint_(endpoint),
       upstreams_(endpoint.cluster().upstreams()),
       events_(events),
-      push_mode_(push_mode),
+      mode_(mode),
       codec_(endpoint.cluster().codec().make_client(endpoint.cluster().config().codec_options)),
       by_id_(codec_->matches_by_id()),
       in_flight_(by_id_) {
@@ -85,7 +85,7 @@ void UpstreamConnection::on_connect_timeout(uv_timer_t* timer) {
 }
 
 bool UpstreamConnection::has_room() const {
-  if (push_mode_) return state_ == State::kConnected;
+  if (mode_ != ReplyMode::kMatched) return state_ == State::kConnected;
   // Behind a request that timed out, a new one would wait for that late reply too.
   return state_ == State::kConnected && in_flight_.size() < endpoint_.cluster().config().pipeline_depth &&
          !in_flight_.head_orphaned();
@@ -94,8 +94,8 @@ bool UpstreamConnection::has_room() const {
 void UpstreamConnection::send(PendingCall* call) {
   UpstreamState& state = call->upstream;
   state.connection = this;
-  if (push_mode_)
-    written_pushes_.push_back(call);  // answered once written; what comes back are pushes
+  if (mode_ != ReplyMode::kMatched)
+    written_pushes_.push_back(call);  // answered once written; what comes back is passed on
   else
     state.seq = in_flight_.add(call);
   if (state.passthrough) {
@@ -113,7 +113,7 @@ void UpstreamConnection::send(PendingCall* call) {
 }
 
 void UpstreamConnection::send_unanswered(std::string_view frame) {
-  if (!push_mode_) in_flight_.add_orphan();
+  if (mode_ == ReplyMode::kMatched) in_flight_.add_orphan();
   output_.append(frame);
   endpoint_.cluster().upstreams().schedule_flush(this);
 }
@@ -133,7 +133,7 @@ void UpstreamConnection::set_timeout_meta(PendingCall* call) {
 }
 
 void UpstreamConnection::orphan(PendingCall* call, bool timed_out) {
-  if (push_mode_) {
+  if (mode_ != ReplyMode::kMatched) {
     written_pushes_.erase(std::remove(written_pushes_.begin(), written_pushes_.end(), call), written_pushes_.end());
     call->upstream.connection = nullptr;
     return;
@@ -229,6 +229,10 @@ void UpstreamConnection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   received_any_ = true;
+  if (mode_ == ReplyMode::kStream) {
+    pass_stream(std::string_view(buf->base, static_cast<size_t>(nread)));
+    return;
+  }
   if (buf->base == endpoint_.cluster().upstreams().read_scratch()) {
     std::string_view input(buf->base, static_cast<size_t>(nread));
     size_t consumed = read_replies(input);
@@ -257,9 +261,10 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
     // learn whose it is.
     codec::DecodeResult result;
     Response* into = &scratch_;
-    if (by_id_ && !push_mode_) {
+    const bool pushing = mode_ != ReplyMode::kMatched;
+    if (by_id_ && !pushing) {
       result = codec_->decode(rest, scratch_);
-    } else if (push_mode_ || head == nullptr || head->upstream.passthrough) {
+    } else if (pushing || head == nullptr || head->upstream.passthrough) {
       result = codec_->skip(rest, scratch_);
     } else {
       into = &head->response;
@@ -267,7 +272,7 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
     }
     if (result.status == codec::DecodeStatus::kNeedMore) return consumed;
     std::string_view frame = rest.substr(0, result.consumed);
-    if (result.status == codec::DecodeStatus::kAnswered && (push_mode_ || codec_->is_push(frame))) {
+    if (result.status == codec::DecodeStatus::kAnswered && (pushing || codec_->is_push(frame))) {
       // Sent on the upstream's own account (pub/sub, RESP3 invalidations): it answers nothing.
       events_.on_push(frame);
       consumed += result.consumed;
@@ -303,6 +308,17 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
     events_.on_answer(call);
   }
   return consumed;
+}
+
+void UpstreamConnection::pass_stream(std::string_view bytes) {
+  // What a frame reader held of the last frame before the switch goes first: order is all that
+  // counts in a byte stream.
+  if (!input_.empty()) {
+    events_.on_push(input_.view());
+    if (state_ != State::kConnected) return;
+    input_ = ByteBuffer();
+  }
+  events_.on_push(bytes);
 }
 
 void UpstreamConnection::rearm_quickack() {

@@ -33,9 +33,10 @@ class UpstreamConnection {
   // The reason a connection closes when every request on it timed out: not worth a log line.
   static constexpr std::string_view kAllTimedOut = "every request in flight timed out";
 
-  // Connects to `endpoint` and reports to `events`. In push mode nothing is matched: each request
-  // is answered (with nothing) once written, and every frame the upstream sends is a push.
-  UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events, bool push_mode = false);
+  // Connects to `endpoint` and reports to `events`. Past kMatched nothing is matched: each
+  // request is answered (with nothing) once written, and what the upstream sends is passed on
+  // (ReplyMode).
+  UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events, ReplyMode mode = ReplyMode::kMatched);
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
@@ -46,11 +47,10 @@ class UpstreamConnection {
   void close(const std::string& error);
 
   bool connected() const { return state_ == State::kConnected; }
-  bool push_mode() const { return push_mode_; }
-  // From now on nothing is matched (see the constructor). Only with nothing in flight.
-  void enter_push_mode() { push_mode_ = true; }
-  // The upstream will answer in protocol `version` from the next request on (ClientCodec).
-  void expect_protocol(int version) { codec_->expect_protocol(version); }
+  ReplyMode mode() const { return mode_; }
+  // From now on what the upstream sends is read as `mode` says. Past kMatched, only with no
+  // request waiting for a matched reply.
+  void switch_mode(ReplyMode mode) { mode_ = mode; }
   bool closing() const { return state_ == State::kClosing; }
   // May take another request now.
   bool has_room() const;
@@ -87,6 +87,8 @@ class UpstreamConnection {
   void handle_read(ssize_t nread, const uv_buf_t* buf);
   // Matches whole replies in `input` to their calls; returns the bytes consumed.
   size_t read_replies(std::string_view input);
+  // Stream mode: `bytes` (and what was buffered before the switch) go to the receiver as they are.
+  void pass_stream(std::string_view bytes);
   void close_if_only_orphans();
   void answer_written_pushes();
   void set_timeout_meta(PendingCall* call);
@@ -98,8 +100,8 @@ class UpstreamConnection {
   // retired endpoint is freed once its last connection has closed).
   Upstreams& upstreams_;
   ConnectionEvents& events_;
-  bool push_mode_;
-  std::vector<PendingCall*> written_pushes_;  // push mode: requests answered once written
+  ReplyMode mode_;
+  std::vector<PendingCall*> written_pushes_;  // past kMatched: requests answered once written
   std::unique_ptr<codec::ClientCodec> codec_;
   uv_tcp_t tcp_{};
   uv_timer_t connect_timer_{};

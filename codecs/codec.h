@@ -51,15 +51,28 @@ enum class DecodeStatus : uint8_t {
               // RESP HELLO, or a request-level error such as invalid JSON); the connection stays usable
   kBroken,    // framing error: the stream cannot be resynchronised. `reply` holds the one error to
               // send; the caller stops reading and closes once it is written
+  kHangUp,    // the peer is not a client of this protocol (HTTP on the RESP port): close at once,
+              // with no reply, dropping the answers still owed, as Redis does
 };
 
 // What a request does to the server's side of its connection, when it is forwarded to an upstream
-// of the same codec: nothing (any shared connection may carry it), state that later requests of
-// the same client rely on (a transaction, a blocked call, a selected database), or a switch to a
-// stream of pushes the server sends on its own (pub/sub).
-// kLocalUnlessPinned: harmless to answer here (SELECT 0, CLIENT SETNAME) while the client has no
-// connection of its own, and forwarded on it once it has one.
-enum class Pinning : uint8_t { kNone, kSession, kPush, kLocalUnlessPinned };
+// of the same codec. Only kNone may travel on a connection shared by several clients: exactly one
+// reply, and nothing left behind on the connection.
+enum class Pinning : uint8_t {
+  kNone,
+  // Leaves state that later requests of the same client rely on (a transaction, a blocked call,
+  // a selected database): a connection of the client's own.
+  kSession,
+  // Its replies are not one per request (pub/sub, MONITOR, Redis's CLIENT REPLY OFF): a
+  // connection of the client's own, whose frames reach the client as the server sends them.
+  kPush,
+  // The connection stops speaking the protocol (Redis SYNC: an RDB file, then the replication
+  // stream): a connection of the client's own, whose bytes reach the client as they come.
+  kStream,
+  // Answered here (SELECT 0, CLIENT SETNAME, HELLO) while the client has no connection of its
+  // own, and forwarded on it once it has one.
+  kLocalUnlessPinned,
+};
 
 struct DecodeResult {
   DecodeStatus status = DecodeStatus::kNeedMore;
@@ -89,14 +102,14 @@ class ServerCodec {
   // `auth` method.
   virtual bool enforces_login() const { return false; }
 
-  // True when `frame` (the bytes of a request this codec just decoded) may be forwarded as it is
-  // to an upstream of the same codec, its reply coming back byte for byte: the fast path. False
-  // when the frame carries something the gateway must rewrite or answer itself (an id, metadata,
-  // a RESP inline command).
-  virtual bool forwardable(std::string_view frame, const Request& request) const {
+  // The bytes to forward to an upstream of the same codec for the request just decoded from
+  // `frame`, its reply coming back byte for byte (the fast path): `frame` itself, or a rewrite
+  // the codec keeps until its next decode (a RESP inline command as an array). Empty when the
+  // request must be re-encoded from `request` (it carries an id or metadata the gateway keeps).
+  virtual std::string_view forward_frame(std::string_view frame, const Request& request) {
     (void)frame;
     (void)request;
-    return false;
+    return {};
   }
 
   // For a forwardable request: whether it needs an upstream connection of the client's own.
@@ -105,17 +118,25 @@ class ServerCodec {
     return Pinning::kNone;
   }
 
-  // Answers a kLocalUnlessPinned request the way the codec would have without forwarding.
-  virtual void answer_locally(const Request& request, Response& reply) {
+  // A kLocalUnlessPinned request from a client with no connection of its own: true with `reply`
+  // filled when the codec answers it; false when `request` now holds what to ask a shared
+  // connection instead (RESP HELLO asks a bare HELLO), whose answer complete() finishes.
+  virtual bool answer_locally(Request& request, Response& reply) {
     (void)request;
     reply.set_error(ErrorCode::kInternal, "nothing to answer locally");
+    return true;
   }
+  // Adjusts an upstream's answer to a re-encoded request before it is encoded for this client.
+  virtual void complete(const Request& request, Response& response) {
+    (void)request;
+    (void)response;
+  }
+  // The gateway's id for this connection, for protocols that show one (RESP HELLO).
+  virtual void set_connection_id(uint64_t id) { (void)id; }
 
   // Frames that recreate, on a new upstream connection of the client's own, the session state
   // the codec has kept for it (RESP: HELLO 3, the client name). Their replies are dropped.
   virtual std::vector<std::string> session_preamble() const { return {}; }
-  // The protocol version the upstream answers in once the preamble is sent (0: unchanged).
-  virtual int session_protocol() const { return 0; }
 };
 
 // The client side, towards an upstream: encodes requests, decodes responses.
@@ -139,9 +160,14 @@ class ClientCodec {
   // Frames every new upstream connection starts with (RESP AUTH); their replies are dropped.
   virtual std::string connection_preamble() const { return {}; }
 
-  // From now on the upstream answers in protocol `version` (RESP3 after HELLO 3 on a client's
-  // own connection). Such replies are forwarded, so only skip() needs to know them.
-  virtual void expect_protocol(int version) { (void)version; }
+  // False for a request that must not travel on a connection other clients share: its replies
+  // are not exactly one, or it leaves state on the connection (Pinning). Such a request reaches
+  // the upstream only on a connection of its client's own.
+  virtual bool shareable(const Request& request) const {
+    (void)request;
+    return true;
+  }
+
   // True for a frame (found by skip) that answers no request: a RESP3 push.
   virtual bool is_push(std::string_view frame) const {
     (void)frame;

@@ -35,6 +35,7 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       histograms_(gateway.config().admin.latency_histograms),
       timing_(histograms_ || gateway.access_log() != nullptr),
       login_required_(listener.codec_options().credentials != nullptr && !codec_->enforces_login()) {
+  codec_->set_connection_id(gateway_.next_connection_id());
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
   gateway_.add_connection(this);
@@ -209,6 +210,11 @@ size_t Connection::decode_frames(std::string_view input) {
         consumed += result.consumed;
         answer(request_, response_);
         break;
+      case codec::DecodeStatus::kHangUp:
+        ++gateway_.stats().protocol_errors;
+        LOG_DEBUG("listener %s: closing a client that sent HTTP, without a reply", listener_.config().name.c_str());
+        close();
+        return input.size();
       case codec::DecodeStatus::kBroken:
         ++gateway_.stats().protocol_errors;
         listener_.log_protocol_error(response_);
@@ -278,9 +284,10 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
   // must rewrite. The frame is forwarded as it came, and its reply as it comes back.
   if (&cluster.codec() == &listener_.codec_info() &&
       cluster.config().codec_options.length_byte_order == listener_.config().codec_options.length_byte_order &&
-      (target.route == nullptr || target.route->rename.empty()) && codec_->forwardable(frame, call->request)) {
-    call->upstream.passthrough = true;
-    call->upstream.wire.assign(frame);
+      (target.route == nullptr || target.route->rename.empty())) {
+    std::string_view forward = codec_->forward_frame(frame, call->request);
+    call->upstream.passthrough = !forward.empty();
+    call->upstream.wire.assign(forward);
   }
   if (!attach_pin(cluster, call)) return;
   pending_.push_back(call);
@@ -307,7 +314,8 @@ backends::Pin* Connection::pin_for(const backends::Cluster* cluster) const {
 bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
   backends::Pin* pin = pin_for(&cluster);
   codec::Pinning pinning = call->upstream.passthrough ? codec_->pinning(call->request) : codec::Pinning::kNone;
-  call->upstream.starts_pushes = pinning == codec::Pinning::kPush;
+  if (pinning == codec::Pinning::kPush) call->upstream.switches_to = backends::ReplyMode::kPush;
+  if (pinning == codec::Pinning::kStream) call->upstream.switches_to = backends::ReplyMode::kStream;
   auto answer_here = [&] {
     call->response.id = call->request.id;
     call->upstream.passthrough = false;
@@ -316,18 +324,21 @@ bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
     return false;
   };
   if (pin == nullptr && pinning == codec::Pinning::kLocalUnlessPinned) {
-    codec_->answer_locally(call->request, call->response);
-    return answer_here();
+    if (codec_->answer_locally(call->request, call->response)) return answer_here();
+    // The codec asks a shared connection instead, and finishes the answer (complete()).
+    call->upstream.passthrough = false;
+    call->upstream.wire.clear();
+    return true;
   }
-  if (pin == nullptr && (pinning == codec::Pinning::kSession || pinning == codec::Pinning::kPush)) {
+  if (pin == nullptr && pinning != codec::Pinning::kNone) {
     // Requests sent before this one on shared connections must be answered first.
     bool earlier = std::any_of(pending_.begin(), pending_.end(), [&](const PendingCall* other) {
       return !other->done && other->upstream.cluster == &cluster && other->upstream.pin == nullptr;
     });
     ErrorCode code = ErrorCode::kNone;
     std::string error;
-    auto opened = cluster.open_pin(call->request, *this, pinning == codec::Pinning::kPush, earlier,
-                                   codec_->session_preamble(), codec_->session_protocol(), code, error);
+    auto opened = cluster.open_pin(call->request, *this, call->upstream.switches_to, earlier,
+                                   codec_->session_preamble(), code, error);
     if (!opened) {
       call->response.set_error(code, std::move(error));
       return answer_here();
@@ -380,6 +391,8 @@ void Connection::on_pin_lost() {
 }
 
 void Connection::answer(const Request& request, Response& response) {
+  // Encoded now, even when it must wait behind earlier answers: a codec with connection state
+  // (RESP after HELLO 3) encodes it as it stood when the request came.
   if (response.login_failed) note_login_failure();
   if (histograms_) spot_answers_.push_back(answer_route_);
   if (AccessLog* log = gateway_.access_log(); log != nullptr && log->sample())
@@ -392,7 +405,9 @@ void Connection::answer(const Request& request, Response& response) {
     return;
   }
   auto* call = new PendingCall();
-  call->response = std::move(response);
+  call->response.close_after = response.close_after;
+  codec_->encode(response, call->upstream.wire);
+  call->upstream.passthrough = true;
   call->done = true;
   pending_.push_back(call);
 }
@@ -422,10 +437,12 @@ void Connection::write_ready_calls() {
 
 void Connection::write_answer(PendingCall* call) {
   if (call->response.close_after) close_when_flushed_ = true;
-  if (call->upstream.passthrough)
+  if (call->upstream.passthrough) {
     output_ += call->upstream.wire;  // the upstream's reply, byte for byte
-  else
+  } else {
+    if (call->upstream.cluster != nullptr) codec_->complete(call->request, call->response);
     codec_->encode(call->response, output_);
+  }
   delete call;
 }
 

@@ -81,6 +81,10 @@ class Gateway {
   Request& spot_request() { return spot_request_; }
   Response& spot_response() { return spot_response_; }
 
+  // An id for a new client connection, unique among the processes of one master (RESP HELLO
+  // shows it): this process's stats slot in the high bits.
+  uint64_t next_connection_id() { return ((static_cast<uint64_t>(stats_slot_) + 1) << 32) + ++connections_made_; }
+
   void add_connection(Connection* connection);
   void remove_connection(Connection* connection);
   void remove_listener(Listener* listener);
@@ -108,6 +112,7 @@ class Gateway {
   std::vector<Listener*> listener_by_index_;  // config order; read only while not draining
   FdReceiver* fd_receiver_ = nullptr;  // fdpass; frees itself when closed
   Connection* connections_ = nullptr;  // intrusive list head
+  uint64_t connections_made_ = 0;
   std::unique_ptr<char[]> read_scratch_;
   Request spot_request_;
   Response spot_response_;

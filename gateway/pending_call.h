@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "backends/connection_events.h"
 #include "backends/deadline_queue.h"
 #include "codecs/message.h"
 #include "conf/config.h"
@@ -45,7 +46,9 @@ struct UpstreamState {
   backends::UpstreamConnection* connection = nullptr;  // set while in flight
   backends::Pin* pin = nullptr;                        // the client's own connection, if it has one
   const backends::Endpoint* answered_by = nullptr;     // once finished: the endpoint that answered
-  bool starts_pushes = false;  // after it, the upstream sends frames of its own (SUBSCRIBE)
+  // What its connection reads after it: frames of the upstream's own (SUBSCRIBE), or a byte
+  // stream (SYNC).
+  backends::ReplyMode switches_to = backends::ReplyMode::kMatched;
   uint64_t seq = 0;                                    // its place on that connection
   backends::DeadlineNode deadline;
   uint64_t timeout_ms = 0;  // per attempt

@@ -76,8 +76,8 @@ class JsonServerCodec final : public ServerCodec {
 
   // An id or metadata would be lost on a legacy upstream and the id not echoed: those requests
   // are re-encoded, with the id kept by the gateway.
-  bool forwardable(std::string_view, const Request& request) const override {
-    return !request.id && request.meta.empty();
+  std::string_view forward_frame(std::string_view frame, const Request& request) override {
+    return !request.id && request.meta.empty() ? frame : std::string_view();
   }
 
   void encode(const Response& response, std::string& out) override {

@@ -27,11 +27,6 @@ std::string shown(std::string_view arg) {
   return text;
 }
 
-void wrong_arity(std::string_view command, Response& reply) {
-  reply.set_error(ErrorCode::kBadRequest,
-                  "wrong number of arguments for '" + std::string(command) + "' command");
-}
-
 void ok(Response& reply) { reply.status = "OK"; }
 
 void raw_error(Response& reply, std::string text) {
@@ -40,6 +35,15 @@ void raw_error(Response& reply, std::string text) {
 }
 
 }  // namespace
+
+void ConnectionCommands::refuse(Response& reply, std::string_view redis_code, std::string text) const {
+  if (!redis_words_) {
+    reply.set_error(ErrorCode::kBadRequest, redis_code == "ERR" ? std::move(text) : std::string(redis_code) + " " + text);
+    return;
+  }
+  raw_error(reply, std::string(redis_code) + " " + text);
+  reply.error = ErrorCode::kBadRequest;
+}
 
 void ConnectionCommands::login_required(Response& reply) { raw_error(reply, "NOAUTH Authentication required."); }
 
@@ -55,7 +59,7 @@ bool ConnectionCommands::log_in(std::string_view user, std::string_view password
 
 // AUTH password | AUTH username password
 void ConnectionCommands::auth(std::span<const std::string_view> argv, Response& reply) {
-  if (argv.size() < 2 || argv.size() > 3) return wrong_arity("auth", reply);
+  if (argv.size() < 2 || argv.size() > 3) return refuse(reply, "ERR", "wrong number of arguments for 'auth' command");
   if (credentials_ == nullptr) {
     // No users configured: accepted and ignored, as before logins existed. It is never forwarded,
     // where it would log in a connection other clients share; a cluster logs in its own
@@ -92,20 +96,26 @@ void ConnectionCommands::answer(std::string_view name, std::span<const std::stri
 
 // HELLO [protover [AUTH username password] [SETNAME clientname]]
 void ConnectionCommands::hello(std::span<const std::string_view> argv, Response& reply) {
+  if (!accept_hello(argv, reply)) return;
+  reply.kind = argv.size() < 2 ? kKindMap : protocol_ == 3 ? kKindHello3 : kKindHello2;
+  reply.result = Json::array({"server", "rpcgate", "version", kServerVersion, "proto", protocol_,
+                              "id", kClientId, "mode", "standalone", "role", "master", "modules",
+                              Json::array()});
+}
+
+bool ConnectionCommands::accept_hello(std::span<const std::string_view> argv, Response& reply) {
   int protocol = protocol_;
-  std::string_view kind = kKindMap;
   if (argv.size() >= 2) {
     int64_t version = 0;
     if (!parse_resp_integer(argv[1], version)) {
-      reply.set_error(ErrorCode::kBadRequest, "Protocol version is not an integer or out of range");
-      return;
+      refuse(reply, "ERR", "Protocol version is not an integer or out of range");
+      return false;
     }
     if (version != 2 && version != 3) {
-      reply.set_error(ErrorCode::kBadRequest, "NOPROTO unsupported protocol version");
-      return;
+      refuse(reply, "NOPROTO", "unsupported protocol version");
+      return false;
     }
     protocol = static_cast<int>(version);
-    kind = protocol == 3 ? kKindHello3 : kKindHello2;
   }
   std::string_view new_name;
   bool rename = false;
@@ -121,24 +131,21 @@ void ConnectionCommands::hello(std::span<const std::string_view> argv, Response&
       new_name = argv[++i];
       rename = true;
     } else {
-      reply.set_error(ErrorCode::kBadRequest, "Syntax error in HELLO option '" + shown(argv[i]) + "'");
-      return;
+      refuse(reply, "ERR", "Syntax error in HELLO option '" + shown(argv[i]) + "'");
+      return false;
     }
   }
   // With no users configured, AUTH is accepted and ignored, as by a Redis without requirepass.
-  if (credentials_ != nullptr && login && !log_in(user, password, reply)) return;
+  if (credentials_ != nullptr && login && !log_in(user, password, reply)) return false;
   if (!logged_in()) {
     raw_error(reply, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
                      "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
                      "RESP protocol version at the same time");
-    return;
+    return false;
   }
-  if (rename && !set_name(new_name, reply)) return;
+  if (rename && !set_name(new_name, reply)) return false;
   protocol_ = protocol;
-  reply.kind = kind;
-  reply.result = Json::array({"server", "rpcgate", "version", kServerVersion, "proto", protocol,
-                              "id", kClientId, "mode", "standalone", "role", "master", "modules",
-                              Json::array()});
+  return true;
 }
 
 // COMMAND and its subcommands: rpcgate has no command table to show (its methods are routes),
@@ -167,12 +174,12 @@ void ConnectionCommands::command(std::span<const std::string_view> argv, Respons
 
 void ConnectionCommands::client(std::span<const std::string_view> argv, Response& reply) {
   if (argv.size() < 2) {
-    wrong_arity("client", reply);
+    refuse(reply, "ERR", "wrong number of arguments for 'client' command");
     return;
   }
   std::string_view sub = argv[1];
   if (equals_ignore_case(sub, "setname")) {
-    if (argv.size() != 3) return wrong_arity("client|setname", reply);
+    if (argv.size() != 3) return refuse(reply, "ERR", "wrong number of arguments for 'client|setname' command");
     if (set_name(argv[2], reply)) ok(reply);
   } else if (equals_ignore_case(sub, "getname")) {
     if (client_name_.empty())
@@ -183,7 +190,7 @@ void ConnectionCommands::client(std::span<const std::string_view> argv, Response
     reply.result = kClientId;
   } else if (equals_ignore_case(sub, "setinfo")) {
     // Client libraries announce lib-name / lib-ver and ignore failures; accept and forget.
-    if (argv.size() != 4) return wrong_arity("client|setinfo", reply);
+    if (argv.size() != 4) return refuse(reply, "ERR", "wrong number of arguments for 'client|setinfo' command");
     ok(reply);
   } else if (equals_ignore_case(sub, "info") || equals_ignore_case(sub, "list")) {
     std::string line = "id=" + std::to_string(kClientId) + " name=" + client_name_ +
@@ -204,12 +211,12 @@ void ConnectionCommands::client(std::span<const std::string_view> argv, Response
 }
 
 void ConnectionCommands::select(std::span<const std::string_view> argv, Response& reply) {
-  if (argv.size() != 2) return wrong_arity("select", reply);
+  if (argv.size() != 2) return refuse(reply, "ERR", "wrong number of arguments for 'select' command");
   int64_t db = 0;
   if (!parse_resp_integer(argv[1], db)) {
-    reply.set_error(ErrorCode::kBadRequest, "value is not an integer or out of range");
+    refuse(reply, "ERR", "value is not an integer or out of range");
   } else if (db != 0) {
-    reply.set_error(ErrorCode::kBadRequest, "DB index is out of range");
+    refuse(reply, "ERR", "DB index is out of range");
   } else {
     ok(reply);
   }
@@ -219,8 +226,7 @@ bool ConnectionCommands::set_name(std::string_view name, Response& reply) {
   // Redis's rule: names show up in CLIENT LIST, one client per line, space-separated fields.
   for (char c : name) {
     if (c < '!' || c > '~') {
-      reply.set_error(ErrorCode::kBadRequest,
-                      "Client names cannot contain spaces, newlines or special characters.");
+      refuse(reply, "ERR", "Client names cannot contain spaces, newlines or special characters.");
       return false;
     }
   }

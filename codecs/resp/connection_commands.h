@@ -20,8 +20,11 @@ inline constexpr std::string_view kServerVersion = "0.1.0";
 
 class ConnectionCommands {
  public:
-  // `credentials`: the logins required before any other command (null: none).
-  explicit ConnectionCommands(const Credentials* credentials = nullptr) : credentials_(credentials) {}
+  // `credentials`: the logins required before any other command (null: none). `redis_words`:
+  // errors read as the Redis behind the listener writes them ("-ERR ...") rather than with
+  // rpcgate's codes ("-BAD_REQUEST ...").
+  explicit ConnectionCommands(const Credentials* credentials = nullptr, bool redis_words = false)
+      : credentials_(credentials), redis_words_(redis_words) {}
 
   // True when `name` (lower-cased) is answered here.
   static bool handles(std::string_view name);
@@ -38,8 +41,19 @@ class ConnectionCommands {
   // Fills `reply` (cleared by the caller) for `argv`, whose command is `name`.
   void answer(std::string_view name, std::span<const std::string_view> argv, Response& reply);
 
+  // HELLO's checks and effects (login, name, protocol) without its reply: false with the error
+  // in `reply` when Redis would refuse it.
+  bool accept_hello(std::span<const std::string_view> argv, Response& reply);
+  // RESET: back to RESP2 and no name, as on a new connection.
+  void reset() {
+    protocol_ = 2;
+    client_name_.clear();
+  }
+
  private:
   void hello(std::span<const std::string_view> argv, Response& reply);
+  // A refusal: `code` and `text` in rpcgate's words, or "`redis_code` `text`" in Redis's.
+  void refuse(Response& reply, std::string_view redis_code, std::string text) const;
   void auth(std::span<const std::string_view> argv, Response& reply);
   // Checks a login; false with the WRONGPASS reply set.
   bool log_in(std::string_view user, std::string_view password, Response& reply);
@@ -49,6 +63,7 @@ class ConnectionCommands {
   bool set_name(std::string_view name, Response& reply);
 
   const Credentials* credentials_;
+  bool redis_words_;
   bool logged_in_ = false;
   std::string client_name_;
   // The protocol the HELLOs decoded so far asked for (the encoder switches when it sends the

@@ -36,6 +36,28 @@ MultibulkReader::Result MultibulkReader::read(std::string_view input, size_t sta
                                               size_t window) {
   // The reader holds nothing before `start` (an inline command there was parsed without it).
   if (feed_.fed() < start) feed_.discard(start);
+  // The `*<count>` line is judged here before hiredis sees a byte of the command: Redis skips a
+  // command whose count is zero or negative (`*-10`), where hiredis would take `*-1` for a nil
+  // and refuse other negatives.
+  if (feed_.fed() == start) {
+    const HeaderLine header = read_header_line(input.substr(start + 1, window - start - 1));
+    Result result;
+    switch (header.state) {
+      case HeaderLine::State::kIncomplete:
+        return result;  // kNeedMore, with nothing fed
+      case HeaderLine::State::kInvalid:
+        result.outcome = Outcome::kError;
+        result.code = ErrorCode::kBadRequest;
+        result.message = kInvalidMultibulk;
+        return result;
+      case HeaderLine::State::kComplete:
+        if (header.value >= 0) break;
+        result.outcome = Outcome::kEmpty;
+        result.end = start + 1 + header.length;
+        feed_.discard(result.end);
+        return result;
+    }
+  }
   input_ = input;
   start_ = start;
   const Step step = drive(input, window);

@@ -1,11 +1,13 @@
-// Finds where one RESP3 reply ends, without building it: for replies forwarded byte for byte
-// from a Redis that a client switched to RESP3 (hiredis 0.14's reader knows RESP2 only). Every
-// count and length is checked against the limits when its header is read.
+// Finds where one RESP2 or RESP3 reply ends, without building it: for replies forwarded byte for
+// byte (hiredis 0.14's reader knows RESP2 only, and builds what it reads). Every count and
+// length is checked against the limits when its header is read.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "codecs/codec.h"
 
@@ -20,6 +22,29 @@ struct Resp3Frame {
   std::string message;
 };
 
+// Scans one reply across reads: each call is handed the reply from its first byte, with the
+// bytes handed before and any new ones (the ClientCodec::decode contract), and goes on from
+// where the last call stopped, so a reply of n elements costs O(n) however it is split.
+class Resp3Scanner {
+ public:
+  explicit Resp3Scanner(const Limits& limits) : limits_(limits) {}
+
+  Resp3Frame scan(std::string_view input);
+  // Forget the reply part-way through (the input is no longer the one scanned).
+  void reset() {
+    at_ = 0;
+    owed_.clear();
+  }
+
+ private:
+  Resp3Frame error(ErrorCode code, std::string message);
+
+  Limits limits_;
+  size_t at_ = 0;               // where the first item not yet scanned starts
+  std::vector<uint64_t> owed_;  // elements still owed by each open aggregate, innermost last
+};
+
+// One reply at the start of `input`, scanned afresh.
 Resp3Frame scan_resp3_frame(std::string_view input, const Limits& limits);
 
 }  // namespace rpcgate::codec::resp

@@ -5,13 +5,27 @@
 #include <algorithm>
 #include <charconv>
 
-#include "codecs/resp/resp3_frame.h"
 #include "codecs/resp/resp_writer.h"
+#include "codecs/resp/stateful_commands.h"
 
 namespace rpcgate::codec::resp {
 
+namespace {
+
+// Limits for replies that are only forwarded: the cluster's sizes, but no bound on nesting. Redis
+// nests replies as deep as a script's tables (hiredis would refuse 8 levels), and a reply that
+// is only scanned costs 8 bytes per level, bounded by max_request_bytes.
+Limits forwarding_limits(Limits limits) {
+  limits.max_depth = SIZE_MAX;
+  return limits;
+}
+
+}  // namespace
+
 RespClientCodec::RespClientCodec(const CodecOptions& options)
-    : options_(options), reader_(options.limits) {}
+    : options_(options), reader_(options.limits), scanner_(forwarding_limits(options.limits)) {}
+
+bool RespClientCodec::shareable(const Request& request) const { return resp::shareable(request); }
 
 void RespClientCodec::encode(const Request& request, std::string& out) {
   const Json& params = request.params;
@@ -73,9 +87,11 @@ std::string RespClientCodec::connection_preamble() const {
 }
 
 DecodeResult RespClientCodec::skip(std::string_view input, Response& error) {
-  if (protocol_ == 2) return read_reply(input, error, false);
+  // A reply decode() began reading for a call that has since given up is finished by the same
+  // reader, which holds its start.
+  if (reader_.fed() > 0) return read_reply(input, error, false);
   if (broken_) return broken(broken_code_, broken_message_, error);
-  Resp3Frame frame = scan_resp3_frame(input, options_.limits);
+  Resp3Frame frame = scanner_.scan(input);
   switch (frame.status) {
     case Resp3Frame::Status::kFrame:
       return DecodeResult{DecodeStatus::kAnswered, frame.length};
@@ -90,10 +106,8 @@ DecodeResult RespClientCodec::skip(std::string_view input, Response& error) {
   return DecodeResult{};
 }
 
+// RESP3 replies come only to a client that asked for RESP3, and reach it through skip().
 DecodeResult RespClientCodec::decode(std::string_view input, Response& response) {
-  // RESP3 replies come only to a client that asked for RESP3, and reach it as they are.
-  if (protocol_ != 2)
-    return broken(ErrorCode::kUpstreamError, "RESP3 replies are forwarded as they are, not translated", response);
   return read_reply(input, response, true);
 }
 

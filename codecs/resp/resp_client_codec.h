@@ -7,6 +7,7 @@
 
 #include "codecs/codec.h"
 #include "codecs/resp/reply_reader.h"
+#include "codecs/resp/resp3_frame.h"
 
 namespace rpcgate::codec::resp {
 
@@ -18,19 +19,18 @@ class RespClientCodec final : public ClientCodec {
   DecodeResult decode(std::string_view input, Response& response) override;
   DecodeResult skip(std::string_view input, Response& error) override;
   std::string connection_preamble() const override;
-  void expect_protocol(int version) override { protocol_ = version; }
-  bool is_push(std::string_view frame) const override {
-    return protocol_ == 3 && !frame.empty() && frame.front() == '>';
-  }
+  bool shareable(const Request& request) const override;
+  // RESP2 has no `>` type: such a frame comes only from a connection a RESP3 client switched.
+  bool is_push(std::string_view frame) const override { return !frame.empty() && frame.front() == '>'; }
 
  private:
-  DecodeResult read_reply(std::string_view input, Response& response, bool build);
   void append_argument(const Json& value, std::string& out);
+  DecodeResult read_reply(std::string_view input, Response& response, bool build);
   DecodeResult broken(ErrorCode code, std::string_view message, Response& response);
 
   CodecOptions options_;
   ReplyReader reader_;
-  int protocol_ = 2;
+  Resp3Scanner scanner_;  // skip(): RESP2 or RESP3, as deep as the upstream nests
   bool broken_ = false;
   ErrorCode broken_code_ = ErrorCode::kNone;
   std::string broken_message_;

@@ -10,17 +10,18 @@
 namespace rpcgate::codec::resp {
 
 // Control replies. The server codec answers connection commands itself (DecodeStatus::kAnswered)
-// but must not write bytes during decode: replies leave in request order, so the gateway encodes
-// them later through encode(), like any other response. A reply that needs a RESP-only shape is
-// marked by one of these `kind` values; the JSON value in `result` stays an ordinary JSON value:
+// but writes no bytes during decode; the gateway encodes every answer through encode(). A reply
+// that needs a RESP-only shape is marked by one of these `kind` values; the JSON value in
+// `result` stays an ordinary JSON value:
 //   kKindMap     result is a flat array [k1, v1, k2, v2, ...], sent as a RESP3 map (`%`) or, in
 //                RESP2, as that flat array (what Redis does for HELLO and COMMAND DOCS);
-//   kKindHello2  as kKindMap, after switching this connection's encoder to RESP2;
-//   kKindHello3  as kKindMap, after switching this connection's encoder to RESP3.
-// The switch happens when the HELLO reply is encoded, not when HELLO is decoded, so replies to
-// requests pipelined before HELLO still go out in the protocol they were asked in. Only replies
-// this codec produced reach its encoder with these kinds: the gateway encodes a kAnswered reply
-// with the codec that decoded it, and handler or upstream kinds never start with "resp.".
+//   kKindHello2  a HELLO reply: as kKindMap, in RESP2;
+//   kKindHello3  a HELLO reply: as kKindMap, in RESP3.
+// The server codec sets the protocol before each encode from the HELLOs it has decoded, and the
+// gateway encodes an answer made on the spot as soon as it is made, so replies to requests
+// pipelined before a HELLO go out in the protocol they were asked in, as with Redis. Only
+// replies this codec produced reach its encoder with these kinds: handler or upstream kinds
+// never start with "resp.".
 inline constexpr std::string_view kKindMap = "resp.map";
 inline constexpr std::string_view kKindHello2 = "resp.hello2";
 inline constexpr std::string_view kKindHello3 = "resp.hello3";
@@ -31,6 +32,7 @@ inline constexpr std::string_view kKindRawError = "resp.raw-error";
 class RespEncoder {
  public:
   int protocol() const { return protocol_; }
+  void set_protocol(int protocol) { protocol_ = protocol; }
 
   // Appends one whole reply. Precedence: error, then status, then result (or, when the result is
   // null and a payload is present, the payload as a bulk string).

@@ -10,10 +10,17 @@
 #include "codecs/resp/resp_writer.h"
 
 namespace rpcgate::codec::resp {
+namespace {
+
+// The protocol a client's HELLO chose, on the bare HELLO asked in its stead (answer_locally).
+// Only the gateway and this codec see it: a RESP upstream is sent the method and params alone.
+constexpr std::string_view kProtocolMeta = "resp.hello.protocol";
+
+}  // namespace
 
 RespServerCodec::RespServerCodec(const CodecOptions& options)
     : multibulk_(options.limits),
-      connection_(options.credentials),
+      connection_(options.credentials, options.redis_upstream),
       resp_args_(options.resp_args),
       redis_upstream_(options.redis_upstream) {}
 
@@ -44,6 +51,7 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
           for (const ArgSpan& arg : multibulk_.args())
             argv_.push_back(input.substr(arg.offset, arg.length));
           multibulk_.consume(read.end);
+          rewritten_ = false;
           return command(read.end, request, reply);
       }
     }
@@ -72,6 +80,7 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
     for (const ArgSpan& arg : inline_spans_)
       argv_.push_back(std::string_view(inline_scratch_).substr(arg.offset, arg.length));
     multibulk_.consume(read.end);
+    rewrite_argv();  // forwarded as the array it stands for: the upstream sees what Redis would
     return command(read.end, request, reply);
   }
 }
@@ -85,6 +94,15 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
 
   DecodeResult result;
   result.consumed = end;
+  // What looks like HTTP (a browser, or a page making one fetch a cross-protocol attack) is no
+  // client: Redis closes it before anything runs, and so does the listener, before anything of
+  // it can reach an upstream connection.
+  if (name_ == "post" || name_ == "host:") {
+    broken_ = true;
+    broken_code_ = ErrorCode::kBadRequest;
+    broken_message_ = "Protocol error: HTTP request on the RESP port";
+    return DecodeResult{DecodeStatus::kHangUp, 0};
+  }
   // Before a login only AUTH, HELLO (with its AUTH option) and QUIT run, as in Redis.
   if (!connection_.logged_in() && name_ != "auth" && name_ != "hello" && name_ != "quit") {
     reply.clear();
@@ -92,6 +110,7 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
     result.status = DecodeStatus::kAnswered;
     return result;
   }
+  if (redis_upstream_ && (name_ == "hello" || name_ == "reset")) return session_command(end, request, reply);
   if (ConnectionCommands::handles(name_) &&
       !(redis_upstream_ && ConnectionCommands::forwardable(name_))) {
     reply.clear();
@@ -103,6 +122,41 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
   reply.clear();
   result.status = build_request(name_, argv_, resp_args_, limits().max_depth, request, reply);
   return result;
+}
+
+DecodeResult RespServerCodec::session_command(size_t end, Request& request, Response& reply) {
+  DecodeResult result;
+  result.consumed = end;
+  reply.clear();
+  if (name_ == "hello") {
+    if (!connection_.accept_hello(argv_, reply)) {
+      result.status = DecodeStatus::kAnswered;
+      return result;
+    }
+    // The AUTH option logged in to this listener; the upstream has logins of its own, so a
+    // client's own connection is sent the rest of the command (accept_hello checked its shape).
+    for (size_t i = 2; i < argv_.size(); ++i) {
+      if (argv_[i].size() == 4 && (argv_[i][0] | 0x20) == 'a' && (argv_[i][1] | 0x20) == 'u' &&
+          (argv_[i][2] | 0x20) == 't' && (argv_[i][3] | 0x20) == 'h') {
+        rewrite_argv(i, 3);
+        break;
+      }
+      if (argv_[i].size() == 7) ++i;  // SETNAME's value follows it
+    }
+  } else {
+    connection_.reset();
+  }
+  request.clear();
+  result.status = build_request(name_, argv_, resp_args_, limits().max_depth, request, reply);
+  return result;
+}
+
+void RespServerCodec::rewrite_argv(size_t from, size_t skip) {
+  rewrite_.clear();
+  append_unsigned_header(rewrite_, '*', argv_.size() - skip);
+  for (size_t i = 0; i < argv_.size(); ++i)
+    if (i < from || i >= from + skip) append_bulk(rewrite_, argv_[i]);
+  rewritten_ = true;
 }
 
 DecodeResult RespServerCodec::need_more(std::string_view input, Response& reply) {
@@ -144,7 +198,21 @@ DecodeResult RespServerCodec::broken(ErrorCode code, std::string_view message, R
   return DecodeResult{DecodeStatus::kBroken, 0};
 }
 
-void RespServerCodec::answer_locally(const Request& request, Response& reply) {
+bool RespServerCodec::answer_locally(Request& request, Response& reply) {
+  reply.clear();
+  if (request.method == "hello") {
+    // What only the Redis behind knows (server, version, mode, role, modules) comes from a bare
+    // HELLO on a shared connection, which changes nothing there; complete() makes it this
+    // client's (its protocol, its id). Everything HELLO does was done by decode(); the protocol
+    // it chose travels with the request, since more HELLOs may be decoded before the answer.
+    request.params = nullptr;
+    request.meta.assign(1, {std::string(kProtocolMeta), std::to_string(connection_.protocol())});
+    return false;
+  }
+  if (request.method == "reset") {
+    reply.status = "RESET";
+    return true;
+  }
   // Back from params to arguments: only simple commands (SELECT 0, CLIENT SETNAME x) come here.
   local_args_.clear();
   local_args_.push_back(request.method);
@@ -157,8 +225,21 @@ void RespServerCodec::answer_locally(const Request& request, Response& reply) {
     add(request.params);
   }
   argv_.assign(local_args_.begin(), local_args_.end());
-  reply.clear();
   connection_.answer(request.method, argv_, reply);
+  return true;
+}
+
+void RespServerCodec::complete(const Request& request, Response& response) {
+  if (request.method != "hello" || request.meta.size() != 1 || request.meta[0].first != kProtocolMeta ||
+      response.is_error() || !response.result.is_array())
+    return;
+  const int protocol = request.meta[0].second == "3" ? 3 : 2;
+  Json& fields = response.result;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    if (fields[i] == "proto") fields[i + 1] = protocol;
+    if (fields[i] == "id") fields[i + 1] = connection_id_;
+  }
+  response.kind = protocol == 3 ? kKindHello3 : kKindHello2;
 }
 
 std::vector<std::string> RespServerCodec::session_preamble() const {
@@ -180,6 +261,9 @@ std::vector<std::string> RespServerCodec::session_preamble() const {
 }
 
 void RespServerCodec::encode(const Response& response, std::string& out) {
+  // In the protocol of the HELLOs decoded so far: the gateway encodes every answer it makes
+  // when the request is decoded, as Redis replies in the protocol of the moment it ran.
+  encoder_.set_protocol(connection_.protocol());
   encoder_.encode_response(response, out);
 }
 

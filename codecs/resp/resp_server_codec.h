@@ -22,10 +22,12 @@ class RespServerCodec final : public ServerCodec {
 
   DecodeResult decode(std::string_view input, Request& request, Response& reply) override;
   void encode(const Response& response, std::string& out) override;
-  // A command array, as clients send it. Inline commands are re-encoded as arrays, and CALL
-  // (rpcgate's own command, naming the method in its first argument) is re-encoded as that method.
-  bool forwardable(std::string_view frame, const Request&) const override {
-    return !frame.empty() && frame.front() == '*' && name_ != "call";
+  // A command array as the client sent it; an inline command re-encoded as an array; HELLO
+  // without its AUTH (the listener's login, not the upstream's). Not CALL (rpcgate's own
+  // command, naming the method in its first argument), which is re-encoded as that method.
+  std::string_view forward_frame(std::string_view frame, const Request&) override {
+    if (name_ == "call") return {};
+    return rewritten_ ? std::string_view(rewrite_) : frame;
   }
   // A RESP3 client (after HELLO 3) gets a connection of its own for everything it forwards: shared
   // connections speak RESP2, and its replies must reach it in RESP3 as Redis writes them.
@@ -33,13 +35,18 @@ class RespServerCodec final : public ServerCodec {
     Pinning pinning = command_pinning(request);
     return pinning == Pinning::kNone && connection_.protocol() == 3 ? Pinning::kSession : pinning;
   }
-  void answer_locally(const Request& request, Response& reply) override;
+  bool answer_locally(Request& request, Response& reply) override;
+  void complete(const Request& request, Response& response) override;
+  void set_connection_id(uint64_t id) override { connection_id_ = id; }
   std::vector<std::string> session_preamble() const override;
-  int session_protocol() const override { return connection_.protocol() == 3 ? 3 : 0; }
   bool enforces_login() const override { return true; }
 
  private:
   DecodeResult command(size_t end, Request& request, Response& reply);
+  // HELLO and RESET in front of a Redis: their effect on the client's state, kept here.
+  DecodeResult session_command(size_t end, Request& request, Response& reply);
+  // rewrite_ = argv_ as a RESP array, without the `skip` arguments from index `from` on.
+  void rewrite_argv(size_t from = 0, size_t skip = 0);
   DecodeResult broken(ErrorCode code, std::string_view message, Response& reply);
   DecodeResult need_more(std::string_view input, Response& reply);
 
@@ -61,6 +68,9 @@ class RespServerCodec final : public ServerCodec {
   std::string inline_scratch_;
   std::string name_;
   std::vector<std::string> local_args_;  // answer_locally's arguments, as text
+  std::string rewrite_;                  // forward_frame() when the frame itself will not do
+  bool rewritten_ = false;
+  uint64_t connection_id_ = 0;
 
   RespArgs resp_args_;
   bool redis_upstream_;

@@ -1,5 +1,5 @@
-// The Redis commands whose effect lives on the server's side of one connection, so that a client
-// sending them needs an upstream connection of its own (docs/redis-compatibility.md).
+// Which Redis commands may share an upstream connection with other clients' commands, and which
+// need a connection of the client's own (docs/redis-compatibility.md, "Shared connections").
 #pragma once
 
 #include "codecs/codec.h"
@@ -8,5 +8,9 @@ namespace rpcgate::codec::resp {
 
 // `request.method` is the lower-cased command name; `request.params` its arguments.
 Pinning command_pinning(const Request& request);
+
+// What a connection shared by several clients may carry: kNone, and the bare HELLO that the
+// RESP listener asks in a client's stead (RespServerCodec::answer_locally).
+bool shareable(const Request& request);
 
 }  // namespace rpcgate::codec::resp

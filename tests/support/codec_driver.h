@@ -25,6 +25,7 @@ enum class Side : uint8_t { kServer, kClient };
 
 struct Fed {
   bool broken = false;      // stopped at kBroken, as the gateway does
+  bool hung_up = false;     // stopped at kHangUp
   size_t left = 0;          // bytes never consumed: still buffered, or never read after kBroken
   std::string_view breach;  // the first breach of the decode contract (codec.h); stopped there
 };
@@ -37,6 +38,9 @@ inline std::string_view contract_breach(Side side, const codec::DecodeResult& re
       return result.consumed == 0 ? "" : "kNeedMore consumed bytes";
     case codec::DecodeStatus::kBroken:
       return result.consumed == 0 ? "" : "kBroken consumed bytes";
+    case codec::DecodeStatus::kHangUp:
+      if (side == Side::kClient) return "a client codec returned kHangUp";
+      return result.consumed == 0 ? "" : "kHangUp consumed bytes";
     case codec::DecodeStatus::kRequest:
       if (side == Side::kClient) return "a client codec returned kRequest";
       [[fallthrough]];
@@ -53,7 +57,7 @@ Fed feed(Side side, std::string_view stream, const Reads& reads, Decode&& decode
   Fed fed;
   std::string buffer;
   size_t at = 0;
-  for (size_t i = 0; at < stream.size() && !fed.broken; ++i) {
+  for (size_t i = 0; at < stream.size() && !fed.broken && !fed.hung_up; ++i) {
     const size_t want =
         reads.empty() ? stream.size() : std::max<size_t>(reads[i % reads.size()], 1);
     const size_t n = std::min(want, stream.size() - at);
@@ -66,6 +70,10 @@ Fed feed(Side side, std::string_view stream, const Reads& reads, Decode&& decode
       if (result.status == codec::DecodeStatus::kNeedMore) break;
       if (result.status == codec::DecodeStatus::kBroken) {
         fed.broken = true;
+        break;
+      }
+      if (result.status == codec::DecodeStatus::kHangUp) {
+        fed.hung_up = true;
         break;
       }
       buffer.erase(0, result.consumed);

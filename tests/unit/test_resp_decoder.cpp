@@ -165,7 +165,6 @@ TEST_CASE("malformed frames break the connection with Redis-like errors") {
   const std::vector<Case> cases = {
       {"*x\r\n", ErrorCode::kBadRequest, kMultibulk},
       {"*\r\n", ErrorCode::kBadRequest, kMultibulk},
-      {"*-5\r\n", ErrorCode::kBadRequest, kMultibulk},
       {"*+1\r\n$1\r\na\r\n", ErrorCode::kBadRequest, kMultibulk},
       {"*01\r\n$1\r\na\r\n", ErrorCode::kBadRequest, kMultibulk},
       {"*4294967297\r\n$4\r\nPING\r\n", ErrorCode::kBadRequest, kMultibulk},  // 2^32 + 1
@@ -229,7 +228,9 @@ TEST_CASE("incomplete frames need more and consume nothing") {
 }
 
 TEST_CASE("empty commands are skipped and counted in the next command's consumed bytes") {
-  for (std::string prefix : {"\r\n"s, "\n"s, "  \r\n\r\n"s, "*0\r\n"s, "*-1\r\n"s, "*0\r\n\r\n*-1\r\n"s}) {
+  // Redis skips any count of zero or less: `*-10` then PING answers PONG.
+  for (std::string prefix : {"\r\n"s, "\n"s, "  \r\n\r\n"s, "*0\r\n"s, "*-1\r\n"s, "*-5\r\n"s, "*-10\r\n"s,
+                             "*-9223372036854775808\r\n"s, "*0\r\n\r\n*-1\r\n"s}) {
     CAPTURE(prefix);
     std::string input = prefix + command({"PING"});
     Decoded d = decode_once(input);
