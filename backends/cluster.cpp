@@ -177,9 +177,8 @@ bool Cluster::place(PendingCall* call, Endpoint* avoid) {
   return true;
 }
 
-std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner, ReplyMode mode,
-                                       bool wait_for_earlier, std::vector<std::string> preamble, ErrorCode& code,
-                                       std::string& error) {
+std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner, bool wait_for_earlier,
+                                       std::vector<std::string> preamble, ErrorCode& code, std::string& error) {
   Endpoint* endpoint = pick(request, nullptr);
   if (endpoint == nullptr) {
     code = ErrorCode::kUnavailable;
@@ -192,7 +191,7 @@ std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner,
             endpoint->name() + " (max_pinned)";
     return nullptr;
   }
-  return std::make_unique<Pin>(*this, *endpoint, owner, mode, wait_for_earlier, std::move(preamble));
+  return std::make_unique<Pin>(*this, *endpoint, owner, wait_for_earlier, std::move(preamble));
 }
 
 void Cluster::on_answer(PendingCall* call) {

@@ -57,7 +57,7 @@ class Cluster {
   // `code` and `error` set, when no endpoint is usable or its max_pinned are open. Calls whose
   // upstream.pin is set go to it, with no deadline and no retry: the client owns that session.
   // `preamble` is sent first on it, its replies dropped (Pin).
-  std::unique_ptr<Pin> open_pin(const Request& request, CallOwner& owner, ReplyMode mode, bool wait_for_earlier,
+  std::unique_ptr<Pin> open_pin(const Request& request, CallOwner& owner, bool wait_for_earlier,
                                 std::vector<std::string> preamble, ErrorCode& code, std::string& error);
   // The owner is gone: withdraws the call wherever it is and frees it.
   void cancel(PendingCall* call);

@@ -10,12 +10,11 @@
 
 namespace rpcgate::backends {
 
-Pin::Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, ReplyMode mode, bool wait_for_earlier,
-         std::vector<std::string> preamble)
+Pin::Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool wait_for_earlier, std::vector<std::string> preamble)
     : cluster_(cluster),
       endpoint_(endpoint),
       owner_(owner),
-      connection_(new UpstreamConnection(endpoint, *this, mode)),
+      connection_(new UpstreamConnection(endpoint, *this)),
       preamble_(std::move(preamble)),
       wait_for_earlier_(wait_for_earlier) {
   ++cluster_.stats().pins;
@@ -93,6 +92,6 @@ void Pin::on_connection_closed(UpstreamConnection*, bool was_connected, bool, co
   if (!client_left) owner_.on_pin_lost();
 }
 
-void Pin::on_push(std::string_view frame) { owner_.on_push(frame); }
+void Pin::on_push(std::string_view frame) { owner_.on_push(frame, this); }
 
 }  // namespace rpcgate::backends

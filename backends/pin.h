@@ -26,11 +26,10 @@ class UpstreamConnection;
 
 class Pin final : public ConnectionEvents {
  public:
-  // `mode`: how what the upstream sends is read from the start (see UpstreamConnection).
   // `preamble`: frames sent before any call, to recreate session state the client set while it
-  // had no connection of its own (RESP: HELLO 3, its name); their replies are dropped.
-  Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, ReplyMode mode, bool wait_for_earlier,
-      std::vector<std::string> preamble);
+  // had no connection of its own (RESP: HELLO 3, its name); their replies are matched and
+  // dropped before any call switches the connection to pushes.
+  Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool wait_for_earlier, std::vector<std::string> preamble);
   ~Pin();
   Pin(const Pin&) = delete;
   Pin& operator=(const Pin&) = delete;

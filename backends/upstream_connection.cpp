@@ -255,6 +255,18 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
   size_t consumed = 0;
   while (consumed < input.size() && state_ == State::kConnected) {
     std::string_view rest = input.substr(consumed);
+    if (discarding_) {
+      // The rest of a reply too large to hold: passed over as it arrives, never buffered.
+      codec::DecodeResult result = codec_->discard(rest, scratch_);
+      if (result.status == codec::DecodeStatus::kBroken) {
+        close("bad reply: " + scratch_.message);
+        return input.size();
+      }
+      consumed += result.consumed;
+      if (result.status != codec::DecodeStatus::kAnswered) return consumed;
+      discarding_ = false;
+      continue;
+    }
     PendingCall* head = in_flight_.head();
     // In order, the next reply's call is known before reading it: a forwarded reply, a push, or
     // a late reply nobody waits for only needs its end found. By id, the reply must be parsed to
@@ -271,6 +283,10 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
       result = codec_->decode(rest, *into);
     }
     if (result.status == codec::DecodeStatus::kNeedMore) return consumed;
+    if (result.status == codec::DecodeStatus::kOversized) {
+      skip_oversized_reply();
+      continue;
+    }
     std::string_view frame = rest.substr(0, result.consumed);
     if (result.status == codec::DecodeStatus::kAnswered && (pushing || codec_->is_push(frame))) {
       // Sent on the upstream's own account (pub/sub, RESP3 invalidations): it answers nothing.
@@ -308,6 +324,24 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
     events_.on_answer(call);
   }
   return consumed;
+}
+
+void UpstreamConnection::skip_oversized_reply() {
+  // Only the request it answers fails; the replies behind it still match theirs, so the
+  // connection, and the other clients' requests on it, go on.
+  discarding_ = true;
+  ++endpoint_.cluster().stats().replies_too_large;
+  LOG_WARN("cluster %s (%s): %s; its request gets TOO_LARGE (max_frame_bytes, max_elements, max_request_bytes)",
+           endpoint_.cluster().config().name.c_str(), endpoint_.name().c_str(), scratch_.message.c_str());
+  if (mode_ != ReplyMode::kMatched) return;  // a push nobody asked for: passed over, unseen
+  PendingCall* call = nullptr;
+  if (!in_flight_.take(std::nullopt, call) || call == nullptr) return;  // a late reply: nobody waits
+  call->upstream.connection = nullptr;
+  call->upstream.passthrough = false;
+  call->response.clear();
+  call->response.id = call->request.id;
+  call->response.set_error(ErrorCode::kTooLarge, scratch_.message);
+  events_.on_answer(call);
 }
 
 void UpstreamConnection::pass_stream(std::string_view bytes) {

@@ -87,6 +87,9 @@ class UpstreamConnection {
   void handle_read(ssize_t nread, const uv_buf_t* buf);
   // Matches whole replies in `input` to their calls; returns the bytes consumed.
   size_t read_replies(std::string_view input);
+  // The reply at the head of the input is larger than the limits (kOversized): its request fails
+  // and the rest of it is passed over (discarding_).
+  void skip_oversized_reply();
   // Stream mode: `bytes` (and what was buffered before the switch) go to the receiver as they are.
   void pass_stream(std::string_view bytes);
   void close_if_only_orphans();
@@ -122,6 +125,7 @@ class UpstreamConnection {
   std::string output_;          // requests not yet handed to the kernel
   std::string writing_;         // handed to uv_write, released by on_write
   bool write_in_flight_ = false;
+  bool discarding_ = false;     // passing over the rest of an oversized reply
   Response scratch_;            // replies to orphans, and errors of skipped replies
 };
 

@@ -36,6 +36,10 @@ struct CodecOptions {
   // Redis would: SELECT, CLIENT and COMMAND decode to requests instead of being answered by the
   // codec, and protocol errors carry Redis's own text. Set by the gateway from the routes.
   bool redis_upstream = false;
+  // resp: a client's own AUTH (and HELLO's AUTH option) logs in its own upstream connection, so
+  // that Redis's ACL users apply to it; RESET logs it out again. A cluster option, copied to the
+  // listener with redis_upstream.
+  bool forward_auth = false;
   // resp client side: every upstream connection starts with AUTH [username] password.
   std::string auth_username;
   std::string auth_password;
@@ -53,6 +57,9 @@ enum class DecodeStatus : uint8_t {
               // send; the caller stops reading and closes once it is written
   kHangUp,    // the peer is not a client of this protocol (HTTP on the RESP port): close at once,
               // with no reply, dropping the answers still owed, as Redis does
+  kOversized, // client side, skip() only: a well-formed reply larger than the limits. `reply`
+              // holds the error for its request; the caller passes the rest of the reply to
+              // discard(), and the connection stays usable
 };
 
 // What a request does to the server's side of its connection, when it is forwarded to an upstream
@@ -156,6 +163,16 @@ class ClientCodec {
   // building it: for replies forwarded byte for byte, and late replies nobody waits for.
   // `error` is filled only for kBroken.
   virtual DecodeResult skip(std::string_view input, Response& error) = 0;
+
+  // After skip() said kOversized: passes over the rest of that reply without holding it. `input`
+  // starts at the first byte not consumed; `consumed` may be set with kNeedMore (the bytes passed
+  // over so far, to be dropped); kAnswered once the reply has ended; kBroken, with `error`, for a
+  // reply that turns out malformed.
+  virtual DecodeResult discard(std::string_view input, Response& error) {
+    (void)input;
+    error.set_error(ErrorCode::kInternal, "this codec cannot pass over a reply");
+    return DecodeResult{DecodeStatus::kBroken, 0};
+  }
 
   // Frames every new upstream connection starts with (RESP AUTH); their replies are dropped.
   virtual std::string connection_preamble() const { return {}; }

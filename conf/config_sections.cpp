@@ -76,7 +76,8 @@ constexpr std::string_view kClusterKeys[] = {"name",         "codec",           
                                              "hash_key",     "max_connections", "pipeline_depth",
                                              "max_pending",  "connect_timeout", "request_timeout",
                                              "retries",      "outlier",         "health_check",
-                                             "max_pinned",   "username",        "password"};
+                                             "max_pinned",   "username",        "password",
+                                             "forward_auth"};
 constexpr std::string_view kDiscoveryKeys[] = {"zookeeper"};
 constexpr std::string_view kZookeeperDiscoveryKeys[] = {"path", "prefix"};
 constexpr std::string_view kLoadBalancers[] = {"round_robin", "random", "least_pending",
@@ -181,6 +182,14 @@ void read_codec_settings(MapReader& map, std::string_view owner, std::string& co
     options.resp_args = choice == "strings" ? codec::RespArgs::kStrings : codec::RespArgs::kAuto;
 
   codec::Limits& limits = options.limits;
+  if (owner == "cluster" && codec_name == "resp") {
+    // Replies a Redis may legitimately send pass by default: a bulk as long as its
+    // proto-max-bulk-len allows (512 MiB), any element count. They are only scanned, never
+    // built; a reply over the limits fails its own request alone (docs/redis-compatibility.md).
+    limits.max_frame_bytes = 512u << 20;
+    limits.max_request_bytes = size_t{1} << 30;
+    limits.max_elements = kMaxElements;
+  }
   map.read_size("max_frame_bytes", limits.max_frame_bytes, 1, kMaxFrameBytes);
   if (applies("max_request_bytes", "resp"))
     map.read_size("max_request_bytes", limits.max_request_bytes, 1, kMaxBytes);
@@ -478,6 +487,13 @@ ClusterConfig read_cluster(ReadContext& ctx, const Field& item) {
       continue;
     }
     map.read_string(key, key == "username" ? cluster.codec_options.auth_username : cluster.codec_options.auth_password);
+  }
+  if (map.has("forward_auth")) {
+    if (!cluster.codec.empty() && cluster.codec != "resp")
+      ctx.error(map.key_line("forward_auth"), child_path(map.path(), "forward_auth"),
+                "forward_auth applies to the resp codec only (Redis AUTH); this cluster's codec is " + cluster.codec);
+    else
+      map.read_bool("forward_auth", cluster.codec_options.forward_auth);
   }
   if (!cluster.codec_options.auth_username.empty() && cluster.codec_options.auth_password.empty())
     ctx.error(map.key_line("username"), child_path(map.path(), "username"), "username needs a password");

@@ -64,6 +64,7 @@ Json cluster_json(const conf::ClusterConfig& cluster) {
                            {"base_ejection", duration(cluster.outlier.base_ejection)},
                            {"max_ejection", duration(cluster.outlier.max_ejection)}}}});
   if (!cluster.hash_key.empty()) out["hash_key"] = cluster.hash_key;
+  if (cluster.codec == "resp") out["forward_auth"] = cluster.codec_options.forward_auth;
   const auto& check = cluster.health_check;
   if (!check.method.empty())
     out["health_check"] = {{"method", check.method},

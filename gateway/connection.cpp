@@ -162,6 +162,13 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     }
     read_eof_ = true;
     reading_ = false;  // libuv stops reading at EOF by itself
+    if (!pins_.empty()) {
+      // A session of the client's own on the server (a blocked BLPOP, a subscription) ends with
+      // it, as it would at the server: waiting for its answer would keep it alive, and a BLPOP
+      // would take an element nobody reads.
+      close();
+      return;
+    }
     pump();
     return;
   }
@@ -210,6 +217,7 @@ size_t Connection::decode_frames(std::string_view input) {
         consumed += result.consumed;
         answer(request_, response_);
         break;
+      case codec::DecodeStatus::kOversized:  // a client codec's; a server codec never says it
       case codec::DecodeStatus::kHangUp:
         ++gateway_.stats().protocol_errors;
         LOG_DEBUG("listener %s: closing a client that sent HTTP, without a reply", listener_.config().name.c_str());
@@ -337,8 +345,7 @@ bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
     });
     ErrorCode code = ErrorCode::kNone;
     std::string error;
-    auto opened = cluster.open_pin(call->request, *this, call->upstream.switches_to, earlier,
-                                   codec_->session_preamble(), code, error);
+    auto opened = cluster.open_pin(call->request, *this, earlier, codec_->session_preamble(), code, error);
     if (!opened) {
       call->response.set_error(code, std::move(error));
       return answer_here();
@@ -360,7 +367,7 @@ void Connection::release_pin_barrier(const PendingCall* call) {
   if (!earlier) pin->release_barrier();
 }
 
-void Connection::on_push(std::string_view frame) {
+void Connection::on_push(std::string_view frame, const backends::Pin* from) {
   if (closing_) return;
   // Pushes come whether or not the client reads (pub/sub): unlike answers, pausing the client's
   // reads does not stop them, so the output bound is enforced here.
@@ -372,15 +379,22 @@ void Connection::on_push(std::string_view frame) {
     close();
     return;
   }
-  if (pending_.empty() || !in_order_) {
+  // The upstream sent it after the replies it has sent so far, and before the reply to the first
+  // call still waiting on that connection (a RESP3 invalidation right after the write that
+  // caused it): it goes just there, or behind everything when nothing waits on that connection.
+  auto waits_there = [from](const PendingCall* call) { return !call->done && call->upstream.pin == from; };
+  auto next = std::find_if(pending_.begin(), pending_.end(), waits_there);
+  if (pending_.empty() || !in_order_ || next == pending_.begin()) {
     output_.append(frame);
   } else {
-    // Behind answers still owed to earlier requests.
     auto* call = new PendingCall();
     call->done = true;
     call->upstream.passthrough = true;
     call->upstream.wire.assign(frame);
-    pending_.push_back(call);
+    if (next == pending_.end())
+      pending_.push_back(call);
+    else
+      pending_.insert_before(*next, call);
   }
   gateway_.defer_pump(this);
 }

@@ -49,7 +49,7 @@ class Connection final : public CallOwner {
   static constexpr uint64_t kDrainQuietMs = 50;
 
   void on_call_done(PendingCall* call) override;
-  void on_push(std::string_view frame) override;
+  void on_push(std::string_view frame, const backends::Pin* from) override;
   void on_pin_lost() override;
   // After any progress (a read, a completed call, a finished write, a drain): decodes frames
   // buffered while paused, writes what is ready, then reads on, pauses, or closes.

@@ -19,7 +19,12 @@ Listener::Listener(Gateway& gateway, const conf::ListenerConfig& config, size_t 
   const RouteTarget* select = gateway_.router().resolve("select");
   codec_options_.redis_upstream =
       select != nullptr && select->cluster != nullptr && &select->cluster->codec() == &codec_;
-  if (config.auth) codec_options_.credentials = &config.auth->users;
+  if (config.auth) {
+    codec_options_.credentials = &config.auth->users;
+  } else if (codec_options_.redis_upstream) {
+    // Only without logins of the listener's own: a client logs in to one or the other.
+    codec_options_.forward_auth = select->cluster->config().codec_options.forward_auth;
+  }
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
 }

@@ -211,6 +211,7 @@ void upstream_metrics(Writer& out, const conf::Config& config, const StatsTable&
       {"rpcgate_upstream_connect_failures_total", "counter", "Connects refused or timed out.", &ClusterStats::connect_failures},
       {"rpcgate_upstream_ejections_total", "counter", "Endpoints ejected after consecutive failures.", &ClusterStats::ejections},
       {"rpcgate_upstream_pins_total", "counter", "Clients given an upstream connection of their own.", &ClusterStats::pins},
+      {"rpcgate_upstream_replies_too_large_total", "counter", "Replies over the cluster's limits, passed over; their requests got TOO_LARGE.", &ClusterStats::replies_too_large},
       {"rpcgate_upstream_pending", "gauge", "Calls waiting or in flight now.", &ClusterStats::pending},
       {"rpcgate_upstream_connections", "gauge", "Pool connections open now (the pool size).", &ClusterStats::connections},
       {"rpcgate_upstream_pinned_connections", "gauge", "Pinned connections open now.", &ClusterStats::pinned},

@@ -30,8 +30,12 @@ struct PendingCall;
 class CallOwner {
  public:
   virtual void on_call_done(PendingCall* call) = 0;
-  // A frame its pinned upstream connection sent on its own (pub/sub), to pass on as it is.
-  virtual void on_push(std::string_view frame) { (void)frame; }
+  // A frame its pinned upstream connection `from` sent on its own (pub/sub, RESP3
+  // invalidations), to pass on as it is.
+  virtual void on_push(std::string_view frame, const backends::Pin* from) {
+    (void)frame;
+    (void)from;
+  }
   // Its pinned upstream connection closed: the session it held on the server is gone.
   virtual void on_pin_lost() {}
 

@@ -34,6 +34,16 @@ class PendingQueue {
     ++size_;
   }
 
+  // `call` must be in no queue, `at` in this one.
+  void insert_before(PendingCall* at, PendingCall* call) {
+    assert(call->queue_prev == nullptr && call->queue_next == nullptr && call != head_);
+    call->queue_next = at;
+    call->queue_prev = at->queue_prev;
+    (at->queue_prev != nullptr ? at->queue_prev->queue_next : head_) = call;
+    at->queue_prev = call;
+    ++size_;
+  }
+
   // `call` must be in this queue.
   void remove(PendingCall* call) {
     assert(size_ > 0);

@@ -78,6 +78,7 @@ struct ClusterStats {
   Counter connect_failures;  // connects refused or timed out
   Counter ejections;         // endpoints ejected after consecutive failures
   Counter pins;              // clients given an upstream connection of their own
+  Counter replies_too_large; // replies over the cluster's limits, passed over; their calls failed
   Counter pending;           // calls waiting or in flight now
   Counter connections;       // pool connections open now
   Counter pinned;            // pinned connections open now

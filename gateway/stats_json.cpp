@@ -94,6 +94,7 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
         {"timeouts", total(&ClusterStats::timeouts)},   {"connections", total(&ClusterStats::connections)},
         {"connects", total(&ClusterStats::connects)},   {"connect_failures", total(&ClusterStats::connect_failures)},
         {"ejections", total(&ClusterStats::ejections)}, {"pinned", total(&ClusterStats::pinned)},
+        {"replies_too_large", total(&ClusterStats::replies_too_large)},
         {"latency", latency_json(table.histogram([i](const Stats& s) -> const LatencyHistogram& { return s.clusters[i].latency; }))}};
   }
   const MasterStats& master = table.master();

@@ -145,15 +145,16 @@ class HiredisReader {
     return true;
   }
 
-  // A whole bulk, in an object function: refused when over max_frame_bytes, or (with `invalid`)
-  // when CRLF does not follow it. hiredis skips those two bytes without looking; a stream whose
-  // bulks are not followed by CRLF is out of step, so stop rather than misread what follows.
-  bool check_bulk(const char* str, size_t len, ErrorCode invalid) {
+  // A whole bulk, in an object function: refused when over max_frame_bytes, or (with `invalid`,
+  // for replies) when CRLF does not follow it. hiredis skips those two bytes without looking,
+  // and so does Redis in a command; an upstream whose bulks are not followed by CRLF is out of
+  // step, so its replies stop rather than be misread.
+  bool check_bulk(const char* str, size_t len, ErrorCode invalid, bool crlf_checked = true) {
     if (len > limits_.max_frame_bytes) {
       fail(ErrorCode::kTooLarge, too_large("bulk length", len, limits_.max_frame_bytes));
       return false;
     }
-    if (str[len] != '\r' || str[len + 1] != '\n') {
+    if (crlf_checked && (str[len] != '\r' || str[len + 1] != '\n')) {
       fail(invalid, "Protocol error: bulk string not followed by CRLF");
       return false;
     }

@@ -30,8 +30,15 @@ InlineReader::Result InlineReader::read(std::string_view input, size_t start, si
   const size_t limit = window - start > bound ? start + bound : window;
   size_t from = std::max(start, scanned_);
   Result result;
-  const void* newline =
-      from < limit ? std::memchr(input.data() + from, '\n', limit - from) : nullptr;
+  // Redis looks for the line end with strchr, which stops at a NUL byte: a line with a NUL
+  // before its end never ends, until it is too long.
+  const void* newline = nullptr;
+  if (!stopped_at_nul_ && from < limit) {
+    const std::string_view searched = input.substr(from, limit - from);
+    const size_t end = searched.find_first_of(std::string_view("\n\0", 2));
+    if (end != std::string_view::npos && searched[end] == '\n') newline = searched.data() + end;
+    stopped_at_nul_ = end != std::string_view::npos && searched[end] == '\0';
+  }
   if (newline == nullptr) {
     scanned_ = std::max(from, limit);
     // Monotone: once this many bytes sit in the window without a line end, no later read can

@@ -33,6 +33,7 @@ class InlineReader {
 
  private:
   size_t scanned_ = 0;  // input offset up to which the current line has no '\n'
+  bool stopped_at_nul_ = false;  // the current line has a NUL before any '\n'
 };
 
 // Splits `line` into words, unescaped into `scratch` (cleared first) and described by `spans`.

@@ -40,8 +40,17 @@ MultibulkReader::Result MultibulkReader::read(std::string_view input, size_t sta
   // command whose count is zero or negative (`*-10`), where hiredis would take `*-1` for a nil
   // and refuse other negatives.
   if (feed_.fed() == start) {
-    const HeaderLine header = read_header_line(input.substr(start + 1, window - start - 1));
+    const std::string_view line = input.substr(start + 1, window - start - 1);
+    const HeaderLine header = read_header_line(line);
     Result result;
+    // Like Redis, wait for the header's '\r' however long the digits run, up to the inline limit.
+    if (line.find('\r') == std::string_view::npos) {
+      if (line.size() < limits_.max_inline_bytes) return result;  // kNeedMore, with nothing fed
+      result.outcome = Outcome::kError;
+      result.code = ErrorCode::kBadRequest;
+      result.message = "Protocol error: too big mbulk count string";
+      return result;
+    }
     switch (header.state) {
       case HeaderLine::State::kIncomplete:
         return result;  // kNeedMore, with nothing fed
@@ -83,6 +92,12 @@ bool MultibulkReader::check_stall(const HiredisFeed::Pending& pending, size_t& w
     fail_not_bulk(type_byte(pending.type));
     return false;
   }
+  // Like Redis, wait for the header's '\r' however long the digits run, up to the inline limit.
+  if (pending.rest.find('\r') == std::string_view::npos) {
+    if (pending.rest.size() <= limits_.max_inline_bytes) return true;
+    fail(ErrorCode::kBadRequest, "Protocol error: too big bulk count string");
+    return false;
+  }
   return check_bulk_header(pending.rest, ErrorCode::kBadRequest, want);
 }
 
@@ -117,7 +132,8 @@ void MultibulkReader::classify_reader_error() {
 void* MultibulkReader::on_string(const redisReadTask* task, char* str, size_t len) {
   if (task->parent == nullptr) return fail(ErrorCode::kBadRequest, std::string(kInvalidMultibulk));
   if (task->type != REDIS_REPLY_STRING) return fail_not_bulk(type_byte(task->type));
-  if (!check_bulk(str, len, ErrorCode::kBadRequest)) return nullptr;
+  // Redis takes the two bytes after a bulk for its CRLF without looking at them.
+  if (!check_bulk(str, len, ErrorCode::kBadRequest, false)) return nullptr;
   args_.push_back(ArgSpan{feed_.offset_of(str), len});
   return this;
 }

@@ -12,11 +12,13 @@ namespace rpcgate::codec::resp {
 
 namespace {
 
-// Limits for replies that are only forwarded: the cluster's sizes, but no bound on nesting. Redis
-// nests replies as deep as a script's tables (hiredis would refuse 8 levels), and a reply that
-// is only scanned costs 8 bytes per level, bounded by max_request_bytes.
+// Limits for replies that are only forwarded: the cluster's sizes, and nesting as deep as Redis
+// can build one (a script's nested tables reach about 2,000 levels before Lua's C stack limit;
+// hiredis would refuse 8). A reply that is only scanned costs 8 bytes per level.
+constexpr size_t kForwardedDepth = 4096;
+
 Limits forwarding_limits(Limits limits) {
-  limits.max_depth = SIZE_MAX;
+  limits.max_depth = std::max(limits.max_depth, kForwardedDepth);
   return limits;
 }
 
@@ -96,17 +98,35 @@ DecodeResult RespClientCodec::skip(std::string_view input, Response& error) {
     case Resp3Frame::Status::kFrame:
       return DecodeResult{DecodeStatus::kAnswered, frame.length};
     case Resp3Frame::Status::kError:
+      if (frame.oversized) return oversized(frame.message, error);
       return broken(frame.code, frame.message, error);
     case Resp3Frame::Status::kNeedMore:
       break;
   }
+  // Everything buffered belongs to this reply, which is not whole yet.
   if (input.size() > options_.limits.max_request_bytes)
-    return broken(ErrorCode::kTooLarge,
-                  "reply larger than " + std::to_string(options_.limits.max_request_bytes) + " bytes", error);
+    return oversized("upstream reply larger than " + std::to_string(options_.limits.max_request_bytes) + " bytes",
+                     error);
   return DecodeResult{};
 }
 
+DecodeResult RespClientCodec::oversized(const std::string& message, Response& error) {
+  // Well formed, only larger than this cluster may hold: its own request fails, and the
+  // connection (maybe shared with other clients) goes on past it.
+  error.clear();
+  error.set_error(ErrorCode::kTooLarge, message + " (the reply was skipped)");
+  return DecodeResult{DecodeStatus::kOversized, 0};
+}
+
 // RESP3 replies come only to a client that asked for RESP3, and reach it through skip().
+DecodeResult RespClientCodec::discard(std::string_view input, Response& error) {
+  bool done = false;
+  Resp3Frame failure;
+  const size_t consumed = scanner_.discard(input, done, failure);
+  if (failure.status == Resp3Frame::Status::kError) return broken(failure.code, failure.message, error);
+  return DecodeResult{done ? DecodeStatus::kAnswered : DecodeStatus::kNeedMore, consumed};
+}
+
 DecodeResult RespClientCodec::decode(std::string_view input, Response& response) {
   return read_reply(input, response, true);
 }

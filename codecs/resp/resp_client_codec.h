@@ -18,6 +18,7 @@ class RespClientCodec final : public ClientCodec {
   void encode(const Request& request, std::string& out) override;
   DecodeResult decode(std::string_view input, Response& response) override;
   DecodeResult skip(std::string_view input, Response& error) override;
+  DecodeResult discard(std::string_view input, Response& error) override;
   std::string connection_preamble() const override;
   bool shareable(const Request& request) const override;
   // RESP2 has no `>` type: such a frame comes only from a connection a RESP3 client switched.
@@ -26,6 +27,7 @@ class RespClientCodec final : public ClientCodec {
  private:
   void append_argument(const Json& value, std::string& out);
   DecodeResult read_reply(std::string_view input, Response& response, bool build);
+  DecodeResult oversized(const std::string& message, Response& error);
   DecodeResult broken(ErrorCode code, std::string_view message, Response& response);
 
   CodecOptions options_;

@@ -22,7 +22,8 @@ RespServerCodec::RespServerCodec(const CodecOptions& options)
     : multibulk_(options.limits),
       connection_(options.credentials, options.redis_upstream),
       resp_args_(options.resp_args),
-      redis_upstream_(options.redis_upstream) {}
+      redis_upstream_(options.redis_upstream),
+      forward_auth_(options.forward_auth && options.redis_upstream && options.credentials == nullptr) {}
 
 DecodeResult RespServerCodec::decode(std::string_view input, Request& request, Response& reply) {
   if (broken_) return broken(broken_code_, broken_message_, reply);
@@ -88,6 +89,7 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
 // One whole command in argv_, ending at input offset `end`.
 DecodeResult RespServerCodec::command(size_t end, Request& request, Response& reply) {
   skip_ = 0;
+  logs_in_upstream_ = false;
   name_.assign(argv_[0]);
   for (char& c : name_)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
@@ -111,6 +113,13 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
     return result;
   }
   if (redis_upstream_ && (name_ == "hello" || name_ == "reset")) return session_command(end, request, reply);
+  if (forward_auth_ && name_ == "auth") {
+    logs_in_upstream_ = true;
+    request.clear();
+    reply.clear();
+    result.status = build_request(name_, argv_, resp_args_, limits().max_depth, request, reply);
+    return result;
+  }
   if (ConnectionCommands::handles(name_) &&
       !(redis_upstream_ && ConnectionCommands::forwardable(name_))) {
     reply.clear();
@@ -135,10 +144,14 @@ DecodeResult RespServerCodec::session_command(size_t end, Request& request, Resp
     }
     // The AUTH option logged in to this listener; the upstream has logins of its own, so a
     // client's own connection is sent the rest of the command (accept_hello checked its shape).
+    // With forward_auth it is the upstream's login, for the client's own connection.
     for (size_t i = 2; i < argv_.size(); ++i) {
       if (argv_[i].size() == 4 && (argv_[i][0] | 0x20) == 'a' && (argv_[i][1] | 0x20) == 'u' &&
           (argv_[i][2] | 0x20) == 't' && (argv_[i][3] | 0x20) == 'h') {
-        rewrite_argv(i, 3);
+        if (forward_auth_)
+          logs_in_upstream_ = true;
+        else
+          rewrite_argv(i, 3);
         break;
       }
       if (argv_[i].size() == 7) ++i;  // SETNAME's value follows it

@@ -31,7 +31,9 @@ class RespServerCodec final : public ServerCodec {
   }
   // A RESP3 client (after HELLO 3) gets a connection of its own for everything it forwards: shared
   // connections speak RESP2, and its replies must reach it in RESP3 as Redis writes them.
+  // With forward_auth, a login is the client's own connection's.
   Pinning pinning(const Request& request) const override {
+    if (logs_in_upstream_) return Pinning::kSession;
     Pinning pinning = command_pinning(request);
     return pinning == Pinning::kNone && connection_.protocol() == 3 ? Pinning::kSession : pinning;
   }
@@ -74,6 +76,8 @@ class RespServerCodec final : public ServerCodec {
 
   RespArgs resp_args_;
   bool redis_upstream_;
+  bool forward_auth_;
+  bool logs_in_upstream_ = false;  // the command just decoded is AUTH, or HELLO ... AUTH, to forward
   bool broken_ = false;
   ErrorCode broken_code_ = ErrorCode::kNone;
   std::string broken_message_;

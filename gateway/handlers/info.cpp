@@ -140,7 +140,8 @@ class InfoHandler final : public Handler {
               ",connections=" + total(&ClusterStats::connections) + ",connects=" + total(&ClusterStats::connects) +
               ",connect_failures=" + total(&ClusterStats::connect_failures) +
               ",ejections=" + total(&ClusterStats::ejections) + ",pinned=" + total(&ClusterStats::pinned) +
-              ",pins=" + total(&ClusterStats::pins) + "\r\n";
+              ",pins=" + total(&ClusterStats::pins) +
+              ",replies_too_large=" + total(&ClusterStats::replies_too_large) + "\r\n";
     }
     text += "\r\n";
   }

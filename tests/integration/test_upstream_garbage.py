@@ -21,7 +21,7 @@ REPLIES = {
     "resp_type": b"?what is this\r\n",                      # no such RESP type byte
     "resp_bulk": b"$4611686018427387904\r\nabc",             # a bulk of 2^62 bytes
     "resp_negative": b"$-5\r\n",                             # a negative length other than -1
-    "resp_array": b"*1000000000\r\n:1\r\n",                  # an array of 10^9 elements
+    "resp_array": b"*3000000000\r\n:1\r\n",                  # more elements than a C int counts
     "resp_deep": b"*1\r\n" * 10000 + b":1\r\n",              # nested past any sane limit
     "pb_huge": struct.pack(">I", 0xFFFFFFFF) + b"\x08\x01",  # a 4 GiB frame
     "pb_junk": struct.pack(">I", 5) + b"\xff\xff\xff\xff\xff",  # not a Response message
