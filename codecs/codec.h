@@ -50,7 +50,9 @@ struct CodecOptions {
 
 enum class DecodeStatus : uint8_t {
   kNeedMore,  // no whole frame yet; nothing consumed
-  kRequest,   // `request` holds a decoded request
+  kRequest,   // `request` holds a decoded request; `reply.close_after` set means none follows it
+              // (RESP QUIT forwarded to a client's own connection): the connection closes once
+              // it is answered
   kAnswered,  // the codec answered the frame itself into `reply` (a connection-level command such as
               // RESP HELLO, or a request-level error such as invalid JSON); the connection stays usable
   kBroken,    // framing error: the stream cannot be resynchronised. `reply` holds the one error to
@@ -70,6 +72,9 @@ enum class Pinning : uint8_t {
   // Leaves state that later requests of the same client rely on (a transaction, a blocked call,
   // a selected database): a connection of the client's own.
   kSession,
+  // As kSession, and the server may hold it (a Redis blocking command): the client's later
+  // requests are read only once it is answered, as a blocked client's input waits in Redis.
+  kBlocking,
   // Its replies are not one per request (pub/sub, MONITOR, Redis's CLIENT REPLY OFF): a
   // connection of the client's own, whose frames reach the client as the server sends them.
   kPush,
@@ -140,6 +145,9 @@ class ServerCodec {
   }
   // The gateway's id for this connection, for protocols that show one (RESP HELLO).
   virtual void set_connection_id(uint64_t id) { (void)id; }
+  // The client now has an upstream connection of its own: from here on the session commands the
+  // codec answered in its stead (RESP HELLO, QUIT) go there as they are, in order.
+  virtual void on_own_connection() {}
 
   // Frames that recreate, on a new upstream connection of the client's own, the session state
   // the codec has kept for it (RESP: HELLO 3, the client name). Their replies are dropped.

@@ -174,6 +174,13 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   }
   gateway_.stats().bytes_in += nread;
   last_active_ms_ = gateway_.now_ms();
+  if (close_when_flushed_ || input_ended_) {
+    // After QUIT or a framing error nothing more is a request, and the bytes go unread, as in
+    // Redis; reading goes on only to see the client leave (see update_reading).
+    input_ = ByteBuffer();
+    pump();
+    return;
+  }
   if (timing_) read_ns_ = uv_hrtime();
   awaiting_bytes_ = false;
 
@@ -194,7 +201,8 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
 bool Connection::may_decode() const {
   const auto& config = listener_.config();
   // After QUIT or a framing error nothing more is read as a request, as Redis does.
-  return !broken_ && !closing_ && !close_when_flushed_ && pending_.size() < config.max_pipeline &&
+  return !broken_ && !closing_ && !close_when_flushed_ && !input_ended_ && blocking_call_ == nullptr &&
+         pending_.size() < config.max_pipeline &&
          output_.size() < config.output_high_water;
 }
 
@@ -209,10 +217,15 @@ size_t Connection::decode_frames(std::string_view input) {
       case codec::DecodeStatus::kNeedMore:
         awaiting_bytes_ = true;
         return consumed;
-      case codec::DecodeStatus::kRequest:
+      case codec::DecodeStatus::kRequest: {
+        const bool last = response_.close_after;
         dispatch(input.substr(consumed, result.consumed));
         consumed += result.consumed;
+        // Forwarded to the client's own connection, which the server closes after answering
+        // it: the client goes with it (on_pin_lost), and nothing more it sends is a request.
+        if (last) input_ended_ = true;
         break;
+      }
       case codec::DecodeStatus::kAnswered:
         consumed += result.consumed;
         answer(request_, response_);
@@ -302,6 +315,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
   cluster.submit(call);
   if (call->done) {
     // Refused at once (OVERLOADED, UNAVAILABLE): answered like any finished call.
+    if (call == blocking_call_) blocking_call_ = nullptr;
     pending_.remove(call);
     if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
     if (call->route != nullptr) {
@@ -352,8 +366,11 @@ bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
     }
     pin = opened.get();
     pins_.push_back(std::move(opened));
+    codec_->on_own_connection();
   }
   call->upstream.pin = pin;
+  // Redis reads nothing more from a client it holds in a blocking command.
+  if (pinning == codec::Pinning::kBlocking) blocking_call_ = call;
   return true;
 }
 
@@ -427,6 +444,7 @@ void Connection::answer(const Request& request, Response& response) {
 }
 
 void Connection::on_call_done(PendingCall* call) {
+  if (call == blocking_call_) blocking_call_ = nullptr;  // pump() decodes what waited behind it
   if (call->upstream.cluster != nullptr && !pins_.empty()) release_pin_barrier(call);
   if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
   if (call->route != nullptr) gateway_.stats().count_route(call->route_index, call->response.is_error());
@@ -572,8 +590,13 @@ void Connection::pump() {
 
 void Connection::update_reading() {
   const auto& config = listener_.config();
-  bool want = !read_eof_ && !broken_ && !close_when_flushed_ &&
-              pending_.size() < config.max_pipeline && unsent() < config.output_high_water;
+  // A connection that will close once answered still reads, dropping the bytes, so that it sees
+  // its client leave: a client's pinned session (a BLPOP blocked behind a QUIT) ends with it.
+  // Behind a blocked call, bytes wait undecoded, as in a blocked Redis client's query buffer, up
+  // to a bound.
+  bool want = !read_eof_ && (close_when_flushed_ || input_ended_ || (pending_.size() < config.max_pipeline &&
+                                                     unsent() < config.output_high_water &&
+                                                     (blocking_call_ == nullptr || input_.size() < kBlockedInputBytes)));
   if (want && !reading_) {
     reading_ = uv_read_start(stream(), &Connection::on_alloc, &Connection::on_read) == 0;
   } else if (!want && reading_) {
@@ -615,6 +638,7 @@ void Connection::drain() {
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
+  blocking_call_ = nullptr;
   gateway_.cancel_deferred_pump(this);
   pending_.drain(abandon_call);
   // A pinned connection is closed, never handed on. The pins themselves go in on_close: this may

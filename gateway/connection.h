@@ -47,6 +47,8 @@ class Connection final : public CallOwner {
   // still answered; it closes once everything is answered and the client has been quiet this
   // long. Closing a socket with unread bytes would reset it, losing those requests.
   static constexpr uint64_t kDrainQuietMs = 50;
+  // Bytes read behind a blocked call (a Redis BLPOP) before reading pauses.
+  static constexpr size_t kBlockedInputBytes = 256 * 1024;
 
   void on_call_done(PendingCall* call) override;
   void on_push(std::string_view frame, const backends::Pin* from) override;
@@ -122,6 +124,7 @@ class Connection final : public CallOwner {
   std::unique_ptr<Write> write_;  // set while a write is in flight
   PendingQueue pending_;  // in request order
   std::vector<std::unique_ptr<backends::Pin>> pins_;  // at most one per cluster
+  const PendingCall* blocking_call_ = nullptr;  // a blocking call on a pin: later input waits
 
   uint64_t read_ns_ = 0;       // when the last read arrived
   uint64_t frame_bytes_ = 0;   // the size of the frame being handled
@@ -142,6 +145,7 @@ class Connection final : public CallOwner {
   bool read_eof_ = false;      // the client half-closed: answer what was read, then close
   bool broken_ = false;        // framing error: no more decoding
   bool close_when_flushed_ = false;
+  bool input_ended_ = false;   // a QUIT went to the client's own connection: no more requests
   bool closing_ = false;
   bool draining_ = false;
   bool counted_active_ = false;

@@ -103,6 +103,14 @@ void ConnectionCommands::hello(std::span<const std::string_view> argv, Response&
                               Json::array()});
 }
 
+void ConnectionCommands::follow_hello(std::span<const std::string_view> argv) {
+  int64_t version = 0;
+  if (argv.size() >= 2 && parse_resp_integer(argv[1], version) && (version == 2 || version == 3))
+    protocol_ = static_cast<int>(version);
+  for (size_t i = 2; i + 1 < argv.size(); ++i)
+    if (equals_ignore_case(argv[i], "setname")) client_name_.assign(argv[i + 1]);
+}
+
 bool ConnectionCommands::accept_hello(std::span<const std::string_view> argv, Response& reply) {
   int protocol = protocol_;
   if (argv.size() >= 2) {

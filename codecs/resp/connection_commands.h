@@ -44,6 +44,9 @@ class ConnectionCommands {
   // HELLO's checks and effects (login, name, protocol) without its reply: false with the error
   // in `reply` when Redis would refuse it.
   bool accept_hello(std::span<const std::string_view> argv, Response& reply);
+  // A HELLO the Redis behind judges itself (the client has a connection of its own there):
+  // follows the protocol and name it asks for, should Redis accept it.
+  void follow_hello(std::span<const std::string_view> argv);
   // RESET: back to RESP2 and no name, as on a new connection.
   void reset() {
     protocol_ = 2;

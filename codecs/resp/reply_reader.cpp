@@ -1,5 +1,9 @@
-// The client's reader for RESP2 replies. Limits are checked on headers as in the server's
-// reader (multibulk_reader.cpp explains why split reads give the same outcome as whole ones).
+// The client's reader for RESP2 replies. Limits are checked on headers. The same stream must give
+// the same outcome however it is split into reads; two rules make that hold: hiredis never sees
+// a byte past the window (so nothing it reports lies beyond the request-size limit), and every
+// check made while stalled can only become true as bytes arrive, never false again, and is
+// reported with the very message the object function or the reader would give once the item is
+// whole.
 // Nesting: hiredis 0.14 has a fixed stack of 9 tasks and refuses arrays nested more than 8
 // deep, whatever Limits::max_depth says; the effective limit is min(max_depth, 8).
 #include "codecs/resp/reply_reader.h"

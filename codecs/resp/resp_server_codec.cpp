@@ -19,7 +19,7 @@ constexpr std::string_view kProtocolMeta = "resp.hello.protocol";
 }  // namespace
 
 RespServerCodec::RespServerCodec(const CodecOptions& options)
-    : multibulk_(options.limits),
+    : commands_(options.limits),
       connection_(options.credentials, options.redis_upstream),
       resp_args_(options.resp_args),
       redis_upstream_(options.redis_upstream),
@@ -27,7 +27,7 @@ RespServerCodec::RespServerCodec(const CodecOptions& options)
 
 DecodeResult RespServerCodec::decode(std::string_view input, Request& request, Response& reply) {
   if (broken_) return broken(broken_code_, broken_message_, reply);
-  if (input.size() < multibulk_.fed() || input.size() < skip_)
+  if (input.size() < commands_.scanned() || input.size() < skip_)
     return broken(ErrorCode::kInternal, "input shorter than the bytes already handed over", reply);
 
   // Nothing past this window is ever parsed: a command (with any empty ones before it) must fit
@@ -38,20 +38,20 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
     if (start >= window) return need_more(input, reply);
 
     if (input[start] == '*') {
-      MultibulkReader::Result read = multibulk_.read(input, start, window);
+      CommandReader::Result read = commands_.read(input, start, window);
       switch (read.outcome) {
-        case MultibulkReader::Outcome::kEmpty:
+        case CommandReader::Outcome::kEmpty:
           skip_ = read.end;
           continue;
-        case MultibulkReader::Outcome::kNeedMore:
+        case CommandReader::Outcome::kNeedMore:
           return need_more(input, reply);
-        case MultibulkReader::Outcome::kError:
+        case CommandReader::Outcome::kError:
           return broken(read.code, read.message, reply);
-        case MultibulkReader::Outcome::kFrame:
+        case CommandReader::Outcome::kFrame:
           argv_.clear();
-          for (const ArgSpan& arg : multibulk_.args())
+          for (const ArgSpan& arg : commands_.args())
             argv_.push_back(input.substr(arg.offset, arg.length));
-          multibulk_.consume(read.end);
+          commands_.reset();
           rewritten_ = false;
           return command(read.end, request, reply);
       }
@@ -66,8 +66,7 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
                     reply);
     if (!split_inline_args(read.line, inline_scratch_, inline_spans_))
       return broken(ErrorCode::kBadRequest, "Protocol error: unbalanced quotes in request", reply);
-    // The reader may hold bytes fed past this line; the next RESP array starts after it.
-    multibulk_.discard(read.end);
+    commands_.reset();
     if (inline_spans_.empty()) {  // a blank line: skipped, as telnet users expect
       skip_ = read.end;
       continue;
@@ -80,7 +79,6 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
     argv_.clear();
     for (const ArgSpan& arg : inline_spans_)
       argv_.push_back(std::string_view(inline_scratch_).substr(arg.offset, arg.length));
-    multibulk_.consume(read.end);
     rewrite_argv();  // forwarded as the array it stands for: the upstream sees what Redis would
     return command(read.end, request, reply);
   }
@@ -112,7 +110,8 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
     result.status = DecodeStatus::kAnswered;
     return result;
   }
-  if (redis_upstream_ && (name_ == "hello" || name_ == "reset")) return session_command(end, request, reply);
+  if (redis_upstream_ && (name_ == "hello" || name_ == "reset" || (name_ == "quit" && pinned_)))
+    return session_command(end, request, reply);
   if (forward_auth_ && name_ == "auth") {
     logs_in_upstream_ = true;
     request.clear();
@@ -137,7 +136,12 @@ DecodeResult RespServerCodec::session_command(size_t end, Request& request, Resp
   DecodeResult result;
   result.consumed = end;
   reply.clear();
-  if (name_ == "hello") {
+  const size_t auth = name_ == "hello" ? auth_option() : 0;
+  if (name_ == "hello" && pinned_ && (forward_auth_ || auth == 0)) {
+    // Redis judges it, in the context of the client's own connection (a subscriber may not
+    // send HELLO there); the listener follows what it asks for.
+    connection_.follow_hello(argv_);
+  } else if (name_ == "hello") {
     if (!connection_.accept_hello(argv_, reply)) {
       result.status = DecodeStatus::kAnswered;
       return result;
@@ -145,23 +149,28 @@ DecodeResult RespServerCodec::session_command(size_t end, Request& request, Resp
     // The AUTH option logged in to this listener; the upstream has logins of its own, so a
     // client's own connection is sent the rest of the command (accept_hello checked its shape).
     // With forward_auth it is the upstream's login, for the client's own connection.
-    for (size_t i = 2; i < argv_.size(); ++i) {
-      if (argv_[i].size() == 4 && (argv_[i][0] | 0x20) == 'a' && (argv_[i][1] | 0x20) == 'u' &&
-          (argv_[i][2] | 0x20) == 't' && (argv_[i][3] | 0x20) == 'h') {
-        if (forward_auth_)
-          logs_in_upstream_ = true;
-        else
-          rewrite_argv(i, 3);
-        break;
-      }
-      if (argv_[i].size() == 7) ++i;  // SETNAME's value follows it
-    }
-  } else {
+    if (auth != 0 && forward_auth_)
+      logs_in_upstream_ = true;
+    else if (auth != 0)
+      rewrite_argv(auth, 3);
+  } else if (name_ == "reset") {
     connection_.reset();
   }
   request.clear();
   result.status = build_request(name_, argv_, resp_args_, limits().max_depth, request, reply);
+  if (name_ == "quit" && result.status == DecodeStatus::kRequest) reply.close_after = true;
   return result;
+}
+
+size_t RespServerCodec::auth_option() const {
+  for (size_t i = 2; i < argv_.size(); ++i) {
+    const std::string_view arg = argv_[i];
+    if (arg.size() == 4 && (arg[0] | 0x20) == 'a' && (arg[1] | 0x20) == 'u' && (arg[2] | 0x20) == 't' &&
+        (arg[3] | 0x20) == 'h')
+      return i;
+    if (arg.size() == 7) ++i;  // SETNAME's value follows it
+  }
+  return 0;
 }
 
 void RespServerCodec::rewrite_argv(size_t from, size_t skip) {

@@ -10,7 +10,7 @@
 #include "codecs/codec.h"
 #include "codecs/resp/connection_commands.h"
 #include "codecs/resp/inline_command.h"
-#include "codecs/resp/multibulk_reader.h"
+#include "codecs/resp/command_reader.h"
 #include "codecs/resp/resp_encoder.h"
 #include "codecs/resp/stateful_commands.h"
 
@@ -40,6 +40,7 @@ class RespServerCodec final : public ServerCodec {
   bool answer_locally(Request& request, Response& reply) override;
   void complete(const Request& request, Response& response) override;
   void set_connection_id(uint64_t id) override { connection_id_ = id; }
+  void on_own_connection() override { pinned_ = true; }
   std::vector<std::string> session_preamble() const override;
   bool enforces_login() const override { return true; }
 
@@ -47,15 +48,17 @@ class RespServerCodec final : public ServerCodec {
   DecodeResult command(size_t end, Request& request, Response& reply);
   // HELLO and RESET in front of a Redis: their effect on the client's state, kept here.
   DecodeResult session_command(size_t end, Request& request, Response& reply);
+  // Where HELLO's AUTH option is in argv_; 0 when it has none.
+  size_t auth_option() const;
   // rewrite_ = argv_ as a RESP array, without the `skip` arguments from index `from` on.
   void rewrite_argv(size_t from = 0, size_t skip = 0);
   DecodeResult broken(ErrorCode code, std::string_view message, Response& reply);
   DecodeResult need_more(std::string_view input, Response& reply);
 
   // The options it uses, and not a copy of CodecOptions (120 bytes per connection): its
-  // limits are the multibulk reader's (limits()), its credentials are connection_'s.
-  const Limits& limits() const { return multibulk_.limits(); }
-  MultibulkReader multibulk_;
+  // limits are the command reader's (limits()), its credentials are connection_'s.
+  const Limits& limits() const { return commands_.limits(); }
+  CommandReader commands_;
   InlineReader inline_;
   ConnectionCommands connection_;
   RespEncoder encoder_;
@@ -78,6 +81,7 @@ class RespServerCodec final : public ServerCodec {
   bool redis_upstream_;
   bool forward_auth_;
   bool logs_in_upstream_ = false;  // the command just decoded is AUTH, or HELLO ... AUTH, to forward
+  bool pinned_ = false;            // the client has an upstream connection of its own
   bool broken_ = false;
   ErrorCode broken_code_ = ErrorCode::kNone;
   std::string broken_message_;

@@ -18,14 +18,14 @@ struct Entry {
 // clients replies that are not theirs. Sorted by name, for the binary search.
 constexpr std::array kCommands = std::to_array<Entry>({
     {"asking", Pinning::kSession},        // the next command may reach a migrating slot
-    {"blmove", Pinning::kSession},        // blocking calls hold their connection
-    {"blmpop", Pinning::kSession},
-    {"blpop", Pinning::kSession},
-    {"brpop", Pinning::kSession},
-    {"brpoplpush", Pinning::kSession},
-    {"bzmpop", Pinning::kSession},
-    {"bzpopmax", Pinning::kSession},
-    {"bzpopmin", Pinning::kSession},
+    {"blmove", Pinning::kBlocking},        // blocking calls hold their connection
+    {"blmpop", Pinning::kBlocking},
+    {"blpop", Pinning::kBlocking},
+    {"brpop", Pinning::kBlocking},
+    {"brpoplpush", Pinning::kBlocking},
+    {"bzmpop", Pinning::kBlocking},
+    {"bzpopmax", Pinning::kBlocking},
+    {"bzpopmin", Pinning::kBlocking},
     {"monitor", Pinning::kPush},          // then a line per command the server runs
     {"multi", Pinning::kSession},         // a transaction belongs to its connection
     {"psubscribe", Pinning::kPush},       // a reply per pattern, then messages
@@ -39,8 +39,8 @@ constexpr std::array kCommands = std::to_array<Entry>({
     {"sunsubscribe", Pinning::kPush},
     {"sync", Pinning::kStream},
     {"unsubscribe", Pinning::kPush},      // three replies to UNSUBSCRIBE a b c, subscribed or not
-    {"wait", Pinning::kSession},          // counts the replicas that saw this connection's writes
-    {"waitaof", Pinning::kSession},
+    {"wait", Pinning::kBlocking},          // counts the replicas that saw this connection's writes
+    {"waitaof", Pinning::kBlocking},
     {"watch", Pinning::kSession},
 });
 
@@ -86,12 +86,12 @@ Pinning command_pinning(const Request& request) {
   if (name == "select") return first_argument(request.params) == "0" ? Pinning::kLocalUnlessPinned : Pinning::kSession;
   if (name == "client") return client_pinning(request.params);
   // The RESP listener keeps the protocol, the name and the login with the client (RespServerCodec).
-  if (name == "hello" || name == "auth" || name == "reset") return Pinning::kLocalUnlessPinned;
+  if (name == "hello" || name == "auth" || name == "reset" || name == "quit") return Pinning::kLocalUnlessPinned;
   if (name == "xread" || name == "xreadgroup") {
     // They hold the connection only with BLOCK.
     const Json& params = request.params;
     if (!params.is_array()) return Pinning::kNone;
-    return std::any_of(params.begin(), params.end(), is_block_option) ? Pinning::kSession : Pinning::kNone;
+    return std::any_of(params.begin(), params.end(), is_block_option) ? Pinning::kBlocking : Pinning::kNone;
   }
   auto found = std::lower_bound(kCommands.begin(), kCommands.end(), std::string_view(name),
                                 [](const Entry& entry, std::string_view wanted) { return entry.name < wanted; });

@@ -28,10 +28,11 @@ TEST_CASE("ordinary commands share connections") {
     CHECK(pinning(method) == Pinning::kNone);
 }
 
-TEST_CASE("transactions, blocking calls and connection settings pin") {
-  for (const char* method : {"multi", "watch", "blpop", "brpop", "brpoplpush", "blmove", "blmpop", "bzpopmin",
-                             "bzpopmax", "bzmpop", "wait", "waitaof", "readonly", "readwrite", "asking"})
-    CHECK(pinning(method) == Pinning::kSession);
+TEST_CASE("transactions and connection settings pin; blocking calls pin and hold the client's input") {
+  for (const char* method : {"multi", "watch", "readonly", "readwrite", "asking"}) CHECK(pinning(method) == Pinning::kSession);
+  for (const char* method : {"blpop", "brpop", "brpoplpush", "blmove", "blmpop", "bzpopmin", "bzpopmax", "bzmpop", "wait",
+                             "waitaof"})
+    CHECK(pinning(method) == Pinning::kBlocking);
 }
 
 TEST_CASE("commands whose replies are not one each take the connection to pushes") {
@@ -66,8 +67,8 @@ TEST_CASE("a shared connection carries only what has one reply and leaves no sta
 
 TEST_CASE("XREAD and XREADGROUP pin only with BLOCK") {
   CHECK(pinning("xread", Json::array({"COUNT", 2, "STREAMS", "s", "0"})) == Pinning::kNone);
-  CHECK(pinning("xread", Json::array({"BLOCK", 0, "STREAMS", "s", "$"})) == Pinning::kSession);
-  CHECK(pinning("xreadgroup", Json::array({"GROUP", "g", "c", "block", 100, "STREAMS", "s", ">"})) == Pinning::kSession);
+  CHECK(pinning("xread", Json::array({"BLOCK", 0, "STREAMS", "s", "$"})) == Pinning::kBlocking);
+  CHECK(pinning("xreadgroup", Json::array({"GROUP", "g", "c", "block", 100, "STREAMS", "s", ">"})) == Pinning::kBlocking);
   CHECK(pinning("xread", "STREAMS") == Pinning::kNone);
 }
 
@@ -80,7 +81,7 @@ TEST_CASE("SELECT 0 and the client name stay local until the client is pinned") 
   CHECK(pinning("client", Json::array({"setinfo", "lib-name", "x"})) == Pinning::kNone);
   CHECK(pinning("client", "LIST") == Pinning::kNone);
   CHECK(pinning("client", "INFO") == Pinning::kSession);
-  for (const char* method : {"hello", "auth", "reset"}) CHECK(pinning(method) == Pinning::kLocalUnlessPinned);
+  for (const char* method : {"hello", "auth", "reset", "quit"}) CHECK(pinning(method) == Pinning::kLocalUnlessPinned);
   CHECK(pinning("client", "ID") == Pinning::kSession);
   CHECK(pinning("client", Json::array({"TRACKING", "on"})) == Pinning::kSession);
   CHECK(pinning("client", Json::array({"KILL", "ID", 5})) == Pinning::kSession);
