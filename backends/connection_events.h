@@ -14,15 +14,6 @@ namespace rpcgate::backends {
 
 class UpstreamConnection;
 
-// How an upstream connection reads what the upstream sends. A connection only ever moves down
-// this list.
-enum class ReplyMode : uint8_t {
-  kMatched,  // replies, each matched to its request (in order, or by id)
-  kPush,     // frames the upstream sends on its own (pub/sub, MONITOR), each passed on whole
-  kStream,   // no frames any more (Redis replication: an RDB file, then commands): bytes passed
-             // on as they arrive
-};
-
 class ConnectionEvents {
  public:
   virtual void on_connected(UpstreamConnection* connection) = 0;
@@ -36,8 +27,8 @@ class ConnectionEvents {
   // answers went down with it. Called from inside close(); the connection frees itself later.
   virtual void on_connection_closed(UpstreamConnection* connection, bool was_connected, bool lost_calls,
                                     const std::string& error) = 0;
-  // A frame the upstream sent on its own (push mode: Redis pub/sub messages, MONITOR lines), or
-  // in stream mode the bytes of one read.
+  // A frame the upstream sent on its own (a RESP3 push), or, once the connection streams, the
+  // bytes of one read.
   virtual void on_push(std::string_view frame) { (void)frame; }
 
  protected:

@@ -38,16 +38,28 @@ void Pin::submit(PendingCall* call) {
 void Pin::send_queued() {
   while (connected_ && !wait_for_earlier_ && !queue_.empty() && connection_->has_room()) {
     PendingCall* call = queue_.front();
-    if (call->upstream.switches_to > connection_->mode()) {
-      // A subscription (or SYNC) after a session command: once the replies owed are in,
-      // everything the server sends is passed on as it comes.
+    if (call->upstream.starts_stream && !connection_->streaming()) {
+      // Once the replies owed (the preamble's, a session command's) are in, everything the
+      // server sends is passed on as it comes.
       if (connection_->load() > 0) return;
-      connection_->switch_mode(call->upstream.switches_to);
+      connection_->start_streaming();
     }
     queue_.pop_front();
     connection_->send(call);
   }
+  if (connected_ && !wait_for_earlier_ && queue_.empty() && !raw_.empty()) {
+    connection_->send_unanswered(raw_);
+    raw_.clear();
+  }
 }
+
+void Pin::send_raw(std::string_view bytes) {
+  if (connection_ == nullptr) return;  // lost: the client closes after its answers
+  raw_.append(bytes);
+  send_queued();
+}
+
+size_t Pin::unsent() const { return raw_.size() + (connection_ != nullptr ? connection_->unsent() : 0); }
 
 void Pin::cancel(PendingCall* call) {
   auto queued = std::find(queue_.begin(), queue_.end(), call);

@@ -42,6 +42,11 @@ class Pin final : public ConnectionEvents {
   bool broken() const { return connection_ == nullptr; }
 
   void submit(PendingCall* call);
+  // Once a call that starts a stream is in (PendingCall::starts_stream): bytes from the client,
+  // sent as they are behind it.
+  void send_raw(std::string_view bytes);
+  // Bytes sent and not yet taken by the kernel, or waiting to be sent.
+  size_t unsent() const;
   // The call's owner gave up on it.
   void cancel(PendingCall* call);
   // The client is gone: closes the connection.
@@ -63,6 +68,7 @@ class Pin final : public ConnectionEvents {
   CallOwner& owner_;
   UpstreamConnection* connection_;  // null once closed
   std::deque<PendingCall*> queue_;  // not sent yet
+  std::string raw_;                 // bytes from the client, behind the queue
   std::vector<std::string> preamble_;
   bool connected_ = false;
   bool wait_for_earlier_;

@@ -19,11 +19,10 @@ constexpr size_t kKeepBufferCapacity = 256 * 1024;
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events, ReplyMode mode)
+UpstreamConnection::UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events)
     : endpoint_(endpoint),
       upstreams_(endpoint.cluster().upstreams()),
       events_(events),
-      mode_(mode),
       codec_(endpoint.cluster().codec().make_client(endpoint.cluster().config().codec_options)),
       by_id_(codec_->matches_by_id()),
       in_flight_(by_id_) {
@@ -85,7 +84,7 @@ void UpstreamConnection::on_connect_timeout(uv_timer_t* timer) {
 }
 
 bool UpstreamConnection::has_room() const {
-  if (mode_ != ReplyMode::kMatched) return state_ == State::kConnected;
+  if (streaming_) return state_ == State::kConnected;
   // Behind a request that timed out, a new one would wait for that late reply too.
   return state_ == State::kConnected && in_flight_.size() < endpoint_.cluster().config().pipeline_depth &&
          !in_flight_.head_orphaned();
@@ -94,8 +93,8 @@ bool UpstreamConnection::has_room() const {
 void UpstreamConnection::send(PendingCall* call) {
   UpstreamState& state = call->upstream;
   state.connection = this;
-  if (mode_ != ReplyMode::kMatched)
-    written_pushes_.push_back(call);  // answered once written; what comes back is passed on
+  if (streaming_)
+    written_unmatched_.push_back(call);  // answered once written; what comes back is passed on
   else
     state.seq = in_flight_.add(call);
   if (state.passthrough) {
@@ -113,7 +112,7 @@ void UpstreamConnection::send(PendingCall* call) {
 }
 
 void UpstreamConnection::send_unanswered(std::string_view frame) {
-  if (mode_ == ReplyMode::kMatched) in_flight_.add_orphan();
+  if (!streaming_) in_flight_.add_orphan();
   output_.append(frame);
   endpoint_.cluster().upstreams().schedule_flush(this);
 }
@@ -133,8 +132,8 @@ void UpstreamConnection::set_timeout_meta(PendingCall* call) {
 }
 
 void UpstreamConnection::orphan(PendingCall* call, bool timed_out) {
-  if (mode_ != ReplyMode::kMatched) {
-    written_pushes_.erase(std::remove(written_pushes_.begin(), written_pushes_.end(), call), written_pushes_.end());
+  if (streaming_) {
+    written_unmatched_.erase(std::remove(written_unmatched_.begin(), written_unmatched_.end(), call), written_unmatched_.end());
     call->upstream.connection = nullptr;
     return;
   }
@@ -165,7 +164,7 @@ void UpstreamConnection::flush() {
   if (sent == output_.size()) {
     output_.clear();
     if (output_.capacity() > kKeepBufferCapacity) std::string().swap(output_);
-    answer_written_pushes();
+    answer_written_unmatched();
     return;
   }
   writing_.assign(output_, sent);
@@ -178,14 +177,14 @@ void UpstreamConnection::flush() {
     close(std::string("write failed: ") + uv_strerror(rc));
     return;
   }
-  answer_written_pushes();
+  answer_written_unmatched();
 }
 
-void UpstreamConnection::answer_written_pushes() {
-  // Push mode: a request has no reply of its own to wait for. It is answered with nothing, and
-  // what the server sends back reaches the client as pushes, in the order the server sends it.
+void UpstreamConnection::answer_written_unmatched() {
+  // Streaming: a request has no reply of its own to wait for. It is answered with nothing, and
+  // what the server sends back reaches the client as it comes.
   std::vector<PendingCall*> calls;
-  calls.swap(written_pushes_);
+  calls.swap(written_unmatched_);
   for (PendingCall* call : calls) {
     call->upstream.connection = nullptr;
     call->upstream.wire.clear();
@@ -229,7 +228,7 @@ void UpstreamConnection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   received_any_ = true;
-  if (mode_ == ReplyMode::kStream) {
+  if (streaming_) {
     pass_stream(std::string_view(buf->base, static_cast<size_t>(nread)));
     return;
   }
@@ -273,10 +272,9 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
     // learn whose it is.
     codec::DecodeResult result;
     Response* into = &scratch_;
-    const bool pushing = mode_ != ReplyMode::kMatched;
-    if (by_id_ && !pushing) {
+    if (by_id_) {
       result = codec_->decode(rest, scratch_);
-    } else if (pushing || head == nullptr || head->upstream.passthrough) {
+    } else if (head == nullptr || head->upstream.passthrough) {
       result = codec_->skip(rest, scratch_);
     } else {
       into = &head->response;
@@ -288,7 +286,7 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
       continue;
     }
     std::string_view frame = rest.substr(0, result.consumed);
-    if (result.status == codec::DecodeStatus::kAnswered && (pushing || codec_->is_push(frame))) {
+    if (result.status == codec::DecodeStatus::kAnswered && codec_->is_push(frame)) {
       // Sent on the upstream's own account (pub/sub, RESP3 invalidations): it answers nothing.
       events_.on_push(frame);
       consumed += result.consumed;
@@ -333,7 +331,6 @@ void UpstreamConnection::skip_oversized_reply() {
   ++endpoint_.cluster().stats().replies_too_large;
   LOG_WARN("cluster %s (%s): %s; its request gets TOO_LARGE (max_frame_bytes, max_elements, max_request_bytes)",
            endpoint_.cluster().config().name.c_str(), endpoint_.name().c_str(), scratch_.message.c_str());
-  if (mode_ != ReplyMode::kMatched) return;  // a push nobody asked for: passed over, unseen
   PendingCall* call = nullptr;
   if (!in_flight_.take(std::nullopt, call) || call == nullptr) return;  // a late reply: nobody waits
   call->upstream.connection = nullptr;
@@ -372,9 +369,9 @@ void UpstreamConnection::close(const std::string& error) {
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &UpstreamConnection::on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&connect_timer_), &UpstreamConnection::on_handle_closed);
   uint64_t unwritten = unwritten_seq_;
-  std::vector<PendingCall*> pushes;
-  pushes.swap(written_pushes_);
-  for (PendingCall* call : pushes) {
+  std::vector<PendingCall*> unmatched;
+  unmatched.swap(written_unmatched_);
+  for (PendingCall* call : unmatched) {
     call->upstream.connection = nullptr;
     events_.on_call_lost(call, false, error);
   }

@@ -33,10 +33,8 @@ class UpstreamConnection {
   // The reason a connection closes when every request on it timed out: not worth a log line.
   static constexpr std::string_view kAllTimedOut = "every request in flight timed out";
 
-  // Connects to `endpoint` and reports to `events`. Past kMatched nothing is matched: each
-  // request is answered (with nothing) once written, and what the upstream sends is passed on
-  // (ReplyMode).
-  UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events, ReplyMode mode = ReplyMode::kMatched);
+  // Connects to `endpoint` and reports to `events`.
+  UpstreamConnection(Endpoint& endpoint, ConnectionEvents& events);
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
@@ -47,10 +45,13 @@ class UpstreamConnection {
   void close(const std::string& error);
 
   bool connected() const { return state_ == State::kConnected; }
-  ReplyMode mode() const { return mode_; }
-  // From now on what the upstream sends is read as `mode` says. Past kMatched, only with no
-  // request waiting for a matched reply.
-  void switch_mode(ReplyMode mode) { mode_ = mode; }
+  bool streaming() const { return streaming_; }
+  // From now on nothing is matched: a request is answered (with nothing) once written, and
+  // every byte the upstream sends is passed on as it arrives (ConnectionEvents::on_push). Only
+  // with no request waiting for its reply.
+  void start_streaming() { streaming_ = true; }
+  // Requests written or to write, not yet taken by the kernel.
+  size_t unsent() const { return output_.size() + writing_.size(); }
   bool closing() const { return state_ == State::kClosing; }
   // May take another request now.
   bool has_room() const;
@@ -93,7 +94,7 @@ class UpstreamConnection {
   // Stream mode: `bytes` (and what was buffered before the switch) go to the receiver as they are.
   void pass_stream(std::string_view bytes);
   void close_if_only_orphans();
-  void answer_written_pushes();
+  void answer_written_unmatched();
   void set_timeout_meta(PendingCall* call);
   void rearm_quickack();
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
@@ -103,8 +104,8 @@ class UpstreamConnection {
   // retired endpoint is freed once its last connection has closed).
   Upstreams& upstreams_;
   ConnectionEvents& events_;
-  ReplyMode mode_;
-  std::vector<PendingCall*> written_pushes_;  // past kMatched: requests answered once written
+  bool streaming_ = false;
+  std::vector<PendingCall*> written_unmatched_;  // streaming: requests answered once written
   std::unique_ptr<codec::ClientCodec> codec_;
   uv_tcp_t tcp_{};
   uv_timer_t connect_timer_{};

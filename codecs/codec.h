@@ -75,11 +75,9 @@ enum class Pinning : uint8_t {
   // As kSession, and the server may hold it (a Redis blocking command): the client's later
   // requests are read only once it is answered, as a blocked client's input waits in Redis.
   kBlocking,
-  // Its replies are not one per request (pub/sub, MONITOR, Redis's CLIENT REPLY OFF): a
-  // connection of the client's own, whose frames reach the client as the server sends them.
-  kPush,
-  // The connection stops speaking the protocol (Redis SYNC: an RDB file, then the replication
-  // stream): a connection of the client's own, whose bytes reach the client as they come.
+  // From here on the replies are not one per request (pub/sub, MONITOR, Redis's CLIENT REPLY
+  // OFF), or not the protocol at all (SYNC: an RDB file, then the replication stream): a
+  // connection of the client's own, and the gateway steps aside, passing both ways unread.
   kStream,
   // Answered here (SELECT 0, CLIENT SETNAME, HELLO) while the client has no connection of its
   // own, and forwarded on it once it has one.

@@ -181,6 +181,11 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     pump();
     return;
   }
+  if (tunnel_ != nullptr) {
+    forward_to_tunnel(std::string_view(buf->base, static_cast<size_t>(nread)));
+    if (!closing_) update_reading();
+    return;
+  }
   if (timing_) read_ns_ = uv_hrtime();
   awaiting_bytes_ = false;
 
@@ -206,9 +211,23 @@ bool Connection::may_decode() const {
          output_.size() < config.output_high_water;
 }
 
+void Connection::forward_to_tunnel(std::string_view bytes) {
+  // Redis closes a client whose unread input passes its query buffer limit; here the bound is
+  // the listener's output_limit on what its own connection has not taken yet.
+  const auto& config = listener_.config();
+  if (tunnel_->unsent() + bytes.size() > config.output_limit) {
+    ++gateway_.stats().connections_output_overflow;
+    LOG_WARN("listener %s: closing a client whose stream its upstream does not take (%zu bytes unsent, output_limit %zu)",
+             config.name.c_str(), tunnel_->unsent(), config.output_limit);
+    close();
+    return;
+  }
+  tunnel_->send_raw(bytes);
+}
+
 size_t Connection::decode_frames(std::string_view input) {
   size_t consumed = 0;
-  while (consumed < input.size() && may_decode()) {
+  while (consumed < input.size() && tunnel_ == nullptr && may_decode()) {
     request_.clear();
     response_.clear();
     codec::DecodeResult result = codec_->decode(input.substr(consumed), request_, response_);
@@ -244,6 +263,10 @@ size_t Connection::decode_frames(std::string_view input) {
         answer(request_, response_);
         return input.size();
     }
+  }
+  if (tunnel_ != nullptr && consumed < input.size() && !closing_) {
+    forward_to_tunnel(input.substr(consumed));
+    return input.size();
   }
   return consumed;
 }
@@ -336,8 +359,7 @@ backends::Pin* Connection::pin_for(const backends::Cluster* cluster) const {
 bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
   backends::Pin* pin = pin_for(&cluster);
   codec::Pinning pinning = call->upstream.passthrough ? codec_->pinning(call->request) : codec::Pinning::kNone;
-  if (pinning == codec::Pinning::kPush) call->upstream.switches_to = backends::ReplyMode::kPush;
-  if (pinning == codec::Pinning::kStream) call->upstream.switches_to = backends::ReplyMode::kStream;
+  call->upstream.starts_stream = pinning == codec::Pinning::kStream;
   auto answer_here = [&] {
     call->response.id = call->request.id;
     call->upstream.passthrough = false;
@@ -371,6 +393,10 @@ bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
   call->upstream.pin = pin;
   // Redis reads nothing more from a client it holds in a blocking command.
   if (pinning == codec::Pinning::kBlocking) blocking_call_ = call;
+  // Its answers will no longer be one per request, so the gateway can no longer tell where one
+  // ends: it steps aside, and everything the client sends from here on goes to its own
+  // connection unread, as everything from there comes back (a stream both ways).
+  if (call->upstream.starts_stream) tunnel_ = pin;
   return true;
 }
 
@@ -594,9 +620,10 @@ void Connection::update_reading() {
   // its client leave: a client's pinned session (a BLPOP blocked behind a QUIT) ends with it.
   // Behind a blocked call, bytes wait undecoded, as in a blocked Redis client's query buffer, up
   // to a bound.
-  bool want = !read_eof_ && (close_when_flushed_ || input_ended_ || (pending_.size() < config.max_pipeline &&
-                                                     unsent() < config.output_high_water &&
-                                                     (blocking_call_ == nullptr || input_.size() < kBlockedInputBytes)));
+  // Streaming, the client's bytes go on as they come, bounded by forward_to_tunnel.
+  const bool room = pending_.size() < config.max_pipeline && unsent() < config.output_high_water &&
+                    (blocking_call_ == nullptr || input_.size() < kBlockedInputBytes);
+  const bool want = !read_eof_ && (close_when_flushed_ || input_ended_ || tunnel_ != nullptr || room);
   if (want && !reading_) {
     reading_ = uv_read_start(stream(), &Connection::on_alloc, &Connection::on_read) == 0;
   } else if (!want && reading_) {
@@ -639,6 +666,7 @@ void Connection::close() {
   if (closing_) return;
   closing_ = true;
   blocking_call_ = nullptr;
+  tunnel_ = nullptr;
   gateway_.cancel_deferred_pump(this);
   pending_.drain(abandon_call);
   // A pinned connection is closed, never handed on. The pins themselves go in on_close: this may

@@ -71,6 +71,9 @@ class Connection final : public CallOwner {
   void handle_read(ssize_t nread, const uv_buf_t* buf);
   // Decodes and dispatches whole frames from `input`; returns the bytes consumed.
   size_t decode_frames(std::string_view input);
+  // Streaming: `bytes` from the client go to tunnel_ as they are, or the client is closed when
+  // they would pass output_limit.
+  void forward_to_tunnel(std::string_view bytes);
   bool may_decode() const;
   void dispatch(std::string_view frame);
   void call_cluster(const RouteTarget& target, std::string_view frame);
@@ -125,6 +128,7 @@ class Connection final : public CallOwner {
   PendingQueue pending_;  // in request order
   std::vector<std::unique_ptr<backends::Pin>> pins_;  // at most one per cluster
   const PendingCall* blocking_call_ = nullptr;  // a blocking call on a pin: later input waits
+  backends::Pin* tunnel_ = nullptr;  // the pin the client's bytes go to unread, once it streams
 
   uint64_t read_ns_ = 0;       // when the last read arrived
   uint64_t frame_bytes_ = 0;   // the size of the frame being handled

@@ -9,7 +9,6 @@
 #include <string>
 #include <string_view>
 
-#include "backends/connection_events.h"
 #include "backends/deadline_queue.h"
 #include "codecs/message.h"
 #include "conf/config.h"
@@ -50,9 +49,9 @@ struct UpstreamState {
   backends::UpstreamConnection* connection = nullptr;  // set while in flight
   backends::Pin* pin = nullptr;                        // the client's own connection, if it has one
   const backends::Endpoint* answered_by = nullptr;     // once finished: the endpoint that answered
-  // What its connection reads after it: frames of the upstream's own (SUBSCRIBE), or a byte
-  // stream (SYNC).
-  backends::ReplyMode switches_to = backends::ReplyMode::kMatched;
+  // After it the connection streams: what the upstream sends is passed on unread (SUBSCRIBE,
+  // SYNC; UpstreamConnection::start_streaming).
+  bool starts_stream = false;
   uint64_t seq = 0;                                    // its place on that connection
   backends::DeadlineNode deadline;
   uint64_t timeout_ms = 0;  // per attempt

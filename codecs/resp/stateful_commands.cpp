@@ -26,19 +26,19 @@ constexpr std::array kCommands = std::to_array<Entry>({
     {"bzmpop", Pinning::kBlocking},
     {"bzpopmax", Pinning::kBlocking},
     {"bzpopmin", Pinning::kBlocking},
-    {"monitor", Pinning::kPush},          // then a line per command the server runs
+    {"monitor", Pinning::kStream},          // then a line per command the server runs
     {"multi", Pinning::kSession},         // a transaction belongs to its connection
-    {"psubscribe", Pinning::kPush},       // a reply per pattern, then messages
+    {"psubscribe", Pinning::kStream},       // a reply per pattern, then messages
     {"psync", Pinning::kStream},          // then an RDB file and the replication stream
-    {"punsubscribe", Pinning::kPush},     // a reply per pattern, or per subscription held
+    {"punsubscribe", Pinning::kStream},     // a reply per pattern, or per subscription held
     {"readonly", Pinning::kSession},      // connection settings
     {"readwrite", Pinning::kSession},
-    {"replconf", Pinning::kPush},         // REPLCONF ACK has no reply at all
-    {"ssubscribe", Pinning::kPush},
-    {"subscribe", Pinning::kPush},
-    {"sunsubscribe", Pinning::kPush},
+    {"replconf", Pinning::kStream},         // REPLCONF ACK has no reply at all
+    {"ssubscribe", Pinning::kStream},
+    {"subscribe", Pinning::kStream},
+    {"sunsubscribe", Pinning::kStream},
     {"sync", Pinning::kStream},
-    {"unsubscribe", Pinning::kPush},      // three replies to UNSUBSCRIBE a b c, subscribed or not
+    {"unsubscribe", Pinning::kStream},      // three replies to UNSUBSCRIBE a b c, subscribed or not
     {"wait", Pinning::kBlocking},          // counts the replicas that saw this connection's writes
     {"waitaof", Pinning::kBlocking},
     {"watch", Pinning::kSession},
@@ -74,7 +74,7 @@ Pinning client_pinning(const Json& params) {
   // connection, and sent by redis-py on every connection it opens).
   if (sub == "list" || sub == "help" || sub == "setinfo" || sub == "pause" || sub == "unpause" || sub == "unblock")
     return Pinning::kNone;
-  if (sub == "reply") return Pinning::kPush;  // OFF and SKIP take replies away
+  if (sub == "reply") return Pinning::kStream;  // OFF and SKIP take replies away
   // ID, INFO, KILL, TRACKING, CACHING, NO-EVICT, GETREDIR... name or change this connection.
   return Pinning::kSession;
 }

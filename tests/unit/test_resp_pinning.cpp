@@ -35,12 +35,12 @@ TEST_CASE("transactions and connection settings pin; blocking calls pin and hold
     CHECK(pinning(method) == Pinning::kBlocking);
 }
 
-TEST_CASE("commands whose replies are not one each take the connection to pushes") {
+TEST_CASE("commands whose replies are not one each turn the connection into a stream") {
   for (const char* method : {"subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",
                              "monitor", "replconf"})
-    CHECK(pinning(method) == Pinning::kPush);
-  CHECK(pinning("client", Json::array({"REPLY", "OFF"})) == Pinning::kPush);
-  CHECK(pinning("client", Json::array({"reply", "skip"})) == Pinning::kPush);
+    CHECK(pinning(method) == Pinning::kStream);
+  CHECK(pinning("client", Json::array({"REPLY", "OFF"})) == Pinning::kStream);
+  CHECK(pinning("client", Json::array({"reply", "skip"})) == Pinning::kStream);
 }
 
 TEST_CASE("SYNC and PSYNC turn the connection into a byte stream") {
