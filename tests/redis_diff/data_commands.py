@@ -193,7 +193,7 @@ def keys_and_scripts(g):
         lambda: (["COPY", k, g.pick(ALL_KEYS)] + g.pick([[], ["REPLACE"]]), ()),
         lambda: (["EXPIRE", k, "100000"] + g.pick([[], ["NX"], ["GT"]]), ()),
         lambda: (["PEXPIREAT", k, str(FAR_FUTURE_S * 1000 + 123)], ()),
-        lambda: (["EXPIRETIME", k], ()), lambda: (["PEXPIRETIME", k], ()), lambda: (["PERSIST", k], ()),
+        lambda: (["EXPIRETIME", k], ("ints",)), lambda: (["PEXPIRETIME", k], ("ints",)), lambda: (["PERSIST", k], ()),
         lambda: ([g.pick(["TTL", "PTTL"]), k], ("ints",)), lambda: (["DBSIZE"], ()),
         lambda: (["KEYS", g.pick(["*", "s*", "?1"])], ("unordered",)),
         lambda: (["SCAN", "0", "COUNT", "1000"] + g.pick([[], ["TYPE", "string"], ["MATCH", "x*"]]), ("unordered",)),
