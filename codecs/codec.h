@@ -122,7 +122,7 @@ class ServerCodec {
     return {};
   }
 
-  // For a forwardable request: whether it needs an upstream connection of the client's own.
+  // For a request with a forward_frame(): whether it needs an upstream connection of its client's own.
   virtual Pinning pinning(const Request& request) const {
     (void)request;
     return Pinning::kNone;
