@@ -2,7 +2,7 @@
 """The legacy Python RPC server our users run today (the book's example), kept as the reference
 the gateway must match value for value and as the baseline of the side-by-side benchmark.
 
-Protocol (PROTOCOLS.md, "json"): a 4-byte length packed with struct.pack("I", n) (native order,
+Protocol (docs/protocols.md, "json"): a 4-byte length packed with struct.pack("I", n) (native order,
 little-endian on x86), then n bytes of JSON {"in": method, "params": ...}. Answers
 {"out": kind, "result": ...} the same way. An unknown method or any error closes the connection:
 the legacy services have no error frame.

@@ -15,7 +15,7 @@
 namespace rpcgate::codec {
 
 // Bounds on what one peer may make us hold. Checked the moment a header announces a size, never
-// after buffering it. Defaults follow PROTOCOLS.md.
+// after buffering it. Defaults follow docs/protocols.md.
 struct Limits {
   size_t max_frame_bytes = 16u << 20;      // JSON/protobuf frame body; RESP bulk string length
   size_t max_request_bytes = 64u << 20;    // RESP: one whole command (all its bulks) not yet complete

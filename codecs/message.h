@@ -15,7 +15,7 @@ namespace rpcgate {
 
 using Json = nlohmann::json;
 
-// One set of error codes for all codecs (PROTOCOLS.md, "Canonical model").
+// One set of error codes for all codecs (docs/protocols.md, "The canonical model").
 enum class ErrorCode : uint8_t {
   kNone = 0,
   kBadRequest,

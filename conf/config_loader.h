@@ -37,7 +37,7 @@ Config load_config_string(std::string_view yaml, const std::string& name);
 // in file order. The gateway refuses to start while this is non-empty; `rpcgate -t` prints it.
 std::vector<std::string> unsupported_features(const Config& config);
 
-// The handlers enabled when the file has no `handlers` section (the built-ins of DESIGN.md).
+// The handlers enabled when the file has no `handlers` section (docs/handlers.md lists them).
 inline constexpr std::string_view kDefaultHandlers[] = {"ping", "echo", "time", "pi", "info", "stats", "config"};
 
 }  // namespace rpcgate::conf

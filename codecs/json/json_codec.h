@@ -1,4 +1,4 @@
-// The json wire format (PROTOCOLS.md): server and client codecs behind the codec seam.
+// The json wire format (docs/protocols.md): server and client codecs behind the codec seam.
 #pragma once
 
 #include <memory>

@@ -1,4 +1,4 @@
-// The protobuf wire format (PROTOCOLS.md): server and client codecs behind the codec seam.
+// The protobuf wire format (docs/protocols.md): server and client codecs behind the codec seam.
 #pragma once
 
 #include <memory>

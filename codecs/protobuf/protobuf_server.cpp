@@ -33,7 +33,7 @@ class ProtobufServerCodec final : public ServerCodec {
     if (cut.status == FrameStatus::kTooLarge)
       return bad_frame(reply, ErrorCode::kTooLarge, too_large_message(cut.body_length, max_body_));
 
-    // PROTOCOLS.md: a bad frame is answered with id 0 and the connection closed. A frame that
+    // docs/protocols.md: a bad frame is answered with id 0 and the connection closed. A frame that
     // parses is not a bad frame: a request it describes badly gets an error with its own id, and
     // the connection goes on, as a json frame with invalid JSON does.
     if (!parse_message(cut.body, recursion_limit_, message_))

@@ -1,5 +1,5 @@
 // Command arguments -> Request: the method name, CALL <method> [<json>], and params built from
-// the arguments (PROTOCOLS.md, "resp": Params from arguments).
+// the arguments (docs/protocols.md, "resp": Params from arguments).
 #pragma once
 
 #include <span>

@@ -1,4 +1,4 @@
-// The resp wire format (PROTOCOLS.md): server and client codecs behind the codec seam.
+// The resp wire format (docs/protocols.md): server and client codecs behind the codec seam.
 #pragma once
 
 #include <memory>

@@ -1,4 +1,4 @@
-// Response -> RESP2/RESP3 bytes (PROTOCOLS.md, "resp": Response). Appends in place; only JSON
+// Response -> RESP2/RESP3 bytes (docs/protocols.md, "resp": Response). Appends in place; only JSON
 // objects in RESP2 (sent as their JSON text) need a temporary string.
 #include "codecs/resp/resp_encoder.h"
 

@@ -38,7 +38,7 @@ class RespEncoder {
   // null and a payload is present, the payload as a bulk string).
   void encode_response(const Response& response, std::string& out);
 
-  // One JSON value in the current protocol (RESP2 mapping in PROTOCOLS.md; RESP3 adds `_`, `#`,
+  // One JSON value in the current protocol (RESP2 mapping in docs/protocols.md; RESP3 adds `_`, `#`,
   // `,` and `%`).
   void encode_value(const Json& value, std::string& out) const;
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The json listener against the spec (PROTOCOLS.md "json") and against the real legacy server:
+"""The json listener against the spec (docs/protocols.md "json") and against the real legacy server:
 framing (pipelining, every split point), the book's ping and pi value for value, request-level
 errors that keep the connection usable, ids, key order, pi_max_terms, big-endian prefixes."""
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The protobuf listener (PROTOCOLS.md "protobuf") with the Python code generated from the shipped
+"""The protobuf listener (docs/protocols.md "protobuf") with the Python code generated from the shipped
 codecs/proto/rpcgate.proto: structured params and results, ids, completion order, errors."""
 
 import os

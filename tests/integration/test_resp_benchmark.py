@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""redis-benchmark against the resp listener (DESIGN.md: "redis-benchmark works against it"):
+"""redis-benchmark against the resp listener (redis-benchmark must work against it, docs/protocols.md "resp"):
 both PING tests, plain and pipelined, finish without error or warning, and the gateway counted
 every command."""
 
@@ -70,7 +70,7 @@ class RedisBenchmarkTest(harness.GatewayTestCase):
                                 ", ".join("%s %.0f/s" % kv for kv in sorted(rates.items()))))
 
     def test_no_error_or_warning_messages(self):
-        # PROTOCOLS.md: redis-benchmark -t ping must work without error messages. It asks
+        # docs/protocols.md: redis-benchmark -t ping must work without error messages. It asks
         # CONFIG GET save / appendonly first and warns when that fails.
         for run in self.runs:
             for line in result_lines(run["output"]):

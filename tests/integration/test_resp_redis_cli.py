@@ -152,7 +152,7 @@ class RedisPyTest(harness.GatewayTestCase):
 
 
 class RawRespTest(harness.GatewayTestCase):
-    """Reply types from PROTOCOLS.md, read byte for byte."""
+    """Reply types from docs/protocols.md, read byte for byte."""
 
     @classmethod
     def setUpClass(cls):

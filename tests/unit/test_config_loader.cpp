@@ -1,4 +1,4 @@
-// Configs that load: the shipped default, the DESIGN.md example, JSON syntax, every section's
+// Configs that load: the shipped default, the original design's example, JSON syntax, every section's
 // keys and defaults, and the origins (file and line) recorded for each part.
 #include <doctest/doctest.h>
 
@@ -17,7 +17,7 @@ namespace {
 const std::filesystem::path kDefaultConfig =
     std::filesystem::path(__FILE__).parent_path() / "../../conf/rpcgate.yaml";
 
-// The example of DESIGN.md's "Configuration" section, verbatim.
+// The configuration example of the original design (the one every early user started from), verbatim.
 constexpr std::string_view kDesignExample = R"(process:
   model: prefork            # prefork | reuseport | fdpass | single
   workers: auto             # a number, or auto = one per CPU
@@ -90,7 +90,7 @@ TEST_CASE("the default conf/rpcgate.yaml loads: three built-in listeners, no ups
   CHECK(unsupported_features(config).empty());
 }
 
-TEST_CASE("the DESIGN.md example parses into the expected structs") {
+TEST_CASE("the original design's example parses into the expected structs") {
   const Config config = load(kDesignExample);
   CHECK(config.path == "t.yaml");
 

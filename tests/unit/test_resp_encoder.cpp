@@ -50,7 +50,7 @@ std::string text(double value) {
 
 }  // namespace
 
-TEST_CASE("RESP2 encodes each JSON type as PROTOCOLS.md says") {
+TEST_CASE("RESP2 encodes each JSON type as docs/protocols.md says") {
   auto codec = rpcgate::codec::resp::make_server_codec({});
   struct Case {
     Json value;
