@@ -21,6 +21,13 @@ size_t find_cr(std::string_view window, size_t from) {
   return end != std::string_view::npos && window[end] == '\r' ? end : std::string_view::npos;
 }
 
+// A header line longer than the inline limit: Redis refuses it once that much has come without
+// its '\r' (it reads 16 KiB at a time, so a longer line never arrives whole). Judged on the line
+// whether or not its '\r' is in, so that the outcome is the same however the bytes are cut.
+bool too_long(std::string_view window, size_t from, size_t cr, size_t limit) {
+  return (cr == std::string_view::npos ? window.size() : cr) - from > limit;
+}
+
 }  // namespace
 
 CommandReader::Result CommandReader::fail(ErrorCode code, std::string message) {
@@ -42,11 +49,9 @@ CommandReader::Result CommandReader::read(std::string_view input, size_t start, 
   if (count_left_ < 0) {
     // The `*<count>` line.
     const size_t cr = find_cr(window, at_);
-    if (cr == std::string_view::npos) {
-      if (window.size() - at_ > limits_.max_inline_bytes)
-        return fail(ErrorCode::kBadRequest, "Protocol error: too big mbulk count string");
-      return result;
-    }
+    if (too_long(window, at_, cr, limits_.max_inline_bytes))
+      return fail(ErrorCode::kBadRequest, "Protocol error: too big mbulk count string");
+    if (cr == std::string_view::npos) return result;
     if (cr + 1 >= window.size()) return result;  // the byte after '\r' is taken unread, but must come
     int64_t count = 0;
     if (!parse_resp_integer(window.substr(at_ + 1, cr - at_ - 1), count) || count > kLargestCount)
@@ -66,11 +71,9 @@ CommandReader::Result CommandReader::read(std::string_view input, size_t start, 
     if (bulk_length_ < 0) {
       // A `$<length>` line.
       const size_t cr = find_cr(window, at_);
-      if (cr == std::string_view::npos) {
-        if (window.size() - at_ > limits_.max_inline_bytes)
-          return fail(ErrorCode::kBadRequest, "Protocol error: too big bulk count string");
-        return result;
-      }
+      if (too_long(window, at_, cr, limits_.max_inline_bytes))
+        return fail(ErrorCode::kBadRequest, "Protocol error: too big bulk count string");
+      if (cr == std::string_view::npos) return result;
       if (cr + 1 >= window.size()) return result;
       if (window[at_] != '$') {
         const char got = window[at_] == '\r' || window[at_] == '\n' ? ' ' : window[at_];

@@ -47,11 +47,16 @@ Resp3Frame Resp3Scanner::scan(std::string_view input) {
     } else {
       const size_t item = at_;
       const size_t line_end = input.find("\r\n", item);
+      // The line's length is judged whether or not its end has come, so that the outcome is
+      // the same however the reply is split.
+      size_t line_length = line_end - item;
       if (line_end == std::string_view::npos) {
-        if (input.size() - item > limits_.max_inline_bytes)
-          return error(ErrorCode::kTooLarge, "upstream reply line longer than " + std::to_string(limits_.max_inline_bytes));
-        return {};
+        line_length = input.size() - item;
+        if (line_length > 0 && input.back() == '\r') --line_length;  // maybe the start of its CRLF
       }
+      if (line_length > limits_.max_inline_bytes)
+        return error(ErrorCode::kTooLarge, "upstream reply line longer than " + std::to_string(limits_.max_inline_bytes));
+      if (line_end == std::string_view::npos) return {};
       const char type = input[item];
       const std::string_view header = input.substr(item + 1, line_end - item - 1);
       const size_t next = line_end + 2;
