@@ -104,8 +104,12 @@ class LoadgenAgainstRpcgate(LoadgenTestCase):
             [{"name": "resp", "codec": "resp"}, {"name": "json", "codec": "json"},
              {"name": "proto", "codec": "protobuf"}, {"name": "ctl", "codec": "json"}],
             handlers={"enable": harness.DEFAULT_HANDLERS, "pi_max_terms": 1000}, log_level="info",
+            # The test counts answers, not latency: a request_timeout far above the default 1 s
+            # keeps a loaded CI host (the sanitizer stage, a neighbour's build) from turning a
+            # slow answer into a TIMEOUT.
             extra_yaml="routes:\n  - {match: {methods: [set, get]}, cluster: cache}\n"
-                       "clusters:\n  - {name: cache, codec: resp, endpoints: [127.0.0.1:%d]}\n" % cls.redis.port)
+                       "clusters:\n  - {name: cache, codec: resp, endpoints: [127.0.0.1:%d], request_timeout: 20s}\n"
+                       % cls.redis.port)
 
     def stats(self):
         with harness.JsonClient(self.gw.port("ctl")) as client:

@@ -83,9 +83,15 @@ class Load:
 
 
 def wait_for(predicate, timeout, what):
+    """The first true value of `predicate`. A node that does not exist yet is "not yet": on a busy
+    machine the poll may come before the gateway's create does."""
+    from kazoo.exceptions import NoNodeError
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except NoNodeError:
+            value = None
         if value:
             return value
         time.sleep(0.02)
