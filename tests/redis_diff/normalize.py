@@ -7,7 +7,8 @@ named below, and keeps every other header as it was sent (so a non-canonical `$0
 Always normalised (both servers are distinct processes, and rpcgate's upstream connections are not
 the client's own):
   * client ids, fds, addresses, ports and ages/idle times/buffer sizes in CLIENT INFO/LIST lines;
-  * the `id` of a HELLO reply, the `redirect` id of CLIENT TRACKINGINFO;
+  * the `id` of a HELLO reply, the `redirect` id of CLIENT TRACKINGINFO, the id a
+    `tracking-redir-broken` push names;
   * whole INFO texts (uptime, counters, memory...): only the list of section names is kept;
   * MONITOR lines: the timestamp, the client address and client ids after REDIRECT or ID (the
     db number stays); and the lines of
@@ -95,8 +96,12 @@ def _key_value_pairs(node):
 
 
 def _mask_identity_fields(node):
-    """HELLO's `id` and TRACKINGINFO's `redirect`: recognised by their sibling keys, so a user's
-    hash with a field named `id` keeps its value."""
+    """HELLO's `id`, TRACKINGINFO's `redirect` and the id in a `tracking-redir-broken` push:
+    recognised by their sibling keys, so a user's hash with a field named `id` keeps its value."""
+    kids = node.children or []
+    if node.kind in ">*" and len(kids) == 2 and kids[0].text() == b"tracking-redir-broken" and kids[1].kind == ":":
+        kids[1].head = b"<ID>"
+        return
     pairs = _key_value_pairs(node)
     keys = {k for k, _ in pairs}
     for key, value in pairs:
