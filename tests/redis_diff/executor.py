@@ -214,10 +214,13 @@ def _command_guess(step, client, index):
     return "(bystander)"
 
 
-def compare(step, ref, gw, last_command=None):
-    """The first difference of one step, as a dict, or None."""
+def compare(step, ref, gw, last_command=None, earlier_masks=None):
+    """The first difference of one step, as a dict, or None. A bystander's frames are late
+    replies to its earlier steps (after a blocked call) or pushes: they are relaxed as those
+    steps were (`earlier_masks`, client -> masks)."""
     stepping = set(clients_of(step))
-    masks = {c: () for c in set(ref.frames) | set(gw.frames)}
+    earlier_masks = earlier_masks or {}
+    masks = {c: tuple(earlier_masks.get(c, ())) for c in set(ref.frames) | set(gw.frames)}
     for part in parts_of(step):
         masks[part["client"]] = tuple(part.get("mask", ()))
     if step["kind"] == "wait_blocked":
@@ -265,6 +268,7 @@ def run_session(lane, session, stats):
     ref = Side("redis", lane.reference_port, lane.admin_a, stats)
     gw = Side("rpcgate", lane.gateway_port, lane.admin_b, stats)
     result = SessionRun()
+    earlier_masks = {}
     try:
         for side in (ref, gw):
             for client in range(session["clients"]):
@@ -273,7 +277,9 @@ def run_session(lane, session, stats):
             ref_obs, gw_obs = _run_step(ref, step, None), None
             gw_obs = _run_step(gw, step, ref_obs)
             result.log.append((index, step, ref_obs, gw_obs))
-            difference = compare(step, ref_obs, gw_obs, ref.last_command)
+            difference = compare(step, ref_obs, gw_obs, ref.last_command, earlier_masks)
+            for part in parts_of(step):
+                earlier_masks.setdefault(part["client"], set()).update(part.get("mask", ()))
             if difference is None and not lane.gateway.alive():
                 difference = dict(kind="rpcgate exited", client=None, cmd="(process)",
                                   redis=[], rpcgate=[], detail=lane.gateway.log_tail(15))
