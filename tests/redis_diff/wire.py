@@ -30,6 +30,7 @@ class Conn:
         self.sock.setblocking(False)
         self.frames_buf = FrameBuffer()
         self.closed = False
+        self.reset = False
         self.is_replica = False
 
     def reopen(self):
@@ -74,6 +75,7 @@ class Conn:
                 select.select([], [self.sock], [], 0.05)
             except OSError:       # reset or broken pipe: the peer closed
                 self.closed = True
+                self.reset = True
                 return False
         return True
 
@@ -87,8 +89,9 @@ class Conn:
                 chunk = self.sock.recv(1 << 16)
             except BlockingIOError:
                 return got
-            except OSError:
+            except OSError:       # reset: what the peer wrote last may never have come
                 self.closed = True
+                self.reset = True
                 return True
             if not chunk:
                 if not self.closed:
