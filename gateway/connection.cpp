@@ -252,7 +252,8 @@ size_t Connection::decode_frames(std::string_view input) {
       case codec::DecodeStatus::kOversized:  // a client codec's; a server codec never says it
       case codec::DecodeStatus::kHangUp:
         ++gateway_.stats().protocol_errors;
-        LOG_DEBUG("listener %s: closing a client that sent HTTP, without a reply", listener_.config().name.c_str());
+        LOG_DEBUG("listener %s: closing a client that is not speaking its protocol (HTTP), without a reply",
+                  listener_.config().name.c_str());
         close();
         return input.size();
       case codec::DecodeStatus::kBroken:

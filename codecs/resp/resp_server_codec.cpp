@@ -163,12 +163,13 @@ DecodeResult RespServerCodec::session_command(size_t end, Request& request, Resp
 }
 
 size_t RespServerCodec::auth_option() const {
+  auto is = [](std::string_view arg, std::string_view lower) {
+    return arg.size() == lower.size() &&
+           std::equal(arg.begin(), arg.end(), lower.begin(), [](char a, char b) { return (a | 0x20) == b; });
+  };
   for (size_t i = 2; i < argv_.size(); ++i) {
-    const std::string_view arg = argv_[i];
-    if (arg.size() == 4 && (arg[0] | 0x20) == 'a' && (arg[1] | 0x20) == 'u' && (arg[2] | 0x20) == 't' &&
-        (arg[3] | 0x20) == 'h')
-      return i;
-    if (arg.size() == 7) ++i;  // SETNAME's value follows it
+    if (is(argv_[i], "auth")) return i;
+    if (is(argv_[i], "setname")) ++i;  // its value follows it, and may itself read "auth"
   }
   return 0;
 }
