@@ -10,7 +10,7 @@
 #include <cstring>
 #include <exception>
 
-#include "gateway/listen_socket.h"
+#include "core/listen_socket.h"
 
 namespace rpcgate::admin {
 namespace {
@@ -85,7 +85,7 @@ AdminServer::~AdminServer() { close_descriptors(); }
 
 bool AdminServer::listen(const conf::Address& address, std::string& error) {
   std::string reason;
-  int fd = open_listen_socket(address, false, reason);
+  int fd = open_listen_socket(address.host, address.port, false, reason);
   if (fd < 0) {
     error = "cannot listen on " + address.to_string() + ": " + reason;
     return false;

@@ -5,7 +5,7 @@
 
 #include "backends/upstream_connection.h"
 #include "backends/upstreams.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 namespace rpcgate::backends {
 namespace {
@@ -47,12 +47,12 @@ Cluster::Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const 
       classifier_(codec.make_client(config.codec_options)),
       stats_(stats),
       balancer_(make_load_balancer(config.load_balancer, config.hash_key)) {
-  std::vector<EndpointSpec> specs;
-  for (const auto& address : config.endpoints) specs.push_back(EndpointSpec{address, 1});
+  std::vector<discovery::EndpointSpec> specs;
+  for (const auto& address : config.endpoints) specs.push_back(discovery::EndpointSpec{address, 1});
   set_endpoints(specs);
 }
 
-void Cluster::set_endpoints(const std::vector<EndpointSpec>& wanted) {
+void Cluster::set_endpoints(const std::vector<discovery::EndpointSpec>& wanted) {
   auto take = [](std::vector<std::unique_ptr<Endpoint>>& from, const std::string& name) {
     for (auto& endpoint : from)
       if (endpoint && endpoint->name() == name && !endpoint->closing()) return std::move(endpoint);
@@ -61,7 +61,7 @@ void Cluster::set_endpoints(const std::vector<EndpointSpec>& wanted) {
   std::vector<std::unique_ptr<Endpoint>> next;
   std::vector<std::string> names;
   weights_.clear();
-  for (const EndpointSpec& spec : wanted) {
+  for (const discovery::EndpointSpec& spec : wanted) {
     std::string name = spec.address.to_string();
     if (std::find(names.begin(), names.end(), name) != names.end()) continue;  // listed twice
     auto endpoint = take(endpoints_, name);

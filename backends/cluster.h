@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "backends/endpoint.h"
-#include "backends/endpoint_spec.h"
+#include "discovery/endpoint_spec.h"
 #include "backends/load_balancer.h"
 #include "backends/pin.h"
 #include "codecs/codec.h"
 #include "conf/config.h"
-#include "gateway/pending_call.h"
-#include "gateway/stats.h"
+#include "core/pending_call.h"
+#include "core/stats.h"
 
 namespace rpcgate::backends {
 
@@ -42,7 +42,7 @@ class Cluster {
 
   // Makes `wanted` the endpoint set (discovery). Endpoints kept keep their connections and state;
   // new ones start at once; removed ones are retired (Endpoint::retire) and freed once idle.
-  void set_endpoints(const std::vector<EndpointSpec>& wanted);
+  void set_endpoints(const std::vector<discovery::EndpointSpec>& wanted);
   // A retired endpoint has closed: frees it.
   void forget(Endpoint* endpoint);
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "backends/cluster.h"
-#include "gateway/pending_call.h"
+#include "core/pending_call.h"
 
 namespace rpcgate::backends {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "codecs/message.h"
+#include "core/message.h"
 
 namespace rpcgate::backends {
 

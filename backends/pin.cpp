@@ -5,8 +5,8 @@
 #include "backends/cluster.h"
 #include "backends/endpoint.h"
 #include "backends/upstream_connection.h"
-#include "gateway/log.h"
-#include "gateway/pending_call.h"
+#include "core/log.h"
+#include "core/pending_call.h"
 
 namespace rpcgate::backends {
 

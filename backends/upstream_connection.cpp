@@ -9,8 +9,8 @@
 #include "backends/cluster.h"
 #include "backends/endpoint.h"
 #include "backends/upstreams.h"
-#include "gateway/log.h"
-#include "gateway/pending_call.h"
+#include "core/log.h"
+#include "core/pending_call.h"
 
 namespace rpcgate::backends {
 namespace {

@@ -13,7 +13,7 @@
 #include "backends/connection_events.h"
 #include "backends/in_flight.h"
 #include "codecs/codec.h"
-#include "gateway/byte_buffer.h"
+#include "core/byte_buffer.h"
 
 namespace rpcgate {
 struct PendingCall;

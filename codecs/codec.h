@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "codecs/credentials.h"
-#include "codecs/message.h"
+#include "core/message.h"
 
 namespace rpcgate::codec {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "conf/scalars.h"
-#include "codecs/message.h"
+#include "core/message.h"
 
 namespace rpcgate::discovery {
 namespace {
@@ -92,17 +92,17 @@ bool decode_snapshot(std::string_view text, Snapshot& out, std::string& error) {
   return true;
 }
 
-std::vector<backends::EndpointSpec> select_endpoints(const std::vector<Node>& nodes, std::string_view prefix) {
+std::vector<EndpointSpec> select_endpoints(const std::vector<Node>& nodes, std::string_view prefix) {
   std::vector<const Node*> chosen;
   for (const Node& node : nodes)
     if (node.name.starts_with(prefix)) chosen.push_back(&node);
   std::sort(chosen.begin(), chosen.end(), [](const Node* a, const Node* b) { return a->name < b->name; });
-  std::vector<backends::EndpointSpec> specs;
+  std::vector<EndpointSpec> specs;
   for (const Node* node : chosen) {
     std::string name = node->address.to_string();
     bool seen = std::any_of(specs.begin(), specs.end(),
-                            [&](const backends::EndpointSpec& spec) { return spec.address.to_string() == name; });
-    if (!seen) specs.push_back(backends::EndpointSpec{node->address, node->weight});
+                            [&](const EndpointSpec& spec) { return spec.address.to_string() == name; });
+    if (!seen) specs.push_back(EndpointSpec{node->address, node->weight});
   }
   return specs;
 }

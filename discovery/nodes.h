@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backends/endpoint_spec.h"
+#include "discovery/endpoint_spec.h"
 #include "conf/config.h"
 
 namespace rpcgate::discovery {
@@ -41,6 +41,6 @@ bool decode_snapshot(std::string_view text, Snapshot& out, std::string& error);
 
 // A cluster's endpoints from its path's nodes: those whose name starts with `prefix`, each
 // address once (the first by name order wins).
-std::vector<backends::EndpointSpec> select_endpoints(const std::vector<Node>& nodes, std::string_view prefix);
+std::vector<EndpointSpec> select_endpoints(const std::vector<Node>& nodes, std::string_view prefix);
 
 }  // namespace rpcgate::discovery

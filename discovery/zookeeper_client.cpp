@@ -4,7 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "gateway/log.h"
+#include "core/log.h"
 
 namespace rpcgate::discovery {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "gateway/log.h"
+#include "core/log.h"
 
 namespace rpcgate {
 namespace {

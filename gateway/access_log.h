@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "conf/config.h"
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 namespace rpcgate {
 

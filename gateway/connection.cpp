@@ -10,9 +10,10 @@
 #include "backends/endpoint.h"
 #include "backends/pin.h"
 #include "gateway/access_log.h"
+#include "gateway/calls.h"
 #include "gateway/gateway.h"
 #include "gateway/listener.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 namespace rpcgate {
 namespace {
@@ -304,8 +305,7 @@ void Connection::dispatch(std::string_view frame) {
   call->request = std::move(request_);
   call->response.id = call->request.id;
   call->handler = target->handler;
-  call->route = target->route;
-  call->route_index = target->route_index;
+  if (target->route != nullptr) call->route_index = target->route_index;
   call->owner = this;
   call->started_ns = read_ns_;
   call->frame_bytes = frame_bytes_;
@@ -319,8 +319,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
   auto* call = new PendingCall();
   call->request = std::move(request_);
   call->response.id = call->request.id;
-  call->route = target.route;
-  call->route_index = target.route_index;
+  if (target.route != nullptr) call->route_index = target.route_index;
   call->owner = this;
   call->started_ns = read_ns_;
   call->frame_bytes = frame_bytes_;
@@ -342,7 +341,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
     if (call == blocking_call_) blocking_call_ = nullptr;
     pending_.remove(call);
     if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
-    if (call->route != nullptr) {
+    if (call->route_index != PendingCall::kNoRoute) {
       gateway_.stats().count_route(call->route_index, true);
       answer_route_ = static_cast<uint32_t>(call->route_index) + 1;
     }
@@ -474,10 +473,10 @@ void Connection::on_call_done(PendingCall* call) {
   if (call == blocking_call_) blocking_call_ = nullptr;  // pump() decodes what waited behind it
   if (call->upstream.cluster != nullptr && !pins_.empty()) release_pin_barrier(call);
   if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
-  if (call->route != nullptr) gateway_.stats().count_route(call->route_index, call->response.is_error());
+  if (call->route_index != PendingCall::kNoRoute) gateway_.stats().count_route(call->route_index, call->response.is_error());
   if (histograms_) record_call_latency(call);
   if (AccessLog* log = gateway_.access_log(); log != nullptr && log->sample())
-    log_access(call->request, call->response, call->route != nullptr ? static_cast<long>(call->route_index) : -1, call,
+    log_access(call->request, call->response, call->route_index != PendingCall::kNoRoute ? static_cast<long>(call->route_index) : -1, call,
                call->started_ns, call->frame_bytes);
   if (!in_order_) {
     pending_.remove(call);
@@ -535,7 +534,7 @@ void Connection::record_call_latency(const PendingCall* call) {
   uint64_t elapsed = uv_hrtime() - call->started_ns;
   Stats& stats = gateway_.stats();
   stats.latency_by_listener[listener_.index()].record_ns(elapsed);
-  if (call->route != nullptr && call->route_index < Stats::kMaxRoutes) stats.latency_by_route[call->route_index].record_ns(elapsed);
+  if (call->route_index < Stats::kMaxRoutes) stats.latency_by_route[call->route_index].record_ns(elapsed);
   if (call->upstream.cluster != nullptr) call->upstream.cluster->stats().latency.record_ns(elapsed);
 }
 

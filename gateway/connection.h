@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "codecs/codec.h"
-#include "gateway/byte_buffer.h"
-#include "gateway/pending_call.h"
+#include "core/byte_buffer.h"
+#include "core/pending_call.h"
 #include "gateway/pending_queue.h"
 #include "gateway/router.h"
 

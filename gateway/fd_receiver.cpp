@@ -1,7 +1,7 @@
 #include "gateway/fd_receiver.h"
 
 #include "gateway/listener.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 namespace rpcgate {
 

@@ -10,9 +10,9 @@
 #include "gateway/connection.h"
 #include "gateway/fd_receiver.h"
 #include "gateway/handler_registry.h"
-#include "gateway/listen_socket.h"
+#include "core/listen_socket.h"
 #include "gateway/listener.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 namespace rpcgate {
 namespace {
@@ -83,7 +83,7 @@ bool Gateway::start(const Sockets& sockets, std::string& error, const discovery:
     if (sockets.passed_fds >= 0 || sockets.connection_fd >= 0) continue;  // the master accepts
     int fd = i < sockets.listen_fds.size() ? sockets.listen_fds[i] : -1;
     if (fd < 0) {  // not inherited from a master, which would have logged it
-      fd = open_listen_socket(listener_config.address, sockets.reuse_port, error);
+      fd = open_listen_socket(listener_config.address.host, listener_config.address.port, sockets.reuse_port, error);
       if (fd < 0) {
         error = listener_config.origin.describe() + ": listener " + listener_config.name + ": cannot listen on " +
                 listener_config.address.to_string() + ": " + error;

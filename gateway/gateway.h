@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "codecs/message.h"
+#include "core/message.h"
 #include "conf/config.h"
 #include "discovery/nodes.h"
-#include "gateway/before_poll.h"
+#include "core/before_poll.h"
 #include "gateway/router.h"
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 namespace rpcgate {
 

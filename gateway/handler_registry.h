@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "conf/config.h"
-#include "gateway/handler.h"
-#include "gateway/stats.h"
+#include "core/handler.h"
+#include "core/stats.h"
 
 namespace rpcgate {
 

@@ -3,7 +3,7 @@
 #include "backends/cluster.h"
 #include "gateway/connection.h"
 #include "gateway/gateway.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 namespace rpcgate {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "codecs/codec.h"
 #include "conf/config.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 namespace rpcgate {
 

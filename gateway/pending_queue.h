@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <iterator>
 
-#include "gateway/pending_call.h"
+#include "core/pending_call.h"
 
 namespace rpcgate {
 

@@ -2,9 +2,9 @@
 // and what the `stats` handler answers on the data ports. Pure: reads the table.
 #pragma once
 
-#include "codecs/message.h"
+#include "core/message.h"
 #include "conf/config.h"
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 namespace rpcgate {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "codecs/message.h"
+#include "core/message.h"
 
 namespace rpcgate::codec::json {
 

@@ -8,7 +8,7 @@
 
 #include <google/protobuf/struct.pb.h>
 
-#include "codecs/message.h"
+#include "core/message.h"
 
 namespace rpcgate::codec::protobuf {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "codecs/credentials.h"
-#include "codecs/message.h"
+#include "core/message.h"
 
 namespace rpcgate::codec::resp {
 

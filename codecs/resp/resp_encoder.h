@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "codecs/message.h"
+#include "core/message.h"
 
 namespace rpcgate::codec::resp {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "codecs/codec.h"
-#include "codecs/message.h"
+#include "core/message.h"
 
 namespace rpcgate::test {
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "gateway/byte_buffer.h"
+#include "core/byte_buffer.h"
 
 using rpcgate::ByteBuffer;
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "backends/deadline_queue.h"
+#include "core/deadline_queue.h"
 
-using namespace rpcgate::backends;
+using namespace rpcgate;
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "backends/in_flight.h"
-#include "gateway/pending_call.h"
+#include "core/pending_call.h"
 
 using namespace rpcgate;
 using namespace rpcgate::backends;

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "conf/config_loader.h"
-#include "gateway/metrics.h"
+#include "admin/metrics.h"
 #include "gateway/stats_json.h"
 
 using namespace rpcgate;

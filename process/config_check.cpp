@@ -1,4 +1,4 @@
-#include "gateway/config_check.h"
+#include "process/config_check.h"
 
 #include "conf/config_loader.h"
 #include "gateway/handler_registry.h"

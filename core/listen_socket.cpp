@@ -1,4 +1,4 @@
-#include "gateway/listen_socket.h"
+#include "core/listen_socket.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -16,23 +16,23 @@ constexpr int kBacklog = 511;
 
 }  // namespace
 
-int open_listen_socket(const conf::Address& address, bool reuse_port, std::string& error) {
+int open_listen_socket(const std::string& host, uint16_t port, bool reuse_port, std::string& error) {
   sockaddr_storage storage{};
   socklen_t length = 0;
-  bool v6 = address.host.find(':') != std::string::npos;
+  bool v6 = host.find(':') != std::string::npos;
   if (v6) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
     in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(address.port);
-    if (inet_pton(AF_INET6, address.host.c_str(), &in6->sin6_addr) == 1) length = sizeof *in6;
+    in6->sin6_port = htons(port);
+    if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) length = sizeof *in6;
   } else {
     auto* in4 = reinterpret_cast<sockaddr_in*>(&storage);
     in4->sin_family = AF_INET;
-    in4->sin_port = htons(address.port);
-    if (inet_pton(AF_INET, address.host.c_str(), &in4->sin_addr) == 1) length = sizeof *in4;
+    in4->sin_port = htons(port);
+    if (inet_pton(AF_INET, host.c_str(), &in4->sin_addr) == 1) length = sizeof *in4;
   }
   if (length == 0) {
-    error = "not an IP address: " + address.host;
+    error = "not an IP address: " + host;
     return -1;
   }
   int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

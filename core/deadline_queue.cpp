@@ -1,6 +1,6 @@
-#include "backends/deadline_queue.h"
+#include "core/deadline_queue.h"
 
-namespace rpcgate::backends {
+namespace rpcgate {
 
 DeadlineQueue::DeadlineQueue(uv_loop_t* loop, OnExpired on_expired, void* context)
     : loop_(loop), on_expired_(on_expired), context_(context) {
@@ -72,4 +72,4 @@ void DeadlineQueue::close(uv_close_cb on_closed, void* data) {
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
 }
 
-}  // namespace rpcgate::backends
+}  // namespace rpcgate

@@ -1,4 +1,4 @@
-#include "gateway/config_json.h"
+#include "admin/config_json.h"
 
 #include "conf/scalars.h"
 

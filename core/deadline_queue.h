@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace rpcgate::backends {
+namespace rpcgate {
 
 struct DeadlineNode {
   uint64_t due_ms = 0;
@@ -56,4 +56,4 @@ class DeadlineQueue {
   uint64_t armed_due_ms_ = UINT64_MAX;  // when the timer fires; UINT64_MAX when stopped
 };
 
-}  // namespace rpcgate::backends
+}  // namespace rpcgate

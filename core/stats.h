@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "codecs/message.h"
+#include "core/message.h"
 
 namespace rpcgate {
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "conf/config.h"
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 namespace rpcgate {
 

@@ -7,7 +7,7 @@
 
 #include "conf/config.h"
 #include "gateway/gateway.h"
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 namespace rpcgate {
 

@@ -1,4 +1,4 @@
-#include "gateway/byte_buffer.h"
+#include "core/byte_buffer.h"
 
 namespace rpcgate {
 

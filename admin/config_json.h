@@ -3,7 +3,7 @@
 // expose to whoever may read metrics.
 #pragma once
 
-#include "codecs/message.h"
+#include "core/message.h"
 #include "conf/config.h"
 
 namespace rpcgate {

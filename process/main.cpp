@@ -7,11 +7,11 @@
 #include <string>
 
 #include "codecs/codec.h"
-#include "gateway/config_check.h"
+#include "process/config_check.h"
 #include "gateway/handler_registry.h"
-#include "gateway/log.h"
-#include "gateway/master.h"
-#include "gateway/serve.h"
+#include "core/log.h"
+#include "process/master.h"
+#include "process/serve.h"
 
 namespace {
 

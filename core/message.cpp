@@ -1,5 +1,5 @@
 // Names of the canonical error codes, as they appear on every wire.
-#include "codecs/message.h"
+#include "core/message.h"
 
 #include <array>
 

@@ -3,7 +3,7 @@
 // workers are threads of the master's process, each with a loop of its own, and the master
 // supervises them the same way: commands go over their control channels instead of signals, and
 // a byte on a pipe tells it that one has returned.
-#include "gateway/master.h"
+#include "process/master.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -27,14 +27,14 @@
 
 #include "admin/admin_server.h"
 #include "discovery/zookeeper_client.h"
-#include "gateway/config_check.h"
-#include "gateway/config_json.h"
-#include "gateway/control_channel.h"
-#include "gateway/listen_socket.h"
-#include "gateway/log.h"
-#include "gateway/metrics.h"
+#include "process/config_check.h"
+#include "admin/config_json.h"
+#include "process/control_channel.h"
+#include "core/listen_socket.h"
+#include "core/log.h"
+#include "admin/metrics.h"
 #include "gateway/stats_json.h"
-#include "gateway/serve.h"
+#include "process/serve.h"
 
 namespace rpcgate {
 namespace {
@@ -155,7 +155,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
       std::string address = listener.address.to_string();
       if (!reuse_port && fds.count(address) > 0) continue;
       std::string error;
-      int fd = open_listen_socket(listener.address, reuse_port, error);
+      int fd = open_listen_socket(listener.address.host, listener.address.port, reuse_port, error);
       if (fd < 0) {
         LOG_ERROR("%s: listener %s: cannot listen on %s: %s", listener.origin.describe().c_str(),
                   listener.name.c_str(), address.c_str(), error.c_str());

@@ -2,7 +2,7 @@
 // HandlerRegistry (gateway/handler_registry.h); docs/handlers.md shows how.
 #pragma once
 
-#include "codecs/message.h"
+#include "core/message.h"
 
 namespace rpcgate {
 

@@ -1,7 +1,7 @@
 // Log lines are formatted whole and written with one write(2) so lines from several processes
 // or threads sharing a descriptor never interleave mid-line. Each names its thread id, which is
 // the process id except for the workers of model threads.
-#include "gateway/log.h"
+#include "core/log.h"
 
 #include <fcntl.h>
 #include <sys/time.h>

@@ -4,11 +4,11 @@
 
 #include "conf/config.h"
 
-namespace rpcgate::backends {
+namespace rpcgate::discovery {
 
 struct EndpointSpec {
   conf::Address address;
   unsigned weight = 1;
 };
 
-}  // namespace rpcgate::backends
+}  // namespace rpcgate::discovery

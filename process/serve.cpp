@@ -1,4 +1,4 @@
-#include "gateway/serve.h"
+#include "process/serve.h"
 
 #include <unistd.h>
 
@@ -8,9 +8,9 @@
 
 #include <uv.h>
 
-#include "gateway/control_channel.h"
+#include "process/control_channel.h"
 #include "gateway/gateway.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 namespace rpcgate {
 namespace {

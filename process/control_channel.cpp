@@ -1,8 +1,8 @@
-#include "gateway/control_channel.h"
+#include "process/control_channel.h"
 
 #include <cstring>
 
-#include "gateway/log.h"
+#include "core/log.h"
 
 namespace rpcgate {
 

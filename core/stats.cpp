@@ -1,4 +1,4 @@
-#include "gateway/stats.h"
+#include "core/stats.h"
 
 #include <sys/mman.h>
 

@@ -9,10 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include "backends/deadline_queue.h"
-#include "codecs/message.h"
-#include "conf/config.h"
-#include "gateway/handler.h"
+#include "core/deadline_queue.h"
+#include "core/message.h"
+#include "core/handler.h"
 
 namespace rpcgate {
 
@@ -53,7 +52,7 @@ struct UpstreamState {
   // SYNC; UpstreamConnection::start_streaming).
   bool starts_stream = false;
   uint64_t seq = 0;                                    // its place on that connection
-  backends::DeadlineNode deadline;
+  DeadlineNode deadline;
   uint64_t timeout_ms = 0;  // per attempt
   int retries_left = 0;
   bool idempotent = false;
@@ -73,8 +72,9 @@ struct PendingCall {
   CallOwner* owner = nullptr;
   const Handler* handler = nullptr;          // an in-process call, or
   UpstreamState upstream;                    // an upstream call (upstream.cluster set)
-  const conf::RouteConfig* route = nullptr;  // the route that chose the target, if one did
-  size_t route_index = 0;
+  // The route that chose the target, by its place in the config; kNoRoute when none did.
+  static constexpr size_t kNoRoute = SIZE_MAX;
+  size_t route_index = kNoRoute;
   uint64_t started_ns = 0;  // when its frame was read (uv_hrtime), for the latency histograms
   uint64_t frame_bytes = 0;  // the request frame's size, for the access log
   uv_work_t work{};
@@ -82,12 +82,5 @@ struct PendingCall {
   PendingCall* queue_prev = nullptr;
   PendingCall* queue_next = nullptr;
 };
-
-// Runs call->handler on the libuv thread pool; on completion calls owner->on_call_done(call),
-// or frees the call when the owner has gone.
-void run_on_thread_pool(uv_loop_t* loop, PendingCall* call);
-// Detaches a call whose owner is going away. A finished call is freed now; a thread pool call
-// when its worker thread is done with it; an upstream call is withdrawn from its cluster and freed.
-void abandon_call(PendingCall* call);
 
 }  // namespace rpcgate

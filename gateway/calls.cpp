@@ -1,4 +1,4 @@
-#include "gateway/pending_call.h"
+#include "gateway/calls.h"
 
 #include "backends/cluster.h"
 

@@ -2,14 +2,13 @@
 // (prefork workers inherit them), and libuv 1.44 cannot set SO_REUSEPORT (reuseport workers).
 #pragma once
 
+#include <cstdint>
 #include <string>
-
-#include "conf/config.h"
 
 namespace rpcgate {
 
-// A non-blocking, close-on-exec TCP socket bound to `address` and listening; -1 with `error`
+// A non-blocking, close-on-exec TCP socket bound to `host` (an IP literal) and `port` and listening; -1 with `error`
 // filled on failure.
-int open_listen_socket(const conf::Address& address, bool reuse_port, std::string& error);
+int open_listen_socket(const std::string& host, uint16_t port, bool reuse_port, std::string& error);
 
 }  // namespace rpcgate
