@@ -15,18 +15,25 @@ Json addresses(const std::vector<conf::Address>& values) {
   return out;
 }
 
-Json codec_settings(const std::string& codec, const codec::CodecOptions& options) {
+// The limits every codec shares, then the options the codec declares for this side (listener
+// or cluster), as the codec shows them.
+Json codec_settings(const std::string& name, const codec::CodecOptions& options, codec::CodecOption::Side side) {
   const auto& limits = options.limits;
-  Json out = {{"codec", codec},
+  Json out = {{"codec", name},
               {"max_frame_bytes", limits.max_frame_bytes},
               {"max_request_bytes", limits.max_request_bytes},
               {"max_elements", limits.max_elements},
               {"max_depth", limits.max_depth},
               {"max_inline_bytes", limits.max_inline_bytes}};
-  if (codec == "json") out["length_byte_order"] = options.length_byte_order == codec::ByteOrder::kBig ? "big" : "little";
-  if (codec == "resp") out["args"] = options.resp_args == codec::RespArgs::kStrings ? "strings" : "auto";
-  if (!options.auth_username.empty()) out["username"] = options.auth_username;
-  if (!options.auth_password.empty()) out["password"] = kRedacted;
+  const codec::CodecInfo* info = codec::find_codec(name);
+  if (info == nullptr) return out;
+  for (const codec::CodecOption& option : info->options) {
+    if (option.side != codec::CodecOption::Side::kBoth && option.side != side) continue;
+    if (option.show == nullptr && option.apply != nullptr) continue;  // a limit, shown above
+    const std::string key(option.key);
+    Json value = option.show != nullptr ? option.show(options) : options.extra.value(key, Json());
+    if (!value.is_null()) out[key] = std::move(value);
+  }
   return out;
 }
 
@@ -46,7 +53,7 @@ Json route_json(const conf::RouteConfig& route) {
 }
 
 Json cluster_json(const conf::ClusterConfig& cluster) {
-  Json out = codec_settings(cluster.codec, cluster.codec_options);
+  Json out = codec_settings(cluster.codec, cluster.codec_options, codec::CodecOption::Side::kCluster);
   out["name"] = cluster.name;
   if (cluster.zookeeper_path.empty())
     out["endpoints"] = addresses(cluster.endpoints);
@@ -64,7 +71,6 @@ Json cluster_json(const conf::ClusterConfig& cluster) {
                            {"base_ejection", duration(cluster.outlier.base_ejection)},
                            {"max_ejection", duration(cluster.outlier.max_ejection)}}}});
   if (!cluster.hash_key.empty()) out["hash_key"] = cluster.hash_key;
-  if (cluster.codec == "resp") out["forward_auth"] = cluster.codec_options.forward_auth;
   const auto& check = cluster.health_check;
   if (!check.method.empty())
     out["health_check"] = {{"method", check.method},
@@ -80,7 +86,7 @@ Json cluster_json(const conf::ClusterConfig& cluster) {
 Json config_json(const conf::Config& config) {
   Json listeners = Json::array();
   for (const auto& listener : config.listeners) {
-    Json out = codec_settings(listener.codec, listener.codec_options);
+    Json out = codec_settings(listener.codec, listener.codec_options, codec::CodecOption::Side::kListener);
     out.update({{"name", listener.name},
                 {"address", address(listener.address)},
                 {"max_connections", listener.max_connections},

@@ -8,7 +8,7 @@
 
 namespace rpcgate {
 
-constexpr const char* kRedacted = "<redacted>";
+using codec::kRedacted;
 
 Json config_json(const conf::Config& config);
 

@@ -6,47 +6,16 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "codecs/credentials.h"
+#include "codecs/codec_options.h"
+#include "codecs/upstream_session.h"
 #include "core/message.h"
 
 namespace rpcgate::codec {
-
-// Bounds on what one peer may make us hold. Checked the moment a header announces a size, never
-// after buffering it. Defaults follow docs/protocols.md.
-struct Limits {
-  size_t max_frame_bytes = 16u << 20;      // JSON/protobuf frame body; RESP bulk string length
-  size_t max_request_bytes = 64u << 20;    // RESP: one whole command (all its bulks) not yet complete
-  size_t max_elements = 1u << 20;          // RESP array elements
-  size_t max_depth = 64;                   // JSON nesting, RESP array nesting, protobuf Value recursion
-  size_t max_inline_bytes = 64u << 10;     // RESP inline command line
-};
-
-enum class ByteOrder : uint8_t { kLittle, kBig };
-enum class RespArgs : uint8_t { kAuto, kStrings };
-
-// Per-listener / per-cluster codec settings. One flat struct: each codec reads the fields it owns.
-struct CodecOptions {
-  Limits limits;
-  ByteOrder length_byte_order = ByteOrder::kLittle;  // json: the legacy services pack native (LE)
-  RespArgs resp_args = RespArgs::kAuto;              // resp: how command arguments become params
-  // resp: a route sends SELECT to a Redis (a catch-all sidecar), so the listener behaves as that
-  // Redis would: SELECT, CLIENT and COMMAND decode to requests instead of being answered by the
-  // codec, and protocol errors carry Redis's own text. Set by the gateway from the routes.
-  bool redis_upstream = false;
-  // resp: a client's own AUTH (and HELLO's AUTH option) logs in its own upstream connection, so
-  // that Redis's ACL users apply to it; RESET logs it out again. A cluster option, copied to the
-  // listener with redis_upstream.
-  bool forward_auth = false;
-  // resp client side: every upstream connection starts with AUTH [username] password.
-  std::string auth_username;
-  std::string auth_password;
-  // Server side: the logins a client must make before anything else; null = none required.
-  // Owned by the listener, which outlives its codecs.
-  const Credentials* credentials = nullptr;
-};
 
 enum class DecodeStatus : uint8_t {
   kNeedMore,  // no whole frame yet; nothing consumed
@@ -59,29 +28,11 @@ enum class DecodeStatus : uint8_t {
               // send; the caller stops reading and closes once it is written
   kHangUp,    // the peer is not a client of this protocol (HTTP on the RESP port): close at once,
               // with no reply, dropping the answers still owed, as Redis does
+  kConsumed,  // server side: `consumed` bytes made no request and want no answer (a multiplexed
+              // protocol's control frames: settings, flow control); the caller decodes on
   kOversized, // client side, skip() only: a well-formed reply larger than the limits. `reply`
               // holds the error for its request; the caller passes the rest of the reply to
               // discard(), and the connection stays usable
-};
-
-// What a request does to the server's side of its connection, when it is forwarded to an upstream
-// of the same codec. Only kNone may travel on a connection shared by several clients: exactly one
-// reply, and nothing left behind on the connection.
-enum class Pinning : uint8_t {
-  kNone,
-  // Leaves state that later requests of the same client rely on (a transaction, a blocked call,
-  // a selected database): a connection of the client's own.
-  kSession,
-  // As kSession, and the server may hold it (a Redis blocking command): the client's later
-  // requests are read only once it is answered, as a blocked client's input waits in Redis.
-  kBlocking,
-  // From here on the replies are not one per request (pub/sub, MONITOR, Redis's CLIENT REPLY
-  // OFF), or not the protocol at all (SYNC: an RDB file, then the replication stream): a
-  // connection of the client's own, and the gateway steps aside, passing both ways unread.
-  kStream,
-  // Answered here (SELECT 0, CLIENT SETNAME, HELLO) while the client has no connection of its
-  // own, and forwarded on it once it has one.
-  kLocalUnlessPinned,
 };
 
 struct DecodeResult {
@@ -122,34 +73,16 @@ class ServerCodec {
     return {};
   }
 
-  // For a request with a forward_frame(): whether it needs an upstream connection of its client's own.
-  virtual Pinning pinning(const Request& request) const {
-    (void)request;
-    return Pinning::kNone;
-  }
+  // The upstream session this codec keeps for its client, or null when its protocol's servers
+  // keep no per-connection state (codecs/upstream_session.h). Asked once per connection.
+  virtual UpstreamSession* session() { return nullptr; }
 
-  // A kLocalUnlessPinned request from a client with no connection of its own: true with `reply`
-  // filled when the codec answers it; false when `request` now holds what to ask a shared
-  // connection instead (RESP HELLO asks a bare HELLO), whose answer complete() finishes.
-  virtual bool answer_locally(Request& request, Response& reply) {
-    (void)request;
-    reply.set_error(ErrorCode::kInternal, "nothing to answer locally");
-    return true;
-  }
-  // Adjusts an upstream's answer to a re-encoded request before it is encoded for this client.
-  virtual void complete(const Request& request, Response& response) {
-    (void)request;
-    (void)response;
-  }
-  // The gateway's id for this connection, for protocols that show one (RESP HELLO).
-  virtual void set_connection_id(uint64_t id) { (void)id; }
-  // The client now has an upstream connection of its own: from here on the session commands the
-  // codec answered in its stead (RESP HELLO, QUIT) go there as they are, in order.
-  virtual void on_own_connection() {}
-
-  // Frames that recreate, on a new upstream connection of the client's own, the session state
-  // the codec has kept for it (RESP: HELLO 3, the client name). Their replies are dropped.
-  virtual std::vector<std::string> session_preamble() const { return {}; }
+  // Bytes the codec must send that answer no request, appended to `out` after each read: a
+  // multiplexed protocol's own frames (HTTP/2 settings and ping acknowledgements, flow-control
+  // updates). With kConsumed for the frames that make no request, and answers_in_order() false
+  // with the stream in Request::id, this is the room a multiplexed session needs: 0..n requests
+  // per read, answered out of order, and writes of its own. Most codecs have none.
+  virtual void take_output(std::string& out) { (void)out; }
 };
 
 // The client side, towards an upstream: encodes requests, decodes responses.
@@ -204,15 +137,35 @@ class ClientCodec {
   virtual bool matches_by_id() const { return false; }
 };
 
-// The codec registry: a new wire format is one folder in codecs/ plus one line in registry.cpp.
+// The codec registry: a new wire format is one folder in codecs/ plus one line in registry.cpp
+// (or, for a codec outside the tree, one register_codec() call before the config is loaded).
 struct CodecInfo {
   std::string_view name;
   std::unique_ptr<ServerCodec> (*make_server)(const CodecOptions& options);
   std::unique_ptr<ClientCodec> (*make_client)(const CodecOptions& options);
+  // The option keys it owns beside the limits every codec shares (max_frame_bytes, max_depth).
+  std::span<const CodecOption> options = {};
+  // Adjusts the defaults of a cluster of this codec before its section is read (what an
+  // upstream may legitimately send can differ from what a client may).
+  void (*cluster_defaults)(CodecOptions& options) = nullptr;
+  // Checks options that only make sense together once a section is read: the offending key
+  // and why, or an empty key.
+  std::pair<std::string_view, std::string> (*check)(const CodecOptions& options) = nullptr;
+  // Whether a listener's and a cluster's options frame this codec's bytes alike, so that a frame
+  // may be forwarded as it came and its reply returned as it comes back; null = always.
+  bool (*same_framing)(const CodecOptions& a, const CodecOptions& b) = nullptr;
+  // A method that, routed to a cluster of this same codec, makes a listener stand in for that
+  // upstream (CodecOptions::upstream): RESP's "select", which only a catch-all sidecar sends on.
+  std::string_view sidecar_probe = {};
 };
 
 // nullptr for an unknown name.
 const CodecInfo* find_codec(std::string_view name);
+// Adds a codec that is not built into the table (a plug-in, a test's); false when its name is
+// taken. Call before loading a config, on the main thread: the registry is read without locks.
+bool register_codec(const CodecInfo& info);
+// Every known codec, built-in first, in registration order.
+std::vector<const CodecInfo*> all_codecs();
 // "json, resp, protobuf": for error messages and --help.
 std::string codec_names();
 

@@ -23,7 +23,6 @@ using namespace std::chrono_literals;
 constexpr uint64_t kMaxWorkers = 1024;
 constexpr size_t kMaxFrameBytes = 0xFFFF'FFFF;  // the largest 4-byte length prefix
 constexpr size_t kMaxBytes = size_t{1} << 40;   // 1 TiB, for other byte counts
-constexpr uint64_t kMaxElements = std::numeric_limits<int32_t>::max();  // hiredis counts in an int
 constexpr uint64_t kMaxDepth = 1024;
 constexpr uint64_t kMaxListenerConnections = 1'000'000;
 constexpr uint64_t kMaxPipeline = 1'000'000;
@@ -40,27 +39,14 @@ constexpr size_t kMaxNameLength = 64;
 constexpr std::string_view kProcessKeys[] = {"model", "workers", "drain_timeout", "pid_file", "max_children"};
 constexpr std::string_view kModels[] = {"prefork", "reuseport", "fdpass", "threads", "fork", "single"};
 
-constexpr std::string_view kListenerKeys[] = {"name",
-                                              "address",
-                                              "codec",
-                                              "length_byte_order",
-                                              "args",
-                                              "max_frame_bytes",
-                                              "max_request_bytes",
-                                              "max_elements",
-                                              "max_depth",
-                                              "max_inline_bytes",
-                                              "max_connections",
-                                              "idle_timeout",
-                                              "max_pipeline",
-                                              "output_high_water",
-                                              "output_limit",
-                                              "auth"};
+// A listener's keys beside those its codec declares (codec_keys()).
+constexpr std::string_view kListenerKeys[] = {"name",           "address",           "codec",
+                                              "max_frame_bytes", "max_depth",        "max_connections",
+                                              "idle_timeout",   "max_pipeline",      "output_high_water",
+                                              "output_limit",   "auth"};
 constexpr std::string_view kAuthKeys[] = {"users_file", "users_env"};
 constexpr size_t kMaxUsersBytes = 1u << 20;
 constexpr size_t kMaxUsers = 10'000;
-constexpr std::string_view kByteOrders[] = {"little", "big"};
-constexpr std::string_view kRespArgs[] = {"auto", "strings"};
 
 constexpr std::string_view kAdminKeys[] = {"address", "latency_histograms"};
 constexpr std::string_view kHandlersKeys[] = {"enable", "pi_max_terms"};
@@ -69,15 +55,12 @@ constexpr std::string_view kRouteKeys[] = {"match",   "handler", "cluster",   "r
                                            "timeout", "retries", "idempotent"};
 constexpr std::string_view kMatchKeys[] = {"method", "methods", "prefix", "glob"};
 
-constexpr std::string_view kClusterKeys[] = {"name",         "codec",           "length_byte_order",
-                                             "args",         "max_frame_bytes", "max_request_bytes",
-                                             "max_elements", "max_depth",       "max_inline_bytes",
-                                             "endpoints",    "discovery",       "load_balancer",
-                                             "hash_key",     "max_connections", "pipeline_depth",
-                                             "max_pending",  "connect_timeout", "request_timeout",
-                                             "retries",      "outlier",         "health_check",
-                                             "max_pinned",   "username",        "password",
-                                             "forward_auth"};
+// A cluster's keys beside those its codec declares (codec_keys()).
+constexpr std::string_view kClusterKeys[] = {"name",          "codec",           "max_frame_bytes", "max_depth",
+                                             "endpoints",     "discovery",       "load_balancer",   "hash_key",
+                                             "max_connections", "pipeline_depth", "max_pending",    "connect_timeout",
+                                             "request_timeout", "retries",       "outlier",         "health_check",
+                                             "max_pinned"};
 constexpr std::string_view kDiscoveryKeys[] = {"zookeeper"};
 constexpr std::string_view kZookeeperDiscoveryKeys[] = {"path", "prefix"};
 constexpr std::string_view kLoadBalancers[] = {"round_robin", "random", "least_pending",
@@ -140,64 +123,112 @@ bool read_zookeeper_path(MapReader& map, std::string_view key, std::string& out)
   return true;
 }
 
-// `codec` and the codec options and limits that listeners and clusters share. An option that
-// belongs to another codec is an error rather than silently ignored.
+bool on_side(const codec::CodecOption& option, std::string_view owner) {
+  using Side = codec::CodecOption::Side;
+  return option.side == Side::kBoth || (option.side == Side::kListener) == (owner == "listener");
+}
+
+// The keys a listener's or cluster's section allows: its own, and every option some codec
+// declares for that side (one owned by another codec than the section's is then refused by
+// read_codec_settings with a message that says whose it is).
+std::vector<std::string_view> section_keys(std::span<const std::string_view> own, std::string_view owner) {
+  std::vector<std::string_view> keys(own.begin(), own.end());
+  for (const codec::CodecInfo* info : codec::all_codecs())
+    for (const codec::CodecOption& option : info->options)
+      if (on_side(option, owner) && std::find(keys.begin(), keys.end(), option.key) == keys.end())
+        keys.push_back(option.key);
+  return keys;
+}
+
+// Reads one declared option's value and stores it (CodecOption::apply, or `extra`).
+void read_codec_option(MapReader& map, const codec::CodecOption& option, codec::CodecOptions& options) {
+  using Kind = codec::CodecOption::Kind;
+  codec::CodecOption::Value value;
+  bool valid = false;
+  switch (option.kind) {
+    case Kind::kSize: {
+      size_t size = 0;
+      valid = map.read_size(option.key, size, option.min, option.max);
+      value.number = size;
+      break;
+    }
+    case Kind::kInteger: valid = map.read_integer(option.key, value.number, option.min, option.max); break;
+    case Kind::kChoice: valid = map.read_choice(option.key, value.text, option.choices); break;
+    case Kind::kBool: valid = map.read_bool(option.key, value.flag); break;
+    case Kind::kString: valid = map.read_string(option.key, value.text); break;
+  }
+  if (!valid) return;
+  if (option.apply != nullptr) {
+    option.apply(options, value);
+    return;
+  }
+  Json& slot = options.extra[std::string(option.key)];
+  switch (option.kind) {
+    case Kind::kSize:
+    case Kind::kInteger: slot = value.number; break;
+    case Kind::kBool: slot = value.flag; break;
+    case Kind::kChoice:
+    case Kind::kString: slot = value.text; break;
+  }
+}
+
+// `codec` and the codec options and limits that listeners and clusters share, then the options
+// the codec declares (CodecInfo::options). An option that belongs to another codec is an error
+// rather than silently ignored.
 void read_codec_settings(MapReader& map, std::string_view owner, std::string& codec_name,
                          codec::CodecOptions& options) {
   ReadContext& ctx = map.context();
   std::string name;
+  const codec::CodecInfo* codec = nullptr;
   if (map.read_string("codec", name)) {
-    if (codec::find_codec(name) != nullptr) {
+    codec = codec::find_codec(name);
+    if (codec != nullptr) {
       codec_name = name;
     } else {
-      // codec_names() is the registry's own list, so a new codec needs no change here.
-      std::vector<std::string> known;
-      const std::string names = codec::codec_names();
-      for (size_t start = 0; start < names.size();) {
-        size_t end = names.find(", ", start);
-        if (end == std::string::npos) end = names.size();
-        known.push_back(names.substr(start, end - start));
-        start = end + 2;
-      }
-      std::vector<std::string_view> views(known.begin(), known.end());
+      std::vector<std::string_view> known;
+      for (const codec::CodecInfo* info : codec::all_codecs()) known.push_back(info->name);
       ctx.error(map.key_line("codec"), child_path(map.path(), "codec"),
-                "unknown codec " + in_quotes(name) + did_you_mean(name, views) +
-                    "; expected one of: " + names);
+                "unknown codec " + in_quotes(name) + did_you_mean(name, known) +
+                    "; expected one of: " + codec::codec_names());
     }
   }
-  auto applies = [&](std::string_view key, std::string_view only) {
-    if (!map.has(key)) return false;
-    if (codec_name.empty() || codec_name == only) return true;
-    ctx.error(map.key_line(key), child_path(map.path(), key),
-              std::string(key) + " applies to the " + std::string(only) + " codec only; this " +
-                  std::string(owner) + "'s codec is " + codec_name);
-    return false;
-  };
-  std::string choice;
-  if (applies("length_byte_order", "json") &&
-      map.read_choice("length_byte_order", choice, kByteOrders))
-    options.length_byte_order =
-        choice == "big" ? codec::ByteOrder::kBig : codec::ByteOrder::kLittle;
-  if (applies("args", "resp") && map.read_choice("args", choice, kRespArgs))
-    options.resp_args = choice == "strings" ? codec::RespArgs::kStrings : codec::RespArgs::kAuto;
+  if (codec != nullptr && owner == "cluster" && codec->cluster_defaults != nullptr) codec->cluster_defaults(options);
 
-  codec::Limits& limits = options.limits;
-  if (owner == "cluster" && codec_name == "resp") {
-    // Replies a Redis may legitimately send pass by default: a bulk as long as its
-    // proto-max-bulk-len allows (512 MiB), any element count. They are only scanned, never
-    // built; a reply over the limits fails its own request alone (docs/redis-compatibility.md).
-    limits.max_frame_bytes = 512u << 20;
-    limits.max_request_bytes = size_t{1} << 30;
-    limits.max_elements = kMaxElements;
+  // Each declared key present, once: read with its codec's declaration, or refused when the
+  // section's codec is another one (with no codec known, the first declaration checks the value).
+  std::vector<std::string_view> seen;
+  for (const codec::CodecInfo* info : codec::all_codecs()) {
+    for (const codec::CodecOption& option : info->options) {
+      if (!on_side(option, owner) || !map.has(option.key)) continue;
+      if (std::find(seen.begin(), seen.end(), option.key) != seen.end()) continue;
+      seen.push_back(option.key);
+      const codec::CodecOption* own = nullptr;
+      std::string owners;
+      size_t owner_count = 0;
+      for (const codec::CodecInfo* other : codec::all_codecs()) {
+        for (const codec::CodecOption& candidate : other->options) {
+          if (candidate.key != option.key || !on_side(candidate, owner)) continue;
+          if (other == codec) own = &candidate;
+          owners += (owners.empty() ? "" : " and ") + std::string(other->name);
+          ++owner_count;
+        }
+      }
+      if (codec == nullptr || own != nullptr) {
+        read_codec_option(map, own != nullptr ? *own : option, options);
+        continue;
+      }
+      ctx.error(map.key_line(option.key), child_path(map.path(), option.key),
+                std::string(option.key) + " applies to the " + owners + (owner_count > 1 ? " codecs" : " codec") +
+                    " only" + (option.note.empty() ? "" : " (" + std::string(option.note) + ")") + "; this " +
+                    std::string(owner) + "'s codec is " + codec_name);
+    }
   }
-  map.read_size("max_frame_bytes", limits.max_frame_bytes, 1, kMaxFrameBytes);
-  if (applies("max_request_bytes", "resp"))
-    map.read_size("max_request_bytes", limits.max_request_bytes, 1, kMaxBytes);
-  if (applies("max_elements", "resp"))
-    map.read_integer("max_elements", limits.max_elements, 1, kMaxElements);
-  map.read_integer("max_depth", limits.max_depth, 1, kMaxDepth);
-  if (applies("max_inline_bytes", "resp"))
-    map.read_size("max_inline_bytes", limits.max_inline_bytes, 1, kMaxBytes);
+  map.read_size("max_frame_bytes", options.limits.max_frame_bytes, 1, kMaxFrameBytes);
+  map.read_integer("max_depth", options.limits.max_depth, 1, kMaxDepth);
+  if (codec != nullptr && codec->check != nullptr) {
+    auto [key, problem] = codec->check(options);
+    if (!key.empty()) ctx.error(map.key_line(key), child_path(map.path(), key), problem);
+  }
 }
 
 // `USER:PASSWORD` per line (the first ':' splits; a line without one is the password of the user
@@ -272,7 +303,7 @@ void read_auth(MapReader& listener_map, AuthConfig& auth) {
 ListenerConfig read_listener(ReadContext& ctx, const Field& item) {
   ListenerConfig listener;
   listener.origin = ctx.origin(item.line);
-  MapReader map(ctx, item, "listener", kListenerKeys);
+  MapReader map(ctx, item, "listener", section_keys(kListenerKeys, "listener"));
   map.require({"name", "address", "codec"});
   read_name(map, listener.name);
   map.read_address("address", listener.address);
@@ -435,7 +466,7 @@ void read_endpoints(ReadContext& ctx, const Field& field, std::vector<Address>& 
 ClusterConfig read_cluster(ReadContext& ctx, const Field& item) {
   ClusterConfig cluster;
   cluster.origin = ctx.origin(item.line);
-  MapReader map(ctx, item, "cluster", kClusterKeys);
+  MapReader map(ctx, item, "cluster", section_keys(kClusterKeys, "cluster"));
   map.require({"name", "codec"});
   read_name(map, cluster.name);
   read_codec_settings(map, "cluster", cluster.codec, cluster.codec_options);
@@ -478,25 +509,6 @@ ClusterConfig read_cluster(ReadContext& ctx, const Field& item) {
   map.read_integer("pipeline_depth", cluster.pipeline_depth, 1, kMaxPipelineDepth);
   map.read_integer("max_pending", cluster.max_pending, 1, kMaxPending);
   map.read_integer("max_pinned", cluster.max_pinned, 0, kMaxPinned);
-  for (std::string_view key : {"username", "password"}) {
-    if (!map.has(key)) continue;
-    if (!cluster.codec.empty() && cluster.codec != "resp") {
-      ctx.error(map.key_line(key), child_path(map.path(), key),
-                std::string(key) + " applies to the resp codec only (Redis AUTH); this cluster's codec is " +
-                    cluster.codec);
-      continue;
-    }
-    map.read_string(key, key == "username" ? cluster.codec_options.auth_username : cluster.codec_options.auth_password);
-  }
-  if (map.has("forward_auth")) {
-    if (!cluster.codec.empty() && cluster.codec != "resp")
-      ctx.error(map.key_line("forward_auth"), child_path(map.path(), "forward_auth"),
-                "forward_auth applies to the resp codec only (Redis AUTH); this cluster's codec is " + cluster.codec);
-    else
-      map.read_bool("forward_auth", cluster.codec_options.forward_auth);
-  }
-  if (!cluster.codec_options.auth_username.empty() && cluster.codec_options.auth_password.empty())
-    ctx.error(map.key_line("username"), child_path(map.path(), "username"), "username needs a password");
   map.read_duration("connect_timeout", cluster.connect_timeout, 1ms);
   map.read_duration("request_timeout", cluster.request_timeout, 1ms);
   map.read_integer("retries", cluster.retries, 0, kMaxRetries);

@@ -30,13 +30,14 @@ Connection::Connection(Gateway& gateway, Listener& listener)
     : gateway_(gateway),
       listener_(listener),
       codec_(listener.make_codec()),
+      session_(codec_->session()),
       request_(gateway.spot_request()),
       response_(gateway.spot_response()),
       in_order_(codec_->answers_in_order()),
       histograms_(gateway.config().admin.latency_histograms),
       timing_(histograms_ || gateway.access_log() != nullptr),
       login_required_(listener.codec_options().credentials != nullptr && !codec_->enforces_login()) {
-  codec_->set_connection_id(gateway_.next_connection_id());
+  if (session_ != nullptr) session_->set_connection_id(gateway_.next_connection_id());
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
   gateway_.add_connection(this);
@@ -227,6 +228,8 @@ void Connection::forward_to_tunnel(std::string_view bytes) {
 }
 
 size_t Connection::decode_frames(std::string_view input) {
+  // What the codec has to say on its own goes before the answers to this read (a preface).
+  codec_->take_output(output_);
   size_t consumed = 0;
   while (consumed < input.size() && tunnel_ == nullptr && may_decode()) {
     request_.clear();
@@ -249,6 +252,9 @@ size_t Connection::decode_frames(std::string_view input) {
       case codec::DecodeStatus::kAnswered:
         consumed += result.consumed;
         answer(request_, response_);
+        break;
+      case codec::DecodeStatus::kConsumed:
+        consumed += result.consumed;
         break;
       case codec::DecodeStatus::kOversized:  // a client codec's; a server codec never says it
       case codec::DecodeStatus::kHangUp:
@@ -326,8 +332,10 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
   cluster.prepare(call, target.route);
   // The fast path: the same protocol on both sides, nothing renamed or carried that the gateway
   // must rewrite. The frame is forwarded as it came, and its reply as it comes back.
-  if (&cluster.codec() == &listener_.codec_info() &&
-      cluster.config().codec_options.length_byte_order == listener_.config().codec_options.length_byte_order &&
+  const codec::CodecInfo& codec = listener_.codec_info();
+  if (&cluster.codec() == &codec &&
+      (codec.same_framing == nullptr ||
+       codec.same_framing(cluster.config().codec_options, listener_.config().codec_options)) &&
       (target.route == nullptr || target.route->rename.empty())) {
     std::string_view forward = codec_->forward_frame(frame, call->request);
     call->upstream.passthrough = !forward.empty();
@@ -358,7 +366,8 @@ backends::Pin* Connection::pin_for(const backends::Cluster* cluster) const {
 
 bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
   backends::Pin* pin = pin_for(&cluster);
-  codec::Pinning pinning = call->upstream.passthrough ? codec_->pinning(call->request) : codec::Pinning::kNone;
+  codec::Pinning pinning = call->upstream.passthrough && session_ != nullptr ? session_->pinning(call->request)
+                                                                              : codec::Pinning::kNone;
   call->upstream.starts_stream = pinning == codec::Pinning::kStream;
   auto answer_here = [&] {
     call->response.id = call->request.id;
@@ -368,7 +377,7 @@ bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
     return false;
   };
   if (pin == nullptr && pinning == codec::Pinning::kLocalUnlessPinned) {
-    if (codec_->answer_locally(call->request, call->response)) return answer_here();
+    if (session_->answer_locally(call->request, call->response)) return answer_here();
     // The codec asks a shared connection instead, and finishes the answer (complete()).
     call->upstream.passthrough = false;
     call->upstream.wire.clear();
@@ -381,14 +390,14 @@ bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
     });
     ErrorCode code = ErrorCode::kNone;
     std::string error;
-    auto opened = cluster.open_pin(call->request, *this, earlier, codec_->session_preamble(), code, error);
+    auto opened = cluster.open_pin(call->request, *this, earlier, session_->session_preamble(), code, error);
     if (!opened) {
       call->response.set_error(code, std::move(error));
       return answer_here();
     }
     pin = opened.get();
     pins_.push_back(std::move(opened));
-    codec_->on_own_connection();
+    session_->on_own_connection();
   }
   call->upstream.pin = pin;
   // Redis reads nothing more from a client it holds in a blocking command.
@@ -498,7 +507,7 @@ void Connection::write_answer(PendingCall* call) {
   if (call->upstream.passthrough) {
     output_ += call->upstream.wire;  // the upstream's reply, byte for byte
   } else {
-    if (call->upstream.cluster != nullptr) codec_->complete(call->request, call->response);
+    if (call->upstream.cluster != nullptr && session_ != nullptr) session_->complete(call->request, call->response);
     codec_->encode(call->response, output_);
   }
   delete call;
@@ -540,7 +549,9 @@ void Connection::record_call_latency(const PendingCall* call) {
 
 void Connection::flush() {
   if (!spot_answers_.empty()) record_spot_latencies();
-  if (closing_ || write_ != nullptr || output_.empty()) return;
+  if (closing_) return;
+  codec_->take_output(output_);  // and what the answers made it say, with them
+  if (write_ != nullptr || output_.empty()) return;
   if (output_.size() > listener_.config().output_limit) {
     ++gateway_.stats().connections_output_overflow;
     LOG_WARN("listener %s: closing a client that does not read its answers (%zu bytes unsent, output_limit %zu)",

@@ -110,6 +110,9 @@ class Connection final : public CallOwner {
   Listener& listener_;
   uv_tcp_t tcp_{};
   std::unique_ptr<codec::ServerCodec> codec_;
+  // The codec's upstream session (codecs/upstream_session.h); null for codecs without one, whose
+  // calls never pin an upstream connection.
+  codec::UpstreamSession* session_;
   // The loop's (Gateway::spot_request): every request is decoded into request_, and every
   // answer made on the spot is built in response_, before the next connection decodes.
   Request& request_;

@@ -14,17 +14,14 @@ constexpr int kBacklog = 511;
 
 Listener::Listener(Gateway& gateway, const conf::ListenerConfig& config, size_t index, const codec::CodecInfo& codec)
     : gateway_(gateway), config_(config), index_(index), codec_(codec), codec_options_(config.codec_options) {
-  // A route that sends SELECT to an upstream of this very codec (a Redis behind a RESP port)
-  // wants the connection commands forwarded, not answered here.
-  const RouteTarget* select = gateway_.router().resolve("select");
-  codec_options_.redis_upstream =
-      select != nullptr && select->cluster != nullptr && &select->cluster->codec() == &codec_;
-  if (config.auth) {
-    codec_options_.credentials = &config.auth->users;
-  } else if (codec_options_.redis_upstream) {
-    // Only without logins of the listener's own: a client logs in to one or the other.
-    codec_options_.forward_auth = select->cluster->config().codec_options.forward_auth;
+  // A route that sends the codec's sidecar probe (RESP: SELECT) to an upstream of this very codec
+  // (a Redis behind a RESP port): the listener stands in for that upstream.
+  if (!codec.sidecar_probe.empty()) {
+    const RouteTarget* probe = gateway_.router().resolve(std::string(codec.sidecar_probe));
+    if (probe != nullptr && probe->cluster != nullptr && &probe->cluster->codec() == &codec_)
+      codec_options_.upstream = &probe->cluster->config().codec_options;
   }
+  if (config.auth) codec_options_.credentials = &config.auth->users;
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
 }

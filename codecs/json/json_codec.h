@@ -28,4 +28,7 @@ namespace rpcgate::codec::json {
 std::unique_ptr<ServerCodec> make_server_codec(const CodecOptions& options);
 std::unique_ptr<ClientCodec> make_client_codec(const CodecOptions& options);
 
+// Its entry in the codec registry: the factories and the options it owns.
+extern const CodecInfo kInfo;
+
 }  // namespace rpcgate::codec::json

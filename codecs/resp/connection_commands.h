@@ -1,6 +1,6 @@
 // The connection commands the RESP listener answers itself: HELLO, AUTH, QUIT, COMMAND, CLIENT
 // and SELECT (enough for redis-cli and the client libraries' start-up). The last three go to
-// Redis instead when a route sends them there (CodecOptions::redis_upstream). PING, ECHO and INFO are not
+// Redis instead when a route sends them there (CodecOptions::upstream). PING, ECHO and INFO are not
 // here: they decode to requests and the built-in handlers answer them.
 #pragma once
 

@@ -20,10 +20,11 @@ constexpr std::string_view kProtocolMeta = "resp.hello.protocol";
 
 RespServerCodec::RespServerCodec(const CodecOptions& options)
     : commands_(options.limits),
-      connection_(options.credentials, options.redis_upstream),
+      connection_(options.credentials, options.upstream != nullptr),
       resp_args_(options.resp_args),
-      redis_upstream_(options.redis_upstream),
-      forward_auth_(options.forward_auth && options.redis_upstream && options.credentials == nullptr) {}
+      redis_upstream_(options.upstream != nullptr),
+      // Only without logins of the listener's own: a client logs in to one or the other.
+      forward_auth_(options.upstream != nullptr && options.upstream->forward_auth && options.credentials == nullptr) {}
 
 DecodeResult RespServerCodec::decode(std::string_view input, Request& request, Response& reply) {
   if (broken_) return broken(broken_code_, broken_message_, reply);

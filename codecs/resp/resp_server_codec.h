@@ -16,7 +16,9 @@
 
 namespace rpcgate::codec::resp {
 
-class RespServerCodec final : public ServerCodec {
+// Also its connection's upstream session: a Redis keeps per-connection state, so in front of one
+// (CodecOptions::upstream) the codec tells which commands need a connection of the client's own.
+class RespServerCodec final : public ServerCodec, public UpstreamSession {
  public:
   explicit RespServerCodec(const CodecOptions& options);
 
@@ -32,6 +34,7 @@ class RespServerCodec final : public ServerCodec {
   // A RESP3 client (after HELLO 3) gets a connection of its own for everything it forwards: shared
   // connections speak RESP2, and its replies must reach it in RESP3 as Redis writes them.
   // With forward_auth, a login is the client's own connection's.
+  UpstreamSession* session() override { return this; }
   Pinning pinning(const Request& request) const override {
     if (logs_in_upstream_) return Pinning::kSession;
     Pinning pinning = command_pinning(request);
@@ -78,7 +81,7 @@ class RespServerCodec final : public ServerCodec {
   uint64_t connection_id_ = 0;
 
   RespArgs resp_args_;
-  bool redis_upstream_;
+  bool redis_upstream_;  // it stands in for a Redis (CodecOptions::upstream)
   bool forward_auth_;
   bool logs_in_upstream_ = false;  // the command just decoded is AUTH, or HELLO ... AUTH, to forward
   bool pinned_ = false;            // the client has an upstream connection of its own

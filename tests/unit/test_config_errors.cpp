@@ -85,9 +85,10 @@ TEST_CASE("unknown keys name the key's line, a likely meaning and the allowed ke
   CHECK(found[0] == "bad.yaml:2: listeners[0]: missing required key 'address'");
   CHECK(found[1] ==
         "bad.yaml:3: listeners[0]: unknown key 'adress' in listener (did you mean 'address'?); "
-        "expected one of: name, address, codec, length_byte_order, args, max_frame_bytes, "
-        "max_request_bytes, max_elements, max_depth, max_inline_bytes, max_connections, "
-        "idle_timeout, max_pipeline, output_high_water, output_limit, auth");
+        "expected one of: name, address, codec, max_frame_bytes, max_depth, max_connections, "
+        "idle_timeout, max_pipeline, output_high_water, output_limit, auth, "
+        // then the keys the codecs declare (CodecInfo::options), in registry order
+        "length_byte_order, args, max_request_bytes, max_elements, max_inline_bytes");
 
   check_problem(with_listener("process:\n  model: single\n  worker: 4\n"), 4,
                 {"process: unknown key 'worker' in process (did you mean 'workers'?)"});

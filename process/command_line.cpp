@@ -1,0 +1,115 @@
+// rpcgate's command line: parse options, load and check the config, run the chosen process model.
+#include "process/command_line.h"
+
+#include <getopt.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "codecs/codec.h"
+#include "process/config_check.h"
+#include "gateway/handler_registry.h"
+#include "core/log.h"
+#include "process/master.h"
+#include "process/serve.h"
+
+namespace {
+
+constexpr const char* kDefaultConfig = "conf/rpcgate.yaml";
+
+void print_usage(FILE* out) {
+  std::fprintf(out,
+               "Usage: rpcgate [-c FILE] [-t] [-l LEVEL]\n"
+               "\n"
+               "A protocol-agnostic RPC gateway: serves the JSON length-prefixed, RESP and protobuf\n"
+               "protocols on the listeners of FILE and routes each call to an in-process handler or to an\n"
+               "upstream cluster of any codec (a Redis, legacy JSON services, another rpcgate):\n"
+               "docs/upstreams.md; example files in conf/examples/.\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config FILE     configuration file (default %s; if it is not in the current\n"
+               "                        directory, the one beside the binary's ../conf/ is used)\n"
+               "  -t, --test            check the configuration and exit: 0 when it is valid\n"
+               "  -l, --log-level LEVEL debug, info, warn or error (overrides logging.level)\n"
+               "  -h, --help            show this help and exit\n"
+               "  -v, --version         show the version and exit\n"
+               "\n"
+               "Signals: SIGTERM/SIGINT drain and exit (a second one exits at once); SIGHUP reloads FILE\n"
+               "(every model but single); SIGUSR1 reopens the log file.\n"
+               "Codecs: %s. Handlers:",
+               kDefaultConfig, rpcgate::codec::codec_names().c_str());
+  for (const auto& entry : rpcgate::HandlerRegistry::standard().entries())
+    std::fprintf(out, "\n  %-8s %s", entry.name.c_str(), entry.summary.c_str());
+  std::fprintf(out, "\nDocumentation: README.md and docs/ in the source tree.\n");
+}
+
+std::string default_config_path(const char* argv0) {
+  if (std::filesystem::exists(kDefaultConfig)) return kDefaultConfig;
+  std::error_code ignored;
+  auto exe = std::filesystem::canonical("/proc/self/exe", ignored);
+  if (ignored) exe = std::filesystem::path(argv0);
+  auto beside = exe.parent_path().parent_path() / kDefaultConfig;
+  return std::filesystem::exists(beside) ? beside.string() : kDefaultConfig;
+}
+
+}  // namespace
+
+int rpcgate::run_command_line(int argc, char** argv) {
+  std::string config_path;
+  std::string log_level;
+  bool test_only = false;
+  const option long_options[] = {{"config", required_argument, nullptr, 'c'},
+                                 {"test", no_argument, nullptr, 't'},
+                                 {"log-level", required_argument, nullptr, 'l'},
+                                 {"help", no_argument, nullptr, 'h'},
+                                 {"version", no_argument, nullptr, 'v'},
+                                 {nullptr, 0, nullptr, 0}};
+  int option_char;
+  while ((option_char = getopt_long(argc, argv, "c:tl:hv", long_options, nullptr)) != -1) {
+    switch (option_char) {
+      case 'c': config_path = optarg; break;
+      case 't': test_only = true; break;
+      case 'l': log_level = optarg; break;
+      case 'h': print_usage(stdout); return 0;
+      case 'v': std::printf("rpcgate %s\n", RPCGATE_VERSION); return 0;
+      default: print_usage(stderr); return 2;
+    }
+  }
+  if (optind < argc) {
+    std::fprintf(stderr, "rpcgate: unexpected argument '%s'\n", argv[optind]);
+    print_usage(stderr);
+    return 2;
+  }
+  if (config_path.empty()) config_path = default_config_path(argv[0]);
+
+  rpcgate::conf::Config config;
+  std::string error;
+  if (!rpcgate::load_checked_config(config_path, config, error)) {
+    std::fprintf(stderr, "rpcgate: invalid configuration:\n%s\n", error.c_str());
+    return 1;
+  }
+  if (test_only) {
+    std::printf("rpcgate: configuration %s is valid\n", config_path.c_str());
+    return 0;
+  }
+
+  rpcgate::LogLevel level;
+  const std::string& level_name = log_level.empty() ? config.logging.level : log_level;
+  if (!rpcgate::parse_log_level(level_name, level)) {
+    std::fprintf(stderr, "rpcgate: unknown log level '%s'; expected debug, info, warn or error\n", level_name.c_str());
+    return 2;
+  }
+  rpcgate::set_log_level(level);
+  if (!rpcgate::set_log_file(config.logging.file)) {
+    std::fprintf(stderr, "rpcgate: cannot open log file %s\n", config.logging.file.c_str());
+    return 1;
+  }
+  LOG_INFO("configuration %s loaded", config_path.c_str());
+  if (config.process.model == "single") {
+    rpcgate::ServeOptions options;
+    return rpcgate::serve(config, options);
+  }
+  return rpcgate::run_master(config_path, std::move(config));
+}
