@@ -256,7 +256,6 @@ void Cluster::cancel(PendingCall* call) {
     state.endpoint->withdraw_waiting(call);
   --pending_;  // a call the owner still holds unfinished was counted by submit()
   stats_.pending.set(pending_);
-  delete call;
 }
 
 void Cluster::fail(PendingCall* call, ErrorCode code, const std::string& message) {

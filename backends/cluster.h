@@ -59,7 +59,8 @@ class Cluster {
   // `preamble` is sent first on it, its replies dropped (Pin).
   std::unique_ptr<Pin> open_pin(const Request& request, CallOwner& owner, bool wait_for_earlier,
                                 std::vector<std::string> preamble, ErrorCode& code, std::string& error);
-  // The owner is gone: withdraws the call wherever it is and frees it.
+  // The owner is going: unlinks the call wherever it is (its deadline, its endpoint, connection
+  // or pin), so that nothing here points to it; the owner then frees it.
   void cancel(PendingCall* call);
 
   // From endpoints and connections.

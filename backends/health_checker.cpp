@@ -30,8 +30,7 @@ void HealthChecker::check_all() {
     bool running = std::any_of(in_flight_.begin(), in_flight_.end(),
                                [&](const Check& check) { return check.endpoint == target; });
     if (running) continue;
-    auto* call = new PendingCall();
-    call->owner = this;
+    PendingCall* call = new_call(this);
     call->request.method = check.method;
     cluster_.prepare(call, nullptr);
     call->upstream.timeout_ms = static_cast<uint64_t>(check.timeout.count());
@@ -47,12 +46,15 @@ void HealthChecker::on_call_done(PendingCall* call) {
     found->endpoint->record_check(!call->response.is_error(), call->response.message);
     in_flight_.erase(found);
   }
-  delete call;
+  free_call(call);
 }
 
 void HealthChecker::close() {
   uv_timer_stop(&timer_);
-  for (const Check& check : in_flight_) cluster_.cancel(check.call);
+  for (const Check& check : in_flight_) {
+    cluster_.cancel(check.call);
+    free_call(check.call);
+  }
   in_flight_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), [](uv_handle_t* handle) {
     static_cast<HealthChecker*>(handle->data)->cluster_.upstreams().handle_closed();

@@ -83,4 +83,10 @@ struct PendingCall {
   PendingCall* queue_next = nullptr;
 };
 
+// The only places a call is made and freed. Its owner (a client connection, a health check)
+// makes it, and frees it once it is written or withdrawn; clusters, endpoints, pins and queues
+// only link and unlink it (Cluster::cancel unlinks, its owner then frees).
+PendingCall* new_call(CallOwner* owner);
+void free_call(PendingCall* call);
+
 }  // namespace rpcgate

@@ -13,7 +13,7 @@ void on_work(uv_work_t* work) {
 void on_work_done(uv_work_t* work, int status) {
   auto* call = static_cast<PendingCall*>(work->data);
   if (call->owner == nullptr) {
-    delete call;
+    free_call(call);
     return;
   }
   if (status != 0) call->response.set_error(ErrorCode::kInternal, "the thread pool did not run the call");
@@ -34,11 +34,12 @@ void run_on_thread_pool(uv_loop_t* loop, PendingCall* call) {
 
 void abandon_call(PendingCall* call) {
   if (call->done) {
-    delete call;
+    free_call(call);
     return;
   }
   if (call->upstream.cluster != nullptr) {
     call->upstream.cluster->cancel(call);
+    free_call(call);
     return;
   }
   call->owner = nullptr;

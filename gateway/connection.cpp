@@ -307,12 +307,11 @@ void Connection::dispatch(std::string_view frame) {
     answer(request_, response_);
     return;
   }
-  auto* call = new PendingCall();
+  PendingCall* call = new_call(this);
   call->request = std::move(request_);
   call->response.id = call->request.id;
   call->handler = target->handler;
   if (target->route != nullptr) call->route_index = target->route_index;
-  call->owner = this;
   call->started_ns = read_ns_;
   call->frame_bytes = frame_bytes_;
   pending_.push_back(call);
@@ -322,11 +321,10 @@ void Connection::dispatch(std::string_view frame) {
 
 void Connection::call_cluster(const RouteTarget& target, std::string_view frame) {
   backends::Cluster& cluster = *target.cluster;
-  auto* call = new PendingCall();
+  PendingCall* call = new_call(this);
   call->request = std::move(request_);
   call->response.id = call->request.id;
   if (target.route != nullptr) call->route_index = target.route_index;
-  call->owner = this;
   call->started_ns = read_ns_;
   call->frame_bytes = frame_bytes_;
   cluster.prepare(call, target.route);
@@ -354,7 +352,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
       answer_route_ = static_cast<uint32_t>(call->route_index) + 1;
     }
     answer(call->request, call->response);
-    delete call;
+    free_call(call);
   }
 }
 
@@ -373,7 +371,7 @@ bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
     call->response.id = call->request.id;
     call->upstream.passthrough = false;
     answer(call->request, call->response);
-    delete call;
+    free_call(call);
     return false;
   };
   if (pin == nullptr && pinning == codec::Pinning::kLocalUnlessPinned) {
@@ -439,7 +437,7 @@ void Connection::on_push(std::string_view frame, const backends::Pin* from) {
   if (pending_.empty() || !in_order_ || next == pending_.begin()) {
     output_.append(frame);
   } else {
-    auto* call = new PendingCall();
+    PendingCall* call = new_call(nullptr);  // a push in its place: nobody waits for it
     call->done = true;
     call->upstream.passthrough = true;
     call->upstream.wire.assign(frame);
@@ -470,7 +468,7 @@ void Connection::answer(const Request& request, Response& response) {
     codec_->encode(response, output_);  // nothing it must wait for: straight to the output
     return;
   }
-  auto* call = new PendingCall();
+  PendingCall* call = new_call(nullptr);  // an answer waiting its turn: nothing more to wait for
   call->response.close_after = response.close_after;
   codec_->encode(response, call->upstream.wire);
   call->upstream.passthrough = true;
@@ -510,7 +508,7 @@ void Connection::write_answer(PendingCall* call) {
     if (call->upstream.cluster != nullptr && session_ != nullptr) session_->complete(call->request, call->response);
     codec_->encode(call->response, output_);
   }
-  delete call;
+  free_call(call);
 }
 
 void Connection::log_access(const Request& request, const Response& response, long route, const PendingCall* call,
