@@ -11,16 +11,9 @@
 #include "core/pending_call.h"
 
 namespace rpcgate::backends {
-namespace {
-
-// Reconnect backoff after failed connects: 100 ms, doubling, at most 5 s.
-constexpr uint64_t kFirstBackoffMs = 100;
-constexpr uint64_t kMaxBackoffMs = 5000;
-
-}  // namespace
 
 Endpoint::Endpoint(Cluster& cluster, const conf::Address& address)
-    : cluster_(cluster), name_(address.to_string()) {
+    : cluster_(cluster), name_(address.to_string()), health_(cluster.config().outlier, cluster.config().health_check) {
   uv_timer_init(cluster_.upstreams().loop(), &retry_timer_);
   cluster_.upstreams().handle_opened();
   retry_timer_.data = this;
@@ -34,11 +27,6 @@ Endpoint::Endpoint(Cluster& cluster, const conf::Address& address)
 }
 
 Endpoint::~Endpoint() = default;
-
-bool Endpoint::usable(uint64_t now_ms) const {
-  if (checked_down_ || now_ms < ejected_until_ms_) return false;
-  return !lanes_.empty() || now_ms >= next_connect_ms_ || last_connect_timed_out_;
-}
 
 Endpoint::Lane* Endpoint::lane_of(const UpstreamConnection* connection) {
   for (Lane& lane : lanes_)
@@ -180,13 +168,7 @@ void Endpoint::finish_retirement_when_idle() {
   }, 0, 0);
 }
 
-std::string Endpoint::health(uint64_t now_ms) const {
-  if (checked_down_) return "failing_health_checks";
-  if (now_ms < ejected_until_ms_) return "ejected";
-  if (!usable(now_ms)) return "connect_backoff";
-  if (!last_connect_error_.empty()) return "connect_failing";
-  return "up";
-}
+std::string Endpoint::health(uint64_t now_ms) const { return health_.state(now_ms, !lanes_.empty()); }
 
 void Endpoint::withdraw_waiting(PendingCall* call) {
   auto take = [&](std::deque<PendingCall*>& queue) {
@@ -214,10 +196,7 @@ void Endpoint::on_connected(UpstreamConnection* connection) {
   ++cluster_.stats().connects;
   ++cluster_.stats().connections;
   connecting_ = false;
-  last_connect_timed_out_ = false;
-  last_connect_error_.clear();
-  connect_failures_ = 0;
-  next_connect_ms_ = 0;
+  health_.on_connected();
   send_queued(*lane_of(connection));
   assign_unassigned();
   if (!unassigned_.empty()) grow();
@@ -258,25 +237,20 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
   if (refused) {
     ++cluster_.stats().connect_failures;
     if (!was_connected) connecting_ = false;
-    last_connect_timed_out_ = connection->connect_timed_out();
-    last_connect_error_ = error;
-    ++connect_failures_;
-    uint64_t backoff = kFirstBackoffMs << std::min(connect_failures_ - 1, 6u);
-    next_connect_ms_ = now + std::min(backoff, kMaxBackoffMs);
-    record_failure(error);
+    report_ejection(health_.on_connect_failed(now, connection->connect_timed_out(), error), error);
   } else if (error != UpstreamConnection::kAllTimedOut) {
     LOG_INFO("cluster %s: upstream %s: %s", cluster_.config().name.c_str(), name_.c_str(), error.c_str());
     if (lost_calls) record_failure(error);
   }
   assign_unassigned();
   if (unassigned_.empty()) return;
-  if (now >= next_connect_ms_ || !lanes_.empty()) {
+  if (now >= health_.next_connect_ms() || !lanes_.empty()) {
     grow();
     return;
   }
-  if (last_connect_timed_out_) {
+  if (health_.last_connect_timed_out()) {
     uv_timer_start(&retry_timer_, [](uv_timer_t* timer) { static_cast<Endpoint*>(timer->data)->grow(); },
-                   next_connect_ms_ - now, 0);
+                   health_.next_connect_ms() - now, 0);
     return;
   }
   // Nothing open and in connect backoff: the waiting calls were never sent, so another endpoint
@@ -290,57 +264,29 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
   }
 }
 
-void Endpoint::record_success() {
-  consecutive_failures_ = 0;
-  // Healthy for a long while after its last ejection: the next ejection starts short again.
-  uint64_t now = cluster_.now_ms();
-  if (ejections_ > 0 && now > last_ejection_end_ms_ + static_cast<uint64_t>(cluster_.config().outlier.max_ejection.count()))
-    ejections_ = 0;
-}
+void Endpoint::record_success() { health_.on_success(cluster_.now_ms()); }
 
-void Endpoint::record_failure(const std::string& why) {
-  const auto& outlier = cluster_.config().outlier;
-  ++consecutive_failures_;
-  auto threshold = static_cast<unsigned>(outlier.consecutive_failures);
-  if (threshold == 0 || consecutive_failures_ < threshold) return;
-  uint64_t now = cluster_.now_ms();
-  if (now < ejected_until_ms_) return;
-  auto base = static_cast<uint64_t>(outlier.base_ejection.count());
-  auto cap = static_cast<uint64_t>(outlier.max_ejection.count());
-  uint64_t duration = std::min(cap, base << std::min(ejections_, 20u));
-  ++ejections_;
+void Endpoint::record_failure(const std::string& why) { report_ejection(health_.on_failure(cluster_.now_ms()), why); }
+
+void Endpoint::report_ejection(std::optional<uint64_t> duration_ms, const std::string& why) {
+  if (!duration_ms) return;
   ++cluster_.stats().ejections;
-  consecutive_failures_ = 0;
-  ejected_until_ms_ = last_ejection_end_ms_ = now + duration;
   LOG_WARN("cluster %s: ejecting upstream %s for %llu ms after %u failures in a row (last: %s)",
-           cluster_.config().name.c_str(), name_.c_str(), static_cast<unsigned long long>(duration),
-           outlier.consecutive_failures, why.c_str());
+           cluster_.config().name.c_str(), name_.c_str(), static_cast<unsigned long long>(*duration_ms),
+           cluster_.config().outlier.consecutive_failures, why.c_str());
 }
 
 void Endpoint::record_check(bool passed, const std::string& why) {
-  const auto& check = cluster_.config().health_check;
-  if (passed && ejected_until_ms_ > cluster_.now_ms()) {
-    // A passed check outweighs the passive verdict: the endpoint answers again (it restarted).
-    ejected_until_ms_ = 0;
-    consecutive_failures_ = 0;
-    LOG_INFO("cluster %s: upstream %s passed a health check; no longer ejected", cluster_.config().name.c_str(),
-             name_.c_str());
-  }
-  if (passed != checked_down_) {
-    check_streak_ = 0;  // agrees with the current state
-    return;
-  }
-  ++check_streak_;
-  auto needed = static_cast<unsigned>(passed ? check.healthy_threshold : check.unhealthy_threshold);
-  if (check_streak_ < needed) return;
-  checked_down_ = !passed;
-  check_streak_ = 0;
-  if (checked_down_)
-    LOG_WARN("cluster %s: upstream %s failed %u health checks in a row (last: %s); taken out",
-             cluster_.config().name.c_str(), name_.c_str(), needed, why.c_str());
-  else
-    LOG_INFO("cluster %s: upstream %s passed %u health checks in a row; back in",
-             cluster_.config().name.c_str(), name_.c_str(), needed);
+  EndpointHealth::CheckOutcome outcome = health_.on_check_result(cluster_.now_ms(), passed);
+  const char* cluster_name = cluster_.config().name.c_str();
+  if (outcome.ejection_lifted)
+    LOG_INFO("cluster %s: upstream %s passed a health check; no longer ejected", cluster_name, name_.c_str());
+  if (outcome.taken_out)
+    LOG_WARN("cluster %s: upstream %s failed %u health checks in a row (last: %s); taken out", cluster_name,
+             name_.c_str(), outcome.threshold, why.c_str());
+  if (outcome.back_in)
+    LOG_INFO("cluster %s: upstream %s passed %u health checks in a row; back in", cluster_name, name_.c_str(),
+             outcome.threshold);
 }
 
 // The last of the endpoint's handles: a retired endpoint can be freed once it has closed (its

@@ -1,5 +1,5 @@
 // One instance of an upstream cluster, as one worker sees it: its connections, the calls waiting
-// for them, and its health (passive ejection, active checks, connect backoff).
+// for them, and its health (passive ejection, active checks, connect backoff: EndpointHealth).
 //
 // While a client (a call's owner) has calls unanswered here, its next calls follow them onto the
 // same upstream connection: an upstream that executes each connection's requests in arrival order
@@ -14,11 +14,13 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "backends/connection_events.h"
+#include "backends/endpoint_health.h"
 #include "conf/config.h"
 
 namespace rpcgate {
@@ -44,10 +46,10 @@ class Endpoint final : public ConnectionEvents {
 
   // The balancer may choose it: not ejected, not failed by health checks, and either connected or
   // allowed to try connecting again (no connect backoff after a refused connect).
-  bool usable(uint64_t now_ms) const;
+  bool usable(uint64_t now_ms) const { return health_.usable(now_ms, !lanes_.empty()); }
   size_t pending() const { return pending_; }
   // Why the last connect failed, when no connect has succeeded since; empty otherwise.
-  const std::string& last_connect_error() const { return last_connect_error_; }
+  const std::string& last_connect_error() const { return health_.last_connect_error(); }
 
   // Sends `call` on its owner's connection, or the least loaded one, or keeps it waiting.
   void submit(PendingCall* call);
@@ -116,6 +118,8 @@ class Endpoint final : public ConnectionEvents {
   void grow();
   // A call leaves this endpoint (answered, lost, given up): its owner's stick loosens.
   void release(PendingCall* call);
+  // Counts and logs an ejection that a failure (for `why`) caused, if it did.
+  void report_ejection(std::optional<uint64_t> duration_ms, const std::string& why);
   // Retired and nothing left: closes it from the loop (never from inside a caller's callback).
   void finish_retirement_when_idle();
   static void on_retry_timer_closed(uv_handle_t* handle);
@@ -132,25 +136,10 @@ class Endpoint final : public ConnectionEvents {
   bool retired_ = false;
   bool closing_ = false;
 
-  // Connect backoff: after a failed connect, no new attempt before next_connect_ms_. A refused
-  // connect (nobody listens) makes the endpoint unusable meanwhile; after a timed-out one (a full
-  // accept queue drops SYNs: legacy servers have a backlog of 1) calls wait, within their
-  // deadlines, for the retry the timer makes.
-  uint64_t next_connect_ms_ = 0;
-  unsigned connect_failures_ = 0;
-  bool last_connect_timed_out_ = false;
-  std::string last_connect_error_;  // since the last successful connect
+  EndpointHealth health_;  // passive ejection, active check verdict, connect backoff
+  // The retry after a timed-out connect, which the waiting calls expect within their deadlines;
+  // also closes a retired endpoint from the loop.
   uv_timer_t retry_timer_{};
-
-  // Passive outlier ejection.
-  unsigned consecutive_failures_ = 0;
-  unsigned ejections_ = 0;
-  uint64_t ejected_until_ms_ = 0;
-  uint64_t last_ejection_end_ms_ = 0;
-
-  // Active health checks.
-  bool checked_down_ = false;
-  unsigned check_streak_ = 0;  // consecutive results contrary to checked_down_
 };
 
 }  // namespace rpcgate::backends
