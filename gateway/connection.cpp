@@ -36,7 +36,7 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       in_order_(codec_->answers_in_order()),
       histograms_(gateway.config().admin.latency_histograms),
       timing_(histograms_ || gateway.access_log() != nullptr),
-      login_required_(listener.codec_options().credentials != nullptr && !codec_->enforces_login()) {
+      login_(codec_->enforces_login() ? nullptr : listener.codec_options().credentials) {
   if (session_ != nullptr) session_->set_connection_id(gateway_.next_connection_id());
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
@@ -76,58 +76,6 @@ std::string Connection::peer_address() {
   const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
   uv_ip4_name(v4, host, sizeof host);
   return std::string(host) + ":" + std::to_string(ntohs(v4->sin_port));
-}
-
-bool Connection::admit(const Request& request) {
-  const codec::Credentials& users = *listener_.codec_options().credentials;
-  response_.id = request.id;
-  auto text = [](const Json& value) { return value.is_string() ? value.get<std::string>() : std::string(); };
-  std::string user(codec::kDefaultUser), password;
-  bool offered = false;
-  if (request.method == "auth") {
-    const Json& params = request.params;
-    if (params.is_object()) {
-      if (params.contains("user")) user = text(params["user"]);
-      password = params.contains("password") ? text(params["password"]) : "";
-    } else if (params.is_array() && params.size() == 2) {
-      user = text(params[0]);
-      password = text(params[1]);
-    } else if (params.is_array() && params.size() == 1) {
-      password = text(params[0]);
-    } else {
-      password = text(params);
-    }
-    offered = true;
-  } else {
-    // protobuf (and json) metadata may carry the login with any request.
-    for (const auto& [key, value] : request.meta) {
-      if (key == "user") user = value;
-      if (key == "password") {
-        password = value;
-        offered = true;
-      }
-    }
-  }
-  if (!offered) {
-    response_.set_error(ErrorCode::kNoAuth,
-                        "authentication required: call auth with {\"user\": ..., \"password\": ...} first "
-                        "(or send user and password in meta)");
-    answer(request, response_);
-    return false;
-  }
-  if (!users.check(user, password)) {
-    logged_in_ = false;
-    response_.set_error(ErrorCode::kNoAuth, "invalid username-password pair");
-    response_.login_failed = true;
-    answer(request, response_);
-    return false;
-  }
-  logged_in_ = true;
-  if (request.method != "auth") return true;
-  response_.kind = "auth";
-  response_.result = "OK";
-  answer(request, response_);
-  return false;
 }
 
 void Connection::note_login_failure() {
@@ -282,7 +230,10 @@ size_t Connection::decode_frames(std::string_view input) {
 void Connection::dispatch(std::string_view frame) {
   ++gateway_.stats().requests;
   ++gateway_.stats().requests_by_listener[listener_.index()];
-  if (login_required_ && (!logged_in_ || request_.method == "auth") && !admit(request_)) return;
+  if (login_.stands_before(request_) && !login_.check(request_, response_)) {
+    answer(request_, response_);
+    return;
+  }
   const RouteTarget* target = gateway_.router().resolve(request_.method);
   response_.id = request_.id;
   if (target == nullptr) {

@@ -13,6 +13,7 @@
 #include "codecs/codec.h"
 #include "core/byte_buffer.h"
 #include "core/pending_call.h"
+#include "gateway/login_gate.h"
 #include "gateway/pending_queue.h"
 #include "gateway/router.h"
 
@@ -85,9 +86,6 @@ class Connection final : public CallOwner {
   void release_pin_barrier(const PendingCall* call);
   // An answer made on the spot, to `request`.
   void answer(const Request& request, Response& response);
-  // The login gate of listeners whose codec leaves it to the gateway (json, protobuf): true when
-  // `request` may proceed; otherwise it has been answered (an `auth` call, or NOAUTH).
-  bool admit(const Request& request);
   void note_login_failure();
   // "ip:port" of the client, or "" when the socket cannot say.
   std::string peer_address();
@@ -144,8 +142,7 @@ class Connection final : public CallOwner {
   bool in_order_ = true;       // false: the codec carries ids, answers leave as they complete
   const bool histograms_;      // admin.latency_histograms
   const bool timing_;          // histograms or the access log: reads are timed
-  const bool login_required_;  // the listener has users and the codec leaves the login to us
-  bool logged_in_ = false;
+  LoginGate login_;  // the listener's users, when the codec leaves the login to the gateway
   bool login_failure_logged_ = false;  // one log line per connection, however many attempts
   bool reading_ = false;
   bool awaiting_bytes_ = false;  // input_ holds only part of a frame: decode again after a read
