@@ -38,7 +38,6 @@ constexpr uint64_t kMaxPiTerms = std::numeric_limits<int64_t>::max();
 constexpr size_t kMaxNameLength = 64;
 
 constexpr std::string_view kProcessKeys[] = {"model", "workers", "drain_timeout", "pid_file", "max_children"};
-constexpr std::string_view kModels[] = {"prefork", "reuseport", "fdpass", "threads", "fork", "single"};
 
 constexpr std::string_view kListenerKeys[] = {"name",
                                               "address",
@@ -520,7 +519,8 @@ bool addresses_overlap(const Address& a, const Address& b) {
 void read_process(ReadContext& ctx, const Field& field, ProcessConfig& out) {
   out.origin = ctx.origin(field.line);
   MapReader map(ctx, field, "process", kProcessKeys);
-  map.read_choice("model", out.model, kModels);
+  // Parsed here once: everything past conf/ compares ProcessModel values.
+  if (std::string model; map.read_choice("model", model, kProcessModelNames)) out.model = *parse_process_model(model);
   if (auto workers = map.get("workers")) {
     if (workers->node.IsScalar() && workers->node.Scalar() == "auto") {
       out.workers = 0;

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   LOG_INFO("configuration %s loaded", config_path.c_str());
-  if (config.process.model == "single") {
+  if (config.process.model == rpcgate::conf::ProcessModel::kSingle) {
     rpcgate::ServeOptions options;
     return rpcgate::serve(config, options);
   }

@@ -126,7 +126,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
                "at most %zu at once, pid %d", config_->process.max_children, static_cast<int>(getpid()));
     else
       LOG_INFO("master: rpcgate " RPCGATE_VERSION " (model %s) serving with %u workers, pid %d",
-               config_->process.model.c_str(), count, static_cast<int>(getpid()));
+               conf::to_string(config_->process.model).c_str(), count, static_cast<int>(getpid()));
     int code = supervise();
     LOG_INFO("master: served %llu requests on %llu connections over its lifetime",
              static_cast<unsigned long long>(stats_->total([](const Stats& s) -> const Counter& { return s.requests; })),
@@ -149,7 +149,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
   // instead of a crash loop, and closes its probe at once, since the kernel would hand it
   // connections nobody accepts.
   bool bind_listeners(const conf::Config& config, std::map<std::string, int>& fds) {
-    bool reuse_port = config.process.model == "reuseport";
+    bool reuse_port = config.process.model == conf::ProcessModel::kReuseport;
     std::map<std::string, int> opened;
     for (const auto& listener : config.listeners) {
       std::string address = listener.address.to_string();
@@ -222,7 +222,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     slot.ready = false;
     int control_end = -1;
     int worker_end = -1;  // fdpass: the worker's end of the channel connections come over
-    bool fdpass = config_->process.model == "fdpass";
+    bool fdpass = config_->process.model == conf::ProcessModel::kFdpass;
     if (!open_pair(slot.control, control_end) || (fdpass && !open_pair(slot.channel, worker_end))) {
       close_control(slot);
       if (control_end >= 0) close(control_end);
@@ -257,9 +257,9 @@ class Master final : public discovery::ZooKeeperClient::Events {
     slot.started = Clock::now();
   }
 
-  bool threads() const { return config_->process.model == "threads"; }
-  bool forking() const { return config_->process.model == "fork"; }
-  bool accepting_here() const { return config_->process.model == "fdpass" || forking(); }
+  bool threads() const { return config_->process.model == conf::ProcessModel::kThreads; }
+  bool forking() const { return config_->process.model == conf::ProcessModel::kFork; }
+  bool accepting_here() const { return config_->process.model == conf::ProcessModel::kFdpass || forking(); }
 
   ServeOptions worker_options(const WorkerSlot& slot, int control) const {
     ServeOptions options;
@@ -329,7 +329,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
   [[noreturn]] void run_worker(const WorkerSlot& slot, int passed_fds, int control) {
     ServeOptions options = worker_options(slot, control);
     become_child(options);
-    if (config_->process.model == "reuseport") {
+    if (config_->process.model == conf::ProcessModel::kReuseport) {
       options.sockets.reuse_port = true;
     } else if (passed_fds >= 0) {
       options.sockets.passed_fds = passed_fds;
@@ -737,18 +737,18 @@ class Master final : public discovery::ZooKeeperClient::Events {
       return refuse(error);
     }
     if (fresh->process.model != config_->process.model) {
-      std::string why = "process.model cannot change on reload (" + config_->process.model + " -> " +
-                        fresh->process.model + "); restart rpcgate for that";
+      std::string why = "process.model cannot change on reload (" + conf::to_string(config_->process.model) + " -> " +
+                        conf::to_string(fresh->process.model) + "); restart rpcgate for that";
       LOG_ERROR("master: %s; still serving the previous configuration", why.c_str());
       return refuse(why);
     }
-    if (fresh->process.model == "fork" && fresh->process.max_children > stats_->size()) {
+    if (fresh->process.model == conf::ProcessModel::kFork && fresh->process.max_children > stats_->size()) {
       std::string why = "process.max_children cannot grow past its value at start (" + std::to_string(stats_->size()) +
                         "), which sized the shared stats; restart rpcgate for that";
       LOG_ERROR("master: %s; still serving the previous configuration", why.c_str());
       return refuse(why);
     }
-    unsigned count = fresh->process.model == "fork" ? 0 : worker_count(*fresh);
+    unsigned count = fresh->process.model == conf::ProcessModel::kFork ? 0 : worker_count(*fresh);
     size_t live = slots_.size();
     if (live + count > stats_->size()) {
       std::string why = "too many workers still draining (" + std::to_string(live) + ") to start " +
