@@ -33,6 +33,7 @@
 #include "core/listen_socket.h"
 #include "core/log.h"
 #include "admin/metrics.h"
+#include "gateway/fd_passing.h"
 #include "gateway/stats_json.h"
 #include "process/serve.h"
 
@@ -652,24 +653,6 @@ class Master final : public discovery::ZooKeeperClient::Events {
     return best;
   }
 
-  // Each descriptor goes with one byte, its listener's index (the worker's FdReceiver reads it).
-  static bool pass(int channel, int fd, size_t listener) {
-    char index = static_cast<char>(listener);
-    iovec data{&index, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-    return sendmsg(channel, &message, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
-  }
-
   void accept_and_pass(int listen_fd, size_t listener) {
     constexpr int kAcceptsPerWakeup = 64;  // then the signals get their turn
     for (int n = 0; n < kAcceptsPerWakeup; ++n) {
@@ -682,7 +665,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
       std::vector<WorkerSlot*> refused;
       bool passed = false;
       while (WorkerSlot* slot = least_loaded(refused)) {
-        if (pass(slot->channel, fd, listener)) {
+        if (pass_connection(slot->channel, fd, listener)) {
           ++slot->passed;
           passed = true;
           break;
