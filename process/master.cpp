@@ -18,7 +18,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +29,7 @@
 #include "process/config_check.h"
 #include "admin/config_json.h"
 #include "process/control_channel.h"
+#include "process/pid_file.h"
 #include "core/listen_socket.h"
 #include "core/log.h"
 #include "admin/metrics.h"
@@ -111,7 +111,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
     sigemptyset(&watched_);
     for (int signum : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&watched_, signum);
     sigprocmask(SIG_BLOCK, &watched_, &original_mask_);
-    write_pid_file();
+    pid_file_.write(config_->process.pid_file);
 
     unsigned count = forking() ? 0 : worker_count(*config_);
     stats_ = StatsTable::create(forking() ? config_->process.max_children : count * kStatsSlotsPerWorker);
@@ -134,7 +134,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
              static_cast<unsigned long long>(
                  stats_->total([](const Stats& s) -> const Counter& { return s.connections_accepted; })));
     zookeeper_.reset();  // closes the session: ZooKeeper drops this gateway's nodes at once
-    remove_pid_file();
+    pid_file_.remove();
     return code;
   }
 
@@ -1019,23 +1019,11 @@ class Master final : public discovery::ZooKeeperClient::Events {
     if (!set_log_file(config_->logging.file)) LOG_ERROR("master: cannot open log file %s", config_->logging.file.c_str());
   }
 
-  void write_pid_file() {
-    if (config_->process.pid_file.empty()) return;
-    pid_file_ = config_->process.pid_file;
-    std::ofstream out(pid_file_, std::ios::trunc);
-    out << getpid() << "\n";
-    if (!out) LOG_ERROR("master: cannot write pid_file %s", pid_file_.c_str());
-  }
-
-  void remove_pid_file() {
-    if (!pid_file_.empty()) unlink(pid_file_.c_str());
-  }
-
   std::string path_;
   // The current one; forked workers serve a copy of it, worker threads a share.
   std::shared_ptr<conf::Config> config_;
   std::map<std::string, int> listen_fds_;  // prefork: by address
-  std::string pid_file_;
+  PidFile pid_file_;
   int generation_ = 0;
   std::vector<WorkerSlot> slots_;
   std::map<pid_t, size_t> children_;  // model fork: each child's stats slot
