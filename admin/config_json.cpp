@@ -115,7 +115,7 @@ Json config_json(const conf::Config& config) {
   if (config.admin.address) admin["address"] = address(*config.admin.address);
   return {
       {"path", config.path},
-      {"process", {{"model", config.process.model},
+      {"process", {{"model", conf::to_string(config.process.model)},
                    {"workers", config.process.workers},
                    {"drain_timeout", duration(config.process.drain_timeout)},
                    {"pid_file", config.process.pid_file}}},

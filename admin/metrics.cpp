@@ -92,7 +92,7 @@ std::string route_match(const conf::RouteConfig& route) {
 void process_metrics(Writer& out, const conf::Config& config, const StatsTable& table) {
   const MasterStats& master = table.master();
   out.family("rpcgate_build_info", "gauge", "Always 1; the labels say which build and process model run.");
-  out.sample("rpcgate_build_info", "version=\"" RPCGATE_VERSION "\",process_model=\"" + escape(config.process.model) + "\"", 1);
+  out.sample("rpcgate_build_info", "version=\"" RPCGATE_VERSION "\",process_model=\"" + escape(conf::to_string(config.process.model)) + "\"", 1);
   uint64_t started = master.started_unix_ms.get();
   if (started == 0) started = table.slot(0).started_unix_ms.get();  // model single: no master
   out.family("rpcgate_start_time_seconds", "gauge", "When the gateway (its master) started, in Unix seconds.");

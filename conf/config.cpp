@@ -1,5 +1,9 @@
-// Small helpers of the typed configuration: how an origin and an address print in messages.
+// Small helpers of the typed configuration: how an origin, an address and a process model print
+// in messages.
 #include "conf/config.h"
+
+#include <algorithm>
+#include <iterator>
 
 namespace rpcgate::conf {
 
@@ -12,6 +16,16 @@ std::string Address::to_string() const {
   // An IPv6 literal holds colons, so it needs brackets to keep the port readable.
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
+}
+
+std::string to_string(ProcessModel model) {
+  return std::string(kProcessModelNames[static_cast<size_t>(model)]);
+}
+
+std::optional<ProcessModel> parse_process_model(std::string_view name) {
+  auto found = std::find(std::begin(kProcessModelNames), std::end(kProcessModelNames), name);
+  if (found == std::end(kProcessModelNames)) return std::nullopt;
+  return static_cast<ProcessModel>(found - std::begin(kProcessModelNames));
 }
 
 Origin Config::origin_of(std::string_view key_path) const {

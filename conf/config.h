@@ -105,8 +105,21 @@ struct ClusterConfig {
   Origin origin;
 };
 
+// How the gateway runs: one process (single), or a master supervising worker processes that
+// share the listening sockets (prefork), bind their own (reuseport) or take connections the master
+// accepted (fdpass), worker threads (threads), or a child process per connection (fork).
+enum class ProcessModel { kPrefork, kReuseport, kFdpass, kThreads, kFork, kSingle };
+
+// The spellings `process.model` accepts, in the order of ProcessModel.
+inline constexpr std::string_view kProcessModelNames[] = {"prefork", "reuseport", "fdpass", "threads", "fork", "single"};
+
+// The spelling, for logs, metrics labels and the effective configuration.
+std::string to_string(ProcessModel model);
+// The model of a spelling in kProcessModelNames, or nothing.
+std::optional<ProcessModel> parse_process_model(std::string_view name);
+
 struct ProcessConfig {
-  std::string model = "prefork";  // prefork | reuseport | fdpass | threads | fork | single
+  ProcessModel model = ProcessModel::kPrefork;
   unsigned workers = 0;          // 0 = auto (one per CPU)
   Duration drain_timeout = std::chrono::seconds(10);
   std::string pid_file;

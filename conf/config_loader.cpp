@@ -219,17 +219,17 @@ std::vector<std::string> unsupported_features(const Config& config) {
   };
   std::vector<Item> items;
   // Writing and removing a pid file is the master's job; a single process has no master.
-  if (!config.process.pid_file.empty() && config.process.model == "single") {
+  if (!config.process.pid_file.empty() && config.process.model == ProcessModel::kSingle) {
     items.push_back({config.origin_of("process.pid_file"),
                      "process.pid_file is written by the master of the prefork, reuseport, fdpass, "
                      "threads and fork models; model single has none"});
   }
-  if (config.admin.address && config.process.model == "single") {
+  if (config.admin.address && config.process.model == ProcessModel::kSingle) {
     items.push_back({config.origin_of("admin.address"),
                      "admin: the admin port is served by the master, and process.model single has "
                      "none; use prefork (workers: 1 for one worker)"});
   }
-  if (!config.zookeeper.servers.empty() && config.process.model == "single") {
+  if (!config.zookeeper.servers.empty() && config.process.model == ProcessModel::kSingle) {
     items.push_back({config.zookeeper.origin,
                      "zookeeper: the ZooKeeper session is the master's (one for all workers) and "
                      "process.model single has none; use prefork (workers: 1 for one worker)"});

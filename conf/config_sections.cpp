@@ -37,7 +37,6 @@ constexpr uint64_t kMaxPiTerms = std::numeric_limits<int64_t>::max();
 constexpr size_t kMaxNameLength = 64;
 
 constexpr std::string_view kProcessKeys[] = {"model", "workers", "drain_timeout", "pid_file", "max_children"};
-constexpr std::string_view kModels[] = {"prefork", "reuseport", "fdpass", "threads", "fork", "single"};
 
 // A listener's keys beside those its codec declares (codec_keys()).
 constexpr std::string_view kListenerKeys[] = {"name",           "address",           "codec",
@@ -532,7 +531,8 @@ bool addresses_overlap(const Address& a, const Address& b) {
 void read_process(ReadContext& ctx, const Field& field, ProcessConfig& out) {
   out.origin = ctx.origin(field.line);
   MapReader map(ctx, field, "process", kProcessKeys);
-  map.read_choice("model", out.model, kModels);
+  // Parsed here once: everything past conf/ compares ProcessModel values.
+  if (std::string model; map.read_choice("model", model, kProcessModelNames)) out.model = *parse_process_model(model);
   if (auto workers = map.get("workers")) {
     if (workers->node.IsScalar() && workers->node.Scalar() == "auto") {
       out.workers = 0;

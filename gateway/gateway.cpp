@@ -8,7 +8,7 @@
 #include "backends/upstreams.h"
 #include "gateway/access_log.h"
 #include "gateway/connection.h"
-#include "gateway/fd_receiver.h"
+#include "gateway/fd_passing.h"
 #include "gateway/handler_registry.h"
 #include "core/listen_socket.h"
 #include "gateway/listener.h"

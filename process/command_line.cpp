@@ -107,7 +107,7 @@ int rpcgate::run_command_line(int argc, char** argv) {
     return 1;
   }
   LOG_INFO("configuration %s loaded", config_path.c_str());
-  if (config.process.model == "single") {
+  if (config.process.model == rpcgate::conf::ProcessModel::kSingle) {
     rpcgate::ServeOptions options;
     return rpcgate::serve(config, options);
   }

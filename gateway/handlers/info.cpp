@@ -60,7 +60,7 @@ class InfoHandler final : public Handler {
   void append_server(std::string& text) const {
     const Stats& own = table_.slot(own_slot_);
     text += "# Server\r\nrpcgate_version:" RPCGATE_VERSION "\r\n";
-    text += "process_model:" + config_.process.model + "\r\n";
+    text += "process_model:" + conf::to_string(config_.process.model) + "\r\n";
     line(text, "process_id", static_cast<uint64_t>(getpid()));
     line(text, "worker", own_slot_);
     line(text, "workers", live_workers());

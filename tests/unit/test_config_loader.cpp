@@ -79,7 +79,7 @@ TEST_CASE("the default conf/rpcgate.yaml loads: three built-in listeners, no ups
     CHECK(listener.origin.line > 0);
   }
 
-  CHECK(config.process.model == "prefork");
+  CHECK(config.process.model == conf::ProcessModel::kPrefork);
   CHECK(config.handlers.enabled == std::vector<std::string>{"ping", "echo", "time", "pi", "info", "stats", "config"});
   CHECK(config.logging.level == "info");
   CHECK(config.routes.empty());
@@ -94,7 +94,7 @@ TEST_CASE("the original design's example parses into the expected structs") {
   const Config config = load(kDesignExample);
   CHECK(config.path == "t.yaml");
 
-  CHECK(config.process.model == "prefork");
+  CHECK(config.process.model == conf::ProcessModel::kPrefork);
   CHECK(config.process.workers == 0);  // auto
   CHECK(config.process.drain_timeout == 10s);
   CHECK(config.process.origin.line == 1);
@@ -201,7 +201,7 @@ TEST_CASE("missing sections and keys take the defaults of config.h and codec.h")
   CHECK(listener.codec_options.limits.max_elements == default_limits.max_elements);
   CHECK(listener.codec_options.resp_args == codec::RespArgs::kAuto);
 
-  CHECK(config.process.model == "prefork");
+  CHECK(config.process.model == conf::ProcessModel::kPrefork);
   CHECK(config.process.workers == 0);
   CHECK(config.process.drain_timeout == 10s);
   CHECK(config.process.pid_file.empty());
@@ -357,7 +357,7 @@ TEST_CASE("an empty file or empty sections fall back to defaults, then fail only
   const Config config =
       load(std::string(kOneListener) +
            "process:\nadmin:\nhandlers:\nroutes:\nclusters:\nlogging:\nzookeeper:\n");
-  CHECK(config.process.model == "prefork");
+  CHECK(config.process.model == conf::ProcessModel::kPrefork);
   CHECK_FALSE(config.admin.address.has_value());
   CHECK(config.handlers.enabled.size() == std::size(kDefaultHandlers));
   CHECK(config.routes.empty());

@@ -1,16 +1,23 @@
-// fdpass: receives connections the master accepted, over a Unix socket read as a libuv IPC pipe.
-// Each descriptor arrives with one byte, the index of the listener it was accepted on. Owns its
-// uv_pipe_t; frees itself in the close callback.
+// fdpass, both ends of the Unix socket a connection travels over: the master accepts it and
+// passes its descriptor on (pass_connection), a worker receives it into one of its listeners
+// (FdReceiver). Each descriptor goes with one byte, the index of the listener it was accepted on.
 #pragma once
 
 #include <uv.h>
 
+#include <cstddef>
 #include <functional>
 
 namespace rpcgate {
 
 class Listener;
 
+// The master's side: sends `fd`, accepted on listener `listener`, over `channel` without
+// blocking. False when the channel is full or its worker is gone; the caller still holds `fd`.
+bool pass_connection(int channel, int fd, size_t listener);
+
+// A worker's side: reads the socket as a libuv IPC pipe. Owns its uv_pipe_t; frees itself in the
+// close callback.
 class FdReceiver {
  public:
   // `listener_at(i)` is the listener of index i, or nullptr.

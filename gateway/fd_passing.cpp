@@ -1,9 +1,30 @@
-#include "gateway/fd_receiver.h"
+#include "gateway/fd_passing.h"
+
+#include <sys/socket.h>
+
+#include <cstring>
 
 #include "gateway/listener.h"
 #include "core/log.h"
 
 namespace rpcgate {
+
+bool pass_connection(int channel, int fd, size_t listener) {
+  char index = static_cast<char>(listener);
+  iovec data{&index, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  return sendmsg(channel, &message, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
+}
 
 FdReceiver::FdReceiver(uv_loop_t* loop, std::function<Listener*(size_t)> listener_at)
     : listener_at_(std::move(listener_at)) {

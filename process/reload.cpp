@@ -1,0 +1,93 @@
+// The master's reload (SIGHUP, POST /reload): checks the new configuration, then starts a new
+// generation of workers on it and retires the old one.
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/log.h"
+#include "process/config_check.h"
+#include "process/master_internal.h"
+
+namespace rpcgate {
+
+// SIGHUP: a valid new configuration starts a new generation of workers on it, which accept on
+// the same listening sockets (new addresses are bound, dropped ones closed), and only then are
+// the old workers told to drain, so no connection is refused. An invalid one changes nothing.
+Master::ReloadOutcome Master::reload() {
+  if (stopping_) return {false, "draining: no reload now"};
+  LOG_INFO("master: SIGHUP: reloading %s", path_.c_str());
+  auto fresh = std::make_shared<conf::Config>();
+  std::string error;
+  if (!load_checked_config(path_, *fresh, error)) {
+    LOG_ERROR("master: the new configuration is invalid; still serving the previous one:\n%s", error.c_str());
+    return refuse(error);
+  }
+  if (fresh->process.model != config_->process.model) {
+    std::string why = "process.model cannot change on reload (" + conf::to_string(config_->process.model) + " -> " +
+                      conf::to_string(fresh->process.model) + "); restart rpcgate for that";
+    LOG_ERROR("master: %s; still serving the previous configuration", why.c_str());
+    return refuse(why);
+  }
+  if (fresh->process.model == conf::ProcessModel::kFork && fresh->process.max_children > stats_->size()) {
+    std::string why = "process.max_children cannot grow past its value at start (" + std::to_string(stats_->size()) +
+                      "), which sized the shared stats; restart rpcgate for that";
+    LOG_ERROR("master: %s; still serving the previous configuration", why.c_str());
+    return refuse(why);
+  }
+  unsigned count = fresh->process.model == conf::ProcessModel::kFork ? 0 : worker_count(*fresh);
+  size_t live = slots_.size();
+  if (live + count > stats_->size()) {
+    std::string why = "too many workers still draining (" + std::to_string(live) + ") to start " +
+                      std::to_string(count) + " more; reload again once they have exited";
+    LOG_ERROR("master: %s; still serving the previous configuration", why.c_str());
+    return refuse(why);
+  }
+  std::map<std::string, int> fds = listen_fds_;
+  if (!bind_listeners(*fresh, fds)) {
+    LOG_ERROR("master: still serving the previous configuration");
+    return refuse("cannot listen on an address of the new configuration (see the log)");
+  }
+  // Sockets of addresses the new configuration dropped: the old workers keep their own copies
+  // until they have drained.
+  for (auto it = fds.begin(); it != fds.end();) {
+    const std::string& address = it->first;
+    bool kept = std::any_of(fresh->listeners.begin(), fresh->listeners.end(),
+                            [&](const conf::ListenerConfig& l) { return l.address.to_string() == address; });
+    if (kept) {
+      ++it;
+      continue;
+    }
+    LOG_INFO("master: closing the listening socket on %s", address.c_str());
+    close(it->second);
+    it = fds.erase(it);
+  }
+  listen_fds_ = std::move(fds);
+  for (auto& slot : slots_) {
+    slot.retiring = true;
+    slot.respawn_pending = false;
+  }
+  config_ = std::move(fresh);
+  apply_logging();
+  configure_admin();
+  configure_zookeeper();
+  wait_for_discovery();
+  spawn_generation(count);
+  for (auto& slot : slots_)
+    if (slot.generation < generation_) signal_worker(slot, SIGTERM);
+  LOG_INFO("master: configuration reloaded: generation %d of %u workers started, %zu older workers draining",
+           generation_, count, live);
+  ++stats_->master().reloads;
+  if (forking()) return {true, "new connections are served with the new configuration"};
+  return {true, "generation " + std::to_string(generation_) + " of " + std::to_string(count) +
+                    " workers started; " + std::to_string(live) + " older workers draining"};
+}
+
+Master::ReloadOutcome Master::refuse(std::string why) {
+  ++stats_->master().reload_failures;
+  return {false, std::move(why)};
+}
+
+}  // namespace rpcgate
