@@ -77,8 +77,8 @@ class ServerCodec {
   // keep no per-connection state (codecs/upstream_session.h). Asked once per connection.
   virtual UpstreamSession* session() { return nullptr; }
 
-  // Bytes the codec must send that answer no request, appended to `out` after each read: a
-  // multiplexed protocol's own frames (HTTP/2 settings and ping acknowledgements, flow-control
+  // Bytes the codec must send that answer no request, appended to `out` before the answers of
+  // each read and before every write: a multiplexed protocol's own frames (HTTP/2 settings and ping acknowledgements, flow-control
   // updates). With kConsumed for the frames that make no request, and answers_in_order() false
   // with the stream in Request::id, this is the room a multiplexed session needs: 0..n requests
   // per read, answered out of order, and writes of its own. Most codecs have none.

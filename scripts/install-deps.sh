@@ -14,7 +14,7 @@ build_packages=(
 )
 test_packages=(
   doctest-dev redis-tools redis-server python3 python3-protobuf python3-redis
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   zookeeper python3-kazoo
   prometheus
 )

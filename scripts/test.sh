@@ -5,7 +5,8 @@
 #      integration test against the sanitized binary (latency bounds scaled, memory bounds left
 #      to stage 1: see SANITIZED in tests/integration/harness.py); a report in its log fails it;
 #   3. each codec's libFuzzer target for a short bounded run over its seed corpus (clang).
-# First, the layer check: an include that points up a layer fails the run before any build.
+# First, two checks of the tree: an include that points up a layer, or a C++ file that does not
+# follow .clang-format, fails the run before any build.
 # Exits non-zero on the first failing stage. RPCGATE_TEST_QUICK=1 skips stages 2 and 3.
 # RPCGATE_TEST_BUSY=1 runs it all beside a CPU hog (one busy process, ended with the run, at most
 # 2 hours), to show the suite holds on a loaded machine.
@@ -23,8 +24,9 @@ fi
 
 stage() { printf '\n=== %s ===\n' "$*"; }
 
-stage "Layers: no include points up (scripts/check-layers.sh)"
+stage "Layers and layout: no include points up, every file follows .clang-format"
 ./scripts/check-layers.sh
+./scripts/check-format.sh
 
 stage "Release build and all tests"
 ./scripts/build.sh -DRPCGATE_WERROR=ON
