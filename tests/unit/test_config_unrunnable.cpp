@@ -1,4 +1,4 @@
-// unsupported_features(): the parts of a valid config this build cannot run yet, each with the
+// unrunnable_settings(): the settings of a valid config this build cannot run, each with the
 // line it was written on, so the gateway can refuse to start with a precise reason.
 #include <doctest/doctest.h>
 
@@ -8,14 +8,14 @@ using namespace rpcgate::conf;
 
 namespace {
 
-std::vector<std::string> unsupported(std::string_view yaml) {
-  return unsupported_features(load_config_string(yaml, "x.yaml"));
+std::vector<std::string> unrunnable(std::string_view yaml) {
+  return unrunnable_settings(load_config_string(yaml, "x.yaml"));
 }
 
 }  // namespace
 
-TEST_CASE("a single-process config of listeners and built-ins is fully supported") {
-  CHECK(unsupported(R"(process: {model: single, workers: 4, drain_timeout: 30s}
+TEST_CASE("a single-process config of listeners and built-ins runs as it is") {
+  CHECK(unrunnable(R"(process: {model: single, workers: 4, drain_timeout: 30s}
 listeners:
   - {name: resp, address: 127.0.0.1:6380, codec: resp, max_connections: 10}
 handlers: {enable: [ping, pi], pi_max_terms: 1000}
@@ -27,8 +27,8 @@ zookeeper: {servers: [], session_timeout: 5s}
             .empty());
 }
 
-TEST_CASE("each unsupported part is listed once, with its line, in file order") {
-  const auto found = unsupported(R"(logging:
+TEST_CASE("each unrunnable setting is listed once, with its line, in file order") {
+  const auto found = unrunnable(R"(logging:
   file: /var/log/rpcgate.log
   access_log: false
 process:
@@ -62,7 +62,7 @@ zookeeper:
 TEST_CASE("every process model runs") {
   for (const char* model : {"single", "prefork", "reuseport", "fdpass"}) {
     CAPTURE(model);
-    CHECK(unsupported(std::string("listeners: [{name: a, address: 127.0.0.1:1, codec: json}]\n"
+    CHECK(unrunnable(std::string("listeners: [{name: a, address: 127.0.0.1:1, codec: json}]\n"
                                   "process: {model: ") +
                       model + "}\n")
               .empty());
@@ -71,8 +71,8 @@ TEST_CASE("every process model runs") {
 
 TEST_CASE("a pid file needs a master") {
   const std::string listeners = "listeners: [{name: a, address: 127.0.0.1:1, codec: json}]\n";
-  CHECK(unsupported(listeners + "process: {model: prefork, pid_file: /run/x.pid}\n").empty());
-  const auto found = unsupported(listeners + "process: {model: single, pid_file: /run/x.pid}\n");
+  CHECK(unrunnable(listeners + "process: {model: prefork, pid_file: /run/x.pid}\n").empty());
+  const auto found = unrunnable(listeners + "process: {model: single, pid_file: /run/x.pid}\n");
   REQUIRE(found.size() == 1);
   CHECK(found[0].find("process.pid_file") != std::string::npos);
 }
