@@ -59,14 +59,31 @@ zookeeper:
   CHECK(found == expected);
 }
 
-TEST_CASE("every process model runs") {
-  for (const char* model : {"single", "prefork", "reuseport", "fdpass"}) {
+TEST_CASE("every process model loads, and each one with a master runs what needs the master") {
+  const std::string listeners = "listeners: [{name: a, address: 127.0.0.1:1, codec: json}]\n";
+  // The three settings that only a master can run (see the table in docs/configuration.md).
+  const std::string master_settings =
+      "admin: {address: 127.0.0.1:2}\nzookeeper: {servers: [127.0.0.1:2181]}\n";
+  for (const char* model : {"prefork", "reuseport", "fdpass", "threads", "fork", "single"}) {
     CAPTURE(model);
-    CHECK(unrunnable(std::string("listeners: [{name: a, address: 127.0.0.1:1, codec: json}]\n"
-                                  "process: {model: ") +
-                      model + "}\n")
-              .empty());
+    const std::string process = std::string("process: {model: ") + model + "}\n";
+    Config config;
+    REQUIRE_NOTHROW(config = load_config_string(listeners + process, "x.yaml"));
+    CHECK(unrunnable_settings(config).empty());
+    const std::string with_pid_file =
+        std::string("process: {model: ") + model + ", pid_file: /run/x.pid}\n";
+    const auto found = unrunnable(listeners + with_pid_file + master_settings);
+    if (std::string_view(model) == "single")
+      CHECK(found.size() == 3);
+    else
+      CHECK(found.empty());
   }
+}
+
+TEST_CASE("a misspelled process model is refused, not run as some other model") {
+  CHECK_THROWS_WITH_AS(load_config_string("process: {model: pre-fork}\n", "x.yaml"),
+                       doctest::Contains("x.yaml:1: process.model: unknown value 'pre-fork'"),
+                       ConfigError);
 }
 
 TEST_CASE("a pid file needs a master") {
