@@ -119,6 +119,18 @@ Fed feed_client(codec::ClientCodec& codec, std::string_view stream, const Reads&
   return fed;
 }
 
+// Every error code but kNone, as far as error_code_name() knows names for: a code added to
+// core/message.h is in the list without a test having to name it.
+inline std::vector<ErrorCode> every_error_code() {
+  std::vector<ErrorCode> codes;
+  for (int n = 1; n <= 255; ++n) {
+    const auto code = static_cast<ErrorCode>(n);
+    if (error_code_from_name(error_code_name(code)) != code) break;
+    codes.push_back(code);
+  }
+  return codes;
+}
+
 // One line per item, so that a failed comparison prints both sides readably.
 inline std::string lines(const std::vector<std::string>& items) {
   std::string text;

@@ -16,7 +16,10 @@ using rpcgate::test::lines;
 
 namespace {
 
-std::string frame(std::string_view body, ByteOrder order = ByteOrder::kLittle) {
+// The json codec's byte order when the options name none.
+const ByteOrder kDefaultOrder = CodecOptions{}.length_byte_order;
+
+std::string frame(std::string_view body, ByteOrder order = kDefaultOrder) {
   std::string out(kPrefixBytes, '\0');
   write_length(out.data(), static_cast<uint32_t>(body.size()), order);
   out.append(body);
@@ -24,13 +27,13 @@ std::string frame(std::string_view body, ByteOrder order = ByteOrder::kLittle) {
 }
 
 // A frame's body, once its prefix is checked to announce exactly the rest.
-std::string body_of(std::string_view frame_text, ByteOrder order = ByteOrder::kLittle) {
+std::string body_of(std::string_view frame_text, ByteOrder order = kDefaultOrder) {
   REQUIRE(frame_text.size() >= kPrefixBytes);
   REQUIRE(read_length(frame_text.data(), order) == frame_text.size() - kPrefixBytes);
   return std::string(frame_text.substr(kPrefixBytes));
 }
 
-CodecOptions options(ByteOrder order = ByteOrder::kLittle) {
+CodecOptions options(ByteOrder order = kDefaultOrder) {
   CodecOptions o;
   o.length_byte_order = order;
   return o;
@@ -193,11 +196,12 @@ TEST_CASE("server: frame length at the limit and one past it") {
     CHECK(d.reply.error == ErrorCode::kTooLarge);
     CHECK(d.reply.message == "frame of 14 bytes exceeds the limit of 13 bytes");
   }
-  SUBCASE("the default limit is 16 MiB") {
+  SUBCASE("without options, the default limit holds at N and N+1") {
+    const auto limit = static_cast<uint32_t>(Limits{}.max_frame_bytes);
     std::string prefix(kPrefixBytes, '\0');
-    write_length(prefix.data(), 16u << 20, ByteOrder::kLittle);
+    write_length(prefix.data(), limit, ByteOrder::kLittle);
     CHECK(decode_one(prefix).result.status == DecodeStatus::kNeedMore);
-    write_length(prefix.data(), (16u << 20) + 1, ByteOrder::kLittle);
+    write_length(prefix.data(), limit + 1, ByteOrder::kLittle);
     CHECK(decode_one(prefix).result.status == DecodeStatus::kBroken);
   }
   SUBCASE("fewer than 4 bytes is never an answer") {
@@ -233,7 +237,7 @@ TEST_CASE("server: a million open brackets cost one error, not the stack") {
   std::string body = R"({"in": "x", "params": )" + std::string(1'000'000, '[');
   Decoded d = decode_one(frame(body));
   CHECK(d.result.status == DecodeStatus::kAnswered);
-  CHECK(d.reply.message == "JSON nesting deeper than 64");
+  CHECK(d.reply.message == "JSON nesting deeper than " + std::to_string(Limits{}.max_depth));
 }
 
 TEST_CASE("server: both byte orders of the length prefix") {
@@ -242,10 +246,12 @@ TEST_CASE("server: both byte orders of the length prefix") {
   CHECK(decode_one(frame(body, ByteOrder::kBig), options(ByteOrder::kBig)).result.status ==
         DecodeStatus::kRequest);
   // Read in the wrong order, a 27-byte length announces 452 MiB: refused at once.
-  CHECK(decode_one(frame(body, ByteOrder::kBig)).result.status == DecodeStatus::kBroken);
-  CHECK(frame("", ByteOrder::kBig).substr(0, 4) == std::string("\0\0\0\0", 4));
-  CHECK(frame("ab", ByteOrder::kLittle).substr(0, 4) == std::string("\2\0\0\0", 4));
-  CHECK(frame("ab", ByteOrder::kBig).substr(0, 4) == std::string("\0\0\0\2", 4));
+  const std::string wrong_order = frame(body, ByteOrder::kBig);
+  REQUIRE(read_length(wrong_order.data(), ByteOrder::kLittle) > Limits{}.max_frame_bytes);
+  CHECK(decode_one(wrong_order).result.status == DecodeStatus::kBroken);
+  CHECK(frame("", ByteOrder::kBig).substr(0, kPrefixBytes) == std::string("\0\0\0\0", 4));
+  CHECK(frame("ab", ByteOrder::kLittle).substr(0, kPrefixBytes) == std::string("\2\0\0\0", 4));
+  CHECK(frame("ab", ByteOrder::kBig).substr(0, kPrefixBytes) == std::string("\0\0\0\2", 4));
 }
 
 TEST_CASE("server: the request object is overwritten, not merged, frame after frame") {
@@ -519,9 +525,10 @@ TEST_CASE("round trip: client request -> server, server response -> client") {
 TEST_CASE("round trip: every error code survives the wire by name") {
   auto client = json::make_client_codec(options());
   auto server = json::make_server_codec(options());
-  for (int code = 1; code <= static_cast<int>(ErrorCode::kInternal); ++code) {
+  for (ErrorCode code : test::every_error_code()) {
+    CAPTURE(error_code_name(code));
     Response sent;
-    sent.set_error(static_cast<ErrorCode>(code), "m");
+    sent.set_error(code, "m");
     std::string wire;
     server->encode(sent, wire);
     Response got;

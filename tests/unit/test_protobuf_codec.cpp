@@ -7,6 +7,7 @@
 
 #include "codecs/framing.h"
 #include "codecs/protobuf/protobuf_codec.h"
+#include "codecs/protobuf/wire.h"
 #include "rpcgate.pb.h"
 #include "tests/support/codec_driver.h"
 
@@ -18,7 +19,7 @@ using rpcgate::test::lines;
 
 namespace {
 
-std::string frame(std::string_view body, ByteOrder order = ByteOrder::kBig) {
+std::string frame(std::string_view body, ByteOrder order = protobuf::kByteOrder) {
   std::string out(kPrefixBytes, '\0');
   write_length(out.data(), static_cast<uint32_t>(body.size()), order);
   out.append(body);
@@ -32,7 +33,7 @@ std::string frame(const google::protobuf::MessageLite& message) {
 template <typename Message>
 Message parse_frame(std::string_view frame_text) {
   REQUIRE(frame_text.size() >= kPrefixBytes);
-  REQUIRE(read_length(frame_text.data(), ByteOrder::kBig) == frame_text.size() - kPrefixBytes);
+  REQUIRE(read_length(frame_text.data(), protobuf::kByteOrder) == frame_text.size() - kPrefixBytes);
   Message message;
   REQUIRE(message.ParseFromArray(frame_text.data() + kPrefixBytes,
                                  static_cast<int>(frame_text.size() - kPrefixBytes)));
@@ -210,10 +211,12 @@ TEST_CASE("server: frame length at the limit and one past it") {
   CHECK(d.reply.id == 0u);
   CHECK(d.reply.message == "frame of 6 bytes exceeds the limit of 5 bytes");
 
+  // Without options, the default limit holds at N and N+1.
+  const auto limit = static_cast<uint32_t>(Limits{}.max_frame_bytes);
   std::string prefix(kPrefixBytes, '\0');
-  write_length(prefix.data(), 16u << 20, ByteOrder::kBig);
+  write_length(prefix.data(), limit, ByteOrder::kBig);
   CHECK(decode_one(prefix).result.status == DecodeStatus::kNeedMore);
-  write_length(prefix.data(), (16u << 20) + 1, ByteOrder::kBig);
+  write_length(prefix.data(), limit + 1, ByteOrder::kBig);
   CHECK(decode_one(prefix).result.status == DecodeStatus::kBroken);
   for (size_t n = 0; n < kPrefixBytes; ++n)
     CHECK(decode_one(std::string(n, '\xff')).result.status == DecodeStatus::kNeedMore);
@@ -225,7 +228,9 @@ TEST_CASE("server: the length is big-endian, whatever the options say") {
   little.length_byte_order = ByteOrder::kLittle;
   CHECK(decode_one(frame(body, ByteOrder::kBig), little).result.status == DecodeStatus::kRequest);
   // Read as big-endian, a little-endian 6 announces 96 MiB: refused at once.
-  CHECK(decode_one(frame(body, ByteOrder::kLittle)).result.status == DecodeStatus::kBroken);
+  const std::string wrong_order = frame(body, ByteOrder::kLittle);
+  REQUIRE(read_length(wrong_order.data(), ByteOrder::kBig) > Limits{}.max_frame_bytes);
+  CHECK(decode_one(wrong_order).result.status == DecodeStatus::kBroken);
 }
 
 TEST_CASE("server: params depth at the limit and one past it") {
@@ -253,9 +258,11 @@ TEST_CASE("server: params depth at the limit and one past it") {
 
 TEST_CASE("server: nesting far past the limit stops protobuf's own recursion") {
   // 5000 nested lists: 10,000 message levels, far beyond the recursion limit protobuf is given.
+  constexpr int kLists = 5000;
+  REQUIRE(2 * kLists > protobuf::recursion_limit(Limits{}.max_depth));
   google::protobuf::Value deep;
   deep.set_bool_value(true);
-  for (int i = 0; i < 5000; ++i) {
+  for (int i = 0; i < kLists; ++i) {
     google::protobuf::Value outer;
     *outer.mutable_list_value()->add_values() = std::move(deep);
     deep = std::move(outer);
@@ -564,9 +571,10 @@ TEST_CASE("round trip: client request -> server, server response -> client") {
 TEST_CASE("round trip: every error code survives the wire by name") {
   auto client = protobuf::make_client_codec({});
   auto server = protobuf::make_server_codec({});
-  for (int code = 1; code <= static_cast<int>(ErrorCode::kInternal); ++code) {
+  for (ErrorCode code : test::every_error_code()) {
+    CAPTURE(error_code_name(code));
     Response sent;
-    sent.set_error(static_cast<ErrorCode>(code), "m");
+    sent.set_error(code, "m");
     std::string wire;
     server->encode(sent, wire);
     Response got;
