@@ -8,6 +8,8 @@ using namespace rpcgate::conf;
 
 namespace {
 
+const std::string kOneListener = "listeners: [{name: a, address: 127.0.0.1:1, codec: json}]\n";
+
 std::vector<std::string> unrunnable(std::string_view yaml) {
   return unrunnable_settings(load_config_string(yaml, "x.yaml"));
 }
@@ -60,20 +62,18 @@ zookeeper:
 }
 
 TEST_CASE("every process model loads, and each one with a master runs what needs the master") {
-  const std::string listeners = "listeners: [{name: a, address: 127.0.0.1:1, codec: json}]\n";
   // The three settings that only a master can run (see the table in docs/configuration.md).
   const std::string master_settings =
       "admin: {address: 127.0.0.1:2}\nzookeeper: {servers: [127.0.0.1:2181]}\n";
-  for (const char* model : {"prefork", "reuseport", "fdpass", "threads", "fork", "single"}) {
+  for (const std::string model : {"prefork", "reuseport", "fdpass", "threads", "fork", "single"}) {
     CAPTURE(model);
-    const std::string process = std::string("process: {model: ") + model + "}\n";
+    const std::string process = "process: {model: " + model + "}\n";
     Config config;
-    REQUIRE_NOTHROW(config = load_config_string(listeners + process, "x.yaml"));
+    REQUIRE_NOTHROW(config = load_config_string(kOneListener + process, "x.yaml"));
     CHECK(unrunnable_settings(config).empty());
-    const std::string with_pid_file =
-        std::string("process: {model: ") + model + ", pid_file: /run/x.pid}\n";
-    const auto found = unrunnable(listeners + with_pid_file + master_settings);
-    if (std::string_view(model) == "single")
+    const std::string with_pid_file = "process: {model: " + model + ", pid_file: /run/x.pid}\n";
+    const auto found = unrunnable(kOneListener + with_pid_file + master_settings);
+    if (model == "single")
       CHECK(found.size() == 3);
     else
       CHECK(found.empty());
@@ -81,15 +81,16 @@ TEST_CASE("every process model loads, and each one with a master runs what needs
 }
 
 TEST_CASE("a misspelled process model is refused, not run as some other model") {
-  CHECK_THROWS_WITH_AS(load_config_string("process: {model: pre-fork}\n", "x.yaml"),
-                       doctest::Contains("x.yaml:1: process.model: unknown value 'pre-fork'"),
+  // The one mistake in the file, so the message can only be about it.
+  const std::string yaml = kOneListener + "process: {model: pre-fork}\n";
+  CHECK_THROWS_WITH_AS(load_config_string(yaml, "x.yaml"),
+                       doctest::Contains("x.yaml:2: process.model: unknown value 'pre-fork'"),
                        ConfigError);
 }
 
 TEST_CASE("a pid file needs a master") {
-  const std::string listeners = "listeners: [{name: a, address: 127.0.0.1:1, codec: json}]\n";
-  CHECK(unrunnable(listeners + "process: {model: prefork, pid_file: /run/x.pid}\n").empty());
-  const auto found = unrunnable(listeners + "process: {model: single, pid_file: /run/x.pid}\n");
+  CHECK(unrunnable(kOneListener + "process: {model: prefork, pid_file: /run/x.pid}\n").empty());
+  const auto found = unrunnable(kOneListener + "process: {model: single, pid_file: /run/x.pid}\n");
   REQUIRE(found.size() == 1);
   CHECK(found[0].find("process.pid_file") != std::string::npos);
 }
