@@ -10,20 +10,19 @@
 #include "codecs/protobuf/wire.h"
 #include "rpcgate.pb.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/frames.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
 namespace v1 = rpcgate::v1;
 using rpcgate::test::describe;
 using rpcgate::test::lines;
+using rpcgate::test::with_limits;
 
 namespace {
 
 std::string frame(std::string_view body, ByteOrder order = protobuf::kByteOrder) {
-  std::string out(kPrefixBytes, '\0');
-  write_length(out.data(), static_cast<uint32_t>(body.size()), order);
-  out.append(body);
-  return out;
+  return test::prefixed(body, order);
 }
 
 std::string frame(const google::protobuf::MessageLite& message) {
@@ -32,19 +31,11 @@ std::string frame(const google::protobuf::MessageLite& message) {
 
 template <typename Message>
 Message parse_frame(std::string_view frame_text) {
-  REQUIRE(frame_text.size() >= kPrefixBytes);
-  REQUIRE(read_length(frame_text.data(), protobuf::kByteOrder) == frame_text.size() - kPrefixBytes);
+  const auto body = test::prefixed_body(frame_text, protobuf::kByteOrder);
+  REQUIRE(body.has_value());
   Message message;
-  REQUIRE(message.ParseFromArray(frame_text.data() + kPrefixBytes,
-                                 static_cast<int>(frame_text.size() - kPrefixBytes)));
+  REQUIRE(message.ParseFromArray(body->data(), static_cast<int>(body->size())));
   return message;
-}
-
-CodecOptions small_limits(size_t max_frame_bytes, size_t max_depth) {
-  CodecOptions o;
-  o.limits.max_frame_bytes = max_frame_bytes;
-  o.limits.max_depth = max_depth;
-  return o;
 }
 
 std::string feed_server(std::string_view stream, const test::Reads& reads,
@@ -57,24 +48,14 @@ std::string feed_client(std::string_view stream, const test::Reads& reads,
   return test::transcript(*protobuf::make_client_codec(o), stream, reads);
 }
 
-struct Decoded {
-  DecodeResult result;
-  Request request;
-  Response reply;
-};
+using Decoded = test::ServerDecoded;
 
 Decoded decode_one(std::string_view input, const CodecOptions& o = {}) {
-  auto codec = protobuf::make_server_codec(o);
-  Decoded d;
-  d.result = codec->decode(input, d.request, d.reply);
-  return d;
+  return test::decode_once(*protobuf::make_server_codec(o), input);
 }
 
 std::string encode_response(const Response& response) {
-  auto codec = protobuf::make_server_codec({});
-  std::string out;
-  codec->encode(response, out);
-  return out;
+  return test::encode(*protobuf::make_server_codec({}), response);
 }
 
 v1::Request request_named(std::string method) {
@@ -194,7 +175,7 @@ TEST_CASE("server: a frame that parses but asks badly is answered with its id; t
   deep.set_id(6);
   set_json(*deep.mutable_params(), nested_arrays(3));
   std::string stream = frame("") + frame(no_method) + frame(deep) + frame(request_named("ping"));
-  CHECK(feed_server(stream, {}, small_limits(1024, 2)) ==
+  CHECK(feed_server(stream, {}, with_limits(1024, 2)) ==
         lines({"answered error=BAD_REQUEST request has no method id=0",
                "answered error=BAD_REQUEST request has no method id=5",
                "answered error=BAD_REQUEST params nested deeper than 2 id=6",
@@ -203,9 +184,9 @@ TEST_CASE("server: a frame that parses but asks badly is answered with its id; t
 
 TEST_CASE("server: frame length at the limit and one past it") {
   std::string body = request_named("ping").SerializeAsString();
-  CHECK(decode_one(frame(body), small_limits(body.size(), 64)).result.status ==
+  CHECK(decode_one(frame(body), with_limits(body.size(), 64)).result.status ==
         DecodeStatus::kRequest);
-  Decoded d = decode_one(frame(body).substr(0, kPrefixBytes), small_limits(body.size() - 1, 64));
+  Decoded d = decode_one(frame(body).substr(0, kPrefixBytes), with_limits(body.size() - 1, 64));
   CHECK(d.result.status == DecodeStatus::kBroken);
   CHECK(d.reply.error == ErrorCode::kTooLarge);
   CHECK(d.reply.id == 0u);
@@ -236,7 +217,7 @@ TEST_CASE("server: the length is big-endian, whatever the options say") {
 TEST_CASE("server: params depth at the limit and one past it") {
   for (size_t limit : {size_t{0}, size_t{1}, size_t{4}, size_t{64}}) {
     CAPTURE(limit);
-    auto o = small_limits(1 << 20, limit);
+    auto o = with_limits(1 << 20, limit);
     for (auto nested : {&nested_arrays, &nested_objects}) {
       v1::Request at = request_named("x");
       set_json(*at.mutable_params(), nested(limit));
@@ -395,7 +376,7 @@ TEST_CASE("server: pipelined frames at every split point decode the same as whol
                        frame(with_params("echo", R"({"k": [1, 2.5]})")) + frame(deep) +
                        frame(request_named("never read"));
   auto feed_with = [](std::string_view s, const std::vector<size_t>& chunks) {
-    return feed_server(s, chunks, small_limits(1024, 2));
+    return feed_server(s, chunks, with_limits(1024, 2));
   };
   CHECK(feed_with(stream, {}) ==
         lines({R"(request method=ping params="hello" id=0)",
@@ -482,7 +463,7 @@ TEST_CASE("client: responses, valid and invalid") {
   };
   for (const auto& c : cases) {
     CAPTURE(c.expected);
-    auto codec = protobuf::make_client_codec(small_limits(1024, 2));
+    auto codec = protobuf::make_client_codec(with_limits(1024, 2));
     Response response;
     DecodeResult result = codec->decode(c.frame, response);
     REQUIRE(result.status == DecodeStatus::kAnswered);
@@ -499,7 +480,7 @@ TEST_CASE("client: pipelined responses and broken frames at every split point") 
   b.set_id(2);
   b.mutable_error()->set_code("OVERLOADED");
   auto feed_with = [](std::string_view s, const std::vector<size_t>& chunks) {
-    return feed_client(s, chunks, small_limits(64, 4));
+    return feed_client(s, chunks, with_limits(64, 4));
   };
   std::string garbage = frame(a) + frame(b) + frame("\xff\xff") + frame(a);
   CHECK(feed_with(garbage, {}) ==
