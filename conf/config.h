@@ -1,6 +1,6 @@
 // The typed configuration: what conf/config_loader.cpp builds from YAML and validates. Every
 // section of the schema in docs/configuration.md has a struct here, whether or not the running
-// build supports it yet; unsupported_features() says which parts the gateway cannot honour.
+// build can run it; unrunnable_settings() says which settings the gateway cannot honour.
 #pragma once
 
 #include <chrono>
@@ -181,7 +181,7 @@ struct Config {
 
   // Where each key and list item was written, by the path the loader's messages use:
   // "process.model", "listeners[0].codec", "handlers.enable[2]" (either handlers shape),
-  // "routes[1].match". Lets later checks (handler names, unsupported features) name a line.
+  // "routes[1].match". Lets later checks (handler names, unrunnable settings) name a line.
   std::map<std::string, Origin, std::less<>> origins;
   // The origin of `key_path`, or just the file when it was not written.
   Origin origin_of(std::string_view key_path) const;

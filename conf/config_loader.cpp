@@ -212,7 +212,7 @@ Config load_config_file(const std::string& path) {
   return load_config_string(text, path);
 }
 
-std::vector<std::string> unsupported_features(const Config& config) {
+std::vector<std::string> unrunnable_settings(const Config& config) {
   struct Item {
     Origin origin;
     std::string text;

@@ -33,9 +33,10 @@ Config load_config_file(const std::string& path);
 // Validates `yaml` (YAML or JSON text); `name` stands for the file in messages and Config::path.
 Config load_config_string(std::string_view yaml, const std::string& name);
 
-// What this build parses but cannot run yet, one "FILE:LINE: what: not supported yet (why)" each,
-// in file order. The gateway refuses to start while this is non-empty; `rpcgate -t` prints it.
-std::vector<std::string> unsupported_features(const Config& config);
+// The settings of a valid config that this build cannot run (with the process model it names),
+// one "FILE:LINE: setting: why" each, in file order. The gateway refuses to start while this is
+// non-empty; `rpcgate -t` prints it.
+std::vector<std::string> unrunnable_settings(const Config& config);
 
 // The handlers enabled when the file has no `handlers` section (docs/handlers.md lists them).
 inline constexpr std::string_view kDefaultHandlers[] = {"ping", "echo", "time", "pi", "info", "stats", "config"};

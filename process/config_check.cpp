@@ -13,10 +13,10 @@ bool load_checked_config(const std::string& path, conf::Config& config, std::str
     error = problem.what();
     return false;
   }
-  auto unsupported = conf::unsupported_features(config);
-  if (!unsupported.empty()) {
+  auto unrunnable = conf::unrunnable_settings(config);
+  if (!unrunnable.empty()) {
     error.clear();
-    for (const auto& line : unsupported) error += (error.empty() ? "" : "\n") + line;
+    for (const auto& line : unrunnable) error += (error.empty() ? "" : "\n") + line;
     return false;
   }
   auto stats = StatsTable::create(1);

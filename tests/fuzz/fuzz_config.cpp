@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (again.listeners.size() != config.listeners.size() || again.routes.size() != config.routes.size() ||
         again.clusters.size() != config.clusters.size())
       __builtin_trap();
-    for (const auto& problem : unsupported_features(config))
+    for (const auto& problem : unrunnable_settings(config))
       if (!problem.starts_with("fuzz.yaml")) __builtin_trap();
   } catch (const ConfigError& error) {
     if (error.messages().empty()) __builtin_trap();

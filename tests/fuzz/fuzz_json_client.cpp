@@ -7,8 +7,8 @@
 #include <string_view>
 
 #include "codecs/json/json_codec.h"
-#include "codecs/json/json_writer.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/fuzz_codec.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
@@ -17,38 +17,21 @@ namespace {
 
 constexpr size_t kHeaderBytes = 5;
 
-std::string text_of(const Response& r) {
-  std::string text =
-      std::string(error_code_name(r.error)) + '\n' + r.message + '\n' + r.kind + '\n';
-  json::write_json(r.result, text);
-  if (r.id) text += '\n' + std::to_string(*r.id);
-  return text;
-}
-
 std::string run(std::string_view stream, const test::Reads& pieces, uint8_t flags) {
-  CodecOptions o;
-  o.limits.max_frame_bytes = 4096;
-  o.limits.max_depth = 8;
+  CodecOptions o = test::with_limits(4096, 8);
   o.length_byte_order = (flags & 1) ? ByteOrder::kBig : ByteOrder::kLittle;
-  auto client = json::make_client_codec(o);
-  test::Fed fed;
-  auto text = [](const Response& response) { return text_of(response); };
-  std::string transcript = test::transcript(*client, stream, pieces, &fed, text);
-  if (!fed.breach.empty()) __builtin_trap();
-  return transcript;
+  return test::fuzz::client_transcript(*json::make_client_codec(o), stream, pieces);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < kHeaderBytes) return 0;
-  uint8_t flags = data[0];
-  const auto* text = reinterpret_cast<const char*>(data);
-  const test::Reads pieces = test::reads_of(std::string_view(text + 1, kHeaderBytes - 1), 64);
-  const std::string_view stream(text + kHeaderBytes, size - kHeaderBytes);
+  const auto input = test::fuzz::split_input(data, size, kHeaderBytes, kHeaderBytes - 1, 64);
+  if (!input) return 0;
+  const uint8_t flags = static_cast<uint8_t>(input->header[0]);
   auto transcript = [&](std::string_view s, const test::Reads& reads) {
     return run(s, reads, flags);
   };
-  if (!test::first_difference(stream, {pieces, {1}}, transcript).empty()) __builtin_trap();
+  test::fuzz::check_same_in_pieces(input->stream, {input->reads, {1}}, transcript);
   return 0;
 }

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "codecs/json/json_codec.h"
-#include "codecs/json/json_writer.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/fuzz_codec.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
@@ -20,35 +20,17 @@ namespace {
 constexpr size_t kHeaderBytes = 5;
 
 CodecOptions options_for(uint8_t flags, size_t max_frame_bytes) {
-  CodecOptions o;
-  o.limits.max_frame_bytes = max_frame_bytes;
-  o.limits.max_depth = 8;
+  CodecOptions o = test::with_limits(max_frame_bytes, 8);
   o.length_byte_order = (flags & 1) ? ByteOrder::kBig : ByteOrder::kLittle;
   return o;
-}
-
-std::string text_of(const Json& value) {
-  std::string out;
-  json::write_json(value, out);
-  return out;
-}
-
-std::string text_of(const Response& r) {
-  return std::string(error_code_name(r.error)) + '\n' + r.message + '\n' + r.kind + '\n' +
-         text_of(r.result) + '\n' + (r.id ? std::to_string(*r.id) : std::string());
 }
 
 // The response of a request, through the server's encoder and the client's decoder, must come
 // back as it was sent.
 void check_round_trip(ServerCodec& server, ClientCodec& client, const Response& sent) {
-  std::string wire;
-  server.encode(sent, wire);
-  Response got;
-  DecodeResult result = client.decode(wire, got);
-  if (result.status != DecodeStatus::kAnswered || result.consumed != wire.size()) __builtin_trap();
   Response expected = sent;
   if (!expected.is_error() && expected.kind.empty()) expected.kind = "result";
-  if (text_of(got) != text_of(expected)) __builtin_trap();
+  test::fuzz::check_round_trip(server, client, sent, expected);
 }
 
 // Feeds `stream` in pieces of the given sizes (cycled; none = whole) and records every outcome.
@@ -72,7 +54,7 @@ std::vector<std::string> run(std::string_view stream, const test::Reads& pieces,
     if (!reply.is_error()) __builtin_trap();
     if (round_trip) check_round_trip(*server, *client, reply);
     const bool broken = result.status == DecodeStatus::kBroken;
-    outcomes.push_back((broken ? "broken\n" : "answered\n") + text_of(reply));
+    outcomes.push_back((broken ? "broken\n" : "answered\n") + test::fuzz::text_of(reply));
   };
   test::Fed fed = test::feed_server(*server, stream, pieces, on_result);
   if (!fed.breach.empty()) __builtin_trap();
@@ -83,15 +65,13 @@ std::vector<std::string> run(std::string_view stream, const test::Reads& pieces,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < kHeaderBytes) return 0;
-  uint8_t flags = data[0];
-  const auto* text = reinterpret_cast<const char*>(data);
-  const test::Reads pieces = test::reads_of(std::string_view(text + 1, kHeaderBytes - 1), 64);
-  const std::string_view stream(text + kHeaderBytes, size - kHeaderBytes);
+  const auto input = test::fuzz::split_input(data, size, kHeaderBytes, kHeaderBytes - 1, 64);
+  if (!input) return 0;
+  const uint8_t flags = static_cast<uint8_t>(input->header[0]);
   // Round trips on the whole run only: the split runs must merely agree with it.
   auto transcript = [&](std::string_view s, const test::Reads& reads) {
     return run(s, reads, flags, reads.empty());
   };
-  if (!test::first_difference(stream, {pieces, {1}}, transcript).empty()) __builtin_trap();
+  test::fuzz::check_same_in_pieces(input->stream, {input->reads, {1}}, transcript);
   return 0;
 }

@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "codecs/json/json_writer.h"
 #include "codecs/protobuf/protobuf_codec.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/fuzz_codec.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
@@ -17,33 +17,16 @@ namespace {
 
 constexpr size_t kHeaderBytes = 4;
 
-std::string text_of(const Response& r) {
-  std::string text = std::string(error_code_name(r.error)) + '\n' + r.message + '\n' + r.kind +
-                     '\n' + r.payload + '\n';
-  json::write_json(r.result, text);  // text, so a NaN equals itself
-  if (r.id) text += '\n' + std::to_string(*r.id);
-  return text;
-}
-
 std::string run(std::string_view stream, const test::Reads& pieces) {
-  CodecOptions o;
-  o.limits.max_frame_bytes = 4096;
-  o.limits.max_depth = 8;
-  auto client = protobuf::make_client_codec(o);
-  test::Fed fed;
-  auto text = [](const Response& response) { return text_of(response); };
-  std::string transcript = test::transcript(*client, stream, pieces, &fed, text);
-  if (!fed.breach.empty()) __builtin_trap();
-  return transcript;
+  return test::fuzz::client_transcript(*protobuf::make_client_codec(test::with_limits(4096, 8)),
+                                       stream, pieces);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < kHeaderBytes) return 0;
-  const auto* text = reinterpret_cast<const char*>(data);
-  const test::Reads pieces = test::reads_of(std::string_view(text, kHeaderBytes), 64);
-  const std::string_view stream(text + kHeaderBytes, size - kHeaderBytes);
-  if (!test::first_difference(stream, {pieces, {1}}, run).empty()) __builtin_trap();
+  const auto input = test::fuzz::split_input(data, size, kHeaderBytes, kHeaderBytes, 64);
+  if (!input) return 0;
+  test::fuzz::check_same_in_pieces(input->stream, {input->reads, {1}}, run);
   return 0;
 }

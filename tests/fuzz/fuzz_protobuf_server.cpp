@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "codecs/json/json_writer.h"
 #include "codecs/protobuf/protobuf_codec.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/fuzz_codec.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
@@ -19,52 +19,30 @@ namespace {
 
 constexpr size_t kHeaderBytes = 4;
 
-CodecOptions options_for(size_t max_frame_bytes) {
-  CodecOptions o;
-  o.limits.max_frame_bytes = max_frame_bytes;
-  o.limits.max_depth = 8;
-  return o;
-}
-
-// Text, not Json equality: a NaN number must compare equal to itself (both print as null).
-std::string text_of(const Json& value) {
-  std::string out;
-  json::write_json(value, out);
-  return out;
-}
-
-std::string text_of(const Response& r) {
-  return std::string(error_code_name(r.error)) + '\n' + r.message + '\n' + r.kind + '\n' +
-         text_of(r.result) + '\n' + r.payload + '\n' + (r.id ? std::to_string(*r.id) : "");
-}
-
+// The response of a request, through the server's encoder and the client's decoder, must come
+// back as it was sent.
 void check_round_trip(ServerCodec& server, ClientCodec& client, const Response& sent) {
-  std::string wire;
-  server.encode(sent, wire);
-  Response got;
-  DecodeResult result = client.decode(wire, got);
-  if (result.status != DecodeStatus::kAnswered || result.consumed != wire.size()) __builtin_trap();
   Response expected = sent;
   if (!expected.id) expected.id = 0;
-  if (text_of(got) != text_of(expected)) __builtin_trap();
+  test::fuzz::check_round_trip(server, client, sent, expected);
 }
 
 std::vector<std::string> run(std::string_view stream, const test::Reads& pieces, bool round_trip) {
-  auto server = protobuf::make_server_codec(options_for(4096));
-  auto client = protobuf::make_client_codec(options_for(1u << 20));
+  auto server = protobuf::make_server_codec(test::with_limits(4096, 8));
+  auto client = protobuf::make_client_codec(test::with_limits(1u << 20, 8));
   std::vector<std::string> outcomes;
   auto on_result = [&](DecodeResult result, const Request& request, const Response& reply) {
     if (result.status == DecodeStatus::kBroken) {
       if (!reply.is_error() || reply.id != 0u) __builtin_trap();
       if (round_trip) check_round_trip(*server, *client, reply);
-      outcomes.push_back("broken\n" + text_of(reply));
+      outcomes.push_back("broken\n" + test::fuzz::text_of(reply));
       return;
     }
     // A frame that parses but asks badly is answered by the codec with a BAD_REQUEST.
     if (result.status == DecodeStatus::kAnswered) {
       if (reply.error != ErrorCode::kBadRequest) __builtin_trap();
       if (round_trip) check_round_trip(*server, *client, reply);
-      outcomes.push_back("answered\n" + text_of(reply));
+      outcomes.push_back("answered\n" + test::fuzz::text_of(reply));
       return;
     }
     if (result.status != DecodeStatus::kRequest || request.method.empty()) __builtin_trap();
@@ -87,14 +65,12 @@ std::vector<std::string> run(std::string_view stream, const test::Reads& pieces,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < kHeaderBytes) return 0;
-  const auto* text = reinterpret_cast<const char*>(data);
-  const test::Reads pieces = test::reads_of(std::string_view(text, kHeaderBytes), 64);
-  const std::string_view stream(text + kHeaderBytes, size - kHeaderBytes);
+  const auto input = test::fuzz::split_input(data, size, kHeaderBytes, kHeaderBytes, 64);
+  if (!input) return 0;
   // Round trips on the whole run only: the split runs must merely agree with it.
   auto transcript = [](std::string_view s, const test::Reads& reads) {
     return run(s, reads, reads.empty());
   };
-  if (!test::first_difference(stream, {pieces, {1}}, transcript).empty()) __builtin_trap();
+  test::fuzz::check_same_in_pieces(input->stream, {input->reads, {1}}, transcript);
   return 0;
 }

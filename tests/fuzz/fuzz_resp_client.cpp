@@ -11,6 +11,7 @@
 
 #include "codecs/resp/resp_codec.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/fuzz_codec.h"
 
 namespace {
 
@@ -50,20 +51,12 @@ std::string transcript(std::string_view stream, const rpcgate::test::Reads& read
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
-  const auto* text = reinterpret_cast<const char*>(data);
-  const size_t k = data[1] % 16;
-  if (size < 2 + k) return 0;
-  const std::string_view sizes(text + 2, k);
-  const std::string_view stream(text + 2 + k, size - 2 - k);
-  const CodecOptions options = client_options(data[0]);
-
-  std::vector<rpcgate::test::Reads> cuts;
-  if (!sizes.empty()) cuts.push_back(rpcgate::test::reads_of(sizes, 32));
-  if (stream.size() <= 1024) cuts.push_back({1});  // byte at a time
+  const auto input = rpcgate::test::fuzz::split_resp_input(data, size);
+  if (!input) return 0;
+  const CodecOptions options = client_options(input->options);
   auto run = [&](std::string_view s, const rpcgate::test::Reads& reads) {
     return transcript(s, reads, options);
   };
-  if (!rpcgate::test::first_difference(stream, cuts, run).empty()) __builtin_trap();
+  rpcgate::test::fuzz::check_same_in_pieces(input->stream, input->cuts, run);
   return 0;
 }

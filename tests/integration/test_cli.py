@@ -128,7 +128,8 @@ class CommandLineTest(unittest.TestCase):
         self.bad("handler.yaml", self.GOOD.replace("[ping, echo, pi]", "[ping, nosuch]"), 6, "nosuch")
 
     def test_yaml_syntax_error(self):
-        self.bad("syntax.yaml", self.GOOD.replace("handlers: [ping, echo, pi]", "handlers: [ping, echo"), None, "")
+        self.bad("syntax.yaml", self.GOOD.replace("handlers: [ping, echo, pi]", "handlers: [ping, echo"), None,
+                 "YAML syntax error")
 
     def test_several_mistakes_are_all_reported(self):
         text = self.GOOD.replace("drain_timeout: 5s", "drain_timeout: soon").replace("codec: json", "codec: xml")

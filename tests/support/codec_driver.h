@@ -122,6 +122,63 @@ Fed feed_client(codec::ClientCodec& codec, std::string_view stream, const Reads&
   return fed;
 }
 
+// Codec options with these limits, everything else at its default.
+inline codec::CodecOptions with_limits(size_t max_frame_bytes, size_t max_depth) {
+  codec::CodecOptions options;
+  options.limits.max_frame_bytes = max_frame_bytes;
+  options.limits.max_depth = max_depth;
+  return options;
+}
+
+// One decode of `input`, into request and reply objects of its own.
+struct ServerDecoded {
+  codec::DecodeResult result;
+  Request request;
+  Response reply;
+};
+
+inline ServerDecoded decode_once(codec::ServerCodec& codec, std::string_view input) {
+  ServerDecoded d;
+  d.result = codec.decode(input, d.request, d.reply);
+  return d;
+}
+
+struct ClientDecoded {
+  codec::DecodeResult result;
+  Response response;
+};
+
+inline ClientDecoded decode_once(codec::ClientCodec& codec, std::string_view input) {
+  ClientDecoded d;
+  d.result = codec.decode(input, d.response);
+  return d;
+}
+
+// What one encode() writes.
+inline std::string encode(codec::ServerCodec& codec, const Response& response) {
+  std::string out;
+  codec.encode(response, out);
+  return out;
+}
+
+inline std::string encode(codec::ClientCodec& codec, const Request& request) {
+  std::string out;
+  codec.encode(request, out);
+  return out;
+}
+
+// Every error code but kNone, as far as error_code_name() knows names for: a code added to
+// core/message.h is in the list without a test having to name it.
+inline std::vector<ErrorCode> every_error_code() {
+  std::vector<ErrorCode> codes;
+  for (int n = 1; n <= 255; ++n) {
+    const auto code = static_cast<ErrorCode>(n);
+    if (error_code_from_name(error_code_name(code)) != code) break;
+    codes.push_back(code);
+  }
+  return codes;
+}
+
 // One line per item, so that a failed comparison prints both sides readably.
 inline std::string lines(const std::vector<std::string>& items) {
   std::string text;

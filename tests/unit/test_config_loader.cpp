@@ -87,7 +87,7 @@ TEST_CASE("the default conf/rpcgate.yaml loads: three built-in listeners, no ups
   CHECK_FALSE(config.admin.address.has_value());
   CHECK(config.zookeeper.servers.empty());
   // The default must run on this build as it is.
-  CHECK(unsupported_features(config).empty());
+  CHECK(unrunnable_settings(config).empty());
 }
 
 TEST_CASE("the original design's example parses into the expected structs") {

@@ -8,38 +8,33 @@
 #include "codecs/framing.h"
 #include "codecs/json/json_codec.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/frames.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
 using rpcgate::test::describe;
 using rpcgate::test::lines;
+using rpcgate::test::with_limits;
 
 namespace {
 
-std::string frame(std::string_view body, ByteOrder order = ByteOrder::kLittle) {
-  std::string out(kPrefixBytes, '\0');
-  write_length(out.data(), static_cast<uint32_t>(body.size()), order);
-  out.append(body);
-  return out;
+// The json codec's byte order when the options name none.
+const ByteOrder kDefaultOrder = CodecOptions{}.length_byte_order;
+
+std::string frame(std::string_view body, ByteOrder order = kDefaultOrder) {
+  return test::prefixed(body, order);
 }
 
 // A frame's body, once its prefix is checked to announce exactly the rest.
-std::string body_of(std::string_view frame_text, ByteOrder order = ByteOrder::kLittle) {
-  REQUIRE(frame_text.size() >= kPrefixBytes);
-  REQUIRE(read_length(frame_text.data(), order) == frame_text.size() - kPrefixBytes);
-  return std::string(frame_text.substr(kPrefixBytes));
+std::string body_of(std::string_view frame_text, ByteOrder order = kDefaultOrder) {
+  const auto body = test::prefixed_body(frame_text, order);
+  REQUIRE(body.has_value());
+  return std::string(*body);
 }
 
-CodecOptions options(ByteOrder order = ByteOrder::kLittle) {
+CodecOptions options(ByteOrder order = kDefaultOrder) {
   CodecOptions o;
   o.length_byte_order = order;
-  return o;
-}
-
-CodecOptions small_limits(size_t max_frame_bytes, size_t max_depth) {
-  CodecOptions o;
-  o.limits.max_frame_bytes = max_frame_bytes;
-  o.limits.max_depth = max_depth;
   return o;
 }
 
@@ -53,24 +48,14 @@ std::string feed_client(std::string_view stream, const test::Reads& reads,
   return test::transcript(*json::make_client_codec(o), stream, reads);
 }
 
-struct Decoded {
-  DecodeResult result;
-  Request request;
-  Response reply;
-};
+using Decoded = test::ServerDecoded;
 
 Decoded decode_one(std::string_view input, const CodecOptions& o = options()) {
-  auto codec = json::make_server_codec(o);
-  Decoded d;
-  d.result = codec->decode(input, d.request, d.reply);
-  return d;
+  return test::decode_once(*json::make_server_codec(o), input);
 }
 
 std::string encode_response(const Response& response, const CodecOptions& o = options()) {
-  auto codec = json::make_server_codec(o);
-  std::string out;
-  codec->encode(response, out);
-  return out;
+  return test::encode(*json::make_server_codec(o), response);
 }
 
 std::string nested_arrays(size_t depth) {
@@ -182,22 +167,23 @@ TEST_CASE("server: an invalid JSON error is short, whatever the frame held") {
 TEST_CASE("server: frame length at the limit and one past it") {
   std::string body = R"({"in": "ping"})";
   SUBCASE("N is decoded") {
-    Decoded d = decode_one(frame(body), small_limits(body.size(), 64));
+    Decoded d = decode_one(frame(body), with_limits(body.size(), 64));
     CHECK(d.result.status == DecodeStatus::kRequest);
   }
   SUBCASE("N+1 breaks the connection the moment the prefix is read, body or not") {
     std::string input = frame(body).substr(0, kPrefixBytes);
-    Decoded d = decode_one(input, small_limits(body.size() - 1, 64));
+    Decoded d = decode_one(input, with_limits(body.size() - 1, 64));
     CHECK(d.result.status == DecodeStatus::kBroken);
     CHECK(d.result.consumed == 0);
     CHECK(d.reply.error == ErrorCode::kTooLarge);
     CHECK(d.reply.message == "frame of 14 bytes exceeds the limit of 13 bytes");
   }
-  SUBCASE("the default limit is 16 MiB") {
+  SUBCASE("without options, the default limit holds at N and N+1") {
+    const auto limit = static_cast<uint32_t>(Limits{}.max_frame_bytes);
     std::string prefix(kPrefixBytes, '\0');
-    write_length(prefix.data(), 16u << 20, ByteOrder::kLittle);
+    write_length(prefix.data(), limit, ByteOrder::kLittle);
     CHECK(decode_one(prefix).result.status == DecodeStatus::kNeedMore);
-    write_length(prefix.data(), (16u << 20) + 1, ByteOrder::kLittle);
+    write_length(prefix.data(), limit + 1, ByteOrder::kLittle);
     CHECK(decode_one(prefix).result.status == DecodeStatus::kBroken);
   }
   SUBCASE("fewer than 4 bytes is never an answer") {
@@ -210,7 +196,7 @@ TEST_CASE("server: nesting at the limit and one past it") {
   // Depth counts containers inside the envelope: params [[[1]]] is 3 deep.
   for (size_t limit : {size_t{1}, size_t{3}, size_t{64}}) {
     CAPTURE(limit);
-    auto o = small_limits(1 << 20, limit);
+    auto o = with_limits(1 << 20, limit);
     std::string at = R"({"in": "x", "params": )" + nested_arrays(limit) + "}";
     std::string past = R"({"in": "x", "params": )" + nested_arrays(limit + 1) + "}";
     CHECK(decode_one(frame(at), o).result.status == DecodeStatus::kRequest);
@@ -219,7 +205,7 @@ TEST_CASE("server: nesting at the limit and one past it") {
     CHECK(d.reply.error == ErrorCode::kBadRequest);
     CHECK(d.reply.message == "JSON nesting deeper than " + std::to_string(limit));
   }
-  auto o = small_limits(1 << 20, 2);
+  auto o = with_limits(1 << 20, 2);
   CHECK(decode_one(frame(R"({"in": "x", "params": {"a": [{}]}})"), o).result.status ==
         DecodeStatus::kAnswered);
   CHECK(decode_one(frame(R"({"in": "x", "params": {"a": []}, "meta": {}})"), o).result.status ==
@@ -233,7 +219,7 @@ TEST_CASE("server: a million open brackets cost one error, not the stack") {
   std::string body = R"({"in": "x", "params": )" + std::string(1'000'000, '[');
   Decoded d = decode_one(frame(body));
   CHECK(d.result.status == DecodeStatus::kAnswered);
-  CHECK(d.reply.message == "JSON nesting deeper than 64");
+  CHECK(d.reply.message == "JSON nesting deeper than " + std::to_string(Limits{}.max_depth));
 }
 
 TEST_CASE("server: both byte orders of the length prefix") {
@@ -242,10 +228,12 @@ TEST_CASE("server: both byte orders of the length prefix") {
   CHECK(decode_one(frame(body, ByteOrder::kBig), options(ByteOrder::kBig)).result.status ==
         DecodeStatus::kRequest);
   // Read in the wrong order, a 27-byte length announces 452 MiB: refused at once.
-  CHECK(decode_one(frame(body, ByteOrder::kBig)).result.status == DecodeStatus::kBroken);
-  CHECK(frame("", ByteOrder::kBig).substr(0, 4) == std::string("\0\0\0\0", 4));
-  CHECK(frame("ab", ByteOrder::kLittle).substr(0, 4) == std::string("\2\0\0\0", 4));
-  CHECK(frame("ab", ByteOrder::kBig).substr(0, 4) == std::string("\0\0\0\2", 4));
+  const std::string wrong_order = frame(body, ByteOrder::kBig);
+  REQUIRE(read_length(wrong_order.data(), ByteOrder::kLittle) > Limits{}.max_frame_bytes);
+  CHECK(decode_one(wrong_order).result.status == DecodeStatus::kBroken);
+  CHECK(frame("", ByteOrder::kBig).substr(0, kPrefixBytes) == std::string("\0\0\0\0", 4));
+  CHECK(frame("ab", ByteOrder::kLittle).substr(0, kPrefixBytes) == std::string("\2\0\0\0", 4));
+  CHECK(frame("ab", ByteOrder::kBig).substr(0, kPrefixBytes) == std::string("\0\0\0\2", 4));
 }
 
 TEST_CASE("server: the request object is overwritten, not merged, frame after frame") {
@@ -269,7 +257,7 @@ TEST_CASE("server: pipelined frames at every split point decode the same as whol
       frame(R"({"in": "tail")");  // incomplete at the end
   stream.resize(stream.size() - 3);
   auto feed_with = [](std::string_view s, const std::vector<size_t>& chunks) {
-    return feed_server(s, chunks, small_limits(1024, 2));
+    return feed_server(s, chunks, with_limits(1024, 2));
   };
   auto whole = feed_with(stream, {});
   const std::vector<std::string> expected = {
@@ -451,7 +439,7 @@ TEST_CASE("client: responses, valid and invalid") {
 
 TEST_CASE("client: limits, and pipelined responses at every split point") {
   auto feed_with = [](std::string_view s, const std::vector<size_t>& chunks) {
-    return feed_client(s, chunks, small_limits(80, 1));
+    return feed_client(s, chunks, with_limits(80, 1));
   };
   std::string stream =
       frame(R"({"out": "pong", "result": [1]})") +
@@ -519,9 +507,10 @@ TEST_CASE("round trip: client request -> server, server response -> client") {
 TEST_CASE("round trip: every error code survives the wire by name") {
   auto client = json::make_client_codec(options());
   auto server = json::make_server_codec(options());
-  for (int code = 1; code <= static_cast<int>(ErrorCode::kInternal); ++code) {
+  for (ErrorCode code : test::every_error_code()) {
+    CAPTURE(error_code_name(code));
     Response sent;
-    sent.set_error(static_cast<ErrorCode>(code), "m");
+    sent.set_error(code, "m");
     std::string wire;
     server->encode(sent, wire);
     Response got;

@@ -7,22 +7,22 @@
 
 #include "codecs/framing.h"
 #include "codecs/protobuf/protobuf_codec.h"
+#include "codecs/protobuf/wire.h"
 #include "rpcgate.pb.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/frames.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
 namespace v1 = rpcgate::v1;
 using rpcgate::test::describe;
 using rpcgate::test::lines;
+using rpcgate::test::with_limits;
 
 namespace {
 
-std::string frame(std::string_view body, ByteOrder order = ByteOrder::kBig) {
-  std::string out(kPrefixBytes, '\0');
-  write_length(out.data(), static_cast<uint32_t>(body.size()), order);
-  out.append(body);
-  return out;
+std::string frame(std::string_view body, ByteOrder order = protobuf::kByteOrder) {
+  return test::prefixed(body, order);
 }
 
 std::string frame(const google::protobuf::MessageLite& message) {
@@ -31,19 +31,11 @@ std::string frame(const google::protobuf::MessageLite& message) {
 
 template <typename Message>
 Message parse_frame(std::string_view frame_text) {
-  REQUIRE(frame_text.size() >= kPrefixBytes);
-  REQUIRE(read_length(frame_text.data(), ByteOrder::kBig) == frame_text.size() - kPrefixBytes);
+  const auto body = test::prefixed_body(frame_text, protobuf::kByteOrder);
+  REQUIRE(body.has_value());
   Message message;
-  REQUIRE(message.ParseFromArray(frame_text.data() + kPrefixBytes,
-                                 static_cast<int>(frame_text.size() - kPrefixBytes)));
+  REQUIRE(message.ParseFromArray(body->data(), static_cast<int>(body->size())));
   return message;
-}
-
-CodecOptions small_limits(size_t max_frame_bytes, size_t max_depth) {
-  CodecOptions o;
-  o.limits.max_frame_bytes = max_frame_bytes;
-  o.limits.max_depth = max_depth;
-  return o;
 }
 
 std::string feed_server(std::string_view stream, const test::Reads& reads,
@@ -56,24 +48,14 @@ std::string feed_client(std::string_view stream, const test::Reads& reads,
   return test::transcript(*protobuf::make_client_codec(o), stream, reads);
 }
 
-struct Decoded {
-  DecodeResult result;
-  Request request;
-  Response reply;
-};
+using Decoded = test::ServerDecoded;
 
 Decoded decode_one(std::string_view input, const CodecOptions& o = {}) {
-  auto codec = protobuf::make_server_codec(o);
-  Decoded d;
-  d.result = codec->decode(input, d.request, d.reply);
-  return d;
+  return test::decode_once(*protobuf::make_server_codec(o), input);
 }
 
 std::string encode_response(const Response& response) {
-  auto codec = protobuf::make_server_codec({});
-  std::string out;
-  codec->encode(response, out);
-  return out;
+  return test::encode(*protobuf::make_server_codec({}), response);
 }
 
 v1::Request request_named(std::string method) {
@@ -193,7 +175,7 @@ TEST_CASE("server: a frame that parses but asks badly is answered with its id; t
   deep.set_id(6);
   set_json(*deep.mutable_params(), nested_arrays(3));
   std::string stream = frame("") + frame(no_method) + frame(deep) + frame(request_named("ping"));
-  CHECK(feed_server(stream, {}, small_limits(1024, 2)) ==
+  CHECK(feed_server(stream, {}, with_limits(1024, 2)) ==
         lines({"answered error=BAD_REQUEST request has no method id=0",
                "answered error=BAD_REQUEST request has no method id=5",
                "answered error=BAD_REQUEST params nested deeper than 2 id=6",
@@ -202,18 +184,20 @@ TEST_CASE("server: a frame that parses but asks badly is answered with its id; t
 
 TEST_CASE("server: frame length at the limit and one past it") {
   std::string body = request_named("ping").SerializeAsString();
-  CHECK(decode_one(frame(body), small_limits(body.size(), 64)).result.status ==
+  CHECK(decode_one(frame(body), with_limits(body.size(), 64)).result.status ==
         DecodeStatus::kRequest);
-  Decoded d = decode_one(frame(body).substr(0, kPrefixBytes), small_limits(body.size() - 1, 64));
+  Decoded d = decode_one(frame(body).substr(0, kPrefixBytes), with_limits(body.size() - 1, 64));
   CHECK(d.result.status == DecodeStatus::kBroken);
   CHECK(d.reply.error == ErrorCode::kTooLarge);
   CHECK(d.reply.id == 0u);
   CHECK(d.reply.message == "frame of 6 bytes exceeds the limit of 5 bytes");
 
+  // Without options, the default limit holds at N and N+1.
+  const auto limit = static_cast<uint32_t>(Limits{}.max_frame_bytes);
   std::string prefix(kPrefixBytes, '\0');
-  write_length(prefix.data(), 16u << 20, ByteOrder::kBig);
+  write_length(prefix.data(), limit, ByteOrder::kBig);
   CHECK(decode_one(prefix).result.status == DecodeStatus::kNeedMore);
-  write_length(prefix.data(), (16u << 20) + 1, ByteOrder::kBig);
+  write_length(prefix.data(), limit + 1, ByteOrder::kBig);
   CHECK(decode_one(prefix).result.status == DecodeStatus::kBroken);
   for (size_t n = 0; n < kPrefixBytes; ++n)
     CHECK(decode_one(std::string(n, '\xff')).result.status == DecodeStatus::kNeedMore);
@@ -225,13 +209,15 @@ TEST_CASE("server: the length is big-endian, whatever the options say") {
   little.length_byte_order = ByteOrder::kLittle;
   CHECK(decode_one(frame(body, ByteOrder::kBig), little).result.status == DecodeStatus::kRequest);
   // Read as big-endian, a little-endian 6 announces 96 MiB: refused at once.
-  CHECK(decode_one(frame(body, ByteOrder::kLittle)).result.status == DecodeStatus::kBroken);
+  const std::string wrong_order = frame(body, ByteOrder::kLittle);
+  REQUIRE(read_length(wrong_order.data(), ByteOrder::kBig) > Limits{}.max_frame_bytes);
+  CHECK(decode_one(wrong_order).result.status == DecodeStatus::kBroken);
 }
 
 TEST_CASE("server: params depth at the limit and one past it") {
   for (size_t limit : {size_t{0}, size_t{1}, size_t{4}, size_t{64}}) {
     CAPTURE(limit);
-    auto o = small_limits(1 << 20, limit);
+    auto o = with_limits(1 << 20, limit);
     for (auto nested : {&nested_arrays, &nested_objects}) {
       v1::Request at = request_named("x");
       set_json(*at.mutable_params(), nested(limit));
@@ -253,9 +239,11 @@ TEST_CASE("server: params depth at the limit and one past it") {
 
 TEST_CASE("server: nesting far past the limit stops protobuf's own recursion") {
   // 5000 nested lists: 10,000 message levels, far beyond the recursion limit protobuf is given.
+  constexpr int kLists = 5000;
+  REQUIRE(2 * kLists > protobuf::recursion_limit(Limits{}.max_depth));
   google::protobuf::Value deep;
   deep.set_bool_value(true);
-  for (int i = 0; i < 5000; ++i) {
+  for (int i = 0; i < kLists; ++i) {
     google::protobuf::Value outer;
     *outer.mutable_list_value()->add_values() = std::move(deep);
     deep = std::move(outer);
@@ -388,7 +376,7 @@ TEST_CASE("server: pipelined frames at every split point decode the same as whol
                        frame(with_params("echo", R"({"k": [1, 2.5]})")) + frame(deep) +
                        frame(request_named("never read"));
   auto feed_with = [](std::string_view s, const std::vector<size_t>& chunks) {
-    return feed_server(s, chunks, small_limits(1024, 2));
+    return feed_server(s, chunks, with_limits(1024, 2));
   };
   CHECK(feed_with(stream, {}) ==
         lines({R"(request method=ping params="hello" id=0)",
@@ -475,7 +463,7 @@ TEST_CASE("client: responses, valid and invalid") {
   };
   for (const auto& c : cases) {
     CAPTURE(c.expected);
-    auto codec = protobuf::make_client_codec(small_limits(1024, 2));
+    auto codec = protobuf::make_client_codec(with_limits(1024, 2));
     Response response;
     DecodeResult result = codec->decode(c.frame, response);
     REQUIRE(result.status == DecodeStatus::kAnswered);
@@ -492,7 +480,7 @@ TEST_CASE("client: pipelined responses and broken frames at every split point") 
   b.set_id(2);
   b.mutable_error()->set_code("OVERLOADED");
   auto feed_with = [](std::string_view s, const std::vector<size_t>& chunks) {
-    return feed_client(s, chunks, small_limits(64, 4));
+    return feed_client(s, chunks, with_limits(64, 4));
   };
   std::string garbage = frame(a) + frame(b) + frame("\xff\xff") + frame(a);
   CHECK(feed_with(garbage, {}) ==
@@ -564,9 +552,10 @@ TEST_CASE("round trip: client request -> server, server response -> client") {
 TEST_CASE("round trip: every error code survives the wire by name") {
   auto client = protobuf::make_client_codec({});
   auto server = protobuf::make_server_codec({});
-  for (int code = 1; code <= static_cast<int>(ErrorCode::kInternal); ++code) {
+  for (ErrorCode code : test::every_error_code()) {
+    CAPTURE(error_code_name(code));
     Response sent;
-    sent.set_error(static_cast<ErrorCode>(code), "m");
+    sent.set_error(code, "m");
     std::string wire;
     server->encode(sent, wire);
     Response got;

@@ -8,6 +8,7 @@
 
 #include "codecs/resp/resp_codec.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/frames.h"
 
 using namespace std::string_literals;
 using rpcgate::ErrorCode;
@@ -18,33 +19,21 @@ using rpcgate::codec::ClientCodec;
 using rpcgate::codec::CodecOptions;
 using rpcgate::codec::DecodeResult;
 using rpcgate::codec::DecodeStatus;
+using rpcgate::test::binary;
 
 namespace {
 
 std::string encode_request(std::string method, Json params) {
-  auto codec = rpcgate::codec::resp::make_client_codec({});
   Request request;
   request.method = std::move(method);
   request.params = std::move(params);
-  std::string out;
-  codec->encode(request, out);
-  return out;
+  return rpcgate::test::encode(*rpcgate::codec::resp::make_client_codec({}), request);
 }
 
-struct Decoded {
-  DecodeResult result;
-  Response response;
-};
+using Decoded = rpcgate::test::ClientDecoded;
 
 Decoded decode_once(std::string_view input, const CodecOptions& options = {}) {
-  auto codec = rpcgate::codec::resp::make_client_codec(options);
-  Decoded d;
-  d.result = codec->decode(input, d.response);
-  return d;
-}
-
-Json binary(std::string_view bytes) {
-  return Json::binary(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+  return rpcgate::test::decode_once(*rpcgate::codec::resp::make_client_codec(options), input);
 }
 
 // The gateway's way of reading replies, in reads of `piece` bytes: a line per result.

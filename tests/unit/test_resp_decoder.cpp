@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "codecs/resp/resp_codec.h"
+#include "tests/support/codec_driver.h"
+#include "tests/support/frames.h"
 
 using namespace std::string_literals;
 using rpcgate::ErrorCode;
@@ -18,38 +20,17 @@ using rpcgate::codec::DecodeResult;
 using rpcgate::codec::DecodeStatus;
 using rpcgate::codec::RespArgs;
 using rpcgate::codec::ServerCodec;
+using rpcgate::test::binary;
+using rpcgate::test::encode;
+using rpcgate::test::resp_command;
 
 namespace {
 
+using Decoded = rpcgate::test::ServerDecoded;
+
 // One decode of `input` by a fresh codec.
-struct Decoded {
-  DecodeResult result;
-  Request request;
-  Response reply;
-};
-
 Decoded decode_once(std::string_view input, const CodecOptions& options = {}) {
-  auto codec = rpcgate::codec::resp::make_server_codec(options);
-  Decoded d;
-  d.result = codec->decode(input, d.request, d.reply);
-  return d;
-}
-
-std::string encode(ServerCodec& codec, const Response& response) {
-  std::string out;
-  codec.encode(response, out);
-  return out;
-}
-
-Json binary(std::string_view bytes) {
-  return Json::binary(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
-}
-
-// A RESP array of bulk strings, as clients send.
-std::string command(std::initializer_list<std::string_view> args) {
-  std::string out = "*" + std::to_string(args.size()) + "\r\n";
-  for (auto arg : args) out += "$" + std::to_string(arg.size()) + "\r\n" + std::string(arg) + "\r\n";
-  return out;
+  return rpcgate::test::decode_once(*rpcgate::codec::resp::make_server_codec(options), input);
 }
 
 }  // namespace
@@ -61,28 +42,28 @@ TEST_CASE("valid commands decode to method and params") {
     Json params;
   };
   const std::vector<Case> cases = {
-      {command({"PING"}), "ping", nullptr},
-      {command({"PiNg"}), "ping", nullptr},
-      {command({"ping", "hello"}), "ping", "hello"},
-      {command({"pi", "1000"}), "pi", 1000},
-      {command({"SET", "k", "v"}), "set", Json::array({"k", "v"})},
-      {command({"GET", ""}), "get", ""},
-      {command({"echo", R"({"a":[1,2]})"}), "echo", Json::parse(R"({"a":[1,2]})")},
-      {command({"f", "1.5", "-3", "true", "false", "null", "\"quoted\""}), "f",
+      {resp_command({"PING"}), "ping", nullptr},
+      {resp_command({"PiNg"}), "ping", nullptr},
+      {resp_command({"ping", "hello"}), "ping", "hello"},
+      {resp_command({"pi", "1000"}), "pi", 1000},
+      {resp_command({"SET", "k", "v"}), "set", Json::array({"k", "v"})},
+      {resp_command({"GET", ""}), "get", ""},
+      {resp_command({"echo", R"({"a":[1,2]})"}), "echo", Json::parse(R"({"a":[1,2]})")},
+      {resp_command({"f", "1.5", "-3", "true", "false", "null", "\"quoted\""}), "f",
        Json::array({1.5, -3, true, false, nullptr, "quoted"})},
       // Digits a double would round stay the string the client sent; so do leading zeros.
-      {command({"set", "123456789012345678901234", "007"}), "set",
+      {resp_command({"set", "123456789012345678901234", "007"}), "set",
        Json::array({"123456789012345678901234", "007"})},
       // Only an exact JSON text is JSON: whitespace around it, or a bad number, keeps the string.
-      {command({"f", " 1", "1 ", "1e400", "nan", "tru", "[1,"}), "f",
+      {resp_command({"f", " 1", "1 ", "1e400", "nan", "tru", "[1,"}), "f",
        Json::array({" 1", "1 ", "1e400", "nan", "tru", "[1,"})},
-      {command({"set", "k", "\xff\xfe\x00"s}), "set", Json::array({"k", binary("\xff\xfe\x00"s)})},
-      {command({"set", "k", "h\xc3\xa9llo"}), "set", Json::array({"k", "h\xc3\xa9llo"})},
-      {command({"ECHO", "x"}), "echo", "x"},
-      {command({"INFO"}), "info", nullptr},
-      {command({"call", "user.get", R"({"id": 7})"}), "user.get", Json{{"id", 7}}},
-      {command({"CALL", "User.Get"}), "User.Get", nullptr},
-      {command({"call", "f", "[1, \"two\"]"}), "f", Json::array({1, "two"})},
+      {resp_command({"set", "k", "\xff\xfe\x00"s}), "set", Json::array({"k", binary("\xff\xfe\x00"s)})},
+      {resp_command({"set", "k", "h\xc3\xa9llo"}), "set", Json::array({"k", "h\xc3\xa9llo"})},
+      {resp_command({"ECHO", "x"}), "echo", "x"},
+      {resp_command({"INFO"}), "info", nullptr},
+      {resp_command({"call", "user.get", R"({"id": 7})"}), "user.get", Json{{"id", 7}}},
+      {resp_command({"CALL", "User.Get"}), "User.Get", nullptr},
+      {resp_command({"call", "f", "[1, \"two\"]"}), "f", Json::array({1, "two"})},
       {"PING\r\n", "ping", nullptr},
       {"ping\n", "ping", nullptr},
       {"set k v\r\n", "set", Json::array({"k", "v"})},
@@ -108,34 +89,34 @@ TEST_CASE("valid commands decode to method and params") {
 TEST_CASE("args: strings keeps every argument a string") {
   CodecOptions options;
   options.resp_args = RespArgs::kStrings;
-  Decoded one = decode_once(command({"pi", "1000"}), options);
+  Decoded one = decode_once(resp_command({"pi", "1000"}), options);
   CHECK(one.request.params == "1000");
-  Decoded many = decode_once(command({"f", "1", "true", "\x80"}), options);
+  Decoded many = decode_once(resp_command({"f", "1", "true", "\x80"}), options);
   CHECK(many.request.params == Json::array({"1", "true", binary("\x80")}));
   // CALL's params are JSON by definition, whatever the mode.
-  Decoded call = decode_once(command({"call", "m", "[1]"}), options);
+  Decoded call = decode_once(resp_command({"call", "m", "[1]"}), options);
   CHECK(call.request.params == Json::array({1}));
 }
 
 TEST_CASE("JSON arguments respect max_depth") {
   CodecOptions options;
   options.limits.max_depth = 3;
-  Decoded ok = decode_once(command({"f", "[[[1]]]"}), options);
+  Decoded ok = decode_once(resp_command({"f", "[[[1]]]"}), options);
   CHECK(ok.request.params == Json::parse("[[[1]]]"));
-  Decoded deep = decode_once(command({"f", "[[[[1]]]]"}), options);
+  Decoded deep = decode_once(resp_command({"f", "[[[[1]]]]"}), options);
   CHECK(deep.request.params == "[[[[1]]]]");  // auto mode: too deep is not JSON, so a string
-  Decoded call = decode_once(command({"call", "f", "[[[[1]]]]"}), options);
+  Decoded call = decode_once(resp_command({"call", "f", "[[[[1]]]]"}), options);
   CHECK(call.result.status == DecodeStatus::kAnswered);
   CHECK(call.reply.error == ErrorCode::kBadRequest);
   // A hostile depth never reaches the recursive parser.
   std::string bomb(100000, '[');
-  Decoded bombed = decode_once(command({"f", bomb}));
+  Decoded bombed = decode_once(resp_command({"f", bomb}));
   CHECK(bombed.request.params == bomb);
 }
 
 TEST_CASE("CALL errors are answered and the connection stays usable") {
   auto codec = rpcgate::codec::resp::make_server_codec({});
-  std::string stream = command({"call", "m", "{not json"}) + command({"call"}) + "PING\r\n";
+  std::string stream = resp_command({"call", "m", "{not json"}) + resp_command({"call"}) + "PING\r\n";
   Request request;
   Response reply;
   DecodeResult r = codec->decode(stream, request, reply);
@@ -230,7 +211,7 @@ TEST_CASE("empty commands are skipped and counted in the next command's consumed
   for (std::string prefix : {"\r\n"s, "\n"s, "  \r\n\r\n"s, "*0\r\n"s, "*-1\r\n"s, "*-5\r\n"s, "*-10\r\n"s,
                              "*-9223372036854775808\r\n"s, "*0\r\n\r\n*-1\r\n"s}) {
     CAPTURE(prefix);
-    std::string input = prefix + command({"PING"});
+    std::string input = prefix + resp_command({"PING"});
     Decoded d = decode_once(input);
     CHECK(d.result.status == DecodeStatus::kRequest);
     CHECK(d.result.consumed == input.size());
@@ -239,8 +220,8 @@ TEST_CASE("empty commands are skipped and counted in the next command's consumed
 }
 
 TEST_CASE("pipelined commands decode one at a time with exact consumed counts") {
-  std::vector<std::string> frames = {command({"PING"}), "ping hello\r\n", command({"set", "k", "v"}),
-                                     "\r\n", "get k\n", command({"QUIT"})};
+  std::vector<std::string> frames = {resp_command({"PING"}), "ping hello\r\n", resp_command({"set", "k", "v"}),
+                                     "\r\n", "get k\n", resp_command({"QUIT"})};
   std::string stream;
   for (const auto& f : frames) stream += f;
   auto codec = rpcgate::codec::resp::make_server_codec({});
@@ -266,10 +247,10 @@ TEST_CASE("pipelined commands decode one at a time with exact consumed counts") 
 TEST_CASE("bulk length limit at N and N+1, refused on the header") {
   CodecOptions options;
   options.limits.max_frame_bytes = 10;
-  Decoded ok = decode_once(command({"echo", "0123456789"}), options);
+  Decoded ok = decode_once(resp_command({"echo", "0123456789"}), options);
   CHECK(ok.result.status == DecodeStatus::kRequest);
   CHECK(ok.request.params == "0123456789");
-  Decoded whole = decode_once(command({"echo", "0123456789A"}), options);
+  Decoded whole = decode_once(resp_command({"echo", "0123456789A"}), options);
   CHECK(whole.result.status == DecodeStatus::kBroken);
   CHECK(whole.reply.error == ErrorCode::kTooLarge);
   CHECK(whole.reply.message == "bulk length 11 exceeds the limit of 10");
@@ -286,7 +267,7 @@ TEST_CASE("bulk length limit at N and N+1, refused on the header") {
 TEST_CASE("array element limit at N and N+1, refused on the header") {
   CodecOptions options;
   options.limits.max_elements = 3;
-  CHECK(decode_once(command({"a", "b", "c"}), options).result.status == DecodeStatus::kRequest);
+  CHECK(decode_once(resp_command({"a", "b", "c"}), options).result.status == DecodeStatus::kRequest);
   Decoded over = decode_once("*4\r\n", options);
   CHECK(over.result.status == DecodeStatus::kBroken);
   CHECK(over.reply.error == ErrorCode::kTooLarge);
@@ -301,7 +282,7 @@ TEST_CASE("array element limit at N and N+1, refused on the header") {
 }
 
 TEST_CASE("request byte limit at N and N+1") {
-  const std::string frame = command({"set", "key", "value"});
+  const std::string frame = resp_command({"set", "key", "value"});
   CodecOptions options;
   options.limits.max_request_bytes = frame.size();
   Decoded ok = decode_once(frame, options);
@@ -358,7 +339,7 @@ TEST_CASE("HELLO answers a server map and negotiates the protocol") {
   auto codec = rpcgate::codec::resp::make_server_codec({});
   Request request;
   Response reply;
-  std::string hello = command({"HELLO"});
+  std::string hello = resp_command({"HELLO"});
   DecodeResult r = codec->decode(hello, request, reply);
   REQUIRE(r.status == DecodeStatus::kAnswered);
   CHECK(r.consumed == hello.size());
@@ -367,25 +348,25 @@ TEST_CASE("HELLO answers a server map and negotiates the protocol") {
         "$2\r\nid\r\n:0\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
         "$7\r\nmodules\r\n*0\r\n");
 
-  std::string bad = command({"HELLO", "4"});
+  std::string bad = resp_command({"HELLO", "4"});
   r = codec->decode(bad, request, reply);
   CHECK(r.status == DecodeStatus::kAnswered);
   CHECK(encode(*codec, reply) == "-BAD_REQUEST NOPROTO unsupported protocol version\r\n");
-  r = codec->decode(command({"HELLO", "x"}), request, reply);
+  r = codec->decode(resp_command({"HELLO", "x"}), request, reply);
   CHECK(reply.error == ErrorCode::kBadRequest);
-  r = codec->decode(command({"HELLO", "3", "BOGUS"}), request, reply);
+  r = codec->decode(resp_command({"HELLO", "3", "BOGUS"}), request, reply);
   CHECK(reply.error == ErrorCode::kBadRequest);
 
-  r = codec->decode(command({"hello", "3", "AUTH", "default", "pw", "SETNAME", "cli"}), request, reply);
+  r = codec->decode(resp_command({"hello", "3", "AUTH", "default", "pw", "SETNAME", "cli"}), request, reply);
   CHECK(r.status == DecodeStatus::kAnswered);
   CHECK_FALSE(reply.is_error());
   std::string wire = encode(*codec, reply);
   CHECK(wire.rfind("%7\r\n$6\r\nserver\r\n", 0) == 0);
   CHECK(wire.find("$5\r\nproto\r\n:3\r\n") != std::string::npos);
-  codec->decode(command({"CLIENT", "GETNAME"}), request, reply);
+  codec->decode(resp_command({"CLIENT", "GETNAME"}), request, reply);
   CHECK(reply.result == "cli");
   // HELLO without a version reports the protocol in force.
-  codec->decode(command({"HELLO"}), request, reply);
+  codec->decode(resp_command({"HELLO"}), request, reply);
   CHECK(encode(*codec, reply).find("$5\r\nproto\r\n:3\r\n") != std::string::npos);
 }
 
@@ -406,24 +387,24 @@ TEST_CASE("COMMAND, CLIENT and SELECT are answered for client start-up") {
     std::string wire;
   };
   const std::vector<Case> cases = {
-      {command({"COMMAND"}), "*0\r\n"},
-      {command({"COMMAND", "DOCS"}), "*0\r\n"},
-      {command({"command", "docs", "get"}), "*0\r\n"},
-      {command({"COMMAND", "COUNT"}), ":0\r\n"},
-      {command({"COMMAND", "INFO", "get", "set"}), "*2\r\n$-1\r\n$-1\r\n"},
-      {command({"COMMAND", "LIST"}), "*0\r\n"},
-      {command({"CLIENT", "GETNAME"}), "$-1\r\n"},
-      {command({"CLIENT", "SETNAME", "worker-1"}), "+OK\r\n"},
-      {command({"client", "getname"}), "$8\r\nworker-1\r\n"},
-      {command({"CLIENT", "SETNAME", "a b"}),
+      {resp_command({"COMMAND"}), "*0\r\n"},
+      {resp_command({"COMMAND", "DOCS"}), "*0\r\n"},
+      {resp_command({"command", "docs", "get"}), "*0\r\n"},
+      {resp_command({"COMMAND", "COUNT"}), ":0\r\n"},
+      {resp_command({"COMMAND", "INFO", "get", "set"}), "*2\r\n$-1\r\n$-1\r\n"},
+      {resp_command({"COMMAND", "LIST"}), "*0\r\n"},
+      {resp_command({"CLIENT", "GETNAME"}), "$-1\r\n"},
+      {resp_command({"CLIENT", "SETNAME", "worker-1"}), "+OK\r\n"},
+      {resp_command({"client", "getname"}), "$8\r\nworker-1\r\n"},
+      {resp_command({"CLIENT", "SETNAME", "a b"}),
        "-BAD_REQUEST Client names cannot contain spaces, newlines or special characters.\r\n"},
-      {command({"CLIENT", "ID"}), ":0\r\n"},
-      {command({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}), "+OK\r\n"},
-      {command({"CLIENT", "SETNAME"}), "-BAD_REQUEST wrong number of arguments for 'client|setname' command\r\n"},
-      {command({"CLIENT", "KILL", "x"}), "-BAD_REQUEST unknown or unsupported CLIENT subcommand 'KILL'\r\n"},
-      {command({"SELECT", "0"}), "+OK\r\n"},
-      {command({"SELECT", "1"}), "-BAD_REQUEST DB index is out of range\r\n"},
-      {command({"SELECT", "x"}), "-BAD_REQUEST value is not an integer or out of range\r\n"},
+      {resp_command({"CLIENT", "ID"}), ":0\r\n"},
+      {resp_command({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}), "+OK\r\n"},
+      {resp_command({"CLIENT", "SETNAME"}), "-BAD_REQUEST wrong number of arguments for 'client|setname' command\r\n"},
+      {resp_command({"CLIENT", "KILL", "x"}), "-BAD_REQUEST unknown or unsupported CLIENT subcommand 'KILL'\r\n"},
+      {resp_command({"SELECT", "0"}), "+OK\r\n"},
+      {resp_command({"SELECT", "1"}), "-BAD_REQUEST DB index is out of range\r\n"},
+      {resp_command({"SELECT", "x"}), "-BAD_REQUEST value is not an integer or out of range\r\n"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.input);
@@ -441,14 +422,14 @@ TEST_CASE("a reply or request object reused across decodes carries nothing over"
   auto codec = rpcgate::codec::resp::make_server_codec({});
   Request request;
   Response reply;
-  codec->decode(command({"set", "k", "v"}), request, reply);
-  codec->decode(command({"QUIT"}), request, reply);
+  codec->decode(resp_command({"set", "k", "v"}), request, reply);
+  codec->decode(resp_command({"QUIT"}), request, reply);
   CHECK(reply.close_after);
-  DecodeResult r = codec->decode(command({"PING"}), request, reply);
+  DecodeResult r = codec->decode(resp_command({"PING"}), request, reply);
   CHECK(r.status == DecodeStatus::kRequest);
   CHECK(request.method == "ping");
   CHECK(request.params.is_null());
-  r = codec->decode(command({"SELECT", "0"}), request, reply);
+  r = codec->decode(resp_command({"SELECT", "0"}), request, reply);
   CHECK_FALSE(reply.close_after);
   CHECK(reply.status == "OK");
 }
@@ -460,7 +441,7 @@ TEST_CASE("limits as large as size_t allows do not wrap around") {
   options.limits.max_elements = SIZE_MAX;
   options.limits.max_inline_bytes = SIZE_MAX;
   options.limits.max_depth = SIZE_MAX;
-  CHECK(decode_once(command({"echo", "x"}), options).request.params == "x");
+  CHECK(decode_once(resp_command({"echo", "x"}), options).request.params == "x");
   CHECK(decode_once("echo [[1]]\r\n", options).request.params == Json::parse("[[1]]"));
   CHECK(decode_once("echo x", options).result.status == DecodeStatus::kNeedMore);
   CHECK(decode_once("*1\r\n$100\r\n", options).result.status == DecodeStatus::kNeedMore);

@@ -11,6 +11,7 @@
 
 #include "codecs/resp/resp_codec.h"
 #include "codecs/resp/resp_writer.h"
+#include "tests/support/codec_driver.h"
 
 using namespace std::string_literals;
 using rpcgate::ErrorCode;
@@ -19,14 +20,9 @@ using rpcgate::Request;
 using rpcgate::Response;
 using rpcgate::codec::DecodeStatus;
 using rpcgate::codec::ServerCodec;
+using rpcgate::test::encode;
 
 namespace {
-
-std::string encode(ServerCodec& codec, const Response& response) {
-  std::string out;
-  codec.encode(response, out);
-  return out;
-}
 
 Response result(Json value) {
   Response r;

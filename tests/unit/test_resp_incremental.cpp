@@ -10,6 +10,7 @@
 
 #include "codecs/resp/resp_codec.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/frames.h"
 
 using namespace std::string_literals;
 using rpcgate::Json;
@@ -19,14 +20,9 @@ using rpcgate::codec::CodecOptions;
 using rpcgate::codec::DecodeResult;
 using rpcgate::codec::DecodeStatus;
 namespace test = rpcgate::test;
+using rpcgate::test::resp_command;
 
 namespace {
-
-std::string command(std::initializer_list<std::string_view> args) {
-  std::string out = "*" + std::to_string(args.size()) + "\r\n";
-  for (auto arg : args) out += "$" + std::to_string(arg.size()) + "\r\n" + std::string(arg) + "\r\n";
-  return out;
-}
 
 struct Run {
   std::string events;  // one line per non-NeedMore result
@@ -79,25 +75,25 @@ void check_all_splits(const std::string& stream, const CodecOptions& options = {
 
 TEST_CASE("valid pipelines give the same results however they are split") {
   const std::vector<std::string> streams = {
-      command({"PING"}) + command({"ping", "hello"}) + command({"set", "k", "v"}),
-      "PING\r\nping hello\nset \"a b\" 'c'\r\n\r\n" + command({"get", "k"}) + "get k\r\n",
-      "\r\n*0\r\n*-1\r\n" + command({"echo", ""}) + "\n  \n" + command({"echo", "\xff\x00"s}),
-      command({"call", "user.get", "{\"id\": [1, 2.5, null]}"}) + command({"HELLO", "3"}) +
-          command({"PING"}) + command({"CLIENT", "SETNAME", "x"}) + command({"QUIT"}),
-      command({"a"}) + "b\r\n" + command({"c"}) + "d\n" + command({"e", "f"}),
+      resp_command({"PING"}) + resp_command({"ping", "hello"}) + resp_command({"set", "k", "v"}),
+      "PING\r\nping hello\nset \"a b\" 'c'\r\n\r\n" + resp_command({"get", "k"}) + "get k\r\n",
+      "\r\n*0\r\n*-1\r\n" + resp_command({"echo", ""}) + "\n  \n" + resp_command({"echo", "\xff\x00"s}),
+      resp_command({"call", "user.get", "{\"id\": [1, 2.5, null]}"}) + resp_command({"HELLO", "3"}) +
+          resp_command({"PING"}) + resp_command({"CLIENT", "SETNAME", "x"}) + resp_command({"QUIT"}),
+      resp_command({"a"}) + "b\r\n" + resp_command({"c"}) + "d\n" + resp_command({"e", "f"}),
   };
   for (const auto& stream : streams) check_all_splits(stream);
 }
 
 TEST_CASE("malformed streams break at the same place however they are split") {
-  const std::string prefix = command({"PING"}) + "ping x\r\n";
+  const std::string prefix = resp_command({"PING"}) + "ping x\r\n";
   for (std::string bad :
        {"*x\r\n"s, "*-5\r\n"s, "*4294967297\r\n"s, "*1\r\n$x\r\n"s, "*1\r\n$-1\r\n"s, "*1\r\n:5\r\n"s,
         "*1\r\n:abc\r\n"s, "*1\r\n+OK\r\n"s, "*1\r\n*1\r\n$1\r\na\r\n"s, "*1\r\n*x\r\n"s,
         "*1\r\n?\r\n"s, "*1\r\n$3\r\nabcXY"s, "*1\r\n$1234567890123456789012345\r\n"s,
         "*12345678901234567890123456\r\n"s, "*1\r\n:12345678901234567890123456\r\n"s,
         "set \"abc\r\n"s, "set \"a\"b\r\n"s, "*2\r\n$1\r\na\r\nPING\r\n"s}) {
-    check_all_splits(prefix + bad + command({"PING"}));
+    check_all_splits(prefix + bad + resp_command({"PING"}));
   }
 }
 
@@ -107,10 +103,10 @@ TEST_CASE("limits give the same results however the stream is split") {
   options.limits.max_elements = 3;
   options.limits.max_request_bytes = 40;
   options.limits.max_inline_bytes = 12;
-  const std::string ok = command({"echo", "12345678"}) + "echo 1234567\r\n";
+  const std::string ok = resp_command({"echo", "12345678"}) + "echo 1234567\r\n";
   for (std::string bad :
-       {command({"echo", "123456789"}), command({"a", "b", "c", "d"}), "echo 12345678\r\n"s,
-        "echo 1234567890123\n"s, command({"set", "12345678", "12345678"}),
+       {resp_command({"echo", "123456789"}), resp_command({"a", "b", "c", "d"}), "echo 12345678\r\n"s,
+        "echo 1234567890123\n"s, resp_command({"set", "12345678", "12345678"}),
         "*1\r\n$9\r\n"s, "*4\r\n"s, "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"s,
         "*3\r\n$8\r\n12345678\r\n$8\r\n12345678\r\n$100\r\n"s}) {
     check_all_splits(ok + bad + ok, options);
@@ -127,7 +123,7 @@ TEST_CASE("long pipelines keep every argument intact across hiredis buffer trims
     for (size_t j = 0; j < length; ++j) value.push_back(static_cast<char>('a' + (i + j) % 26));
     values.push_back(value);
     std::string key = "key:" + std::to_string(i);
-    stream += (i % 5 == 4) ? "set " + key + " v" + value + "\r\n" : command({"SET", key, "v" + value});
+    stream += (i % 5 == 4) ? "set " + key + " v" + value + "\r\n" : resp_command({"SET", key, "v" + value});
   }
   REQUIRE(stream.size() > 100000);
   for (size_t piece : {stream.size(), size_t{1}, size_t{7}, size_t{1000}, size_t{1023},
@@ -148,7 +144,7 @@ TEST_CASE("a bulk larger than the feed chunk arrives in one request") {
   std::string big(100000, 'x');
   big[0] = 'y';
   big.back() = 'z';
-  std::string stream = command({"echo", big}) + command({"PING"});
+  std::string stream = resp_command({"echo", big}) + resp_command({"PING"});
   for (size_t piece : {stream.size(), size_t{3}, size_t{4095}, size_t{65536}}) {
     Run r = run(stream, {piece}, {});
     REQUIRE(r.requests.size() == 2);

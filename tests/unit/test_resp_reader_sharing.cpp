@@ -13,17 +13,13 @@
 
 #include "codecs/resp/resp_codec.h"
 #include "tests/support/codec_driver.h"
+#include "tests/support/frames.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
+using rpcgate::test::resp_command;
 
 namespace {
-
-std::string command(std::initializer_list<std::string_view> args) {
-  std::string out = "*" + std::to_string(args.size()) + "\r\n";
-  for (auto arg : args) out += "$" + std::to_string(arg.size()) + "\r\n" + std::string(arg) + "\r\n";
-  return out;
-}
 
 // A client's stream: pipelined commands, inline ones, empty ones, and values large enough to be
 // fed in several chunks and to grow a reader's buffer past what a spare may keep.
@@ -32,7 +28,7 @@ std::string server_stream(std::mt19937& random, bool end_broken) {
   for (int i = 0; i < 40; ++i) {
     switch (random() % 6) {
       case 0:
-        stream += command({"PING"});
+        stream += resp_command({"PING"});
         break;
       case 1:
         stream += "PING\r\n";
@@ -41,13 +37,13 @@ std::string server_stream(std::mt19937& random, bool end_broken) {
         stream += "*0\r\n";
         break;
       case 3:
-        stream += command({"SET", "key:" + std::to_string(i), std::string(random() % 40, 'v')});
+        stream += resp_command({"SET", "key:" + std::to_string(i), std::string(random() % 40, 'v')});
         break;
       case 4:
-        stream += command({"ECHO", std::string(1 + random() % 6000, 'e')});
+        stream += resp_command({"ECHO", std::string(1 + random() % 6000, 'e')});
         break;
       default:
-        stream += command({"SET", "big", std::string(20000 + random() % 30000, 'b')});
+        stream += resp_command({"SET", "big", std::string(20000 + random() % 30000, 'b')});
         break;
     }
   }
@@ -152,7 +148,7 @@ TEST_CASE("interleaved codecs on one thread each decode as they would alone") {
     // Codecs destroyed part-way through a command: the readers they held go back to the spares
     // and must serve the others as new ones would.
     for (int i = 0; i < 6; ++i) {
-      auto doomed = make_peer(true, command({"SET", "k", std::string(3000, 'x')}));
+      auto doomed = make_peer(true, resp_command({"SET", "k", std::string(3000, 'x')}));
       doomed->read(1 + random() % 2000);
       REQUIRE(doomed->transcript.empty());
     }
@@ -164,9 +160,9 @@ TEST_CASE("interleaved codecs on one thread each decode as they would alone") {
       peer.read(n);
       if (peer.done) --unfinished;
       if (random() % 50 == 0) {  // a new connection takes a reader while others hold theirs
-        auto passerby = make_peer(true, command({"PING"}) + "PING\r\n");
+        auto passerby = make_peer(true, resp_command({"PING"}) + "PING\r\n");
         passerby->read(64);
-        REQUIRE(passerby->transcript == alone(true, command({"PING"}) + "PING\r\n"));
+        REQUIRE(passerby->transcript == alone(true, resp_command({"PING"}) + "PING\r\n"));
       }
     }
     for (size_t i = 0; i < peers.size(); ++i) {
