@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "codecs/codec.h"
+#include "conf/codec_settings.h"
 #include "conf/config_loader.h"
 
 namespace rpcgate::conf {
@@ -21,9 +22,7 @@ using namespace std::chrono_literals;
 
 // Upper bounds catch typos (an extra zero) and values the code cannot honour; they are not advice.
 constexpr uint64_t kMaxWorkers = 1024;
-constexpr size_t kMaxFrameBytes = 0xFFFF'FFFF;  // the largest 4-byte length prefix
 constexpr size_t kMaxBytes = size_t{1} << 40;   // 1 TiB, for other byte counts
-constexpr uint64_t kMaxDepth = 1024;
 constexpr uint64_t kMaxListenerConnections = 1'000'000;
 constexpr uint64_t kMaxPipeline = 1'000'000;
 constexpr uint64_t kMaxEndpointConnections = 1024;
@@ -120,114 +119,6 @@ bool read_zookeeper_path(MapReader& map, std::string_view key, std::string& out)
   }
   out = std::move(path);
   return true;
-}
-
-bool on_side(const codec::CodecOption& option, std::string_view owner) {
-  using Side = codec::CodecOption::Side;
-  return option.side == Side::kBoth || (option.side == Side::kListener) == (owner == "listener");
-}
-
-// The keys a listener's or cluster's section allows: its own, and every option some codec
-// declares for that side (one owned by another codec than the section's is then refused by
-// read_codec_settings with a message that says whose it is).
-std::vector<std::string_view> section_keys(std::span<const std::string_view> own, std::string_view owner) {
-  std::vector<std::string_view> keys(own.begin(), own.end());
-  for (const codec::CodecInfo* info : codec::all_codecs())
-    for (const codec::CodecOption& option : info->options)
-      if (on_side(option, owner) && std::find(keys.begin(), keys.end(), option.key) == keys.end())
-        keys.push_back(option.key);
-  return keys;
-}
-
-// Reads one declared option's value and stores it (CodecOption::apply, or `extra`).
-void read_codec_option(MapReader& map, const codec::CodecOption& option, codec::CodecOptions& options) {
-  using Kind = codec::CodecOption::Kind;
-  codec::CodecOption::Value value;
-  bool valid = false;
-  switch (option.kind) {
-    case Kind::kSize: {
-      size_t size = 0;
-      valid = map.read_size(option.key, size, option.min, option.max);
-      value.number = size;
-      break;
-    }
-    case Kind::kInteger: valid = map.read_integer(option.key, value.number, option.min, option.max); break;
-    case Kind::kChoice: valid = map.read_choice(option.key, value.text, option.choices); break;
-    case Kind::kBool: valid = map.read_bool(option.key, value.flag); break;
-    case Kind::kString: valid = map.read_string(option.key, value.text); break;
-  }
-  if (!valid) return;
-  if (option.apply != nullptr) {
-    option.apply(options, value);
-    return;
-  }
-  Json& slot = options.extra[std::string(option.key)];
-  switch (option.kind) {
-    case Kind::kSize:
-    case Kind::kInteger: slot = value.number; break;
-    case Kind::kBool: slot = value.flag; break;
-    case Kind::kChoice:
-    case Kind::kString: slot = value.text; break;
-  }
-}
-
-// `codec` and the codec options and limits that listeners and clusters share, then the options
-// the codec declares (CodecInfo::options). An option that belongs to another codec is an error
-// rather than silently ignored.
-void read_codec_settings(MapReader& map, std::string_view owner, std::string& codec_name,
-                         codec::CodecOptions& options) {
-  ReadContext& ctx = map.context();
-  std::string name;
-  const codec::CodecInfo* codec = nullptr;
-  if (map.read_string("codec", name)) {
-    codec = codec::find_codec(name);
-    if (codec != nullptr) {
-      codec_name = name;
-    } else {
-      std::vector<std::string_view> known;
-      for (const codec::CodecInfo* info : codec::all_codecs()) known.push_back(info->name);
-      ctx.error(map.key_line("codec"), child_path(map.path(), "codec"),
-                "unknown codec " + in_quotes(name) + did_you_mean(name, known) +
-                    "; expected one of: " + codec::codec_names());
-    }
-  }
-  if (codec != nullptr && owner == "cluster" && codec->cluster_defaults != nullptr) codec->cluster_defaults(options);
-
-  // Each declared key present, once: read with its codec's declaration, or refused when the
-  // section's codec is another one (with no codec known, the first declaration checks the value).
-  std::vector<std::string_view> seen;
-  for (const codec::CodecInfo* info : codec::all_codecs()) {
-    for (const codec::CodecOption& option : info->options) {
-      if (!on_side(option, owner) || !map.has(option.key)) continue;
-      if (std::find(seen.begin(), seen.end(), option.key) != seen.end()) continue;
-      seen.push_back(option.key);
-      const codec::CodecOption* own = nullptr;
-      std::string owners;
-      size_t owner_count = 0;
-      for (const codec::CodecInfo* other : codec::all_codecs()) {
-        for (const codec::CodecOption& candidate : other->options) {
-          if (candidate.key != option.key || !on_side(candidate, owner)) continue;
-          if (other == codec) own = &candidate;
-          owners += (owners.empty() ? "" : " and ") + std::string(other->name);
-          ++owner_count;
-        }
-      }
-      if (codec == nullptr || own != nullptr) {
-        read_codec_option(map, own != nullptr ? *own : option, options);
-        continue;
-      }
-      ctx.error(map.key_line(option.key), child_path(map.path(), option.key),
-                std::string(option.key) + " applies to the " + owners + (owner_count > 1 ? " codecs" : " codec") +
-                    " only" + (option.note.empty() ? "" : " (" + std::string(option.note) + ")") + "; this " +
-                    std::string(owner) + "'s codec is " + codec_name);
-    }
-  }
-  map.read_size("max_frame_bytes", options.limits.max_frame_bytes, 1, kMaxFrameBytes);
-  map.read_integer("max_depth", options.limits.max_depth, 1, kMaxDepth);
-  if (codec != nullptr && codec->check != nullptr) {
-    auto [key, problem] = codec->check(options);
-    if (!key.empty()) ctx.error(map.key_line(key), child_path(map.path(), key), problem);
-  }
 }
 
 // `USER:PASSWORD` per line (the first ':' splits; a line without one is the password of the user
