@@ -78,17 +78,6 @@ class Writer {
   std::string text_;
 };
 
-std::string route_match(const conf::RouteConfig& route) {
-  switch (route.kind) {
-    case conf::RouteConfig::MatchKind::kPrefix: return "prefix:" + route.pattern;
-    case conf::RouteConfig::MatchKind::kGlob: return "glob:" + route.pattern;
-    case conf::RouteConfig::MatchKind::kMethods: break;
-  }
-  std::string methods;
-  for (const auto& method : route.methods) methods += (methods.empty() ? "" : ",") + method;
-  return "methods:" + methods;
-}
-
 void process_metrics(Writer& out, const conf::Config& config, const StatsTable& table) {
   const MasterStats& master = table.master();
   out.family("rpcgate_build_info", "gauge", "Always 1; the labels say which build and process model run.");
@@ -175,7 +164,7 @@ void request_metrics(Writer& out, const conf::Config& config, const StatsTable& 
   auto route_labels = [&](size_t i) {
     const auto& route = config.routes[i];
     std::string target = route.cluster.empty() ? "handler:" + route.handler : "cluster:" + route.cluster;
-    return "route=\"" + std::to_string(i) + "\",match=\"" + escape(route_match(route)) + "\",target=\"" +
+    return "route=\"" + std::to_string(i) + "\",match=\"" + escape(route.describe_match(',')) + "\",target=\"" +
            escape(target) + "\"";
   };
   out.family("rpcgate_route_requests_total", "counter", "Requests each route took, in config order.");

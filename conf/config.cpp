@@ -1,5 +1,5 @@
-// Small helpers of the typed configuration: how an origin, an address and a process model print
-// in messages.
+// Small helpers of the typed configuration: how an origin, an address, a route's match and a
+// process model print in messages.
 #include "conf/config.h"
 
 #include <algorithm>
@@ -16,6 +16,20 @@ std::string Address::to_string() const {
   // An IPv6 literal holds colons, so it needs brackets to keep the port readable.
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
+}
+
+std::string RouteConfig::describe_match(char separator) const {
+  switch (kind) {
+    case MatchKind::kPrefix: return "prefix:" + pattern;
+    case MatchKind::kGlob: return "glob:" + pattern;
+    case MatchKind::kMethods: break;
+  }
+  std::string list;
+  for (const auto& method : methods) {
+    if (!list.empty()) list += separator;
+    list += method;
+  }
+  return "methods:" + list;
 }
 
 std::string to_string(ProcessModel model) {

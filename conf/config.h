@@ -67,6 +67,9 @@ struct RouteConfig {
   int retries = 0;
   bool idempotent = false;
   Origin origin;
+
+  // "prefix:PATTERN", "glob:PATTERN" or "methods:A<separator>B", for INFO and metrics labels.
+  std::string describe_match(char separator) const;
 };
 
 struct OutlierConfig {

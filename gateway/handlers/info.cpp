@@ -102,23 +102,12 @@ class InfoHandler final : public Handler {
     text += "\r\n";
   }
 
-  static std::string describe_match(const conf::RouteConfig& route) {
-    switch (route.kind) {
-      case conf::RouteConfig::MatchKind::kPrefix: return "prefix:" + route.pattern;
-      case conf::RouteConfig::MatchKind::kGlob: return "glob:" + route.pattern;
-      case conf::RouteConfig::MatchKind::kMethods: break;
-    }
-    std::string methods;
-    for (const auto& method : route.methods) methods += (methods.empty() ? "" : "|") + method;
-    return "methods:" + methods;
-  }
-
   void append_routes(std::string& text) const {
     text += "# Routes\r\n";
     for (size_t i = 0; i < config_.routes.size() && i < Stats::kMaxRoutes; ++i) {
       const auto& route = config_.routes[i];
       std::string target = route.handler.empty() ? "cluster:" + route.cluster : "handler:" + route.handler;
-      text += "route_" + std::to_string(i) + ":match=" + describe_match(route) + ",target=" + target +
+      text += "route_" + std::to_string(i) + ":match=" + route.describe_match('|') + ",target=" + target +
               ",requests=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.requests_by_route[i]; })) +
               ",errors=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.errors_by_route[i]; })) +
               "\r\n";
