@@ -33,6 +33,7 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       session_(codec_->session()),
       request_(gateway.spot_request()),
       response_(gateway.spot_response()),
+      pins_(session_, *this),
       in_order_(codec_->answers_in_order()),
       histograms_(gateway.config().admin.latency_histograms),
       timing_(histograms_ || gateway.access_log() != nullptr),
@@ -131,7 +132,7 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     pump();
     return;
   }
-  if (tunnel_ != nullptr) {
+  if (pins_.tunnel() != nullptr) {
     forward_to_tunnel(std::string_view(buf->base, static_cast<size_t>(nread)));
     if (!closing_) update_reading();
     return;
@@ -156,7 +157,7 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
 bool Connection::may_decode() const {
   const auto& config = listener_.config();
   // After QUIT or a framing error nothing more is read as a request, as Redis does.
-  return !broken_ && !closing_ && !close_when_flushed_ && !input_ended_ && blocking_call_ == nullptr &&
+  return !broken_ && !closing_ && !close_when_flushed_ && !input_ended_ && !pins_.blocked() &&
          pending_.size() < config.max_pipeline &&
          output_.size() < config.output_high_water;
 }
@@ -165,21 +166,22 @@ void Connection::forward_to_tunnel(std::string_view bytes) {
   // Redis closes a client whose unread input passes its query buffer limit; here the bound is
   // the listener's output_limit on what its own connection has not taken yet.
   const auto& config = listener_.config();
-  if (tunnel_->unsent() + bytes.size() > config.output_limit) {
+  backends::Pin* tunnel = pins_.tunnel();
+  if (tunnel->unsent() + bytes.size() > config.output_limit) {
     ++gateway_.stats().connections_output_overflow;
     LOG_WARN("listener %s: closing a client whose stream its upstream does not take (%zu bytes unsent, output_limit %zu)",
-             config.name.c_str(), tunnel_->unsent(), config.output_limit);
+             config.name.c_str(), tunnel->unsent(), config.output_limit);
     close();
     return;
   }
-  tunnel_->send_raw(bytes);
+  tunnel->send_raw(bytes);
 }
 
 size_t Connection::decode_frames(std::string_view input) {
   // What the codec has to say on its own goes before the answers to this read (a preface).
   codec_->take_output(output_);
   size_t consumed = 0;
-  while (consumed < input.size() && tunnel_ == nullptr && may_decode()) {
+  while (consumed < input.size() && pins_.tunnel() == nullptr && may_decode()) {
     request_.clear();
     response_.clear();
     codec::DecodeResult result = codec_->decode(input.substr(consumed), request_, response_);
@@ -220,7 +222,7 @@ size_t Connection::decode_frames(std::string_view input) {
         return input.size();
     }
   }
-  if (tunnel_ != nullptr && consumed < input.size() && !closing_) {
+  if (pins_.tunnel() != nullptr && consumed < input.size() && !closing_) {
     forward_to_tunnel(input.substr(consumed));
     return input.size();
   }
@@ -290,12 +292,16 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
     call->upstream.passthrough = !forward.empty();
     call->upstream.wire.assign(forward);
   }
-  if (!attach_pin(cluster, call)) return;
+  if (pins_.attach(cluster, call, pending_) != ClientPins::Verdict::kSend) {
+    answer(call->request, call->response);
+    free_call(call);
+    return;
+  }
   pending_.push_back(call);
   cluster.submit(call);
   if (call->done) {
     // Refused at once (OVERLOADED, UNAVAILABLE): answered like any finished call.
-    if (call == blocking_call_) blocking_call_ = nullptr;
+    pins_.on_call_done(call, pending_);
     pending_.remove(call);
     if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
     if (call->route_index != PendingCall::kNoRoute) {
@@ -305,67 +311,6 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
     answer(call->request, call->response);
     free_call(call);
   }
-}
-
-backends::Pin* Connection::pin_for(const backends::Cluster* cluster) const {
-  for (const auto& pin : pins_)
-    if (&pin->cluster() == cluster) return pin.get();
-  return nullptr;
-}
-
-bool Connection::attach_pin(backends::Cluster& cluster, PendingCall* call) {
-  backends::Pin* pin = pin_for(&cluster);
-  codec::Pinning pinning = call->upstream.passthrough && session_ != nullptr ? session_->pinning(call->request)
-                                                                              : codec::Pinning::kNone;
-  call->upstream.starts_stream = pinning == codec::Pinning::kStream;
-  auto answer_here = [&] {
-    call->response.id = call->request.id;
-    call->upstream.passthrough = false;
-    answer(call->request, call->response);
-    free_call(call);
-    return false;
-  };
-  if (pin == nullptr && pinning == codec::Pinning::kLocalUnlessPinned) {
-    if (session_->answer_locally(call->request, call->response)) return answer_here();
-    // The codec asks a shared connection instead, and finishes the answer (complete()).
-    call->upstream.passthrough = false;
-    call->upstream.wire.clear();
-    return true;
-  }
-  if (pin == nullptr && pinning != codec::Pinning::kNone) {
-    // Requests sent before this one on shared connections must be answered first.
-    bool earlier = std::any_of(pending_.begin(), pending_.end(), [&](const PendingCall* other) {
-      return !other->done && other->upstream.cluster == &cluster && other->upstream.pin == nullptr;
-    });
-    ErrorCode code = ErrorCode::kNone;
-    std::string error;
-    auto opened = cluster.open_pin(call->request, *this, earlier, session_->session_preamble(), code, error);
-    if (!opened) {
-      call->response.set_error(code, std::move(error));
-      return answer_here();
-    }
-    pin = opened.get();
-    pins_.push_back(std::move(opened));
-    session_->on_own_connection();
-  }
-  call->upstream.pin = pin;
-  // Redis reads nothing more from a client it holds in a blocking command.
-  if (pinning == codec::Pinning::kBlocking) blocking_call_ = call;
-  // Its answers will no longer be one per request, so the gateway can no longer tell where one
-  // ends: it steps aside, and everything the client sends from here on goes to its own
-  // connection unread, as everything from there comes back (a stream both ways).
-  if (call->upstream.starts_stream) tunnel_ = pin;
-  return true;
-}
-
-void Connection::release_pin_barrier(const PendingCall* call) {
-  backends::Pin* pin = pin_for(call->upstream.cluster);
-  if (pin == nullptr || !pin->waiting_for_earlier() || call->upstream.pin != nullptr) return;
-  bool earlier = std::any_of(pending_.begin(), pending_.end(), [&](const PendingCall* other) {
-    return other != call && !other->done && other->upstream.cluster == call->upstream.cluster &&
-           other->upstream.pin == nullptr;
-  });
-  if (!earlier) pin->release_barrier();
 }
 
 void Connection::on_push(std::string_view frame, const backends::Pin* from) {
@@ -428,8 +373,7 @@ void Connection::answer(const Request& request, Response& response) {
 }
 
 void Connection::on_call_done(PendingCall* call) {
-  if (call == blocking_call_) blocking_call_ = nullptr;  // pump() decodes what waited behind it
-  if (call->upstream.cluster != nullptr && !pins_.empty()) release_pin_barrier(call);
+  pins_.on_call_done(call, pending_);  // pump() decodes what waited behind a blocking call
   if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
   if (call->route_index != PendingCall::kNoRoute) gateway_.stats().count_route(call->route_index, call->response.is_error());
   if (histograms_) record_call_latency(call);
@@ -582,8 +526,8 @@ void Connection::update_reading() {
   // to a bound.
   // Streaming, the client's bytes go on as they come, bounded by forward_to_tunnel.
   const bool room = pending_.size() < config.max_pipeline && unsent() < config.output_high_water &&
-                    (blocking_call_ == nullptr || input_.size() < kBlockedInputBytes);
-  const bool want = !read_eof_ && (close_when_flushed_ || input_ended_ || tunnel_ != nullptr || room);
+                    (!pins_.blocked() || input_.size() < kBlockedInputBytes);
+  const bool want = !read_eof_ && (close_when_flushed_ || input_ended_ || pins_.tunnel() != nullptr || room);
   if (want && !reading_) {
     reading_ = uv_read_start(stream(), &Connection::on_alloc, &Connection::on_read) == 0;
   } else if (!want && reading_) {
@@ -625,13 +569,10 @@ void Connection::drain() {
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
-  blocking_call_ = nullptr;
-  tunnel_ = nullptr;
   gateway_.cancel_deferred_pump(this);
   pending_.drain(abandon_call);
-  // A pinned connection is closed, never handed on. The pins themselves go in on_close: this may
-  // run inside one of their own callbacks (a push the client cannot take).
-  for (auto& pin : pins_) pin->close();
+  // A pinned connection is closed, never handed on; the pins are freed with this, in on_close.
+  pins_.close();
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_close);
 }
 

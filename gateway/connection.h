@@ -13,6 +13,7 @@
 #include "codecs/codec.h"
 #include "core/byte_buffer.h"
 #include "core/pending_call.h"
+#include "gateway/client_pins.h"
 #include "gateway/login_gate.h"
 #include "gateway/pending_queue.h"
 #include "gateway/router.h"
@@ -72,18 +73,12 @@ class Connection final : public CallOwner {
   void handle_read(ssize_t nread, const uv_buf_t* buf);
   // Decodes and dispatches whole frames from `input`; returns the bytes consumed.
   size_t decode_frames(std::string_view input);
-  // Streaming: `bytes` from the client go to tunnel_ as they are, or the client is closed when
+  // Streaming: `bytes` from the client go to pins_.tunnel() as they are, or the client is closed when
   // they would pass output_limit.
   void forward_to_tunnel(std::string_view bytes);
   bool may_decode() const;
   void dispatch(std::string_view frame);
   void call_cluster(const RouteTarget& target, std::string_view frame);
-  // The client's own connection to `cluster`, opening one when `call` needs it; false when the
-  // call was answered instead (no endpoint, or max_pinned reached).
-  bool attach_pin(backends::Cluster& cluster, PendingCall* call);
-  backends::Pin* pin_for(const backends::Cluster* cluster) const;
-  // `call` to a cluster is answered: a pin waiting for the client's earlier calls may go.
-  void release_pin_barrier(const PendingCall* call);
   // An answer made on the spot, to `request`.
   void answer(const Request& request, Response& response);
   void note_login_failure();
@@ -127,9 +122,7 @@ class Connection final : public CallOwner {
   };
   std::unique_ptr<Write> write_;  // set while a write is in flight
   PendingQueue pending_;  // in request order
-  std::vector<std::unique_ptr<backends::Pin>> pins_;  // at most one per cluster
-  const PendingCall* blocking_call_ = nullptr;  // a blocking call on a pin: later input waits
-  backends::Pin* tunnel_ = nullptr;  // the pin the client's bytes go to unread, once it streams
+  ClientPins pins_;  // the client's own upstream connections, and what they hold back
 
   uint64_t read_ns_ = 0;       // when the last read arrived
   uint64_t frame_bytes_ = 0;   // the size of the frame being handled
