@@ -78,8 +78,8 @@ struct AdminServer::Connection {
 AdminServer::AdminServer(Handler handler, AdminServerOptions options)
     : handler_(std::move(handler)),
       options_(options),
-      busy_response_(serialize(plain(503, "too many admin connections (at most " +
-                                              std::to_string(options.max_connections) + ")"))) {}
+      busy_response_(serialize(
+          plain(503, "too many admin connections (at most " + std::to_string(options.max_connections) + ")"))) {}
 
 AdminServer::~AdminServer() { close_descriptors(); }
 

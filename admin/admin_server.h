@@ -19,7 +19,7 @@
 namespace rpcgate::admin {
 
 struct AdminServerOptions {
-  size_t max_connections = 32;  // open at once; one more is answered 503 and closed
+  size_t max_connections = 32;                       // open at once; one more is answered 503 and closed
   std::chrono::milliseconds request_timeout{5000};   // from accept to the whole request; then closed
   std::chrono::milliseconds response_timeout{5000};  // from the answer being ready to all of it sent
   // After the answer, unread input is read and dropped this long (or until the client closes):

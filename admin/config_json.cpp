@@ -40,9 +40,15 @@ Json codec_settings(const std::string& name, const codec::CodecOptions& options,
 Json route_json(const conf::RouteConfig& route) {
   Json match;
   switch (route.kind) {
-    case conf::RouteConfig::MatchKind::kMethods: match = {{"methods", route.methods}}; break;
-    case conf::RouteConfig::MatchKind::kPrefix: match = {{"prefix", route.pattern}}; break;
-    case conf::RouteConfig::MatchKind::kGlob: match = {{"glob", route.pattern}}; break;
+    case conf::RouteConfig::MatchKind::kMethods:
+      match = {{"methods", route.methods}};
+      break;
+    case conf::RouteConfig::MatchKind::kPrefix:
+      match = {{"prefix", route.pattern}};
+      break;
+    case conf::RouteConfig::MatchKind::kGlob:
+      match = {{"glob", route.pattern}};
+      break;
   }
   Json out = {{"match", std::move(match)}, {"retries", route.retries}, {"idempotent", route.idempotent}};
   if (!route.handler.empty()) out["handler"] = route.handler;
@@ -67,9 +73,10 @@ Json cluster_json(const conf::ClusterConfig& cluster) {
               {"connect_timeout", duration(cluster.connect_timeout)},
               {"request_timeout", duration(cluster.request_timeout)},
               {"retries", cluster.retries},
-              {"outlier", {{"consecutive_failures", cluster.outlier.consecutive_failures},
-                           {"base_ejection", duration(cluster.outlier.base_ejection)},
-                           {"max_ejection", duration(cluster.outlier.max_ejection)}}}});
+              {"outlier",
+               {{"consecutive_failures", cluster.outlier.consecutive_failures},
+                {"base_ejection", duration(cluster.outlier.base_ejection)},
+                {"max_ejection", duration(cluster.outlier.max_ejection)}}}});
   if (!cluster.hash_key.empty()) out["hash_key"] = cluster.hash_key;
   const auto& check = cluster.health_check;
   if (!check.method.empty())
@@ -108,31 +115,33 @@ Json config_json(const conf::Config& config) {
   for (const auto& cluster : config.clusters) clusters.push_back(cluster_json(cluster));
   Json registrations = Json::array();
   for (const auto& registration : config.zookeeper.registrations)
-    registrations.push_back({{"path", registration.path},
-                             {"listener", registration.listener},
-                             {"advertise", registration.advertise}});
+    registrations.push_back(
+        {{"path", registration.path}, {"listener", registration.listener}, {"advertise", registration.advertise}});
   Json admin = {{"latency_histograms", config.admin.latency_histograms}};
   if (config.admin.address) admin["address"] = address(*config.admin.address);
   return {
       {"path", config.path},
-      {"process", {{"model", conf::to_string(config.process.model)},
-                   {"workers", config.process.workers},
-                   {"drain_timeout", duration(config.process.drain_timeout)},
-                   {"pid_file", config.process.pid_file}}},
+      {"process",
+       {{"model", conf::to_string(config.process.model)},
+        {"workers", config.process.workers},
+        {"drain_timeout", duration(config.process.drain_timeout)},
+        {"pid_file", config.process.pid_file}}},
       {"listeners", std::move(listeners)},
       {"admin", std::move(admin)},
       {"handlers", {{"enable", config.handlers.enabled}, {"pi_max_terms", config.handlers.pi_max_terms}}},
       {"routes", std::move(routes)},
       {"clusters", std::move(clusters)},
-      {"logging", {{"level", config.logging.level},
-                   {"file", config.logging.file},
-                   {"access_log", config.logging.access_log},
-                   {"access_log_file", config.logging.access_log_file},
-                   {"access_log_sample", config.logging.access_log_sample}}},
-      {"zookeeper", {{"servers", addresses(config.zookeeper.servers)},
-                     {"session_timeout", duration(config.zookeeper.session_timeout)},
-                     {"chroot", config.zookeeper.chroot},
-                     {"register", std::move(registrations)}}},
+      {"logging",
+       {{"level", config.logging.level},
+        {"file", config.logging.file},
+        {"access_log", config.logging.access_log},
+        {"access_log_file", config.logging.access_log_file},
+        {"access_log_sample", config.logging.access_log_sample}}},
+      {"zookeeper",
+       {{"servers", addresses(config.zookeeper.servers)},
+        {"session_timeout", duration(config.zookeeper.session_timeout)},
+        {"chroot", config.zookeeper.chroot},
+        {"register", std::move(registrations)}}},
   };
 }
 

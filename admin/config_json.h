@@ -3,8 +3,8 @@
 // expose to whoever may read metrics.
 #pragma once
 
-#include "core/message.h"
 #include "conf/config.h"
+#include "core/message.h"
 
 namespace rpcgate {
 

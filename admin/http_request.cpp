@@ -45,7 +45,7 @@ HttpRequestParser::Status HttpRequestParser::feed(std::string_view bytes) {
       chunk = std::min(chunk, limits_.max_head_bytes - head_bytes_);
     }
     size_t parsed = http_parser_execute(parser_.get(), &kSettings, bytes.data(), chunk);
-    if (status_ != Status::kNeedMore) break;  // the request completed (the parser is paused)
+    if (status_ != Status::kNeedMore) break;                     // the request completed (the parser is paused)
     if (error_status_ != 0) return fail(error_status_, error_);  // a bound a callback enforced
     if (auto code = HTTP_PARSER_ERRNO(parser_.get()); code != HPE_OK)
       return fail(400, std::string("malformed request: ") + http_errno_description(code));

@@ -28,8 +28,8 @@ struct HttpResponse {
 // Every bound is checked as the bytes arrive, before they are buffered: a Content-Length over
 // the body bound is refused when the headers end, not after 64 KiB have been read.
 struct HttpLimits {
-  size_t max_head_bytes = 8 * 1024;  // request line + headers, CRLFs included (else 431)
-  size_t max_url_bytes = 2 * 1024;   // the request target as sent, query included (else 414)
+  size_t max_head_bytes = 8 * 1024;   // request line + headers, CRLFs included (else 431)
+  size_t max_url_bytes = 2 * 1024;    // the request target as sent, query included (else 414)
   size_t max_body_bytes = 64 * 1024;  // after chunked decoding (else 413)
 };
 
@@ -68,10 +68,10 @@ class HttpRequestParser {
   HttpLimits limits_;
   std::unique_ptr<http_parser> parser_;
   Status status_ = Status::kNeedMore;
-  size_t head_bytes_ = 0;       // fed while the headers were not complete
+  size_t head_bytes_ = 0;  // fed while the headers were not complete
   bool headers_done_ = false;
-  std::string url_;             // the raw request target, split into path and query at the end
-  int error_status_ = 0;        // set by a callback that refuses, or by fail()
+  std::string url_;       // the raw request target, split into path and query at the end
+  int error_status_ = 0;  // set by a callback that refuses, or by fail()
   std::string error_;
   HttpRequest request_;
 };

@@ -81,7 +81,9 @@ class Writer {
 void process_metrics(Writer& out, const conf::Config& config, const StatsTable& table) {
   const MasterStats& master = table.master();
   out.family("rpcgate_build_info", "gauge", "Always 1; the labels say which build and process model run.");
-  out.sample("rpcgate_build_info", "version=\"" RPCGATE_VERSION "\",process_model=\"" + escape(conf::to_string(config.process.model)) + "\"", 1);
+  out.sample("rpcgate_build_info",
+             "version=\"" RPCGATE_VERSION "\",process_model=\"" + escape(conf::to_string(config.process.model)) + "\"",
+             1);
   uint64_t started = master.started_unix_ms.get();
   if (started == 0) started = table.slot(0).started_unix_ms.get();  // model single: no master
   out.family("rpcgate_start_time_seconds", "gauge", "When the gateway (its master) started, in Unix seconds.");
@@ -104,7 +106,8 @@ void process_metrics(Writer& out, const conf::Config& config, const StatsTable& 
     if (table.slot(i).pid.get() != 0)
       out.sample("rpcgate_worker_connections_active", "worker=\"" + std::to_string(i) + "\"",
                  table.slot(i).connections_active.get());
-  out.family("rpcgate_worker_requests_total", "counter", "Requests decoded, per worker (a slot keeps counting across respawns).");
+  out.family("rpcgate_worker_requests_total", "counter",
+             "Requests decoded, per worker (a slot keeps counting across respawns).");
   for (size_t i = 0; i < table.size(); ++i)
     if (table.slot(i).pid.get() != 0)
       out.sample("rpcgate_worker_requests_total", "worker=\"" + std::to_string(i) + "\"", table.slot(i).requests.get());
@@ -192,17 +195,25 @@ void upstream_metrics(Writer& out, const conf::Config& config, const StatsTable&
     Counter ClusterStats::*field;
   };
   static const Series kSeries[] = {
-      {"rpcgate_upstream_requests_total", "counter", "Calls submitted to the cluster, refused ones included.", &ClusterStats::requests},
-      {"rpcgate_upstream_answers_total", "counter", "Answers read from its upstreams (their error answers included).", &ClusterStats::answers},
+      {"rpcgate_upstream_requests_total", "counter", "Calls submitted to the cluster, refused ones included.",
+       &ClusterStats::requests},
+      {"rpcgate_upstream_answers_total", "counter", "Answers read from its upstreams (their error answers included).",
+       &ClusterStats::answers},
       {"rpcgate_upstream_retries_total", "counter", "Attempts sent again after a failure.", &ClusterStats::retries},
       {"rpcgate_upstream_timeouts_total", "counter", "Attempts with no answer in time.", &ClusterStats::timeouts},
       {"rpcgate_upstream_connects_total", "counter", "Upstream connections opened.", &ClusterStats::connects},
-      {"rpcgate_upstream_connect_failures_total", "counter", "Connects refused or timed out.", &ClusterStats::connect_failures},
-      {"rpcgate_upstream_ejections_total", "counter", "Endpoints ejected after consecutive failures.", &ClusterStats::ejections},
-      {"rpcgate_upstream_pins_total", "counter", "Clients given an upstream connection of their own.", &ClusterStats::pins},
-      {"rpcgate_upstream_replies_too_large_total", "counter", "Replies over the cluster's limits, passed over; their requests got TOO_LARGE.", &ClusterStats::replies_too_large},
+      {"rpcgate_upstream_connect_failures_total", "counter", "Connects refused or timed out.",
+       &ClusterStats::connect_failures},
+      {"rpcgate_upstream_ejections_total", "counter", "Endpoints ejected after consecutive failures.",
+       &ClusterStats::ejections},
+      {"rpcgate_upstream_pins_total", "counter", "Clients given an upstream connection of their own.",
+       &ClusterStats::pins},
+      {"rpcgate_upstream_replies_too_large_total", "counter",
+       "Replies over the cluster's limits, passed over; their requests got TOO_LARGE.",
+       &ClusterStats::replies_too_large},
       {"rpcgate_upstream_pending", "gauge", "Calls waiting or in flight now.", &ClusterStats::pending},
-      {"rpcgate_upstream_connections", "gauge", "Pool connections open now (the pool size).", &ClusterStats::connections},
+      {"rpcgate_upstream_connections", "gauge", "Pool connections open now (the pool size).",
+       &ClusterStats::connections},
       {"rpcgate_upstream_pinned_connections", "gauge", "Pinned connections open now.", &ClusterStats::pinned},
   };
   for (const Series& series : kSeries) {
@@ -228,7 +239,8 @@ void upstream_metrics(Writer& out, const conf::Config& config, const StatsTable&
       if (table.slot(w).pid.get() != 0)
         out.sample("rpcgate_upstream_endpoints_usable", labels(i) + ",worker=\"" + std::to_string(w) + "\"",
                    table.slot(w).clusters[i].endpoints_usable.get());
-  out.family("rpcgate_upstream_duration_seconds", "histogram", "From a call's read to its upstream answer, by cluster.");
+  out.family("rpcgate_upstream_duration_seconds", "histogram",
+             "From a call's read to its upstream answer, by cluster.");
   for (size_t i = 0; i < clusters; ++i)
     out.histogram("rpcgate_upstream_duration_seconds", labels(i),
                   [i](const Stats& s) -> const LatencyHistogram& { return s.clusters[i].latency; });
@@ -239,7 +251,8 @@ void zookeeper_metrics(Writer& out, const conf::Config& config, const StatsTable
   const MasterStats& master = table.master();
   out.family("rpcgate_zookeeper_connected", "gauge", "1 while the ZooKeeper session is connected.");
   out.sample("rpcgate_zookeeper_connected", "", master.zookeeper_state.get() == MasterStats::kConnected);
-  out.family("rpcgate_zookeeper_session_expiries_total", "counter", "ZooKeeper sessions that expired and were replaced.");
+  out.family("rpcgate_zookeeper_session_expiries_total", "counter",
+             "ZooKeeper sessions that expired and were replaced.");
   out.sample("rpcgate_zookeeper_session_expiries_total", "", master.zookeeper_expiries.get());
   out.family("rpcgate_zookeeper_endpoint_updates_total", "counter", "Endpoint set changes read from ZooKeeper.");
   out.sample("rpcgate_zookeeper_endpoint_updates_total", "", master.zookeeper_updates.get());

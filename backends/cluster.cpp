@@ -108,8 +108,8 @@ uint64_t Cluster::now_ms() const { return upstreams_.now_ms(); }
 void Cluster::prepare(PendingCall* call, const conf::RouteConfig* route) const {
   UpstreamState& state = call->upstream;
   state.cluster = const_cast<Cluster*>(this);
-  state.timeout_ms = static_cast<uint64_t>(
-      route != nullptr && route->timeout ? route->timeout->count() : config_.request_timeout.count());
+  state.timeout_ms = static_cast<uint64_t>(route != nullptr && route->timeout ? route->timeout->count()
+                                                                              : config_.request_timeout.count());
   if (uint64_t asked = client_timeout_ms(call->request); asked > 0 && asked < state.timeout_ms)
     state.timeout_ms = round_timeout_down(asked);
   state.retries_left = std::max(config_.retries, route != nullptr ? route->retries : 0);
@@ -136,8 +136,8 @@ void Cluster::submit(PendingCall* call) {
     return;
   }
   if (pending_ >= config_.max_pending) {
-    call->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " +
-                                                         std::to_string(pending_) + " requests pending (max_pending)");
+    call->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " + std::to_string(pending_) +
+                                                         " requests pending (max_pending)");
     call->done = true;
     return;
   }
@@ -187,8 +187,8 @@ std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner,
   }
   if (!endpoint->take_pin_slot()) {
     code = ErrorCode::kOverloaded;
-    error = "cluster " + config_.name + ": " + std::to_string(config_.max_pinned) + " clients already have a connection of their own to " +
-            endpoint->name() + " (max_pinned)";
+    error = "cluster " + config_.name + ": " + std::to_string(config_.max_pinned) +
+            " clients already have a connection of their own to " + endpoint->name() + " (max_pinned)";
     return nullptr;
   }
   return std::make_unique<Pin>(*this, *endpoint, owner, wait_for_earlier, std::move(preamble));
@@ -217,7 +217,8 @@ void Cluster::on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, co
     }
     --state.retries_left;
     ++stats_.retries;
-    LOG_DEBUG("cluster %s: retrying '%s' after: %s", config_.name.c_str(), call->request.method.c_str(), message.c_str());
+    LOG_DEBUG("cluster %s: retrying '%s' after: %s", config_.name.c_str(), call->request.method.c_str(),
+              message.c_str());
   }
   if (!place(call, failed)) fail(call, sent ? code : ErrorCode::kUnavailable, message);
 }

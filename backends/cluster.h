@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "backends/endpoint.h"
-#include "discovery/endpoint_spec.h"
 #include "backends/load_balancer.h"
 #include "backends/pin.h"
 #include "codecs/codec.h"
 #include "conf/config.h"
 #include "core/pending_call.h"
 #include "core/stats.h"
+#include "discovery/endpoint_spec.h"
 
 namespace rpcgate::backends {
 
@@ -23,8 +23,7 @@ class Upstreams;
 
 class Cluster {
  public:
-  Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const codec::CodecInfo& codec,
-          ClusterStats& stats);
+  Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const codec::CodecInfo& codec, ClusterStats& stats);
   ~Cluster();
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;

@@ -37,7 +37,8 @@ Endpoint::Lane* Endpoint::lane_of(const UpstreamConnection* connection) {
 UpstreamConnection* Endpoint::least_loaded() const {
   UpstreamConnection* best = nullptr;
   for (const Lane& lane : lanes_)
-    if (lane.queue.empty() && lane.connection->has_room() && (best == nullptr || lane.connection->load() < best->load()))
+    if (lane.queue.empty() && lane.connection->has_room() &&
+        (best == nullptr || lane.connection->load() < best->load()))
       best = lane.connection;
   return best;
 }
@@ -161,11 +162,14 @@ void Endpoint::revive() {
 
 void Endpoint::finish_retirement_when_idle() {
   if (!retired_ || closing_ || pending_ > 0 || pinned_ > 0) return;
-  uv_timer_start(&retry_timer_, [](uv_timer_t* timer) {
-    auto* self = static_cast<Endpoint*>(timer->data);
-    if (self->retired_ && !self->closing_ && self->pending_ == 0 && self->pinned_ == 0)
-      self->close_all("it left the cluster (discovery) and has nothing in flight");
-  }, 0, 0);
+  uv_timer_start(
+      &retry_timer_,
+      [](uv_timer_t* timer) {
+        auto* self = static_cast<Endpoint*>(timer->data);
+        if (self->retired_ && !self->closing_ && self->pending_ == 0 && self->pinned_ == 0)
+          self->close_all("it left the cluster (discovery) and has nothing in flight");
+      },
+      0, 0);
 }
 
 std::string Endpoint::health(uint64_t now_ms) const { return health_.state(now_ms, !lanes_.empty()); }
@@ -249,8 +253,9 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
     return;
   }
   if (health_.last_connect_timed_out()) {
-    uv_timer_start(&retry_timer_, [](uv_timer_t* timer) { static_cast<Endpoint*>(timer->data)->grow(); },
-                   health_.next_connect_ms() - now, 0);
+    uv_timer_start(
+        &retry_timer_, [](uv_timer_t* timer) { static_cast<Endpoint*>(timer->data)->grow(); },
+        health_.next_connect_ms() - now, 0);
     return;
   }
   // Nothing open and in connect backoff: the waiting calls were never sent, so another endpoint

@@ -27,8 +27,8 @@ void HealthChecker::check_all() {
   for (auto& endpoint : cluster_.endpoints()) {
     Endpoint* target = endpoint.get();
     // A check still running from the last round: its own timeout will report it.
-    bool running = std::any_of(in_flight_.begin(), in_flight_.end(),
-                               [&](const Check& check) { return check.endpoint == target; });
+    bool running =
+        std::any_of(in_flight_.begin(), in_flight_.end(), [&](const Check& check) { return check.endpoint == target; });
     if (running) continue;
     PendingCall* call = new_call(this);
     call->request.method = check.method;
@@ -40,8 +40,8 @@ void HealthChecker::check_all() {
 }
 
 void HealthChecker::on_call_done(PendingCall* call) {
-  auto found = std::find_if(in_flight_.begin(), in_flight_.end(),
-                            [&](const Check& check) { return check.call == call; });
+  auto found =
+      std::find_if(in_flight_.begin(), in_flight_.end(), [&](const Check& check) { return check.call == call; });
   if (found != in_flight_.end()) {
     found->endpoint->record_check(!call->response.is_error(), call->response.message);
     in_flight_.erase(found);

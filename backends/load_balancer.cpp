@@ -245,9 +245,8 @@ class ConsistentHash final : public LoadBalancer {
       case Json::value_t::number_integer:
       case Json::value_t::number_unsigned: {
         char text[24];
-        const auto result = value.is_number_unsigned()
-                                ? std::to_chars(text, text + sizeof text, value.get<uint64_t>())
-                                : std::to_chars(text, text + sizeof text, value.get<int64_t>());
+        const auto result = value.is_number_unsigned() ? std::to_chars(text, text + sizeof text, value.get<uint64_t>())
+                                                       : std::to_chars(text, text + sizeof text, value.get<int64_t>());
         return hash_bytes(text, static_cast<size_t>(result.ptr - text));
       }
       case Json::value_t::null:
@@ -257,8 +256,8 @@ class ConsistentHash final : public LoadBalancer {
     }
   }
 
-  bool whole_params_ = false;  // false: the first argument
-  std::vector<Step> path_;     // steps below params; empty means params itself
+  bool whole_params_ = false;                        // false: the first argument
+  std::vector<Step> path_;                           // steps below params; empty means params itself
   std::vector<std::pair<uint64_t, uint32_t>> ring_;  // (point hash, endpoint index), sorted
 };
 

@@ -10,7 +10,8 @@
 
 namespace rpcgate::backends {
 
-Pin::Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool wait_for_earlier, std::vector<std::string> preamble)
+Pin::Pin(Cluster& cluster, Endpoint& endpoint, CallOwner& owner, bool wait_for_earlier,
+         std::vector<std::string> preamble)
     : cluster_(cluster),
       endpoint_(endpoint),
       owner_(owner),

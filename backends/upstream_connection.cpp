@@ -1,10 +1,10 @@
 #include "backends/upstream_connection.h"
 
-#include <algorithm>
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <algorithm>
 
 #include "backends/cluster.h"
 #include "backends/endpoint.h"
@@ -133,7 +133,8 @@ void UpstreamConnection::set_timeout_meta(PendingCall* call) {
 
 void UpstreamConnection::orphan(PendingCall* call, bool timed_out) {
   if (streaming_) {
-    written_unmatched_.erase(std::remove(written_unmatched_.begin(), written_unmatched_.end(), call), written_unmatched_.end());
+    written_unmatched_.erase(std::remove(written_unmatched_.begin(), written_unmatched_.end(), call),
+                             written_unmatched_.end());
     call->upstream.connection = nullptr;
     return;
   }
@@ -146,8 +147,7 @@ void UpstreamConnection::orphan(PendingCall* call, bool timed_out) {
 void UpstreamConnection::close_if_only_orphans() {
   // Every request here timed out and nobody waits for any reply: the upstream is stalled, or far
   // too slow. A fresh connection is cheaper than waiting for the late replies.
-  if (state_ == State::kConnected && in_flight_.size() > 0 && in_flight_.live() == 0)
-    close(std::string(kAllTimedOut));
+  if (state_ == State::kConnected && in_flight_.size() > 0 && in_flight_.live() == 0) close(std::string(kAllTimedOut));
 }
 
 void UpstreamConnection::flush() {

@@ -114,7 +114,7 @@ class UpstreamConnection {
   bool by_id_;
   State state_ = State::kConnecting;
   int open_handles_ = 2;
-  int connect_error_ = 0;  // a connect that failed at once, reported by the timer
+  int connect_error_ = 0;    // a connect that failed at once, reported by the timer
   bool lost_calls_ = false;  // requests waiting for an answer went down with it
   bool received_any_ = false;
   bool wrote_any_ = false;
@@ -126,8 +126,8 @@ class UpstreamConnection {
   std::string output_;          // requests not yet handed to the kernel
   std::string writing_;         // handed to uv_write, released by on_write
   bool write_in_flight_ = false;
-  bool discarding_ = false;     // passing over the rest of an oversized reply
-  Response scratch_;            // replies to orphans, and errors of skipped replies
+  bool discarding_ = false;  // passing over the rest of an oversized reply
+  Response scratch_;         // replies to orphans, and errors of skipped replies
 };
 
 }  // namespace rpcgate::backends

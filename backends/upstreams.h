@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "backends/cluster.h"
-#include "core/deadline_queue.h"
 #include "backends/upstream_connection.h"
 #include "conf/config.h"
-#include "discovery/nodes.h"
 #include "core/before_poll.h"
+#include "core/deadline_queue.h"
 #include "core/stats.h"
+#include "discovery/nodes.h"
 
 namespace rpcgate::backends {
 

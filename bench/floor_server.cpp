@@ -27,9 +27,9 @@ namespace {
 
 using namespace std::string_view_literals;
 
-constexpr size_t kReadBytes = 64u << 10;          // a RESP frame must fit; JSON bodies stream past
-constexpr uint32_t kMaxJsonFrame = 16u << 20;      // rpcgate's default max_frame_bytes
-constexpr int64_t kMaxElements = 1024;             // of a RESP multibulk (PING has one)
+constexpr size_t kReadBytes = 64u << 10;       // a RESP frame must fit; JSON bodies stream past
+constexpr uint32_t kMaxJsonFrame = 16u << 20;  // rpcgate's default max_frame_bytes
+constexpr int64_t kMaxElements = 1024;         // of a RESP multibulk (PING has one)
 constexpr int kMaxEvents = 256;
 constexpr std::string_view kPong = "+PONG\r\n";
 constexpr std::string_view kNotPing = "-ERR the floor server answers PING only\r\n";
@@ -93,7 +93,8 @@ Cut cut_resp(std::string_view in, size_t& pos, bool& ping) {
 
 class FloorServer {
  public:
-  FloorServer(Codec codec, int listen_fd, int signal_fd) : codec_(codec), listen_fd_(listen_fd), signal_fd_(signal_fd) {}
+  FloorServer(Codec codec, int listen_fd, int signal_fd)
+      : codec_(codec), listen_fd_(listen_fd), signal_fd_(signal_fd) {}
 
   int serve() {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -117,8 +118,10 @@ class FloorServer {
         }
         if (static_cast<size_t>(fd) >= connections_.size() || !connections_[fd]) continue;
         Connection& c = *connections_[fd];
-        if (events[i].events & EPOLLOUT) on_writable(c);
-        else on_readable(c);
+        if (events[i].events & EPOLLOUT)
+          on_writable(c);
+        else
+          on_readable(c);
       }
     }
   }
@@ -204,7 +207,8 @@ class FloorServer {
       }
       if (in.size() - pos < 4) return pos;
       uint32_t length = 0;
-      for (size_t i = 0; i < 4; ++i) length |= static_cast<uint32_t>(static_cast<unsigned char>(in[pos + i])) << (8 * i);
+      for (size_t i = 0; i < 4; ++i)
+        length |= static_cast<uint32_t>(static_cast<unsigned char>(in[pos + i])) << (8 * i);
       if (length > kMaxJsonFrame) return std::string_view::npos;
       pos += 4;
       c.in_json_body = true;
@@ -245,7 +249,8 @@ class FloorServer {
   char buffer_[kReadBytes];
 };
 
-constexpr std::string_view kUsage = R"(rpcgate-floor: the least a server can do for PING, a floor to measure rpcgate against.
+constexpr std::string_view kUsage =
+    R"(rpcgate-floor: the least a server can do for PING, a floor to measure rpcgate against.
 
 usage: rpcgate-floor [--port P] [--codec resp|json]
 

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -18,21 +18,21 @@
 namespace rpcgate::codec {
 
 enum class DecodeStatus : uint8_t {
-  kNeedMore,  // no whole frame yet; nothing consumed
-  kRequest,   // `request` holds a decoded request; `reply.close_after` set means none follows it
-              // (RESP QUIT forwarded to a client's own connection): the connection closes once
-              // it is answered
-  kAnswered,  // the codec answered the frame itself into `reply` (a connection-level command such as
-              // RESP HELLO, or a request-level error such as invalid JSON); the connection stays usable
-  kBroken,    // framing error: the stream cannot be resynchronised. `reply` holds the one error to
-              // send; the caller stops reading and closes once it is written
-  kHangUp,    // the peer is not a client of this protocol (HTTP on the RESP port): close at once,
-              // with no reply, dropping the answers still owed, as Redis does
-  kConsumed,  // server side: `consumed` bytes made no request and want no answer (a multiplexed
-              // protocol's control frames: settings, flow control); the caller decodes on
-  kOversized, // client side, skip() only: a well-formed reply larger than the limits. `reply`
-              // holds the error for its request; the caller passes the rest of the reply to
-              // discard(), and the connection stays usable
+  kNeedMore,   // no whole frame yet; nothing consumed
+  kRequest,    // `request` holds a decoded request; `reply.close_after` set means none follows it
+               // (RESP QUIT forwarded to a client's own connection): the connection closes once
+               // it is answered
+  kAnswered,   // the codec answered the frame itself into `reply` (a connection-level command such as
+               // RESP HELLO, or a request-level error such as invalid JSON); the connection stays usable
+  kBroken,     // framing error: the stream cannot be resynchronised. `reply` holds the one error to
+               // send; the caller stops reading and closes once it is written
+  kHangUp,     // the peer is not a client of this protocol (HTTP on the RESP port): close at once,
+               // with no reply, dropping the answers still owed, as Redis does
+  kConsumed,   // server side: `consumed` bytes made no request and want no answer (a multiplexed
+               // protocol's control frames: settings, flow control); the caller decodes on
+  kOversized,  // client side, skip() only: a well-formed reply larger than the limits. `reply`
+               // holds the error for its request; the caller passes the rest of the reply to
+               // discard(), and the connection stays usable
 };
 
 struct DecodeResult {
@@ -78,10 +78,10 @@ class ServerCodec {
   virtual UpstreamSession* session() { return nullptr; }
 
   // Bytes the codec must send that answer no request, appended to `out` before the answers of
-  // each read and before every write: a multiplexed protocol's own frames (HTTP/2 settings and ping acknowledgements, flow-control
-  // updates). With kConsumed for the frames that make no request, and answers_in_order() false
-  // with the stream in Request::id, this is the room a multiplexed session needs: 0..n requests
-  // per read, answered out of order, and writes of its own. Most codecs have none.
+  // each read and before every write: a multiplexed protocol's own frames (HTTP/2 settings and ping acknowledgements,
+  // flow-control updates). With kConsumed for the frames that make no request, and answers_in_order() false with the
+  // stream in Request::id, this is the room a multiplexed session needs: 0..n requests per read, answered out of order,
+  // and writes of its own. Most codecs have none.
   virtual void take_output(std::string& out) { (void)out; }
 };
 

@@ -17,11 +17,11 @@ namespace rpcgate::codec {
 // Bounds on what one peer may make us hold. Checked the moment a header announces a size, never
 // after buffering it. Defaults follow docs/protocols.md.
 struct Limits {
-  size_t max_frame_bytes = 16u << 20;      // JSON/protobuf frame body; RESP bulk string length
-  size_t max_request_bytes = 64u << 20;    // RESP: one whole command (all its bulks) not yet complete
-  size_t max_elements = 1u << 20;          // RESP array elements
-  size_t max_depth = 64;                   // JSON nesting, RESP array nesting, protobuf Value recursion
-  size_t max_inline_bytes = 64u << 10;     // RESP inline command line
+  size_t max_frame_bytes = 16u << 20;    // JSON/protobuf frame body; RESP bulk string length
+  size_t max_request_bytes = 64u << 20;  // RESP: one whole command (all its bulks) not yet complete
+  size_t max_elements = 1u << 20;        // RESP array elements
+  size_t max_depth = 64;                 // JSON nesting, RESP array nesting, protobuf Value recursion
+  size_t max_inline_bytes = 64u << 10;   // RESP inline command line
 };
 
 enum class ByteOrder : uint8_t { kLittle, kBig };

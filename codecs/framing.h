@@ -57,8 +57,7 @@ inline FrameCut cut_frame(std::string_view input, ByteOrder order, size_t max_bo
 
 // The message of the TOO_LARGE error both codecs answer an oversized prefix with.
 inline std::string too_large_message(size_t length, size_t limit) {
-  return "frame of " + std::to_string(length) + " bytes exceeds the limit of " +
-         std::to_string(limit) + " bytes";
+  return "frame of " + std::to_string(length) + " bytes exceeds the limit of " + std::to_string(limit) + " bytes";
 }
 
 // Reserves the prefix of a frame at the end of `out`; returns where the frame starts. The body is

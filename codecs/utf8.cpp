@@ -47,9 +47,7 @@ size_t decode_utf8(std::string_view text, uint32_t& code_point) {
     if ((p[i] & 0xc0) != 0x80) return 0;
     code_point = code_point << 6 | (p[i] & 0x3f);
   }
-  if (code_point < minimum || code_point > 0x10ffff ||
-      (code_point >= 0xd800 && code_point <= 0xdfff))
-    return 0;
+  if (code_point < minimum || code_point > 0x10ffff || (code_point >= 0xd800 && code_point <= 0xdfff)) return 0;
   return length;
 }
 

@@ -44,10 +44,18 @@ void read_codec_option(MapReader& map, const codec::CodecOption& option, codec::
       value.number = size;
       break;
     }
-    case Kind::kInteger: valid = map.read_integer(option.key, value.number, option.min, option.max); break;
-    case Kind::kChoice: valid = map.read_choice(option.key, value.text, option.choices); break;
-    case Kind::kBool: valid = map.read_bool(option.key, value.flag); break;
-    case Kind::kString: valid = map.read_string(option.key, value.text); break;
+    case Kind::kInteger:
+      valid = map.read_integer(option.key, value.number, option.min, option.max);
+      break;
+    case Kind::kChoice:
+      valid = map.read_choice(option.key, value.text, option.choices);
+      break;
+    case Kind::kBool:
+      valid = map.read_bool(option.key, value.flag);
+      break;
+    case Kind::kString:
+      valid = map.read_string(option.key, value.text);
+      break;
   }
   if (!valid) return;
   if (option.apply != nullptr) {
@@ -57,10 +65,16 @@ void read_codec_option(MapReader& map, const codec::CodecOption& option, codec::
   Json& slot = options.extra[std::string(option.key)];
   switch (option.kind) {
     case Kind::kSize:
-    case Kind::kInteger: slot = value.number; break;
-    case Kind::kBool: slot = value.flag; break;
+    case Kind::kInteger:
+      slot = value.number;
+      break;
+    case Kind::kBool:
+      slot = value.flag;
+      break;
     case Kind::kChoice:
-    case Kind::kString: slot = value.text; break;
+    case Kind::kString:
+      slot = value.text;
+      break;
   }
 }
 

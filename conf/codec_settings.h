@@ -18,7 +18,6 @@ std::vector<std::string_view> section_keys(std::span<const std::string_view> own
 
 // `codec` and the limits every codec shares, then the options the codec declares. An option that
 // belongs to another codec is an error rather than silently ignored.
-void read_codec_settings(MapReader& map, std::string_view owner, std::string& codec_name,
-                         codec::CodecOptions& options);
+void read_codec_settings(MapReader& map, std::string_view owner, std::string& codec_name, codec::CodecOptions& options);
 
 }  // namespace rpcgate::conf

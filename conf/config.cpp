@@ -20,9 +20,12 @@ std::string Address::to_string() const {
 
 std::string RouteConfig::describe_match(char separator) const {
   switch (kind) {
-    case MatchKind::kPrefix: return "prefix:" + pattern;
-    case MatchKind::kGlob: return "glob:" + pattern;
-    case MatchKind::kMethods: break;
+    case MatchKind::kPrefix:
+      return "prefix:" + pattern;
+    case MatchKind::kGlob:
+      return "glob:" + pattern;
+    case MatchKind::kMethods:
+      break;
   }
   std::string list;
   for (const auto& method : methods) {
@@ -32,9 +35,7 @@ std::string RouteConfig::describe_match(char separator) const {
   return "methods:" + list;
 }
 
-std::string to_string(ProcessModel model) {
-  return std::string(kProcessModelNames[static_cast<size_t>(model)]);
-}
+std::string to_string(ProcessModel model) { return std::string(kProcessModelNames[static_cast<size_t>(model)]); }
 
 std::optional<ProcessModel> parse_process_model(std::string_view name) {
   auto found = std::find(std::begin(kProcessModelNames), std::end(kProcessModelNames), name);

@@ -44,14 +44,14 @@ struct AuthConfig {
 struct ListenerConfig {
   std::string name;
   Address address;
-  std::string codec;                // a name in the codec registry
+  std::string codec;  // a name in the codec registry
   codec::CodecOptions codec_options;
-  size_t max_connections = 10000;   // beyond it a new connection gets an error frame and is closed
+  size_t max_connections = 10000;                     // beyond it a new connection gets an error frame and is closed
   Duration idle_timeout = std::chrono::seconds(300);  // 0 = never
-  size_t max_pipeline = 1024;       // requests in flight per connection before reading pauses
-  size_t output_high_water = 1u << 20;   // unsent bytes at which reading pauses
-  size_t output_limit = 64u << 20;       // unsent bytes at which the client is disconnected
-  std::optional<AuthConfig> auth;        // unset = no login required
+  size_t max_pipeline = 1024;                         // requests in flight per connection before reading pauses
+  size_t output_high_water = 1u << 20;                // unsent bytes at which reading pauses
+  size_t output_limit = 64u << 20;                    // unsent bytes at which the client is disconnected
+  std::optional<AuthConfig> auth;                     // unset = no login required
   Origin origin;
 };
 
@@ -62,7 +62,7 @@ struct RouteConfig {
   std::string pattern;               // kPrefix / kGlob
   std::string handler;               // exactly one of handler and cluster is set
   std::string cluster;
-  std::string rename;                // forward under this method name; empty = unchanged
+  std::string rename;  // forward under this method name; empty = unchanged
   std::optional<Duration> timeout;
   int retries = 0;
   bool idempotent = false;
@@ -90,15 +90,15 @@ struct ClusterConfig {
   std::string name;
   std::string codec;
   codec::CodecOptions codec_options;
-  std::vector<Address> endpoints;   // static list, or
-  std::string zookeeper_path;       // discovery: {zookeeper: {path: ...}}
-  std::string zookeeper_prefix;     // discovery: only children whose name starts with it
+  std::vector<Address> endpoints;             // static list, or
+  std::string zookeeper_path;                 // discovery: {zookeeper: {path: ...}}
+  std::string zookeeper_prefix;               // discovery: only children whose name starts with it
   std::string load_balancer = "round_robin";  // round_robin | random | least_pending | consistent_hash
-  std::string hash_key;             // consistent_hash: a param path such as params.id
-  size_t max_connections = 1;       // per endpoint per worker
+  std::string hash_key;                       // consistent_hash: a param path such as params.id
+  size_t max_connections = 1;                 // per endpoint per worker
   size_t pipeline_depth = 32;
-  size_t max_pending = 10000;       // beyond it requests get OVERLOADED
-  size_t max_pinned = 1000;         // per endpoint per worker: clients with a connection of their own
+  size_t max_pending = 10000;  // beyond it requests get OVERLOADED
+  size_t max_pinned = 1000;    // per endpoint per worker: clients with a connection of their own
 
   Duration connect_timeout = std::chrono::milliseconds(200);
   Duration request_timeout = std::chrono::seconds(1);
@@ -114,7 +114,8 @@ struct ClusterConfig {
 enum class ProcessModel { kPrefork, kReuseport, kFdpass, kThreads, kFork, kSingle };
 
 // The spellings `process.model` accepts, in the order of ProcessModel.
-inline constexpr std::string_view kProcessModelNames[] = {"prefork", "reuseport", "fdpass", "threads", "fork", "single"};
+inline constexpr std::string_view kProcessModelNames[] = {"prefork", "reuseport", "fdpass",
+                                                          "threads", "fork",      "single"};
 
 // The spelling, for logs, metrics labels and the effective configuration.
 std::string to_string(ProcessModel model);
@@ -123,7 +124,7 @@ std::optional<ProcessModel> parse_process_model(std::string_view name);
 
 struct ProcessConfig {
   ProcessModel model = ProcessModel::kPrefork;
-  unsigned workers = 0;          // 0 = auto (one per CPU)
+  unsigned workers = 0;  // 0 = auto (one per CPU)
   Duration drain_timeout = std::chrono::seconds(10);
   std::string pid_file;
   // fork: connections served at once, one child process each; the next ones wait in the backlog.
@@ -146,7 +147,7 @@ struct LoggingConfig {
   std::string level = "info";  // debug | info | warn | error
   std::string file;            // empty = stderr
   bool access_log = false;
-  std::string access_log_file;  // JSON lines, one per logged request; SIGUSR1 reopens it
+  std::string access_log_file;     // JSON lines, one per logged request; SIGUSR1 reopens it
   uint64_t access_log_sample = 1;  // log one request in this many
 };
 
@@ -159,15 +160,15 @@ struct RegistrationConfig {
 };
 
 struct ZookeeperConfig {
-  std::vector<Address> servers;   // empty = no ZooKeeper
+  std::vector<Address> servers;  // empty = no ZooKeeper
   Duration session_timeout = std::chrono::seconds(10);
-  std::string chroot;             // every path is below it; empty = the root
+  std::string chroot;                             // every path is below it; empty = the root
   std::vector<RegistrationConfig> registrations;  // `register:`
   Origin origin;
 };
 
 struct HandlersConfig {
-  std::vector<std::string> enabled;  // built-in and registered handlers to serve
+  std::vector<std::string> enabled;     // built-in and registered handlers to serve
   uint64_t pi_max_terms = 100'000'000;  // pi: a larger n is BAD_REQUEST
 };
 

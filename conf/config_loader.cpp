@@ -27,8 +27,7 @@ std::string join_lines(const std::vector<std::string>& messages) {
     if (i > 0) out += '\n';
     out += messages[i];
   }
-  if (messages.size() > shown)
-    out += "\n... and " + std::to_string(messages.size() - shown) + " more problems";
+  if (messages.size() > shown) out += "\n... and " + std::to_string(messages.size() - shown) + " more problems";
   return out;
 }
 
@@ -46,12 +45,10 @@ void check_listeners_and_admin(ReadContext& ctx, const MapReader& top, Config& c
   }
   if (!config.admin.address) return;
   for (const auto& listener : config.listeners) {
-    if (listener.address.port == 0 || !addresses_overlap(*config.admin.address, listener.address))
-      continue;
+    if (listener.address.port == 0 || !addresses_overlap(*config.admin.address, listener.address)) continue;
     ctx.error(ctx.line_of("admin.address"), "admin.address",
-              config.admin.address->to_string() + " overlaps the address of listener " +
-                  in_quotes(listener.name) + " (line " + std::to_string(listener.origin.line) +
-                  "): both cannot be bound");
+              config.admin.address->to_string() + " overlaps the address of listener " + in_quotes(listener.name) +
+                  " (line " + std::to_string(listener.origin.line) + "): both cannot be bound");
   }
 }
 
@@ -61,21 +58,17 @@ void check_cluster_references(ReadContext& ctx, Config& config) {
     if (!cluster.name.empty()) names.push_back(cluster.name);
   for (size_t i = 0; i < config.routes.size(); ++i) {
     const RouteConfig& route = config.routes[i];
-    if (route.cluster.empty() ||
-        std::find(names.begin(), names.end(), route.cluster) != names.end())
-      continue;
+    if (route.cluster.empty() || std::find(names.begin(), names.end(), route.cluster) != names.end()) continue;
     const std::string path = "routes[" + std::to_string(i) + "].cluster";
     ctx.error(ctx.line_of(path), path,
               "no cluster named " + in_quotes(route.cluster) + did_you_mean(route.cluster, names) +
-                  (names.empty() ? "; the clusters section defines none"
-                                 : "; defined clusters: " + join(names)));
+                  (names.empty() ? "; the clusters section defines none" : "; defined clusters: " + join(names)));
   }
   for (size_t i = 0; i < config.clusters.size(); ++i) {
     const ClusterConfig& cluster = config.clusters[i];
     if (cluster.zookeeper_path.empty() || !config.zookeeper.servers.empty()) continue;
     const std::string path = "clusters[" + std::to_string(i) + "].discovery";
-    ctx.error(ctx.line_of(path), path,
-              "ZooKeeper discovery needs servers: add zookeeper: {servers: [HOST:PORT, ...]}");
+    ctx.error(ctx.line_of(path), path, "ZooKeeper discovery needs servers: add zookeeper: {servers: [HOST:PORT, ...]}");
   }
   const auto& zookeeper = config.zookeeper;
   if (!zookeeper.registrations.empty() && zookeeper.servers.empty())
@@ -91,8 +84,8 @@ void check_cluster_references(ReadContext& ctx, Config& config) {
       if (!registration.listener.empty())
         ctx.error(registration.origin.line, path + ".listener",
                   "no listener named " + in_quotes(registration.listener) +
-                      did_you_mean(registration.listener, listener_names) + "; defined listeners: " +
-                      join(listener_names));
+                      did_you_mean(registration.listener, listener_names) +
+                      "; defined listeners: " + join(listener_names));
       continue;
     }
     const std::string& host = listener->address.host;
@@ -200,8 +193,7 @@ Config load_config_string(std::string_view yaml, const std::string& name) {
 }
 
 Config load_config_file(const std::string& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw ConfigError({path + ": cannot open: " + std::strerror(errno)});
   std::string text;
   char buffer[1 << 16];

@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 
 // Upper bounds catch typos (an extra zero) and values the code cannot honour; they are not advice.
 constexpr uint64_t kMaxWorkers = 1024;
-constexpr size_t kMaxBytes = size_t{1} << 40;   // 1 TiB, for other byte counts
+constexpr size_t kMaxBytes = size_t{1} << 40;  // 1 TiB, for other byte counts
 constexpr uint64_t kMaxListenerConnections = 1'000'000;
 constexpr uint64_t kMaxPipeline = 1'000'000;
 constexpr uint64_t kMaxEndpointConnections = 1024;
@@ -38,10 +38,17 @@ constexpr size_t kMaxNameLength = 64;
 constexpr std::string_view kProcessKeys[] = {"model", "workers", "drain_timeout", "pid_file", "max_children"};
 
 // A listener's keys beside those its codec declares (codec_keys()).
-constexpr std::string_view kListenerKeys[] = {"name",           "address",           "codec",
-                                              "max_frame_bytes", "max_depth",        "max_connections",
-                                              "idle_timeout",   "max_pipeline",      "output_high_water",
-                                              "output_limit",   "auth"};
+constexpr std::string_view kListenerKeys[] = {"name",
+                                              "address",
+                                              "codec",
+                                              "max_frame_bytes",
+                                              "max_depth",
+                                              "max_connections",
+                                              "idle_timeout",
+                                              "max_pipeline",
+                                              "output_high_water",
+                                              "output_limit",
+                                              "auth"};
 constexpr std::string_view kAuthKeys[] = {"users_file", "users_env"};
 constexpr size_t kMaxUsersBytes = 1u << 20;
 constexpr size_t kMaxUsers = 10'000;
@@ -49,24 +56,21 @@ constexpr size_t kMaxUsers = 10'000;
 constexpr std::string_view kAdminKeys[] = {"address", "latency_histograms"};
 constexpr std::string_view kHandlersKeys[] = {"enable", "pi_max_terms"};
 
-constexpr std::string_view kRouteKeys[] = {"match",   "handler", "cluster",   "rename",
-                                           "timeout", "retries", "idempotent"};
+constexpr std::string_view kRouteKeys[] = {"match", "handler", "cluster", "rename", "timeout", "retries", "idempotent"};
 constexpr std::string_view kMatchKeys[] = {"method", "methods", "prefix", "glob"};
 
 // A cluster's keys beside those its codec declares (codec_keys()).
-constexpr std::string_view kClusterKeys[] = {"name",          "codec",           "max_frame_bytes", "max_depth",
-                                             "endpoints",     "discovery",       "load_balancer",   "hash_key",
-                                             "max_connections", "pipeline_depth", "max_pending",    "connect_timeout",
-                                             "request_timeout", "retries",       "outlier",         "health_check",
-                                             "max_pinned"};
+constexpr std::string_view kClusterKeys[] = {
+    "name",         "codec",           "max_frame_bytes", "max_depth",       "endpoints",
+    "discovery",    "load_balancer",   "hash_key",        "max_connections", "pipeline_depth",
+    "max_pending",  "connect_timeout", "request_timeout", "retries",         "outlier",
+    "health_check", "max_pinned"};
 constexpr std::string_view kDiscoveryKeys[] = {"zookeeper"};
 constexpr std::string_view kZookeeperDiscoveryKeys[] = {"path", "prefix"};
-constexpr std::string_view kLoadBalancers[] = {"round_robin", "random", "least_pending",
-                                               "consistent_hash"};
-constexpr std::string_view kOutlierKeys[] = {"consecutive_failures", "base_ejection",
-                                             "max_ejection"};
-constexpr std::string_view kHealthCheckKeys[] = {"method", "interval", "timeout",
-                                                 "healthy_threshold", "unhealthy_threshold"};
+constexpr std::string_view kLoadBalancers[] = {"round_robin", "random", "least_pending", "consistent_hash"};
+constexpr std::string_view kOutlierKeys[] = {"consecutive_failures", "base_ejection", "max_ejection"};
+constexpr std::string_view kHealthCheckKeys[] = {"method", "interval", "timeout", "healthy_threshold",
+                                                 "unhealthy_threshold"};
 
 constexpr std::string_view kLoggingKeys[] = {"level", "file", "access_log", "access_log_file", "access_log_sample"};
 constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};
@@ -80,15 +84,14 @@ std::string line_note(int line) { return " (line " + std::to_string(line) + ")";
 void read_name(MapReader& map, std::string& out) {
   std::string name;
   if (!map.read_string("name", name)) return;
-  const bool ok =
-      name.size() <= kMaxNameLength && std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '-' || c == '.';
-      });
+  const bool ok = name.size() <= kMaxNameLength && std::all_of(name.begin(), name.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                           c == '-' || c == '.';
+                  });
   if (!ok) {
     map.context().error(map.key_line("name"), child_path(map.path(), "name"),
-                        "bad name " + in_quotes(name) + ": use up to " +
-                            std::to_string(kMaxNameLength) + " letters, digits, '_', '-' and '.'");
+                        "bad name " + in_quotes(name) + ": use up to " + std::to_string(kMaxNameLength) +
+                            " letters, digits, '_', '-' and '.'");
     return;
   }
   out = std::move(name);
@@ -112,9 +115,9 @@ bool read_zookeeper_path(MapReader& map, std::string_view key, std::string& out)
   std::string path;
   if (!map.read_string(key, path)) return false;
   if (!valid_zookeeper_path(path)) {
-    map.context().error(map.key_line(key), child_path(map.path(), key),
-                        "bad ZooKeeper path " + in_quotes(path) +
-                            ": expected an absolute path such as /rpc/users (no trailing '/')");
+    map.context().error(
+        map.key_line(key), child_path(map.path(), key),
+        "bad ZooKeeper path " + in_quotes(path) + ": expected an absolute path such as /rpc/users (no trailing '/')");
     return false;
   }
   out = std::move(path);
@@ -202,14 +205,13 @@ ListenerConfig read_listener(ReadContext& ctx, const Field& item) {
   map.read_duration("idle_timeout", listener.idle_timeout);
   if (map.has("auth")) read_auth(map, listener.auth.emplace());
   map.read_integer("max_pipeline", listener.max_pipeline, 1, kMaxPipeline);
-  const bool high_water =
-      map.read_size("output_high_water", listener.output_high_water, 1, kMaxBytes);
+  const bool high_water = map.read_size("output_high_water", listener.output_high_water, 1, kMaxBytes);
   const bool limit = map.read_size("output_limit", listener.output_limit, 1, kMaxBytes);
   if ((high_water || limit) && listener.output_high_water > listener.output_limit) {
     const char* key = high_water ? "output_high_water" : "output_limit";
     ctx.error(map.key_line(key), child_path(map.path(), key),
-              "output_high_water (" + format_size(listener.output_high_water) +
-                  ") must not exceed output_limit (" + format_size(listener.output_limit) +
+              "output_high_water (" + format_size(listener.output_high_water) + ") must not exceed output_limit (" +
+                  format_size(listener.output_limit) +
                   "): reading pauses at the high-water mark, the limit disconnects");
   }
   return listener;
@@ -223,9 +225,8 @@ void read_route_match(ReadContext& ctx, const Field& field, RouteConfig& route) 
     if (map.has(key)) given.push_back(key);
   if (given.size() != 1) {
     ctx.error(field.line, field.path,
-              given.empty()
-                  ? "match needs one of: " + join(kMatchKeys)
-                  : "match takes exactly one of: " + join(kMatchKeys) + "; got " + join(given));
+              given.empty() ? "match needs one of: " + join(kMatchKeys)
+                            : "match takes exactly one of: " + join(kMatchKeys) + "; got " + join(given));
     return;
   }
   if (map.has("method")) {
@@ -262,8 +263,7 @@ RouteConfig read_route(ReadContext& ctx, const Field& item) {
   map.require({"match"});
   if (auto match = map.get("match")) read_route_match(ctx, *match, route);
   if (map.has("handler") && map.has("cluster")) {
-    ctx.error(map.key_line("cluster"), map.path(),
-              "a route has one target: handler or cluster, not both");
+    ctx.error(map.key_line("cluster"), map.path(), "a route has one target: handler or cluster, not both");
   } else if (map.has("handler")) {
     map.read_string("handler", route.handler);
   } else if (map.has("cluster")) {
@@ -308,8 +308,7 @@ void read_outlier(ReadContext& ctx, const Field& field, OutlierConfig& out) {
   if ((base || max) && out.max_ejection < out.base_ejection) {
     const char* key = max ? "max_ejection" : "base_ejection";
     ctx.error(map.key_line(key), child_path(map.path(), key),
-              "max_ejection (" + format_duration(out.max_ejection) +
-                  ") must not be shorter than base_ejection (" +
+              "max_ejection (" + format_duration(out.max_ejection) + ") must not be shorter than base_ejection (" +
                   format_duration(out.base_ejection) + ")");
   }
 }
@@ -330,8 +329,7 @@ void read_health_check(ReadContext& ctx, const Field& field, HealthCheckConfig& 
   map.read_integer("unhealthy_threshold", out.unhealthy_threshold, 1, kMaxThreshold);
 }
 
-void read_endpoints(ReadContext& ctx, const Field& field, std::vector<Address>& out,
-                    bool allow_empty) {
+void read_endpoints(ReadContext& ctx, const Field& field, std::vector<Address>& out, bool allow_empty) {
   const auto items = read_list(ctx, field);
   if (!allow_empty && items.empty() && (field.node.IsSequence() || field.node.IsNull()))
     ctx.error(field.line, field.path, "expected at least one HOST:PORT");
@@ -339,13 +337,11 @@ void read_endpoints(ReadContext& ctx, const Field& field, std::vector<Address>& 
   for (const auto& item : items) {
     auto address = read_address(ctx, item);
     if (!address) continue;
-    auto same = std::find_if(out.begin(), out.end(), [&](const Address& a) {
-      return a.host == address->host && a.port == address->port;
-    });
+    auto same = std::find_if(out.begin(), out.end(),
+                             [&](const Address& a) { return a.host == address->host && a.port == address->port; });
     if (same != out.end()) {
-      ctx.error(
-          item.line, item.path,
-          address->to_string() + " is listed twice" + line_note(lines[size_t(same - out.begin())]));
+      ctx.error(item.line, item.path,
+                address->to_string() + " is listed twice" + line_note(lines[size_t(same - out.begin())]));
       continue;
     }
     out.push_back(std::move(*address));
@@ -362,8 +358,7 @@ ClusterConfig read_cluster(ReadContext& ctx, const Field& item) {
   read_codec_settings(map, "cluster", cluster.codec, cluster.codec_options);
 
   if (map.has("endpoints") && map.has("discovery")) {
-    ctx.error(map.key_line("discovery"), map.path(),
-              "give either endpoints or discovery, not both");
+    ctx.error(map.key_line("discovery"), map.path(), "give either endpoints or discovery, not both");
   } else if (auto endpoints = map.get("endpoints")) {
     read_endpoints(ctx, *endpoints, cluster.endpoints, false);
   } else if (auto discovery = map.get("discovery")) {
@@ -428,8 +423,7 @@ void read_process(ReadContext& ctx, const Field& field, ProcessConfig& out) {
     if (workers->node.IsScalar() && workers->node.Scalar() == "auto") {
       out.workers = 0;
     } else if (workers->node.IsScalar() && !workers->node.IsNull()) {
-      ReadContext quiet(
-          ctx.file());  // the message below says "or auto", which the generic one cannot
+      ReadContext quiet(ctx.file());  // the message below says "or auto", which the generic one cannot
       if (auto n = read_integer(quiet, *workers, 1, kMaxWorkers))
         out.workers = unsigned(*n);
       else
@@ -437,8 +431,7 @@ void read_process(ReadContext& ctx, const Field& field, ProcessConfig& out) {
                   "expected a number of workers from 1 to " + std::to_string(kMaxWorkers) +
                       " or auto (one per CPU), got " + describe(workers->node));
     } else {
-      ctx.error(workers->line, workers->path,
-                "expected a number of workers or auto, got " + describe(workers->node));
+      ctx.error(workers->line, workers->path, "expected a number of workers or auto, got " + describe(workers->node));
     }
   }
   map.read_duration("drain_timeout", out.drain_timeout);
@@ -451,14 +444,13 @@ void read_listeners(ReadContext& ctx, const Field& field, std::vector<ListenerCo
     ListenerConfig listener = read_listener(ctx, item);
     for (const auto& other : out) {
       if (!listener.name.empty() && listener.name == other.name)
-        ctx.error(
-            ctx.line_of(item.path + ".name"), item.path + ".name",
-            "duplicate listener name " + in_quotes(listener.name) + line_note(other.origin.line));
+        ctx.error(ctx.line_of(item.path + ".name"), item.path + ".name",
+                  "duplicate listener name " + in_quotes(listener.name) + line_note(other.origin.line));
       if (listener.address.port != 0 && addresses_overlap(listener.address, other.address))
         ctx.error(ctx.line_of(item.path + ".address"), item.path + ".address",
-                  listener.address.to_string() + " overlaps the address of listener " +
-                      in_quotes(other.name) + " (" + other.address.to_string() + ", line " +
-                      std::to_string(other.origin.line) + "): both cannot be bound");
+                  listener.address.to_string() + " overlaps the address of listener " + in_quotes(other.name) + " (" +
+                      other.address.to_string() + ", line " + std::to_string(other.origin.line) +
+                      "): both cannot be bound");
     }
     out.push_back(std::move(listener));
   }
@@ -501,9 +493,9 @@ void read_handlers(ReadContext& ctx, const Field& field, HandlersConfig& out) {
     if (!name) continue;
     auto same = std::find(out.enabled.begin(), out.enabled.end(), *name);
     if (same != out.enabled.end()) {
-      ctx.error(item.line, item.path,
-                "handler " + in_quotes(*name) + " is listed twice" +
-                    line_note(lines[size_t(same - out.enabled.begin())]));
+      ctx.error(
+          item.line, item.path,
+          "handler " + in_quotes(*name) + " is listed twice" + line_note(lines[size_t(same - out.enabled.begin())]));
       continue;
     }
     out.enabled.push_back(std::move(*name));
@@ -520,9 +512,8 @@ void read_clusters(ReadContext& ctx, const Field& field, std::vector<ClusterConf
     ClusterConfig cluster = read_cluster(ctx, item);
     for (const auto& other : out) {
       if (!cluster.name.empty() && cluster.name == other.name)
-        ctx.error(
-            ctx.line_of(item.path + ".name"), item.path + ".name",
-            "duplicate cluster name " + in_quotes(cluster.name) + line_note(other.origin.line));
+        ctx.error(ctx.line_of(item.path + ".name"), item.path + ".name",
+                  "duplicate cluster name " + in_quotes(cluster.name) + line_note(other.origin.line));
     }
     out.push_back(std::move(cluster));
   }

@@ -32,14 +32,10 @@ struct Unit {
 };
 
 // "ms" before "m" so that the longer unit wins.
-constexpr std::array<Unit, 4> kDurationUnits = {
-    {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
+constexpr std::array<Unit, 4> kDurationUnits = {{{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
 
-constexpr std::array<Unit, 5> kSizeUnits = {{{"TiB", uint64_t{1} << 40},
-                                             {"GiB", 1u << 30},
-                                             {"MiB", 1u << 20},
-                                             {"KiB", 1u << 10},
-                                             {"B", 1}}};
+constexpr std::array<Unit, 5> kSizeUnits = {
+    {{"TiB", uint64_t{1} << 40}, {"GiB", 1u << 30}, {"MiB", 1u << 20}, {"KiB", 1u << 10}, {"B", 1}}};
 
 // A fraction finer than this many decimal digits cannot be a whole number of milliseconds of any
 // unit we have, and it keeps `fraction * factor` far from overflowing.
@@ -80,8 +76,7 @@ std::optional<Duration> parse_duration(std::string_view text) {
     if (__builtin_mul_overflow(whole, unit->factor, &part)) return std::nullopt;
     const uint64_t fraction_ms = fraction * unit->factor;  // < 1e9 * 3.6e6: no overflow
     if (fraction_ms % scale != 0) return std::nullopt;     // finer than a millisecond
-    if (__builtin_add_overflow(part, fraction_ms / scale, &part) ||
-        __builtin_add_overflow(total_ms, part, &total_ms))
+    if (__builtin_add_overflow(part, fraction_ms / scale, &part) || __builtin_add_overflow(total_ms, part, &total_ms))
       return std::nullopt;
   }
   if (total_ms > uint64_t(std::numeric_limits<Duration::rep>::max())) return std::nullopt;
@@ -98,8 +93,7 @@ std::optional<size_t> parse_size(std::string_view text) {
   for (const auto& candidate : kSizeUnits) {
     if (unit != candidate.name) continue;
     uint64_t bytes = 0;
-    if (__builtin_mul_overflow(number, candidate.factor, &bytes) ||
-        bytes > std::numeric_limits<size_t>::max())
+    if (__builtin_mul_overflow(number, candidate.factor, &bytes) || bytes > std::numeric_limits<size_t>::max())
       return std::nullopt;
     return size_t(bytes);
   }
@@ -126,8 +120,7 @@ std::optional<Address> parse_address(std::string_view text, std::string* problem
     if (colon == std::string_view::npos) return fail("missing ':PORT'");
     host = std::string(text.substr(0, colon));
     rest = text.substr(colon);
-    if (host.find(':') != std::string::npos)
-      return fail("an IPv6 address needs brackets, as in [::1]:6380");
+    if (host.find(':') != std::string::npos) return fail("an IPv6 address needs brackets, as in [::1]:6380");
   }
   if (rest.empty() || rest.front() != ':') return fail("missing ':PORT'");
   rest.remove_prefix(1);
@@ -138,8 +131,7 @@ std::optional<Address> parse_address(std::string_view text, std::string* problem
     if (family == AF_INET6) return fail("'" + host + "' is not an IPv6 address");
     bool has_letter = false;
     for (char c : host) has_letter |= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (has_letter)
-      return fail("'" + host + "' is a host name; write an IP address (names are not resolved)");
+    if (has_letter) return fail("'" + host + "' is a host name; write an IP address (names are not resolved)");
     return fail("'" + host + "' is not an IPv4 address");
   }
   std::array<char, INET6_ADDRSTRLEN> canonical{};

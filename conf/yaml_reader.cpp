@@ -44,14 +44,12 @@ bool has_decimal_unit(std::string_view text) {
   while (!text.empty() && (text.front() >= '0' && text.front() <= '9')) text.remove_prefix(1);
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
   const std::string unit = lower(text);
-  return unit == "k" || unit == "kb" || unit == "m" || unit == "mb" || unit == "g" ||
-         unit == "gb" || unit == "t" || unit == "tb" || unit == "kib" || unit == "mib" ||
-         unit == "gib";
+  return unit == "k" || unit == "kb" || unit == "m" || unit == "mb" || unit == "g" || unit == "gb" || unit == "t" ||
+         unit == "tb" || unit == "kib" || unit == "mib" || unit == "gib";
 }
 
 bool all_digits(std::string_view text) {
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
@@ -70,8 +68,7 @@ void ReadContext::error(int line, std::string_view path, std::string_view messag
 
 std::vector<std::string> ReadContext::messages() const {
   std::vector<Problem> sorted = problems_;
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const Problem& a, const Problem& b) { return a.line < b.line; });
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Problem& a, const Problem& b) { return a.line < b.line; });
   std::vector<std::string> out;
   out.reserve(sorted.size());
   for (auto& problem : sorted) out.push_back(std::move(problem.text));
@@ -149,10 +146,8 @@ std::optional<std::string> read_string(ReadContext& ctx, const Field& field) {
   return field.node.Scalar();
 }
 
-std::optional<uint64_t> read_integer(ReadContext& ctx, const Field& field, uint64_t min,
-                                     uint64_t max) {
-  const std::string expected =
-      "expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
+std::optional<uint64_t> read_integer(ReadContext& ctx, const Field& field, uint64_t min, uint64_t max) {
+  const std::string expected = "expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
   if (!field.node.IsScalar() || is_empty(field.node)) {
     ctx.error(field.line, field.path, expected + ", got " + describe(field.node));
     return std::nullopt;
@@ -172,8 +167,7 @@ std::optional<uint64_t> read_integer(ReadContext& ctx, const Field& field, uint6
 }
 
 std::optional<size_t> read_size(ReadContext& ctx, const Field& field, size_t min, size_t max) {
-  std::string expected =
-      "expected a byte size from " + std::to_string(min) + " to " + std::to_string(max);
+  std::string expected = "expected a byte size from " + std::to_string(min) + " to " + std::to_string(max);
   if (format_size(max) != std::to_string(max)) expected += " (" + format_size(max) + ")";
   expected += ", such as 65536, 64KiB or 16MiB";
   if (!field.node.IsScalar() || is_empty(field.node)) {
@@ -210,9 +204,9 @@ std::optional<Duration> read_duration(ReadContext& ctx, const Field& field, Dura
     return std::nullopt;
   }
   if (*value < min) {
-    ctx.error(field.line, field.path,
-              min == Duration{1} ? "must be greater than 0"
-                                 : "must be at least " + format_duration(min) + ", got " + text);
+    ctx.error(
+        field.line, field.path,
+        min == Duration{1} ? "must be greater than 0" : "must be at least " + format_duration(min) + ", got " + text);
     return std::nullopt;
   }
   return value;
@@ -230,15 +224,13 @@ std::optional<bool> read_bool(ReadContext& ctx, const Field& field) {
 
 std::optional<Address> read_address(ReadContext& ctx, const Field& field) {
   if (!field.node.IsScalar() || is_empty(field.node)) {
-    ctx.error(
-        field.line, field.path,
-        "expected an address such as 127.0.0.1:6380 or [::1]:6380, got " + describe(field.node));
+    ctx.error(field.line, field.path,
+              "expected an address such as 127.0.0.1:6380 or [::1]:6380, got " + describe(field.node));
     return std::nullopt;
   }
   std::string problem;
   auto address = parse_address(field.node.Scalar(), &problem);
-  if (!address)
-    ctx.error(field.line, field.path, "bad address '" + field.node.Scalar() + "': " + problem);
+  if (!address) ctx.error(field.line, field.path, "bad address '" + field.node.Scalar() + "': " + problem);
   return address;
 }
 
@@ -248,12 +240,10 @@ std::optional<std::string> read_choice(ReadContext& ctx, const Field& field,
     const std::string& text = field.node.Scalar();
     if (std::find(choices.begin(), choices.end(), text) != choices.end()) return text;
     ctx.error(field.line, field.path,
-              "unknown value '" + text + "'" + did_you_mean(text, choices) +
-                  "; expected one of: " + join(choices));
+              "unknown value '" + text + "'" + did_you_mean(text, choices) + "; expected one of: " + join(choices));
     return std::nullopt;
   }
-  ctx.error(field.line, field.path,
-            "expected one of: " + join(choices) + "; got " + describe(field.node));
+  ctx.error(field.line, field.path, "expected one of: " + join(choices) + "; got " + describe(field.node));
   return std::nullopt;
 }
 
@@ -261,8 +251,7 @@ std::vector<Field> read_list(ReadContext& ctx, const Field& field) {
   std::vector<Field> items;
   if (is_empty(field.node)) return items;
   if (!field.node.IsSequence()) {
-    ctx.error(field.line, field.path,
-              "expected a list ('- item' lines or [a, b]), got " + describe(field.node));
+    ctx.error(field.line, field.path, "expected a list ('- item' lines or [a, b]), got " + describe(field.node));
     return items;
   }
   size_t index = 0;
@@ -284,8 +273,8 @@ MapReader::MapReader(ReadContext& ctx, const Field& field, std::string_view what
   }
   if (!field.node.IsMap()) {
     ctx.error(line_, path_,
-              "expected a mapping for " + std::string(what) +
-                  " ('key: value' lines or {key: value, ...}), got " + describe(field.node));
+              "expected a mapping for " + std::string(what) + " ('key: value' lines or {key: value, ...}), got " +
+                  describe(field.node));
     return;
   }
   is_map_ = true;
@@ -299,8 +288,8 @@ MapReader::MapReader(ReadContext& ctx, const Field& field, std::string_view what
       entries_.push_back(entry);
     } else if (!(allow_extensions && entry.key.starts_with("x-"))) {
       ctx.error(entry.key_line, path_,
-                "unknown key '" + entry.key + "' in " + std::string(what) +
-                    did_you_mean(entry.key, keys) + "; expected one of: " + join(keys));
+                "unknown key '" + entry.key + "' in " + std::string(what) + did_you_mean(entry.key, keys) +
+                    "; expected one of: " + join(keys));
     }
   }
 }
@@ -320,14 +309,12 @@ void MapReader::collect(const YAML::Node& node, bool merged, int depth, std::vec
       merges.push_back(pair.second);
       continue;
     }
-    auto first =
-        std::find_if(out.begin(), out.end(), [&](const Entry& e) { return e.key == name; });
+    auto first = std::find_if(out.begin(), out.end(), [&](const Entry& e) { return e.key == name; });
     if (first != out.end()) {
       // A merged mapping supplies only the keys not written: that is the point of merging.
       if (!merged)
-        ctx_.error(
-            key_line, path_,
-            "duplicate key '" + name + "' (first at line " + std::to_string(first->key_line) + ")");
+        ctx_.error(key_line, path_,
+                   "duplicate key '" + name + "' (first at line " + std::to_string(first->key_line) + ")");
       continue;
     }
     out.push_back(Entry{name, key_line, pair.second});
@@ -368,8 +355,7 @@ std::optional<Field> MapReader::get(std::string_view key) const {
   // yaml-cpp marks an empty value at the next token, and a block collection at its first item:
   // the key's line is what a reader looks for.
   const bool use_key_line = is_empty(entry->value) || !entry->value.IsScalar();
-  return Field{entry->value, child_path(path_, key),
-               use_key_line ? entry->key_line : line_of(entry->value)};
+  return Field{entry->value, child_path(path_, key), use_key_line ? entry->key_line : line_of(entry->value)};
 }
 
 int MapReader::key_line(std::string_view key) const {
@@ -427,8 +413,7 @@ bool MapReader::read_address(std::string_view key, Address& out) {
   return value.has_value();
 }
 
-bool MapReader::read_choice(std::string_view key, std::string& out,
-                            std::span<const std::string_view> choices) {
+bool MapReader::read_choice(std::string_view key, std::string& out, std::span<const std::string_view> choices) {
   auto field = get(key);
   if (!field) return false;
   auto value = conf::read_choice(ctx_, *field, choices);

@@ -77,14 +77,12 @@ inline std::string_view take_line(std::string_view& text) {
 // Scalar readers: nullopt (with an error recorded) when the value is missing, of the wrong kind
 // or out of range. Ranges are inclusive.
 std::optional<std::string> read_string(ReadContext& ctx, const Field& field);
-std::optional<uint64_t> read_integer(ReadContext& ctx, const Field& field, uint64_t min,
-                                     uint64_t max);
+std::optional<uint64_t> read_integer(ReadContext& ctx, const Field& field, uint64_t min, uint64_t max);
 std::optional<size_t> read_size(ReadContext& ctx, const Field& field, size_t min, size_t max);
 std::optional<Duration> read_duration(ReadContext& ctx, const Field& field, Duration min);
 std::optional<bool> read_bool(ReadContext& ctx, const Field& field);
 std::optional<Address> read_address(ReadContext& ctx, const Field& field);
-std::optional<std::string> read_choice(ReadContext& ctx, const Field& field,
-                                       std::span<const std::string_view> choices);
+std::optional<std::string> read_choice(ReadContext& ctx, const Field& field, std::span<const std::string_view> choices);
 // The items of a list, each with path "path[i]" and its origin recorded. An empty value is an
 // empty list; anything but a list is an error and no items.
 std::vector<Field> read_list(ReadContext& ctx, const Field& field);
@@ -96,8 +94,8 @@ class MapReader {
  public:
   // `what` names the section in messages ("listener", "cluster 'users'"). With
   // `allow_extensions`, keys starting with "x-" are accepted and ignored (homes for anchors).
-  MapReader(ReadContext& ctx, const Field& field, std::string_view what,
-            std::span<const std::string_view> keys, bool allow_extensions = false);
+  MapReader(ReadContext& ctx, const Field& field, std::string_view what, std::span<const std::string_view> keys,
+            bool allow_extensions = false);
 
   bool is_map() const { return is_map_; }
   const std::string& path() const { return path_; }
@@ -117,8 +115,7 @@ class MapReader {
   bool read_duration(std::string_view key, Duration& out, Duration min = Duration{0});
   bool read_bool(std::string_view key, bool& out);
   bool read_address(std::string_view key, Address& out);
-  bool read_choice(std::string_view key, std::string& out,
-                   std::span<const std::string_view> choices);
+  bool read_choice(std::string_view key, std::string& out, std::span<const std::string_view> choices);
   template <typename T>
   bool read_integer(std::string_view key, T& out, uint64_t min, uint64_t max) {
     auto field = get(key);

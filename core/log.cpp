@@ -19,10 +19,14 @@ std::atomic<int> g_fd{STDERR_FILENO};
 
 const char* level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "?";
 }
@@ -66,10 +70,9 @@ void log_line(LogLevel level, const char* format, ...) {
   gettimeofday(&now, nullptr);
   tm parts{};
   gmtime_r(&now.tv_sec, &parts);
-  int used = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%d] ",
-                      parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour,
-                      parts.tm_min, parts.tm_sec, static_cast<long>(now.tv_usec / 1000),
-                      level_name(level), static_cast<int>(gettid()));
+  int used = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%d] ", parts.tm_year + 1900,
+                      parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
+                      static_cast<long>(now.tv_usec / 1000), level_name(level), static_cast<int>(gettid()));
   va_list args;
   va_start(args, format);
   int body = vsnprintf(line + used, sizeof line - used - 1, format, args);

@@ -45,8 +45,8 @@ class LogThrottle {
 }  // namespace rpcgate
 
 // Macros so that arguments are not evaluated when the level is off.
-#define RG_LOG(level, ...)                                        \
-  do {                                                            \
+#define RG_LOG(level, ...)                                                      \
+  do {                                                                          \
     if (::rpcgate::log_enabled(level)) ::rpcgate::log_line(level, __VA_ARGS__); \
   } while (0)
 #define LOG_DEBUG(...) RG_LOG(::rpcgate::LogLevel::kDebug, __VA_ARGS__)

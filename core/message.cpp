@@ -7,9 +7,8 @@ namespace rpcgate {
 namespace {
 
 constexpr std::array<std::string_view, 11> kErrorNames = {
-    "",        "BAD_REQUEST",    "TOO_LARGE",  "UNKNOWN_METHOD", "UNAVAILABLE",
-    "TIMEOUT", "UPSTREAM_ERROR", "OVERLOADED", "SHUTTING_DOWN",  "INTERNAL",
-    "NOAUTH",
+    "",           "BAD_REQUEST",   "TOO_LARGE", "UNKNOWN_METHOD", "UNAVAILABLE", "TIMEOUT", "UPSTREAM_ERROR",
+    "OVERLOADED", "SHUTTING_DOWN", "INTERNAL",  "NOAUTH",
 };
 
 }  // namespace

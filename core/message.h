@@ -3,13 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace rpcgate {
 
@@ -40,11 +39,11 @@ std::optional<ErrorCode> error_code_from_name(std::string_view name);
 using Meta = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
-  std::string method;           // exact name; RESP lower-cases command names
-  Json params;                  // null when absent; binary values allowed
-  std::optional<uint64_t> id;   // correlation id when the codec carries one
+  std::string method;          // exact name; RESP lower-cases command names
+  Json params;                 // null when absent; binary values allowed
+  std::optional<uint64_t> id;  // correlation id when the codec carries one
   Meta meta;
-  std::string payload;          // opaque bytes (protobuf `payload`), forwarded as they are
+  std::string payload;  // opaque bytes (protobuf `payload`), forwarded as they are
 
   void clear() {
     method.clear();
@@ -56,17 +55,17 @@ struct Request {
 };
 
 struct Response {
-  std::optional<uint64_t> id;   // the request's id, echoed
-  std::string kind;             // the JSON codec's `out` ("pong", "pi_r", ...); may be empty
-  Json result;                  // null when absent
-  std::string payload;          // opaque bytes (protobuf `payload`)
+  std::optional<uint64_t> id;  // the request's id, echoed
+  std::string kind;            // the JSON codec's `out` ("pong", "pi_r", ...); may be empty
+  Json result;                 // null when absent
+  std::string payload;         // opaque bytes (protobuf `payload`)
   // A short status line for codecs that have one (RESP `+PONG`, `+OK`); when set, such a codec
   // sends it instead of `result`, and other codecs ignore it.
   std::string status;
   ErrorCode error = ErrorCode::kNone;
-  std::string message;          // human-readable error text when `error` is set
-  bool close_after = false;     // close the connection once this response is written (QUIT)
-  bool login_failed = false;    // it refuses a login with wrong credentials (counted, logged)
+  std::string message;        // human-readable error text when `error` is set
+  bool close_after = false;   // close the connection once this response is written (QUIT)
+  bool login_failed = false;  // it refuses a login with wrong credentials (counted, logged)
 
   bool is_error() const { return error != ErrorCode::kNone; }
 

@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "core/deadline_queue.h"
-#include "core/message.h"
 #include "core/handler.h"
+#include "core/message.h"
 
 namespace rpcgate {
 
@@ -51,7 +51,7 @@ struct UpstreamState {
   // After it the connection streams: what the upstream sends is passed on unread (SUBSCRIBE,
   // SYNC; UpstreamConnection::start_streaming).
   bool starts_stream = false;
-  uint64_t seq = 0;                                    // its place on that connection
+  uint64_t seq = 0;  // its place on that connection
   DeadlineNode deadline;
   uint64_t timeout_ms = 0;  // per attempt
   int retries_left = 0;
@@ -70,12 +70,12 @@ struct PendingCall {
   // Null once the owner is gone: a thread pool call is then freed by its completion callback,
   // and its late answer goes nowhere.
   CallOwner* owner = nullptr;
-  const Handler* handler = nullptr;          // an in-process call, or
-  UpstreamState upstream;                    // an upstream call (upstream.cluster set)
+  const Handler* handler = nullptr;  // an in-process call, or
+  UpstreamState upstream;            // an upstream call (upstream.cluster set)
   // The route that chose the target, by its place in the config; kNoRoute when none did.
   static constexpr size_t kNoRoute = SIZE_MAX;
   size_t route_index = kNoRoute;
-  uint64_t started_ns = 0;  // when its frame was read (uv_hrtime), for the latency histograms
+  uint64_t started_ns = 0;   // when its frame was read (uv_hrtime), for the latency histograms
   uint64_t frame_bytes = 0;  // the request frame's size, for the access log
   uv_work_t work{};
   // Its place in its connection's PendingQueue (gateway/pending_queue.h); null while in none.

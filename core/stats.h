@@ -41,8 +41,8 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free, "counters must work in
 // overflow, the count and the sum. Buckets are stored per interval, not cumulative, so recording
 // is one increment; readers add them up.
 struct LatencyHistogram {
-  static constexpr std::array<uint64_t, 17> kBoundsUs = {50,     100,    250,     500,     1000,    2500,
-                                                         5000,   10000,  25000,   50000,   100000,  250000,
+  static constexpr std::array<uint64_t, 17> kBoundsUs = {50,     100,     250,     500,     1000,    2500,
+                                                         5000,   10000,   25000,   50000,   100000,  250000,
                                                          500000, 1000000, 2500000, 5000000, 10000000};
   std::array<Counter, kBoundsUs.size() + 1> buckets{};  // the last: above 10 s
   Counter count;
@@ -70,21 +70,21 @@ struct HistogramTotals {
 
 // One upstream cluster, as one worker uses it. The last two are gauges: what is true now.
 struct ClusterStats {
-  Counter requests;          // calls submitted, including those refused at once
-  Counter answers;           // answers read from an upstream (errors it answered included)
-  Counter retries;           // attempts sent again after a failure
-  Counter timeouts;          // attempts that got no answer in time
-  Counter connects;          // upstream connections opened
-  Counter connect_failures;  // connects refused or timed out
-  Counter ejections;         // endpoints ejected after consecutive failures
-  Counter pins;              // clients given an upstream connection of their own
-  Counter replies_too_large; // replies over the cluster's limits, passed over; their calls failed
-  Counter pending;           // calls waiting or in flight now
-  Counter connections;       // pool connections open now
-  Counter pinned;            // pinned connections open now
-  Counter endpoints;         // in its endpoint set now
-  Counter endpoints_usable;  // of those, the ones the balancer may choose now
-  LatencyHistogram latency;  // submit to answer, as the client sees it
+  Counter requests;           // calls submitted, including those refused at once
+  Counter answers;            // answers read from an upstream (errors it answered included)
+  Counter retries;            // attempts sent again after a failure
+  Counter timeouts;           // attempts that got no answer in time
+  Counter connects;           // upstream connections opened
+  Counter connect_failures;   // connects refused or timed out
+  Counter ejections;          // endpoints ejected after consecutive failures
+  Counter pins;               // clients given an upstream connection of their own
+  Counter replies_too_large;  // replies over the cluster's limits, passed over; their calls failed
+  Counter pending;            // calls waiting or in flight now
+  Counter connections;        // pool connections open now
+  Counter pinned;             // pinned connections open now
+  Counter endpoints;          // in its endpoint set now
+  Counter endpoints_usable;   // of those, the ones the balancer may choose now
+  LatencyHistogram latency;   // submit to answer, as the client sees it
 };
 
 // A worker's view of its upstream endpoints (health, pending calls, connections), as JSON text it
@@ -107,30 +107,30 @@ class EndpointReport {
 
 struct Stats {
   static constexpr size_t kMaxListeners = 32;
-  static constexpr size_t kMaxRoutes = 64;     // routes past this one are served but not counted
-  static constexpr size_t kMaxClusters = 32;   // likewise for clusters
+  static constexpr size_t kMaxRoutes = 64;    // routes past this one are served but not counted
+  static constexpr size_t kMaxClusters = 32;  // likewise for clusters
 
   Counter pid;
   Counter started_unix_ms;
   Counter connections_accepted;
   Counter connections_active;
-  Counter connections_rejected;        // over a listener's max_connections
+  Counter connections_rejected;  // over a listener's max_connections
   Counter connections_idle_closed;
-  Counter connections_output_overflow; // disconnected for not reading their answers
+  Counter connections_output_overflow;  // disconnected for not reading their answers
   Counter requests;
-  Counter protocol_errors;             // framing errors: the connection was closed
+  Counter protocol_errors;  // framing errors: the connection was closed
   Counter bytes_in;
   Counter bytes_out;
-  Counter login_failures;              // logins refused for wrong credentials
+  Counter login_failures;  // logins refused for wrong credentials
   Counter access_log_lines;
-  Counter access_log_dropped;          // lines lost: the disk did not keep up, or a write failed
+  Counter access_log_dropped;  // lines lost: the disk did not keep up, or a write failed
   static constexpr size_t kErrorCodes = 11;
-  std::array<Counter, kErrorCodes> errors_by_code{};  // indexed by ErrorCode
+  std::array<Counter, kErrorCodes> errors_by_code{};          // indexed by ErrorCode
   std::array<Counter, kMaxListeners> requests_by_listener{};  // indexed by position in the config
   std::array<Counter, kMaxListeners> errors_by_listener{};
   std::array<Counter, kMaxRoutes> requests_by_route{};  // indexed by position in the config
   std::array<Counter, kMaxRoutes> errors_by_route{};
-  std::array<ClusterStats, kMaxClusters> clusters{};  // indexed by position in the config
+  std::array<ClusterStats, kMaxClusters> clusters{};                  // indexed by position in the config
   std::array<LatencyHistogram, kMaxListeners> latency_by_listener{};  // every request
   std::array<LatencyHistogram, kMaxRoutes> latency_by_route{};
   EndpointReport endpoints;  // this worker's upstream endpoints, for GET /clusters
@@ -164,14 +164,14 @@ struct MasterStats {
   }
   Counter pid;
   Counter started_unix_ms;
-  Counter reloads;                // configurations applied by SIGHUP or POST /reload
-  Counter reload_failures;        // refused: the file was invalid, or could not be applied
-  Counter respawns;               // workers started again after dying
-  Counter draining;               // 1 once a drain has begun
-  Counter zookeeper_state;        // a ZookeeperState
-  Counter zookeeper_expiries;     // sessions that expired and were replaced
-  Counter zookeeper_updates;      // endpoint set changes sent to the workers
-  Counter zookeeper_registered;   // this gateway's nodes in ZooKeeper now
+  Counter reloads;               // configurations applied by SIGHUP or POST /reload
+  Counter reload_failures;       // refused: the file was invalid, or could not be applied
+  Counter respawns;              // workers started again after dying
+  Counter draining;              // 1 once a drain has begun
+  Counter zookeeper_state;       // a ZookeeperState
+  Counter zookeeper_expiries;    // sessions that expired and were replaced
+  Counter zookeeper_updates;     // endpoint set changes sent to the workers
+  Counter zookeeper_registered;  // this gateway's nodes in ZooKeeper now
 };
 
 class StatsTable {

@@ -55,9 +55,7 @@ bool parse_node_data(std::string_view data, Node& out, std::string& error) {
   return true;
 }
 
-std::string node_data(const std::string& host, uint16_t port) {
-  return Json{{"host", host}, {"port", port}}.dump();
-}
+std::string node_data(const std::string& host, uint16_t port) { return Json{{"host", host}, {"port", port}}.dump(); }
 
 // [[path, [[name, host, port, weight], ...]], ...]: compact, and the worker checks every field.
 std::string encode_snapshot(const Snapshot& snapshot) {

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "discovery/endpoint_spec.h"
 #include "conf/config.h"
+#include "discovery/endpoint_spec.h"
 
 namespace rpcgate::discovery {
 

@@ -115,8 +115,8 @@ void ZooKeeperClient::on_connected() {
   const clientid_t* id = zoo_client_id(zh_);
   int64_t session_id = id != nullptr ? id->client_id : 0;
   if (session_id != session_id_) {
-    LOG_INFO("zookeeper: session 0x%llx established with %s (timeout %d ms)", static_cast<unsigned long long>(session_id),
-             zoo_get_current_server(zh_), zoo_recv_timeout(zh_));
+    LOG_INFO("zookeeper: session 0x%llx established with %s (timeout %d ms)",
+             static_cast<unsigned long long>(session_id), zoo_get_current_server(zh_), zoo_recv_timeout(zh_));
   } else {
     LOG_INFO("zookeeper: reconnected to %s; session 0x%llx still valid", zoo_get_current_server(zh_),
              static_cast<unsigned long long>(session_id));
@@ -149,7 +149,8 @@ void ZooKeeperClient::poll_interest(pollfd& fd, int& timeout_ms) {
   if (timeout_ms < 0 || wait < timeout_ms) timeout_ms = static_cast<int>(wait);
   if (socket >= 0) {
     fd.fd = socket;
-    fd.events = static_cast<short>(((interest & ZOOKEEPER_READ) ? POLLIN : 0) | ((interest & ZOOKEEPER_WRITE) ? POLLOUT : 0));
+    fd.events =
+        static_cast<short>(((interest & ZOOKEEPER_READ) ? POLLIN : 0) | ((interest & ZOOKEEPER_WRITE) ? POLLOUT : 0));
   }
 }
 
@@ -159,7 +160,8 @@ void ZooKeeperClient::process(short revents) {
     return;
   }
   if (zh_ == nullptr) return;
-  int events = ((revents & (POLLIN | POLLHUP | POLLERR)) ? ZOOKEEPER_READ : 0) | ((revents & POLLOUT) ? ZOOKEEPER_WRITE : 0);
+  int events =
+      ((revents & (POLLIN | POLLHUP | POLLERR)) ? ZOOKEEPER_READ : 0) | ((revents & POLLOUT) ? ZOOKEEPER_WRITE : 0);
   zookeeper_process(zh_, events);
   if (expired_) reopen_session();
 }
@@ -226,12 +228,12 @@ void ZooKeeperClient::on_children(int rc, const String_vector* strings, const vo
   for (int i = 0; i < strings->count; ++i) names.emplace_back(strings->data[i]);
   std::sort(names.begin(), names.end());
   if (names.size() > kMaxNodesPerPath) {
-    LOG_WARN("zookeeper: %s has %zu children; using the first %zu by name", c->path.c_str(), names.size(), kMaxNodesPerPath);
+    LOG_WARN("zookeeper: %s has %zu children; using the first %zu by name", c->path.c_str(), names.size(),
+             kMaxNodesPerPath);
     names.resize(kMaxNodesPerPath);
   }
-  std::erase_if(watched.children, [&](const auto& entry) {
-    return !std::binary_search(names.begin(), names.end(), entry.first);
-  });
+  std::erase_if(watched.children,
+                [&](const auto& entry) { return !std::binary_search(names.begin(), names.end(), entry.first); });
   for (const auto& name : names) {
     if (watched.children.count(name) > 0) continue;
     watched.children[name];
@@ -262,7 +264,8 @@ void ZooKeeperClient::on_child_data(int rc, const char* value, int length, const
     std::string error;
     Node node;
     node.name = c->child;
-    std::string_view bytes(value != nullptr ? value : "", value != nullptr && length > 0 ? static_cast<size_t>(length) : 0);
+    std::string_view bytes(value != nullptr ? value : "",
+                           value != nullptr && length > 0 ? static_cast<size_t>(length) : 0);
     child->second.valid = parse_node_data(bytes, node, error);
     child->second.fetched = true;
     if (child->second.valid)
@@ -293,8 +296,8 @@ void ZooKeeperClient::publish_if_complete(const std::string& path) {
     if (std::find(before.begin(), before.end(), node) == before.end()) added += describe(node);
   for (const Node& node : before)
     if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) removed += describe(node);
-  LOG_INFO("zookeeper: %s: %zu endpoints%s%s%s%s", path.c_str(), nodes.size(), added.empty() ? "" : "; added:",
-           added.c_str(), removed.empty() ? "" : "; removed:", removed.c_str());
+  LOG_INFO("zookeeper: %s: %zu endpoints%s%s%s%s", path.c_str(), nodes.size(),
+           added.empty() ? "" : "; added:", added.c_str(), removed.empty() ? "" : "; removed:", removed.c_str());
   published_[path] = std::move(nodes);
   events_.on_nodes_changed(path);
 }
@@ -319,7 +322,8 @@ bool ZooKeeperClient::registrations_settled() const {
 }
 
 void ZooKeeperClient::sync_registrations() {
-  std::erase_if(registered_, [](const Registered& entry) { return !entry.wanted && entry.state == NodeState::kWanted; });
+  std::erase_if(registered_,
+                [](const Registered& entry) { return !entry.wanted && entry.state == NodeState::kWanted; });
   if (!connected_) return;
   for (auto& entry : registered_) {
     if (entry.wanted && entry.state == NodeState::kWanted) create_node(entry);
@@ -333,7 +337,8 @@ void ZooKeeperClient::create_node(Registered& entry) {
   const std::string& path = entry.registration.path;
   for (const auto& parent : ancestors(path + "/")) {
     Call* c = call(parent);
-    if (zoo_acreate(zh_, parent.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, &ZooKeeperClient::on_parent_created, c) != ZOK)
+    if (zoo_acreate(zh_, parent.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
+                    &ZooKeeperClient::on_parent_created, c) != ZOK)
       delete c;
   }
   Call* c = call(path, entry.registration.data);

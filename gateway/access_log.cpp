@@ -51,7 +51,10 @@ void append_string_or_null(std::string& out, std::string_view text) {
 }  // namespace
 
 AccessLog::AccessLog(uv_loop_t* loop, const conf::LoggingConfig& config, Stats& stats)
-    : loop_(loop), config_(config), stats_(stats), every_(config.access_log_sample == 0 ? 1 : config.access_log_sample) {
+    : loop_(loop),
+      config_(config),
+      stats_(stats),
+      every_(config.access_log_sample == 0 ? 1 : config.access_log_sample) {
   write_request_.data = this;
   timer_.data = this;
 }
@@ -133,7 +136,8 @@ void AccessLog::on_written(uv_fs_t* request) {
   uv_fs_req_cleanup(request);
   self->write_in_flight_ = false;
   if (result < 0) {
-    LOG_ERROR("access log %s: write failed: %s", self->config_.access_log_file.c_str(), uv_strerror(static_cast<int>(result)));
+    LOG_ERROR("access log %s: write failed: %s", self->config_.access_log_file.c_str(),
+              uv_strerror(static_cast<int>(result)));
     ++self->stats_.access_log_dropped;
   } else if (static_cast<size_t>(result) < self->writing_.size()) {
     // A short write to a regular file means the disk is full: the rest is lost, not retried.

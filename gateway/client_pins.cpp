@@ -28,8 +28,8 @@ backends::Pin* ClientPins::pin_for(const backends::Cluster* cluster) const {
 
 ClientPins::Verdict ClientPins::attach(backends::Cluster& cluster, PendingCall* call, const PendingQueue& pending) {
   backends::Pin* pin = pin_for(&cluster);
-  codec::Pinning pinning = call->upstream.passthrough && session_ != nullptr ? session_->pinning(call->request)
-                                                                              : codec::Pinning::kNone;
+  codec::Pinning pinning =
+      call->upstream.passthrough && session_ != nullptr ? session_->pinning(call->request) : codec::Pinning::kNone;
   call->upstream.starts_stream = pinning == codec::Pinning::kStream;
   auto answered_here = [&](Verdict verdict) {
     call->response.id = call->request.id;

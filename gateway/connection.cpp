@@ -9,11 +9,11 @@
 #include "backends/cluster.h"
 #include "backends/endpoint.h"
 #include "backends/pin.h"
+#include "core/log.h"
 #include "gateway/access_log.h"
 #include "gateway/calls.h"
 #include "gateway/gateway.h"
 #include "gateway/listener.h"
-#include "core/log.h"
 
 namespace rpcgate {
 namespace {
@@ -83,9 +83,10 @@ void Connection::note_login_failure() {
   ++gateway_.stats().login_failures;
   if (login_failure_logged_) return;
   login_failure_logged_ = true;
-  LOG_WARN("listener %s: a login from %s was refused (wrong user name or password); further failures on this "
-           "connection are counted, not logged",
-           listener_.config().name.c_str(), peer_address().c_str());
+  LOG_WARN(
+      "listener %s: a login from %s was refused (wrong user name or password); further failures on this "
+      "connection are counted, not logged",
+      listener_.config().name.c_str(), peer_address().c_str());
 }
 
 void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -158,8 +159,7 @@ bool Connection::may_decode() const {
   const auto& config = listener_.config();
   // After QUIT or a framing error nothing more is read as a request, as Redis does.
   return !broken_ && !closing_ && !close_when_flushed_ && !input_ended_ && !pins_.blocked() &&
-         pending_.size() < config.max_pipeline &&
-         output_.size() < config.output_high_water;
+         pending_.size() < config.max_pipeline && output_.size() < config.output_high_water;
 }
 
 void Connection::forward_to_tunnel(std::string_view bytes) {
@@ -169,8 +169,9 @@ void Connection::forward_to_tunnel(std::string_view bytes) {
   backends::Pin* tunnel = pins_.tunnel();
   if (tunnel->unsent() + bytes.size() > config.output_limit) {
     ++gateway_.stats().connections_output_overflow;
-    LOG_WARN("listener %s: closing a client whose stream its upstream does not take (%zu bytes unsent, output_limit %zu)",
-             config.name.c_str(), tunnel->unsent(), config.output_limit);
+    LOG_WARN(
+        "listener %s: closing a client whose stream its upstream does not take (%zu bytes unsent, output_limit %zu)",
+        config.name.c_str(), tunnel->unsent(), config.output_limit);
     close();
     return;
   }
@@ -240,9 +241,9 @@ void Connection::dispatch(std::string_view frame) {
   response_.id = request_.id;
   if (target == nullptr) {
     std::string_view method(request_.method);
-    response_.set_error(ErrorCode::kUnknownMethod,
-                        "no route for method '" + std::string(method.substr(0, kQuotedMethodBytes)) +
-                            (method.size() > kQuotedMethodBytes ? "...'" : "'"));
+    response_.set_error(ErrorCode::kUnknownMethod, "no route for method '" +
+                                                       std::string(method.substr(0, kQuotedMethodBytes)) +
+                                                       (method.size() > kQuotedMethodBytes ? "...'" : "'"));
     answer(request_, response_);
     return;
   }
@@ -375,10 +376,12 @@ void Connection::answer(const Request& request, Response& response) {
 void Connection::on_call_done(PendingCall* call) {
   pins_.on_call_done(call, pending_);  // pump() decodes what waited behind a blocking call
   if (call->response.is_error()) gateway_.stats().count_error(call->response.error, listener_.index());
-  if (call->route_index != PendingCall::kNoRoute) gateway_.stats().count_route(call->route_index, call->response.is_error());
+  if (call->route_index != PendingCall::kNoRoute)
+    gateway_.stats().count_route(call->route_index, call->response.is_error());
   if (histograms_) record_call_latency(call);
   if (AccessLog* log = gateway_.access_log(); log != nullptr && log->sample())
-    log_access(call->request, call->response, call->route_index != PendingCall::kNoRoute ? static_cast<long>(call->route_index) : -1, call,
+    log_access(call->request, call->response,
+               call->route_index != PendingCall::kNoRoute ? static_cast<long>(call->route_index) : -1, call,
                call->started_ns, call->frame_bytes);
   if (!in_order_) {
     pending_.remove(call);

@@ -111,8 +111,8 @@ class Connection final : public CallOwner {
   Request& request_;
   Response& response_;
 
-  ByteBuffer input_;       // bytes of an incomplete frame, kept between reads
-  std::string output_;     // answers encoded and not yet handed to the kernel
+  ByteBuffer input_;    // bytes of an incomplete frame, kept between reads
+  std::string output_;  // answers encoded and not yet handed to the kernel
   // What the kernel did not take at once: libuv's write request and the bytes it sends. Nearly
   // every answer leaves whole with uv_try_write, so this is allocated only for a write that
   // waits, and freed by its on_write: an idle connection holds neither (224 bytes).
@@ -121,28 +121,28 @@ class Connection final : public CallOwner {
     std::string bytes;
   };
   std::unique_ptr<Write> write_;  // set while a write is in flight
-  PendingQueue pending_;  // in request order
-  ClientPins pins_;  // the client's own upstream connections, and what they hold back
+  PendingQueue pending_;          // in request order
+  ClientPins pins_;               // the client's own upstream connections, and what they hold back
 
-  uint64_t read_ns_ = 0;       // when the last read arrived
-  uint64_t frame_bytes_ = 0;   // the size of the frame being handled
-  std::string peer_;           // "ip:port", for the access log
+  uint64_t read_ns_ = 0;                // when the last read arrived
+  uint64_t frame_bytes_ = 0;            // the size of the frame being handled
+  std::string peer_;                    // "ip:port", for the access log
   std::vector<uint32_t> spot_answers_;  // routes (+ 1) of the answers made on the spot since the last flush
   uint64_t last_active_ms_ = 0;
   uint32_t answer_route_ = 0;  // the route of the answer being made on the spot, + 1 (0: none)
 
   // The flags last, together, so that they share one word.
-  bool in_order_ = true;       // false: the codec carries ids, answers leave as they complete
-  const bool histograms_;      // admin.latency_histograms
-  const bool timing_;          // histograms or the access log: reads are timed
-  LoginGate login_;  // the listener's users, when the codec leaves the login to the gateway
+  bool in_order_ = true;               // false: the codec carries ids, answers leave as they complete
+  const bool histograms_;              // admin.latency_histograms
+  const bool timing_;                  // histograms or the access log: reads are timed
+  LoginGate login_;                    // the listener's users, when the codec leaves the login to the gateway
   bool login_failure_logged_ = false;  // one log line per connection, however many attempts
   bool reading_ = false;
   bool awaiting_bytes_ = false;  // input_ holds only part of a frame: decode again after a read
-  bool read_eof_ = false;      // the client half-closed: answer what was read, then close
-  bool broken_ = false;        // framing error: no more decoding
+  bool read_eof_ = false;        // the client half-closed: answer what was read, then close
+  bool broken_ = false;          // framing error: no more decoding
   bool close_when_flushed_ = false;
-  bool input_ended_ = false;   // a QUIT went to the client's own connection: no more requests
+  bool input_ended_ = false;  // a QUIT went to the client's own connection: no more requests
   bool closing_ = false;
   bool draining_ = false;
   bool counted_active_ = false;

@@ -4,8 +4,8 @@
 
 #include <cstring>
 
-#include "gateway/listener.h"
 #include "core/log.h"
+#include "gateway/listener.h"
 
 namespace rpcgate {
 
@@ -58,7 +58,8 @@ void FdReceiver::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
       auto* drop = new uv_tcp_t;
       uv_tcp_init(stream->loop, drop);
       uv_accept(stream, reinterpret_cast<uv_stream_t*>(drop));
-      uv_close(reinterpret_cast<uv_handle_t*>(drop), [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+      uv_close(reinterpret_cast<uv_handle_t*>(drop),
+               [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
       continue;
     }
     listener->adopt(stream);
@@ -68,7 +69,8 @@ void FdReceiver::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 void FdReceiver::close() {
   if (closing_) return;
   closing_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), [](uv_handle_t* handle) { delete static_cast<FdReceiver*>(handle->data); });
+  uv_close(reinterpret_cast<uv_handle_t*>(&pipe_),
+           [](uv_handle_t* handle) { delete static_cast<FdReceiver*>(handle->data); });
 }
 
 }  // namespace rpcgate

@@ -6,13 +6,13 @@
 #include <algorithm>
 
 #include "backends/upstreams.h"
+#include "core/listen_socket.h"
+#include "core/log.h"
 #include "gateway/access_log.h"
 #include "gateway/connection.h"
 #include "gateway/fd_passing.h"
 #include "gateway/handler_registry.h"
-#include "core/listen_socket.h"
 #include "gateway/listener.h"
-#include "core/log.h"
 
 namespace rpcgate {
 namespace {
@@ -103,7 +103,8 @@ bool Gateway::start(const Sockets& sockets, std::string& error, const discovery:
     listener_by_index_[sockets.connection_listener]->adopt_fd(sockets.connection_fd);
   }
   if (sockets.passed_fds >= 0) {
-    fd_receiver_ = new FdReceiver(loop_, [this](size_t i) { return i < listener_by_index_.size() ? listener_by_index_[i] : nullptr; });
+    fd_receiver_ = new FdReceiver(
+        loop_, [this](size_t i) { return i < listener_by_index_.size() ? listener_by_index_[i] : nullptr; });
     if (!fd_receiver_->open(sockets.passed_fds)) {
       error = "fdpass: cannot read connections from the master";
       return false;

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "core/message.h"
 #include "conf/config.h"
-#include "discovery/nodes.h"
 #include "core/before_poll.h"
-#include "gateway/router.h"
+#include "core/message.h"
 #include "core/stats.h"
+#include "discovery/nodes.h"
+#include "gateway/router.h"
 
 namespace rpcgate {
 
@@ -29,10 +29,10 @@ class Listener;
 
 // Where a gateway's connections come from.
 struct Sockets {
-  std::vector<int> listen_fds;  // inherited listening sockets, one per listener (-1: open here)
-  bool reuse_port = false;      // open them here with SO_REUSEPORT
-  int passed_fds = -1;          // fdpass: a Unix socket the master sends accepted connections over
-  int connection_fd = -1;       // fork: the one connection this process serves, then exits
+  std::vector<int> listen_fds;     // inherited listening sockets, one per listener (-1: open here)
+  bool reuse_port = false;         // open them here with SO_REUSEPORT
+  int passed_fds = -1;             // fdpass: a Unix socket the master sends accepted connections over
+  int connection_fd = -1;          // fork: the one connection this process serves, then exits
   size_t connection_listener = 0;  // fork: the index of the listener it came to
 };
 
@@ -108,10 +108,10 @@ class Gateway {
   std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<backends::Upstreams> upstreams_;
   std::unique_ptr<Router> router_;
-  std::vector<Listener*> listeners_;  // each frees itself when closed
+  std::vector<Listener*> listeners_;          // each frees itself when closed
   std::vector<Listener*> listener_by_index_;  // config order; read only while not draining
-  FdReceiver* fd_receiver_ = nullptr;  // fdpass; frees itself when closed
-  Connection* connections_ = nullptr;  // intrusive list head
+  FdReceiver* fd_receiver_ = nullptr;         // fdpass; frees itself when closed
+  Connection* connections_ = nullptr;         // intrusive list head
   uint64_t connections_made_ = 0;
   std::unique_ptr<char[]> read_scratch_;
   Request spot_request_;

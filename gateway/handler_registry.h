@@ -21,8 +21,8 @@ class Upstreams;
 // What a factory may use to build its handler. References outlive every handler.
 struct HandlerContext {
   const conf::Config& config;
-  const StatsTable& stats;  // every worker's counters
-  size_t own_slot = 0;      // this process's slot in `stats`
+  const StatsTable& stats;                         // every worker's counters
+  size_t own_slot = 0;                             // this process's slot in `stats`
   const backends::Upstreams* upstreams = nullptr;  // this process's clusters, as it sees them now
 };
 

@@ -1,9 +1,9 @@
 #include "gateway/listener.h"
 
 #include "backends/cluster.h"
+#include "core/log.h"
 #include "gateway/connection.h"
 #include "gateway/gateway.h"
-#include "core/log.h"
 
 namespace rpcgate {
 namespace {
@@ -67,7 +67,8 @@ void Listener::adopt_fd(int fd) {
   ++active_;
   int rc = uv_tcp_open(reinterpret_cast<uv_tcp_t*>(connection->stream()), fd);
   if (rc != 0) {
-    LOG_WARN("listener %s: cannot serve the connection passed by the master: %s", config_.name.c_str(), uv_strerror(rc));
+    LOG_WARN("listener %s: cannot serve the connection passed by the master: %s", config_.name.c_str(),
+             uv_strerror(rc));
     ::close(fd);
     connection->close();
     return;

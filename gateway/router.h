@@ -45,12 +45,11 @@ class Router {
     size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
   };
 
-  const Handler* instantiate(const std::string& name, const HandlerRegistry& registry,
-                             const HandlerContext& context);
+  const Handler* instantiate(const std::string& name, const HandlerRegistry& registry, const HandlerContext& context);
   static bool matches(const conf::RouteConfig& route, const std::string& method);
 
   std::map<std::string, std::unique_ptr<Handler>> handlers_;  // one instance per name
-  std::vector<RouteTarget> routes_;  // in config order; each has its route set
+  std::vector<RouteTarget> routes_;                           // in config order; each has its route set
   std::unordered_map<std::string, RouteTarget, StringHash, std::equal_to<>> builtins_;
 };
 

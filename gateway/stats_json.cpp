@@ -40,8 +40,9 @@ Json clusters_json(const StatsTable& table) {
         for (Json& known : merged["endpoints"])
           if (known["address"] == endpoint.value("address", "")) entry = &known;
         if (entry == nullptr) {
-          merged["endpoints"].push_back(
-              {{"address", endpoint.value("address", "")}, {"weight", endpoint.value("weight", 1)}, {"workers", Json::array()}});
+          merged["endpoints"].push_back({{"address", endpoint.value("address", "")},
+                                         {"weight", endpoint.value("weight", 1)},
+                                         {"workers", Json::array()}});
           entry = &merged["endpoints"].back();
         }
         (*entry)["workers"].push_back(std::move(view));
@@ -72,7 +73,8 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
         {"codec", config.listeners[i].codec},
         {"requests", table.total([i](const Stats& s) -> const Counter& { return s.requests_by_listener[i]; })},
         {"errors", table.total([i](const Stats& s) -> const Counter& { return s.errors_by_listener[i]; })},
-        {"latency", latency_json(table.histogram([i](const Stats& s) -> const LatencyHistogram& { return s.latency_by_listener[i]; }))}};
+        {"latency", latency_json(table.histogram(
+                        [i](const Stats& s) -> const LatencyHistogram& { return s.latency_by_listener[i]; }))}};
   Json routes = Json::array();
   for (size_t i = 0; i < config.routes.size() && i < Stats::kMaxRoutes; ++i) {
     const auto& route = config.routes[i];
@@ -81,7 +83,8 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
          {"target", route.cluster.empty() ? "handler:" + route.handler : "cluster:" + route.cluster},
          {"requests", table.total([i](const Stats& s) -> const Counter& { return s.requests_by_route[i]; })},
          {"errors", table.total([i](const Stats& s) -> const Counter& { return s.errors_by_route[i]; })},
-         {"latency", latency_json(table.histogram([i](const Stats& s) -> const LatencyHistogram& { return s.latency_by_route[i]; }))}});
+         {"latency", latency_json(table.histogram(
+                         [i](const Stats& s) -> const LatencyHistogram& { return s.latency_by_route[i]; }))}});
   }
   Json clusters = Json::object();
   for (size_t i = 0; i < config.clusters.size() && i < Stats::kMaxClusters; ++i) {
@@ -89,37 +92,45 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
       return table.total([i, field](const Stats& s) -> const Counter& { return s.clusters[i].*field; });
     };
     clusters[config.clusters[i].name] = {
-        {"requests", total(&ClusterStats::requests)},   {"answers", total(&ClusterStats::answers)},
-        {"pending", total(&ClusterStats::pending)},     {"retries", total(&ClusterStats::retries)},
-        {"timeouts", total(&ClusterStats::timeouts)},   {"connections", total(&ClusterStats::connections)},
-        {"connects", total(&ClusterStats::connects)},   {"connect_failures", total(&ClusterStats::connect_failures)},
-        {"ejections", total(&ClusterStats::ejections)}, {"pinned", total(&ClusterStats::pinned)},
+        {"requests", total(&ClusterStats::requests)},
+        {"answers", total(&ClusterStats::answers)},
+        {"pending", total(&ClusterStats::pending)},
+        {"retries", total(&ClusterStats::retries)},
+        {"timeouts", total(&ClusterStats::timeouts)},
+        {"connections", total(&ClusterStats::connections)},
+        {"connects", total(&ClusterStats::connects)},
+        {"connect_failures", total(&ClusterStats::connect_failures)},
+        {"ejections", total(&ClusterStats::ejections)},
+        {"pinned", total(&ClusterStats::pinned)},
         {"replies_too_large", total(&ClusterStats::replies_too_large)},
-        {"latency", latency_json(table.histogram([i](const Stats& s) -> const LatencyHistogram& { return s.clusters[i].latency; }))}};
+        {"latency", latency_json(table.histogram(
+                        [i](const Stats& s) -> const LatencyHistogram& { return s.clusters[i].latency; }))}};
   }
   const MasterStats& master = table.master();
   Json result = {
-      {"connections", {{"active", table.total(RG_FIELD(connections_active))},
-                       {"accepted", table.total(RG_FIELD(connections_accepted))},
-                       {"rejected", table.total(RG_FIELD(connections_rejected))},
-                       {"idle_closed", table.total(RG_FIELD(connections_idle_closed))},
-                       {"output_overflow", table.total(RG_FIELD(connections_output_overflow))}}},
+      {"connections",
+       {{"active", table.total(RG_FIELD(connections_active))},
+        {"accepted", table.total(RG_FIELD(connections_accepted))},
+        {"rejected", table.total(RG_FIELD(connections_rejected))},
+        {"idle_closed", table.total(RG_FIELD(connections_idle_closed))},
+        {"output_overflow", table.total(RG_FIELD(connections_output_overflow))}}},
       {"requests", table.total(RG_FIELD(requests))},
       {"protocol_errors", table.total(RG_FIELD(protocol_errors))},
       {"login_failures", table.total(RG_FIELD(login_failures))},
       {"errors", std::move(errors)},
       {"bytes_in", table.total(RG_FIELD(bytes_in))},
       {"bytes_out", table.total(RG_FIELD(bytes_out))},
-      {"access_log", {{"lines", table.total(RG_FIELD(access_log_lines))},
-                      {"dropped", table.total(RG_FIELD(access_log_dropped))}}},
+      {"access_log",
+       {{"lines", table.total(RG_FIELD(access_log_lines))}, {"dropped", table.total(RG_FIELD(access_log_dropped))}}},
       {"listeners", std::move(listeners)},
       {"routes", std::move(routes)},
       {"clusters", std::move(clusters)},
       {"workers", std::move(workers)},
-      {"master", {{"reloads", master.reloads.get()},
-                  {"reload_failures", master.reload_failures.get()},
-                  {"respawns", master.respawns.get()},
-                  {"draining", master.draining.get() != 0}}},
+      {"master",
+       {{"reloads", master.reloads.get()},
+        {"reload_failures", master.reload_failures.get()},
+        {"respawns", master.respawns.get()},
+        {"draining", master.draining.get() != 0}}},
   };
   if (!config.zookeeper.servers.empty()) {
     result["zookeeper"] = {{"state", MasterStats::zookeeper_state_name(master.zookeeper_state.get())},

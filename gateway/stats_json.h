@@ -2,8 +2,8 @@
 // and what the `stats` handler answers on the data ports. Pure: reads the table.
 #pragma once
 
-#include "core/message.h"
 #include "conf/config.h"
+#include "core/message.h"
 #include "core/stats.h"
 
 namespace rpcgate {

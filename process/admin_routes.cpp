@@ -21,7 +21,8 @@ bool Master::configure_admin() {
     return true;
   }
   if (admin_ && admin_address_ == address->to_string()) return true;
-  if (!admin_) admin_ = std::make_unique<admin::AdminServer>([this](const admin::HttpRequest& r) { return serve_admin(r); });
+  if (!admin_)
+    admin_ = std::make_unique<admin::AdminServer>([this](const admin::HttpRequest& r) { return serve_admin(r); });
   std::string error;
   if (!admin_->listen(*address, error)) {
     LOG_ERROR("master: admin port: %s", error.c_str());
@@ -69,7 +70,8 @@ admin::HttpResponse Master::serve_admin(const admin::HttpRequest& request) {
     std::string why = not_ready_reason();
     return why.empty() ? answer(200, "ready\n") : answer(503, "not ready: " + why + "\n");
   }
-  if (path == "/metrics") return answer(200, render_metrics(*config_, *stats_), "text/plain; version=0.0.4; charset=utf-8");
+  if (path == "/metrics")
+    return answer(200, render_metrics(*config_, *stats_), "text/plain; version=0.0.4; charset=utf-8");
   if (path == "/stats") return json(200, stats_json(*config_, *stats_));
   if (path == "/clusters") return json(200, clusters_json(*stats_));
   if (path == "/config") return json(200, config_json(*config_));
@@ -84,16 +86,16 @@ admin::HttpResponse Master::serve_admin(const admin::HttpRequest& request) {
     if (outcome.applied) return json(200, {{"reloaded", true}, {"message", outcome.message}});
     return json(400, {{"reloaded", false}, {"error", outcome.message}});
   }
-  return answer(200,
-                "rpcgate " RPCGATE_VERSION " admin\n"
-                "GET  /metrics   Prometheus text\n"
-                "GET  /healthz   200 while alive\n"
-                "GET  /readyz    200 when every worker serves and no drain has begun, else 503\n"
-                "GET  /stats     the figures as JSON\n"
-                "GET  /clusters  each upstream endpoint's health, pending calls and connections, per worker\n"
-                "GET  /config    the effective configuration, secrets redacted\n"
-                "POST /drain     drain, like SIGTERM\n"
-                "POST /reload    reload, like SIGHUP\n");
+  return answer(200, "rpcgate " RPCGATE_VERSION
+                     " admin\n"
+                     "GET  /metrics   Prometheus text\n"
+                     "GET  /healthz   200 while alive\n"
+                     "GET  /readyz    200 when every worker serves and no drain has begun, else 503\n"
+                     "GET  /stats     the figures as JSON\n"
+                     "GET  /clusters  each upstream endpoint's health, pending calls and connections, per worker\n"
+                     "GET  /config    the effective configuration, secrets redacted\n"
+                     "POST /drain     drain, like SIGTERM\n"
+                     "POST /reload    reload, like SIGHUP\n");
 }
 
 }  // namespace rpcgate

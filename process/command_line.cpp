@@ -9,9 +9,9 @@
 #include <string>
 
 #include "codecs/codec.h"
-#include "process/config_check.h"
-#include "gateway/handler_registry.h"
 #include "core/log.h"
+#include "gateway/handler_registry.h"
+#include "process/config_check.h"
 #include "process/master.h"
 #include "process/serve.h"
 
@@ -60,21 +60,30 @@ int rpcgate::run_command_line(int argc, char** argv) {
   std::string config_path;
   std::string log_level;
   bool test_only = false;
-  const option long_options[] = {{"config", required_argument, nullptr, 'c'},
-                                 {"test", no_argument, nullptr, 't'},
-                                 {"log-level", required_argument, nullptr, 'l'},
-                                 {"help", no_argument, nullptr, 'h'},
-                                 {"version", no_argument, nullptr, 'v'},
-                                 {nullptr, 0, nullptr, 0}};
+  const option long_options[] = {{"config", required_argument, nullptr, 'c'},    {"test", no_argument, nullptr, 't'},
+                                 {"log-level", required_argument, nullptr, 'l'}, {"help", no_argument, nullptr, 'h'},
+                                 {"version", no_argument, nullptr, 'v'},         {nullptr, 0, nullptr, 0}};
   int option_char;
   while ((option_char = getopt_long(argc, argv, "c:tl:hv", long_options, nullptr)) != -1) {
     switch (option_char) {
-      case 'c': config_path = optarg; break;
-      case 't': test_only = true; break;
-      case 'l': log_level = optarg; break;
-      case 'h': print_usage(stdout); return 0;
-      case 'v': std::printf("rpcgate %s\n", RPCGATE_VERSION); return 0;
-      default: print_usage(stderr); return 2;
+      case 'c':
+        config_path = optarg;
+        break;
+      case 't':
+        test_only = true;
+        break;
+      case 'l':
+        log_level = optarg;
+        break;
+      case 'h':
+        print_usage(stdout);
+        return 0;
+      case 'v':
+        std::printf("rpcgate %s\n", RPCGATE_VERSION);
+        return 0;
+      default:
+        print_usage(stderr);
+        return 2;
     }
   }
   if (optind < argc) {

@@ -20,7 +20,8 @@ bool ControlChannel::open(int fd) {
   pipe_.data = this;
   open_ = true;
   auto* stream = reinterpret_cast<uv_stream_t*>(&pipe_);
-  return uv_pipe_open(&pipe_, fd) == 0 && uv_read_start(stream, &ControlChannel::on_alloc, &ControlChannel::on_read) == 0;
+  return uv_pipe_open(&pipe_, fd) == 0 &&
+         uv_read_start(stream, &ControlChannel::on_alloc, &ControlChannel::on_read) == 0;
 }
 
 void ControlChannel::send_ready() {

@@ -73,9 +73,10 @@ void Master::wait_for_discovery() {
     zookeeper_->process(fd.revents);
   }
   if (!zookeeper_->all_synced())
-    LOG_WARN("master: no answer from ZooKeeper within %lld ms; the workers start without the endpoints "
-             "it has not given yet, and get them as soon as it answers",
-             static_cast<long long>(kInitialDiscoveryWait.count()));
+    LOG_WARN(
+        "master: no answer from ZooKeeper within %lld ms; the workers start without the endpoints "
+        "it has not given yet, and get them as soon as it answers",
+        static_cast<long long>(kInitialDiscoveryWait.count()));
 }
 
 // The index of the ZooKeeper socket's entry in `polled`, or 0 for none; lowers `wait_ms` to
@@ -125,7 +126,8 @@ void Master::send_snapshots() {
   std::string frame;
   for (auto& slot : slots_) {
     if (!slot.control_dirty || !slot.control_out.empty() || slot.control < 0) continue;
-    if (frame.empty()) frame = control_frame(ControlKind::kSnapshot, discovery::encode_snapshot(zookeeper_->snapshot()));
+    if (frame.empty())
+      frame = control_frame(ControlKind::kSnapshot, discovery::encode_snapshot(zookeeper_->snapshot()));
     slot.control_out = frame;
     slot.control_dirty = false;
     write_control(slot);

@@ -62,8 +62,10 @@ int Master::run() {
   wait_for_discovery();
   spawn_generation(count);
   if (forking())
-    LOG_INFO("master: rpcgate " RPCGATE_VERSION " (model fork) serving each connection in a child of its own, "
-             "at most %zu at once, pid %d", config_->process.max_children, static_cast<int>(getpid()));
+    LOG_INFO("master: rpcgate " RPCGATE_VERSION
+             " (model fork) serving each connection in a child of its own, "
+             "at most %zu at once, pid %d",
+             config_->process.max_children, static_cast<int>(getpid()));
   else
     LOG_INFO("master: rpcgate " RPCGATE_VERSION " (model %s) serving with %u workers, pid %d",
              conf::to_string(config_->process.model).c_str(), count, static_cast<int>(getpid()));
@@ -91,8 +93,8 @@ bool Master::bind_listeners(const conf::Config& config, std::map<std::string, in
     std::string error;
     int fd = open_listen_socket(listener.address.host, listener.address.port, reuse_port, error);
     if (fd < 0) {
-      LOG_ERROR("%s: listener %s: cannot listen on %s: %s", listener.origin.describe().c_str(),
-                listener.name.c_str(), address.c_str(), error.c_str());
+      LOG_ERROR("%s: listener %s: cannot listen on %s: %s", listener.origin.describe().c_str(), listener.name.c_str(),
+                address.c_str(), error.c_str());
       for (const auto& [unused, opened_fd] : opened) close(opened_fd);
       return false;
     }
@@ -117,15 +119,22 @@ std::vector<int> Master::fds_in_listener_order() const {
 
 void Master::on_signal(int signum) {
   switch (signum) {
-    case SIGCHLD: reap(); break;
+    case SIGCHLD:
+      reap();
+      break;
     case SIGTERM:
-    case SIGINT: begin_stop(signum); break;
-    case SIGHUP: reload(); break;
+    case SIGINT:
+      begin_stop(signum);
+      break;
+    case SIGHUP:
+      reload();
+      break;
     case SIGUSR1:
       if (!set_log_file(config_->logging.file)) LOG_ERROR("master: SIGUSR1: cannot reopen the log file");
       signal_workers(SIGUSR1);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -183,7 +192,8 @@ int Master::supervise() {
       if (polled[i].revents != 0) service_control(polled[i].fd, polled[i].revents);
     if (polled[0].revents & POLLIN) {
       signalfd_siginfo info{};
-      while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) on_signal(static_cast<int>(info.ssi_signo));
+      while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
+        on_signal(static_cast<int>(info.ssi_signo));
     }
     for (size_t i = listeners_at; i < polled.size() && !stopping_ && !listen_fds_.empty(); ++i)
       if (polled[i].revents & POLLIN) {

@@ -45,14 +45,14 @@ struct WorkerSlot {
   int quick_deaths = 0;
   bool respawn_pending = false;
   bool given_up = false;
-  int channel = -1;            // fdpass: the master's end of the socket it passes connections over
-  uint64_t passed = 0;         // fdpass: connections passed since this worker started
-  uint64_t accepted_base = 0;  // fdpass: its slot's connections_accepted when it started
-  int control = -1;            // the master's end of its control channel (control_channel.h)
-  std::string control_out;     // the rest of the frame being written to it
-  bool control_dirty = false;  // owes it the current snapshot
-  bool ready = false;          // it said it serves
-  std::thread thread;              // model threads: the worker (pid stays 0)
+  int channel = -1;                  // fdpass: the master's end of the socket it passes connections over
+  uint64_t passed = 0;               // fdpass: connections passed since this worker started
+  uint64_t accepted_base = 0;        // fdpass: its slot's connections_accepted when it started
+  int control = -1;                  // the master's end of its control channel (control_channel.h)
+  std::string control_out;           // the rest of the frame being written to it
+  bool control_dirty = false;        // owes it the current snapshot
+  bool ready = false;                // it said it serves
+  std::thread thread;                // model threads: the worker (pid stays 0)
   std::shared_ptr<ThreadExit> exit;  // model threads: set while the thread runs
 
   bool running() const { return pid > 0 || exit != nullptr; }
@@ -149,7 +149,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
   PidFile pid_file_;
   int generation_ = 0;
   std::vector<WorkerSlot> slots_;
-  std::map<pid_t, size_t> children_;  // model fork: each child's stats slot
+  std::map<pid_t, size_t> children_;   // model fork: each child's stats slot
   std::unique_ptr<StatsTable> stats_;  // shared with every worker; slot i is worker i's
   int master_pipe_[2] = {-1, -1};
   int thread_exits_[2] = {-1, -1};  // model threads: a worker thread writes a byte as it returns

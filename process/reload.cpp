@@ -81,8 +81,8 @@ Master::ReloadOutcome Master::reload() {
            generation_, count, live);
   ++stats_->master().reloads;
   if (forking()) return {true, "new connections are served with the new configuration"};
-  return {true, "generation " + std::to_string(generation_) + " of " + std::to_string(count) +
-                    " workers started; " + std::to_string(live) + " older workers draining"};
+  return {true, "generation " + std::to_string(generation_) + " of " + std::to_string(count) + " workers started; " +
+                    std::to_string(live) + " older workers draining"};
 }
 
 Master::ReloadOutcome Master::refuse(std::string why) {

@@ -1,16 +1,15 @@
 #include "process/serve.h"
 
 #include <unistd.h>
+#include <uv.h>
 
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 
-#include <uv.h>
-
-#include "process/control_channel.h"
-#include "gateway/gateway.h"
 #include "core/log.h"
+#include "gateway/gateway.h"
+#include "process/control_channel.h"
 
 namespace rpcgate {
 namespace {
@@ -61,7 +60,8 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
   handles->drain(handle->loop);
 }
 
-void on_control_frame(ProcessHandles& handles, const ServeOptions& options, ControlKind kind, std::string_view payload) {
+void on_control_frame(ProcessHandles& handles, const ServeOptions& options, ControlKind kind,
+                      std::string_view payload) {
   switch (kind) {
     case ControlKind::kSnapshot: {
       discovery::Snapshot snapshot;
@@ -84,9 +84,7 @@ void on_control_frame(ProcessHandles& handles, const ServeOptions& options, Cont
   LOG_ERROR("%s: unknown command %d from the master; ignored", options.role.c_str(), static_cast<int>(kind));
 }
 
-void on_hangup(uv_signal_t*, int) {
-  LOG_WARN("SIGHUP: reloading is done by the master process; ignored here");
-}
+void on_hangup(uv_signal_t*, int) { LOG_WARN("SIGHUP: reloading is done by the master process; ignored here"); }
 
 void on_reopen_logs(uv_signal_t* handle, int) {
   auto* handles = static_cast<ProcessHandles*>(handle->data);
@@ -147,9 +145,9 @@ int serve(const conf::Config& config, const ServeOptions& options) {
   if (options.master_fd >= 0) {
     uv_pipe_init(loop, &handles.master, 0);
     handles.master.data = &handles;
-    handles.watching_master = uv_pipe_open(&handles.master, options.master_fd) == 0 &&
-                              uv_read_start(reinterpret_cast<uv_stream_t*>(&handles.master), on_master_alloc,
-                                            on_master_read) == 0;
+    handles.watching_master =
+        uv_pipe_open(&handles.master, options.master_fd) == 0 &&
+        uv_read_start(reinterpret_cast<uv_stream_t*>(&handles.master), on_master_alloc, on_master_read) == 0;
     if (!handles.watching_master) LOG_ERROR("%s: cannot watch the master process", options.role.c_str());
   }
 
@@ -158,7 +156,8 @@ int serve(const conf::Config& config, const ServeOptions& options) {
   });
   if (options.control_fd >= 0) {
     handles.control = &control;
-    if (!control.open(options.control_fd)) LOG_ERROR("%s: cannot read the master's control channel", options.role.c_str());
+    if (!control.open(options.control_fd))
+      LOG_ERROR("%s: cannot read the master's control channel", options.role.c_str());
   }
 
   std::string error;
@@ -174,8 +173,8 @@ int serve(const conf::Config& config, const ServeOptions& options) {
       if (handles.first_stop()) handles.drain(loop);
     });
   } else {
-    LOG_INFO("rpcgate " RPCGATE_VERSION " serving as %s (%s %d)", options.role.c_str(), options.thread ? "thread" : "pid",
-             static_cast<int>(options.thread ? gettid() : getpid()));
+    LOG_INFO("rpcgate " RPCGATE_VERSION " serving as %s (%s %d)", options.role.c_str(),
+             options.thread ? "thread" : "pid", static_cast<int>(options.thread ? gettid() : getpid()));
     if (handles.control != nullptr) control.send_ready();
   }
   uv_run(loop, UV_RUN_DEFAULT);

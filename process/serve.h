@@ -6,21 +6,21 @@
 #include <vector>
 
 #include "conf/config.h"
-#include "gateway/gateway.h"
 #include "core/stats.h"
+#include "gateway/gateway.h"
 
 namespace rpcgate {
 
 struct ServeOptions {
-  std::string role = "single";   // for logs: "single", "worker 3"
+  std::string role = "single";  // for logs: "single", "worker 3"
   // A worker thread of model threads: its own loop, and no signal handling (the process's
   // signals are the master's); the master's commands come over the control channel instead.
   bool thread = false;
-  Sockets sockets;               // where connections come from (default: listen here)
-  int master_fd = -1;            // read end of the master's pipe: EOF means the master is gone
-  int control_fd = -1;           // this worker's end of its control channel (control_channel.h)
+  Sockets sockets;                                  // where connections come from (default: listen here)
+  int master_fd = -1;                               // read end of the master's pipe: EOF means the master is gone
+  int control_fd = -1;                              // this worker's end of its control channel (control_channel.h)
   const discovery::Snapshot* discovered = nullptr;  // what the master had discovered at the fork
-  StatsTable* stats = nullptr;   // the shared counters (a worker); null = a table of one here
+  StatsTable* stats = nullptr;                      // the shared counters (a worker); null = a table of one here
   size_t stats_slot = 0;
 };
 

@@ -178,7 +178,7 @@ void Master::join_threads() {
       int code = slot->exit->code;
       slot->exit.reset();
       on_worker_exit(slot, (code & 0xff) << 8);  // as waitpid reports an exit status
-      found = true;  // the slot may be gone: start over
+      found = true;                              // the slot may be gone: start over
       break;
     }
   }
@@ -253,10 +253,11 @@ void Master::on_worker_exit(std::vector<WorkerSlot>::iterator slot, int status) 
   if (slot->quick_deaths >= kCrashLoopLimit) {
     slot->given_up = true;
     stats.pid.set(0);
-    LOG_ERROR("master: worker %d %s %d times in a row within %lld ms of starting; not respawning it "
-              "(see the worker's own log lines above for why)",
-              slot->index, describe_status(status).c_str(), slot->quick_deaths,
-              static_cast<long long>(kStartupGrace.count()));
+    LOG_ERROR(
+        "master: worker %d %s %d times in a row within %lld ms of starting; not respawning it "
+        "(see the worker's own log lines above for why)",
+        slot->index, describe_status(status).c_str(), slot->quick_deaths,
+        static_cast<long long>(kStartupGrace.count()));
     return;
   }
   // One early death may be bad luck (a kill, an OOM): respawn at once. A second in a row starts
@@ -311,7 +312,8 @@ void Master::signal_workers(int signum, bool include_retiring) {
 }
 
 bool Master::any_worker_alive() const {
-  return !children_.empty() || std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.running(); });
+  return !children_.empty() ||
+         std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.running(); });
 }
 
 bool Master::every_slot_given_up() const {

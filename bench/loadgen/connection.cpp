@@ -44,7 +44,8 @@ void Connection::append(Workload& workload, uint64_t& sequence, uint32_t count, 
 IoStatus Connection::flush() {
   if (!unsent()) return IoStatus::kOk;
   ssize_t n = ::send(fd_, out_.get() + out_begin_, out_end_ - out_begin_, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IoStatus::kWouldBlock : IoStatus::kError;
+  if (n < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IoStatus::kWouldBlock : IoStatus::kError;
   out_begin_ += static_cast<size_t>(n);
   if (out_begin_ == out_end_) out_begin_ = out_end_ = 0;
   return unsent() ? IoStatus::kWouldBlock : IoStatus::kOk;

@@ -27,15 +27,15 @@ class LatencyHistogram {
   uint64_t percentile_ns(double q) const;
 
  private:
-  static constexpr int kSubBits = 7;                      // 128 buckets per power of two
-  static constexpr uint64_t kLinear = 2u << kSubBits;     // below 256 ns one bucket per ns
-  static constexpr int kMaxShift = 35 - kSubBits;         // 2^35 <= 60 s < 2^36 ns
+  static constexpr int kSubBits = 7;                   // 128 buckets per power of two
+  static constexpr uint64_t kLinear = 2u << kSubBits;  // below 256 ns one bucket per ns
+  static constexpr int kMaxShift = 35 - kSubBits;      // 2^35 <= 60 s < 2^36 ns
   static constexpr size_t kBuckets = kLinear + static_cast<size_t>(kMaxShift) * (kLinear / 2);
 
   static constexpr size_t index_of(uint64_t ns) {
     if (ns < kLinear) return static_cast<size_t>(ns);
-    int shift = 63 - __builtin_clzll(ns) - kSubBits;      // >= 1: top 8 bits kept
-    uint64_t sub = ns >> shift;                            // in [128, 256)
+    int shift = 63 - __builtin_clzll(ns) - kSubBits;  // >= 1: top 8 bits kept
+    uint64_t sub = ns >> shift;                       // in [128, 256)
     return static_cast<size_t>(kLinear + static_cast<uint64_t>(shift - 1) * (kLinear / 2) + (sub - kLinear / 2));
   }
   static uint64_t upper_of(size_t index);

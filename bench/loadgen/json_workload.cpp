@@ -4,9 +4,8 @@
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "bench/loadgen/workload.h"
 
@@ -15,8 +14,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr size_t kKnownAnswers = 16;           // distinct good bodies remembered
-constexpr size_t kMaxKnownBytes = 64u << 10;   // longer good bodies are parsed every time
+constexpr size_t kKnownAnswers = 16;          // distinct good bodies remembered
+constexpr size_t kMaxKnownBytes = 64u << 10;  // longer good bodies are parsed every time
 constexpr int64_t kDefaultPiTerms = 1000;
 constexpr int64_t kMaxPiTerms = 1'000'000'000;  // the expected value is computed here, once
 
@@ -119,7 +118,8 @@ std::unique_ptr<Workload> make_json_workload(const Options& options, std::string
   if (!pi) return std::make_unique<JsonWorkload>("ping", text, std::move(params));
   if (!params.is_number_integer() || (params.is_number_unsigned() && params.get<uint64_t>() > kMaxPiTerms) ||
       params.get<int64_t>() > kMaxPiTerms) {
-    error = "--command pi needs an integer --params n up to " + std::to_string(kMaxPiTerms) + ", got " + text.substr(0, 200);
+    error = "--command pi needs an integer --params n up to " + std::to_string(kMaxPiTerms) + ", got " +
+            text.substr(0, 200);
     return nullptr;
   }
   return std::make_unique<JsonWorkload>("pi", text, Json(legacy_pi(params.get<int64_t>())));

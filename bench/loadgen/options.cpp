@@ -10,7 +10,8 @@
 namespace rpcgate::loadgen {
 namespace {
 
-constexpr std::string_view kUsage = R"(rpcgate-loadgen: a closed-loop load generator for rpcgate's three codecs. Every answer is checked.
+constexpr std::string_view kUsage =
+    R"(rpcgate-loadgen: a closed-loop load generator for rpcgate's three codecs. Every answer is checked.
 
 usage: rpcgate-loadgen [--codec resp|json|protobuf] [--command NAME] [options]
 
@@ -107,19 +108,26 @@ std::string_view usage() { return kUsage; }
 
 std::string_view codec_name(Codec codec) {
   switch (codec) {
-    case Codec::kResp: return "resp";
-    case Codec::kJson: return "json";
-    case Codec::kProtobuf: return "protobuf";
+    case Codec::kResp:
+      return "resp";
+    case Codec::kJson:
+      return "json";
+    case Codec::kProtobuf:
+      return "protobuf";
   }
   return "?";
 }
 
 std::string_view command_name(Command command) {
   switch (command) {
-    case Command::kPing: return "ping";
-    case Command::kSet: return "set";
-    case Command::kGet: return "get";
-    case Command::kPi: return "pi";
+    case Command::kPing:
+      return "ping";
+    case Command::kSet:
+      return "set";
+    case Command::kGet:
+      return "get";
+    case Command::kPi:
+      return "pi";
   }
   return "?";
 }
@@ -147,16 +155,25 @@ ParseOutcome parse_options(int argc, char** argv, Options& o, std::string& error
     }
     bool ok = true;
     if (name == "--codec") {
-      if (value == "resp") o.codec = Codec::kResp;
-      else if (value == "json") o.codec = Codec::kJson;
-      else if (value == "protobuf") o.codec = Codec::kProtobuf;
-      else ok = false;
+      if (value == "resp")
+        o.codec = Codec::kResp;
+      else if (value == "json")
+        o.codec = Codec::kJson;
+      else if (value == "protobuf")
+        o.codec = Codec::kProtobuf;
+      else
+        ok = false;
     } else if (name == "--command") {
-      if (value == "ping") o.command = Command::kPing;
-      else if (value == "set") o.command = Command::kSet;
-      else if (value == "get") o.command = Command::kGet;
-      else if (value == "pi") o.command = Command::kPi;
-      else ok = false;
+      if (value == "ping")
+        o.command = Command::kPing;
+      else if (value == "set")
+        o.command = Command::kSet;
+      else if (value == "get")
+        o.command = Command::kGet;
+      else if (value == "pi")
+        o.command = Command::kPi;
+      else
+        ok = false;
     } else if (name == "--host") {
       in_addr address{};
       ok = inet_pton(AF_INET, std::string(value).c_str(), &address) == 1;

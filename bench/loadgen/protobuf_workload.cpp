@@ -60,12 +60,17 @@ bool decode_response(std::string_view body, ResponseFields& out) {
         if (!get_varint(body, pos, value)) return false;
         if (field == kId) out.id = value;
         continue;
-      case kFixed64: size = 8; break;
-      case kFixed32: size = 4; break;
+      case kFixed64:
+        size = 8;
+        break;
+      case kFixed32:
+        size = 4;
+        break;
       case kLengthDelimited:
         if (!get_varint(body, pos, size)) return false;
         break;
-      default: return false;  // groups: not in proto3
+      default:
+        return false;  // groups: not in proto3
     }
     if (size > body.size() - pos) return false;
     std::string_view bytes = body.substr(pos, size);

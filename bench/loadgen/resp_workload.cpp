@@ -12,8 +12,8 @@
 namespace rpcgate::loadgen {
 namespace {
 
-constexpr size_t kKeyDigits = 12;                 // key:000000000000, as redis-benchmark's keys
-constexpr size_t kMaxLine = 64u << 10;            // a status, error or header line
+constexpr size_t kKeyDigits = 12;       // key:000000000000, as redis-benchmark's keys
+constexpr size_t kMaxLine = 64u << 10;  // a status, error or header line
 constexpr size_t kMaxReplyDepth = 8;
 constexpr int64_t kMaxReplyElements = 1 << 20;
 
@@ -38,8 +38,7 @@ Scan scan_reply(std::string_view input, size_t& pos, size_t depth) {
   char type = input[pos];
   if (std::string_view("+-:$*").find(type) == std::string_view::npos) return Scan::kMalformed;
   size_t eol = input.find("\r\n", pos);
-  if (eol == std::string_view::npos)
-    return input.size() - pos > kMaxLine ? Scan::kMalformed : Scan::kNeedMore;
+  if (eol == std::string_view::npos) return input.size() - pos > kMaxLine ? Scan::kMalformed : Scan::kNeedMore;
   int64_t number = 0;
   if (type == '+' || type == '-') {
     pos = eol + 2;
@@ -78,10 +77,11 @@ Verdict compare_parts(std::string_view input, const std::array<std::string_view,
 
 class RespWorkload final : public Workload {
  public:
-  RespWorkload(Command command, uint64_t key_space, uint32_t value_size)
-      : command_(command), key_space_(key_space) {
+  RespWorkload(Command command, uint64_t key_space, uint32_t value_size) : command_(command), key_space_(key_space) {
     std::string key = "key:" + std::string(kKeyDigits, '0');
-    auto bulk = [](std::string_view text) { return "$" + std::to_string(text.size()) + "\r\n" + std::string(text) + "\r\n"; };
+    auto bulk = [](std::string_view text) {
+      return "$" + std::to_string(text.size()) + "\r\n" + std::string(text) + "\r\n";
+    };
     tag_length_ = std::min<size_t>(kKeyDigits, value_size);
     for (size_t i = 0; i < tag_length_; ++i) tag_modulus_ *= 10;
     std::string value(value_size, 'x');
@@ -126,15 +126,21 @@ class RespWorkload final : public Workload {
     }
     size_t length = 0;
     switch (compare_parts(input, parts, length)) {
-      case Verdict::kGood: return {Verdict::kGood, length, 0, {}};
-      case Verdict::kNeedMore: return {};
-      default: break;
+      case Verdict::kGood:
+        return {Verdict::kGood, length, 0, {}};
+      case Verdict::kNeedMore:
+        return {};
+      default:
+        break;
     }
     size_t end = 0;
     switch (scan_reply(input, end, 0)) {
-      case Scan::kNeedMore: return {};
-      case Scan::kMalformed: return {Verdict::kBroken, 0, 0, "malformed RESP reply"};
-      case Scan::kComplete: break;
+      case Scan::kNeedMore:
+        return {};
+      case Scan::kMalformed:
+        return {Verdict::kBroken, 0, 0, "malformed RESP reply"};
+      case Scan::kComplete:
+        break;
     }
     return {Verdict::kBad, end, 0, input.front() == '-' ? "error reply" : "unexpected reply"};
   }
@@ -142,12 +148,12 @@ class RespWorkload final : public Workload {
  private:
   Command command_;
   uint64_t key_space_;
-  size_t tag_length_ = 0;       // a value starts with the last tag_length_ digits of its key
+  size_t tag_length_ = 0;  // a value starts with the last tag_length_ digits of its key
   uint64_t tag_modulus_ = 1;
-  std::string request_;         // the request with key 0 (and key 0's value)
+  std::string request_;  // the request with key 0 (and key 0's value)
   size_t key_offset_ = 0;
   size_t value_offset_ = 0;
-  std::string expected_;        // the answer; for GET, key 0's
+  std::string expected_;  // the answer; for GET, key 0's
   std::string_view bulk_header_;
   std::string_view value_rest_;
 };

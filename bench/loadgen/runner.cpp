@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "bench/loadgen/report.h"
@@ -45,8 +45,10 @@ int connect_ipv4(const std::string& host, uint16_t port, std::string& error) {
       pollfd wait{fd, POLLOUT, 0};
       int ready = ::poll(&wait, 1, kConnectTimeoutMs);
       socklen_t size = sizeof status;
-      if (ready == 0) status = ETIMEDOUT;
-      else if (ready < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &status, &size) != 0) status = errno;
+      if (ready == 0)
+        status = ETIMEDOUT;
+      else if (ready < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &status, &size) != 0)
+        status = errno;
     }
   }
   int one = 1;
@@ -184,8 +186,10 @@ void Runner::take_answers(Connection& connection, size_t index, uint64_t now) {
       } else {
         note_error(index, checked.why, answer);
       }
-      if (in_order) in_flight.pop_oldest();
-      else in_flight.remove(*request);
+      if (in_order)
+        in_flight.pop_oldest();
+      else
+        in_flight.remove(*request);
       --in_flight_;
     }
     connection.consume(checked.consumed);

@@ -16,9 +16,9 @@
 namespace rpcgate::loadgen {
 
 struct RunResult {
-  uint64_t answered = 0;    // answers read and judged, good or not
-  uint64_t errors = 0;      // wrong answers, and connections that failed
-  bool timed_out = false;   // --duration ended the run
+  uint64_t answered = 0;   // answers read and judged, good or not
+  uint64_t errors = 0;     // wrong answers, and connections that failed
+  bool timed_out = false;  // --duration ended the run
   double elapsed_s = 0;
   std::string first_error;  // which connection, what was wrong, and the answer's first bytes
   LatencyHistogram latency;

@@ -26,9 +26,9 @@ enum class Verdict {
 
 struct Checked {
   Verdict verdict = Verdict::kNeedMore;
-  size_t consumed = 0;     // bytes of the answer (kGood, kBad)
-  uint64_t id = 0;         // the request id the answer names (workloads not answered in order)
-  std::string_view why;    // what was wrong (kBad, kBroken): a constant text
+  size_t consumed = 0;   // bytes of the answer (kGood, kBad)
+  uint64_t id = 0;       // the request id the answer names (workloads not answered in order)
+  std::string_view why;  // what was wrong (kBad, kBroken): a constant text
 };
 
 class Workload {

@@ -22,9 +22,7 @@ class BoundedDomBuilder {
   bool boolean(bool value) { return add(Json(value)) != nullptr; }
   bool number_integer(Json::number_integer_t value) { return add(Json(value)) != nullptr; }
   bool number_unsigned(Json::number_unsigned_t value) { return add(Json(value)) != nullptr; }
-  bool number_float(Json::number_float_t value, const Json::string_t&) {
-    return add(Json(value)) != nullptr;
-  }
+  bool number_float(Json::number_float_t value, const Json::string_t&) { return add(Json(value)) != nullptr; }
   // The parser allows moving the token out: one allocation per string, no copy.
   bool string(Json::string_t& value) { return add(Json(std::move(value))) != nullptr; }
   bool binary(Json::binary_t& value) { return add(Json::binary(std::move(value))) != nullptr; }
@@ -47,8 +45,7 @@ class BoundedDomBuilder {
   bool parse_error(size_t, const std::string&, const Json::exception& ex) {
     // what() reads "[json.exception.parse_error.101] parse error at line 1, column 4: ...".
     std::string_view text = ex.what();
-    if (auto bracket = text.find("] ");
-        !text.empty() && text.front() == '[' && bracket != std::string_view::npos)
+    if (auto bracket = text.find("] "); !text.empty() && text.front() == '[' && bracket != std::string_view::npos)
       text.remove_prefix(bracket + 2);
     if (text.size() > kMaxErrorText) text = text.substr(0, kMaxErrorText);
     // The quoted input may hold bytes that are not UTF-8, or be cut inside a sequence.

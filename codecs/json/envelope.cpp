@@ -29,8 +29,7 @@ bool read_meta(Json::object_t& object, Meta& meta) {
   for (const auto& [key, entry] : entries)
     if (!entry.is_string()) return false;
   meta.reserve(entries.size());
-  for (auto& [key, entry] : entries)
-    meta.emplace_back(key, std::move(entry.get_ref<std::string&>()));
+  for (auto& [key, entry] : entries) meta.emplace_back(key, std::move(entry.get_ref<std::string&>()));
   return true;
 }
 

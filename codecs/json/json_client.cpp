@@ -40,10 +40,9 @@ bool read_response(Json& document, Response& response, std::string& error) {
     if (code != nullptr && code->is_string()) {
       Json* message = find_member(fields, "message");
       auto known = error_code_from_name(code->get_ref<const std::string&>());
-      response.set_error(known.value_or(ErrorCode::kUpstreamError),
-                         message != nullptr && message->is_string()
-                             ? std::move(message->get_ref<std::string&>())
-                             : std::string());
+      response.set_error(known.value_or(ErrorCode::kUpstreamError), message != nullptr && message->is_string()
+                                                                        ? std::move(message->get_ref<std::string&>())
+                                                                        : std::string());
       return true;
     }
   }
@@ -54,8 +53,7 @@ bool read_response(Json& document, Response& response, std::string& error) {
 
 class JsonClientCodec final : public ClientCodec {
  public:
-  explicit JsonClientCodec(const CodecOptions& options)
-      : limits_(options.limits), order_(options.length_byte_order) {}
+  explicit JsonClientCodec(const CodecOptions& options) : limits_(options.limits), order_(options.length_byte_order) {}
 
   // Request::payload has no place in this protocol and is not written.
   void encode(const Request& request, std::string& out) override {
@@ -85,8 +83,7 @@ class JsonClientCodec final : public ClientCodec {
     // speak the protocol (or not within our limits): nothing it sends next can be trusted.
     Json document;
     std::string error;
-    if (!parse_envelope(cut.body, limits_.max_depth, document, error) ||
-        !read_response(document, response, error)) {
+    if (!parse_envelope(cut.body, limits_.max_depth, document, error) || !read_response(document, response, error)) {
       response.clear();
       response.set_error(ErrorCode::kUpstreamError, "bad response from upstream: " + error);
       return {DecodeStatus::kBroken, 0};

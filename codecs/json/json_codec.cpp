@@ -10,9 +10,10 @@ const CodecOption kOptions[] = {
     {.key = "length_byte_order",
      .kind = CodecOption::Kind::kChoice,
      .choices = kByteOrders,
-     .apply = [](CodecOptions& options, const CodecOption::Value& value) {
-       options.length_byte_order = value.text == "big" ? ByteOrder::kBig : ByteOrder::kLittle;
-     },
+     .apply =
+         [](CodecOptions& options, const CodecOption::Value& value) {
+           options.length_byte_order = value.text == "big" ? ByteOrder::kBig : ByteOrder::kLittle;
+         },
      .show = [](const CodecOptions& options) -> Json {
        return options.length_byte_order == ByteOrder::kBig ? "big" : "little";
      }},
@@ -25,7 +26,8 @@ const CodecInfo kInfo = {
     .make_server = &make_server_codec,
     .make_client = &make_client_codec,
     .options = kOptions,
-    .same_framing = [](const CodecOptions& a, const CodecOptions& b) { return a.length_byte_order == b.length_byte_order; },
+    .same_framing = [](const CodecOptions& a,
+                       const CodecOptions& b) { return a.length_byte_order == b.length_byte_order; },
 };
 
 }  // namespace rpcgate::codec::json

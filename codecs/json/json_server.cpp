@@ -18,8 +18,7 @@ constexpr std::string_view kDefaultKind = "result";
 // Fills `request` from a parsed envelope, moving params and strings out of it. False (with
 // `error`) when the envelope breaks the protocol; `id` is set whenever the id itself was valid, so
 // the error reply can carry it.
-bool read_request(Json& document, Request& request, std::optional<uint64_t>& id,
-                  std::string& error) {
+bool read_request(Json& document, Request& request, std::optional<uint64_t>& id, std::string& error) {
   if (!document.is_object()) {
     error = "a request must be a JSON object";
     return false;
@@ -48,16 +47,14 @@ bool read_request(Json& document, Request& request, std::optional<uint64_t>& id,
 
 class JsonServerCodec final : public ServerCodec {
  public:
-  explicit JsonServerCodec(const CodecOptions& options)
-      : limits_(options.limits), order_(options.length_byte_order) {}
+  explicit JsonServerCodec(const CodecOptions& options) : limits_(options.limits), order_(options.length_byte_order) {}
 
   DecodeResult decode(std::string_view input, Request& request, Response& reply) override {
     FrameCut cut = cut_frame(input, order_, limits_.max_frame_bytes);
     if (cut.status == FrameStatus::kNeedMore) return {};
     if (cut.status == FrameStatus::kTooLarge) {
       reply.clear();
-      reply.set_error(ErrorCode::kTooLarge,
-                      too_large_message(cut.body_length, limits_.max_frame_bytes));
+      reply.set_error(ErrorCode::kTooLarge, too_large_message(cut.body_length, limits_.max_frame_bytes));
       return {DecodeStatus::kBroken, 0};
     }
 
@@ -65,8 +62,7 @@ class JsonServerCodec final : public ServerCodec {
     Json document;
     std::optional<uint64_t> id;
     std::string error;
-    if (parse_envelope(cut.body, limits_.max_depth, document, error) &&
-        read_request(document, request, id, error))
+    if (parse_envelope(cut.body, limits_.max_depth, document, error) && read_request(document, request, id, error))
       return {DecodeStatus::kRequest, cut.frame_bytes()};
     reply.clear();
     reply.id = id;

@@ -25,8 +25,7 @@ constexpr std::array<bool, 256> kPlain = [] {
 
 void write_u_escape(uint32_t unit, std::string& out) {
   constexpr char kHex[] = "0123456789abcdef";  // Python writes lower-case hex
-  char text[6] = {'\\', 'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15],
-                  kHex[(unit >> 4) & 15], kHex[unit & 15]};
+  char text[6] = {'\\', 'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15], kHex[(unit >> 4) & 15], kHex[unit & 15]};
   out.append(text, sizeof text);
 }
 
@@ -42,14 +41,30 @@ void write_code_point(uint32_t cp, std::string& out) {
 
 void write_escaped_ascii(unsigned char c, std::string& out) {
   switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    case '\b': out += "\\b"; break;
-    case '\f': out += "\\f"; break;
-    default: write_u_escape(c, out); break;  // other controls and DEL
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    default:
+      write_u_escape(c, out);
+      break;  // other controls and DEL
   }
 }
 

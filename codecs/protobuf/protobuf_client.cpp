@@ -51,14 +51,12 @@ class ProtobufClientCodec final : public ClientCodec {
     if (cut.status == FrameStatus::kNeedMore) return {};
     response.clear();
     if (cut.status == FrameStatus::kTooLarge) {
-      response.set_error(ErrorCode::kTooLarge,
-                         "upstream " + too_large_message(cut.body_length, max_body_));
+      response.set_error(ErrorCode::kTooLarge, "upstream " + too_large_message(cut.body_length, max_body_));
       return {DecodeStatus::kBroken, 0};
     }
     // Without a parsed id the answer matches no request: the connection cannot go on.
     if (!parse_message(cut.body, recursion_limit_, incoming_)) {
-      response.set_error(ErrorCode::kUpstreamError,
-                         "upstream frame is not a valid rpcgate.v1.Response");
+      response.set_error(ErrorCode::kUpstreamError, "upstream frame is not a valid rpcgate.v1.Response");
       return {DecodeStatus::kBroken, 0};
     }
     DecodeResult answered{DecodeStatus::kAnswered, cut.frame_bytes()};
@@ -70,11 +68,9 @@ class ProtobufClientCodec final : public ClientCodec {
       return answered;
     }
     // Past here the id is known, so a result too deep fails just the request it answers.
-    if (incoming_.has_result() &&
-        !value_to_json(*incoming_.mutable_result(), max_depth_, response.result)) {
+    if (incoming_.has_result() && !value_to_json(*incoming_.mutable_result(), max_depth_, response.result)) {
       response.result = nullptr;
-      response.set_error(ErrorCode::kUpstreamError,
-                         "upstream result nested deeper than " + std::to_string(max_depth_));
+      response.set_error(ErrorCode::kUpstreamError, "upstream result nested deeper than " + std::to_string(max_depth_));
       return answered;
     }
     response.kind.assign(incoming_.kind());

@@ -38,8 +38,7 @@ class ProtobufServerCodec final : public ServerCodec {
     // the connection goes on, as a json frame with invalid JSON does.
     if (!parse_message(cut.body, recursion_limit_, message_))
       return bad_frame(reply, ErrorCode::kBadRequest, "frame is not a valid rpcgate.v1.Request");
-    if (message_.method().empty())
-      return bad_request(reply, cut, "request has no method");
+    if (message_.method().empty()) return bad_request(reply, cut, "request has no method");
     Json params;
     if (message_.has_params() && !value_to_json(*message_.mutable_params(), max_depth_, params))
       return bad_request(reply, cut, "params nested deeper than " + std::to_string(max_depth_));

@@ -64,9 +64,7 @@ bool convert(Value& value, size_t depth_left, Json& out) {
 
 }  // namespace
 
-bool value_to_json(Value& value, size_t max_depth, Json& out) {
-  return convert(value, max_depth, out);
-}
+bool value_to_json(Value& value, size_t max_depth, Json& out) { return convert(value, max_depth, out); }
 
 void json_to_value(const Json& source, Value& out) {
   switch (source.type()) {

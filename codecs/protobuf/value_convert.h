@@ -2,11 +2,11 @@
 // <-> nlohmann::json directly (no JSON text in between), and text into proto3 `string` fields.
 #pragma once
 
+#include <google/protobuf/struct.pb.h>
+
 #include <cstddef>
 #include <string>
 #include <string_view>
-
-#include <google/protobuf/struct.pb.h>
 
 #include "core/message.h"
 

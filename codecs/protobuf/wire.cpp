@@ -1,11 +1,11 @@
 // Bounded parsing and in-place serialization of rpcgate.v1 messages.
 #include "codecs/protobuf/wire.h"
 
-#include <algorithm>
-#include <cstring>
-
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/stubs/logging.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include "codecs/framing.h"
 #include "rpcgate.pb.h"
@@ -23,9 +23,7 @@ constexpr uint8_t kPayloadTag = kPayloadField << 3 | 2;  // wire type 2: length-
 
 }  // namespace
 
-size_t max_body_bytes(const Limits& limits) {
-  return std::min(limits.max_frame_bytes, static_cast<size_t>(INT_MAX));
-}
+size_t max_body_bytes(const Limits& limits) { return std::min(limits.max_frame_bytes, static_cast<size_t>(INT_MAX)); }
 
 int recursion_limit(size_t max_depth) {
   // The params/result Value is one level; each container adds at most three; one level spare.
@@ -33,10 +31,8 @@ int recursion_limit(size_t max_depth) {
   return static_cast<int>(3 * std::min(max_depth, kCeiling) + 4);
 }
 
-bool parse_message(std::string_view body, int recursion_limit,
-                   google::protobuf::MessageLite& message) {
-  CodedInputStream input(reinterpret_cast<const uint8_t*>(body.data()),
-                         static_cast<int>(body.size()));
+bool parse_message(std::string_view body, int recursion_limit, google::protobuf::MessageLite& message) {
+  CodedInputStream input(reinterpret_cast<const uint8_t*>(body.data()), static_cast<int>(body.size()));
   input.SetRecursionLimit(recursion_limit);
   // Protobuf logs each string that is not UTF-8 before refusing it. A codec does not log (the
   // caller answers and counts the bad frame), and a peer must not be able to flood the log.
@@ -45,12 +41,10 @@ bool parse_message(std::string_view body, int recursion_limit,
   return message.ParseFromCodedStream(&input) && input.ConsumedEntireMessage();
 }
 
-bool write_frame(const google::protobuf::MessageLite& message, std::string_view payload,
-                 std::string& out) {
+bool write_frame(const google::protobuf::MessageLite& message, std::string_view payload, std::string& out) {
   size_t message_bytes = message.ByteSizeLong();  // also caches the sizes serializing needs
   if (message_bytes > static_cast<size_t>(INT_MAX)) return false;
-  size_t payload_bytes =
-      payload.empty() ? 0 : 1 + CodedOutputStream::VarintSize64(payload.size()) + payload.size();
+  size_t payload_bytes = payload.empty() ? 0 : 1 + CodedOutputStream::VarintSize64(payload.size()) + payload.size();
   size_t body = message_bytes + payload_bytes;
   if (body > kMaxPrefixedBody) return false;
 

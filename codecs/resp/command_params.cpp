@@ -39,8 +39,8 @@ bool may_be_json(std::string_view text) {
   if (text.empty()) return false;
   char c = text[0];
   char last = text.back();
-  bool starts = c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') ||
-                c == 't' || c == 'f' || c == 'n';
+  bool starts =
+      c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n';
   bool ends = last != ' ' && last != '\t' && last != '\n' && last != '\r';
   return starts && ends;
 }
@@ -53,9 +53,7 @@ bool is_integer_literal(std::string_view text) {
   return true;
 }
 
-Json binary_argument(std::string_view arg) {
-  return Json::binary(std::vector<std::uint8_t>(arg.begin(), arg.end()));
-}
+Json binary_argument(std::string_view arg) { return Json::binary(std::vector<std::uint8_t>(arg.begin(), arg.end())); }
 
 }  // namespace
 
@@ -76,9 +74,7 @@ Json auto_argument(std::string_view arg, size_t max_depth) {
   if (!is_valid_utf8(arg)) return binary_argument(arg);
   if (may_be_json(arg)) {
     Json value;
-    if (parse_json_text(arg, max_depth, value) &&
-        !(value.is_number_float() && is_integer_literal(arg)))
-      return value;
+    if (parse_json_text(arg, max_depth, value) && !(value.is_number_float() && is_integer_literal(arg))) return value;
   }
   return Json(std::string(arg));
 }
@@ -87,8 +83,7 @@ DecodeStatus build_request(std::string_view name, std::span<const std::string_vi
                            size_t max_depth, Request& request, Response& reply) {
   if (name == "call") {
     if (argv.size() < 2 || argv.size() > 3 || argv[1].empty()) {
-      reply.set_error(ErrorCode::kBadRequest,
-                      "wrong number of arguments for 'call': CALL <method> [<json params>]");
+      reply.set_error(ErrorCode::kBadRequest, "wrong number of arguments for 'call': CALL <method> [<json params>]");
       return DecodeStatus::kAnswered;
     }
     Json params;

@@ -57,7 +57,8 @@ CommandReader::Result CommandReader::read(std::string_view input, size_t start, 
     if (!parse_resp_integer(window.substr(at_ + 1, cr - at_ - 1), count) || count > kLargestCount)
       return fail(ErrorCode::kBadRequest, "Protocol error: invalid multibulk length");
     if (count > 0 && static_cast<uint64_t>(count) > limits_.max_elements)
-      return fail(ErrorCode::kTooLarge, too_large("multibulk length", static_cast<uint64_t>(count), limits_.max_elements));
+      return fail(ErrorCode::kTooLarge,
+                  too_large("multibulk length", static_cast<uint64_t>(count), limits_.max_elements));
     at_ = cr + 2;
     if (count <= 0) {
       result.outcome = Outcome::kEmpty;
@@ -83,7 +84,8 @@ CommandReader::Result CommandReader::read(std::string_view input, size_t start, 
       if (!parse_resp_integer(window.substr(at_ + 1, cr - at_ - 1), length) || length < 0)
         return fail(ErrorCode::kBadRequest, "Protocol error: invalid bulk length");
       if (static_cast<uint64_t>(length) > limits_.max_frame_bytes)
-        return fail(ErrorCode::kTooLarge, too_large("bulk length", static_cast<uint64_t>(length), limits_.max_frame_bytes));
+        return fail(ErrorCode::kTooLarge,
+                    too_large("bulk length", static_cast<uint64_t>(length), limits_.max_frame_bytes));
       at_ = cr + 2;
       bulk_length_ = length;
     }

@@ -38,7 +38,8 @@ void raw_error(Response& reply, std::string text) {
 
 void ConnectionCommands::refuse(Response& reply, std::string_view redis_code, std::string text) const {
   if (!redis_words_) {
-    reply.set_error(ErrorCode::kBadRequest, redis_code == "ERR" ? std::move(text) : std::string(redis_code) + " " + text);
+    reply.set_error(ErrorCode::kBadRequest,
+                    redis_code == "ERR" ? std::move(text) : std::string(redis_code) + " " + text);
     return;
   }
   raw_error(reply, std::string(redis_code) + " " + text);
@@ -76,8 +77,7 @@ bool ConnectionCommands::handles(std::string_view name) {
          name == "select";
 }
 
-void ConnectionCommands::answer(std::string_view name, std::span<const std::string_view> argv,
-                                Response& reply) {
+void ConnectionCommands::answer(std::string_view name, std::span<const std::string_view> argv, Response& reply) {
   if (name == "hello") {
     hello(argv, reply);
   } else if (name == "auth") {
@@ -98,9 +98,8 @@ void ConnectionCommands::answer(std::string_view name, std::span<const std::stri
 void ConnectionCommands::hello(std::span<const std::string_view> argv, Response& reply) {
   if (!accept_hello(argv, reply)) return;
   reply.kind = argv.size() < 2 ? kKindMap : protocol_ == 3 ? kKindHello3 : kKindHello2;
-  reply.result = Json::array({"server", "rpcgate", "version", kServerVersion, "proto", protocol_,
-                              "id", kClientId, "mode", "standalone", "role", "master", "modules",
-                              Json::array()});
+  reply.result = Json::array({"server", "rpcgate", "version", kServerVersion, "proto", protocol_, "id", kClientId,
+                              "mode", "standalone", "role", "master", "modules", Json::array()});
 }
 
 void ConnectionCommands::follow_hello(std::span<const std::string_view> argv) {
@@ -146,9 +145,10 @@ bool ConnectionCommands::accept_hello(std::span<const std::string_view> argv, Re
   // With no users configured, AUTH is accepted and ignored, as by a Redis without requirepass.
   if (credentials_ != nullptr && login && !log_in(user, password, reply)) return false;
   if (!logged_in()) {
-    raw_error(reply, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
-                     "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
-                     "RESP protocol version at the same time");
+    raw_error(reply,
+              "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+              "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+              "RESP protocol version at the same time");
     return false;
   }
   if (rename && !set_name(new_name, reply)) return false;
@@ -201,8 +201,8 @@ void ConnectionCommands::client(std::span<const std::string_view> argv, Response
     if (argv.size() != 4) return refuse(reply, "ERR", "wrong number of arguments for 'client|setinfo' command");
     ok(reply);
   } else if (equals_ignore_case(sub, "info") || equals_ignore_case(sub, "list")) {
-    std::string line = "id=" + std::to_string(kClientId) + " name=" + client_name_ +
-                       " db=0 resp=" + std::to_string(protocol_) + "\n";
+    std::string line =
+        "id=" + std::to_string(kClientId) + " name=" + client_name_ + " db=0 resp=" + std::to_string(protocol_) + "\n";
     reply.result = std::move(line);
   } else if (equals_ignore_case(sub, "reply")) {
     // Only ON: suppressing replies would break the one-reply-per-request order.
@@ -213,8 +213,7 @@ void ConnectionCommands::client(std::span<const std::string_view> argv, Response
   } else if (equals_ignore_case(sub, "no-evict") || equals_ignore_case(sub, "no-touch")) {
     ok(reply);
   } else {
-    reply.set_error(ErrorCode::kBadRequest,
-                    "unknown or unsupported CLIENT subcommand '" + shown(sub) + "'");
+    reply.set_error(ErrorCode::kBadRequest, "unknown or unsupported CLIENT subcommand '" + shown(sub) + "'");
   }
 }
 

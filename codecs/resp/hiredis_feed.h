@@ -55,9 +55,7 @@ class HiredisFeed {
   Step get_reply();
 
   // Input offset of a pointer into the reader's buffer. Valid only inside an object function.
-  size_t offset_of(const char* p) const {
-    return base_offset_ + static_cast<size_t>(p - base_ptr_);
-  }
+  size_t offset_of(const char* p) const { return base_offset_ + static_cast<size_t>(p - base_ptr_); }
 
   // Input offset of the first byte the reader has not consumed; after kReply, the reply's end.
   // Invariant under the reader's trimming, which drops only consumed bytes.

@@ -112,8 +112,7 @@ class HiredisReader {
   }
 
   static std::string too_large(const char* what, uint64_t value, size_t limit) {
-    return std::string(what) + " " + std::to_string(value) + " exceeds the limit of " +
-           std::to_string(limit);
+    return std::string(what) + " " + std::to_string(value) + " exceeds the limit of " + std::to_string(limit);
   }
 
   // The header line of an item the reader waits behind (`*<count>`, `:<integer>`): refused with
@@ -175,12 +174,8 @@ class HiredisReader {
   static void* string_fn(const redisReadTask* task, char* str, size_t len) {
     return reader(task).on_string(task, str, len);
   }
-  static void* array_fn(const redisReadTask* task, int elements) {
-    return reader(task).on_array(task, elements);
-  }
-  static void* integer_fn(const redisReadTask* task, long long value) {
-    return reader(task).on_integer(task, value);
-  }
+  static void* array_fn(const redisReadTask* task, int elements) { return reader(task).on_array(task, elements); }
+  static void* integer_fn(const redisReadTask* task, long long value) { return reader(task).on_integer(task, value); }
   static void* nil_fn(const redisReadTask* task) { return reader(task).on_nil(task); }
 
   static inline redisReplyObjectFunctions functions_ = {

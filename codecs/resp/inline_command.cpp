@@ -5,13 +5,10 @@
 #include <cstdint>
 #include <cstring>
 
-
 namespace rpcgate::codec::resp {
 namespace {
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -22,8 +19,7 @@ int hex_value(char c) {
 
 }  // namespace
 
-InlineReader::Result InlineReader::read(std::string_view input, size_t start, size_t window,
-                                        const Limits& limits) {
+InlineReader::Result InlineReader::read(std::string_view input, size_t start, size_t window, const Limits& limits) {
   // A line of at most max_inline_bytes, plus "\r\n", must end within this bound.
   const size_t max_inline = std::min(limits.max_inline_bytes, SIZE_MAX - 2);  // no wrap below
   const size_t bound = max_inline + 2;
@@ -90,12 +86,23 @@ bool split_inline_args(std::string_view line, std::string& scratch, std::vector<
           } else if (c == '\\' && i + 1 < n) {
             char e = line[i + 1];
             switch (e) {
-              case 'n': e = '\n'; break;
-              case 'r': e = '\r'; break;
-              case 't': e = '\t'; break;
-              case 'b': e = '\b'; break;
-              case 'a': e = '\a'; break;
-              default: break;  // \\ \" and any other escaped byte stand for themselves
+              case 'n':
+                e = '\n';
+                break;
+              case 'r':
+                e = '\r';
+                break;
+              case 't':
+                e = '\t';
+                break;
+              case 'b':
+                e = '\b';
+                break;
+              case 'a':
+                e = '\a';
+                break;
+              default:
+                break;  // \\ \" and any other escaped byte stand for themselves
             }
             scratch.push_back(e);
             i += 2;

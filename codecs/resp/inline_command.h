@@ -32,7 +32,7 @@ class InlineReader {
   Result read(std::string_view input, size_t start, size_t window, const Limits& limits);
 
  private:
-  size_t scanned_ = 0;  // input offset up to which the current line has no '\n'
+  size_t scanned_ = 0;           // input offset up to which the current line has no '\n'
   bool stopped_at_nul_ = false;  // the current line has a NUL before any '\n'
 };
 

@@ -21,9 +21,7 @@ constexpr std::string_view kTooDeep = "Protocol error: reply nested too deeply";
 
 // A simple line's length is known only once its CRLF arrives, so the message names the limit,
 // not the length: the same stream must give the same message however it was split.
-std::string simple_too_large(size_t limit) {
-  return "simple string longer than " + std::to_string(limit) + " bytes";
-}
+std::string simple_too_large(size_t limit) { return "simple string longer than " + std::to_string(limit) + " bytes"; }
 
 Json text_value(std::string_view text) {
   if (is_valid_utf8(text)) return Json(std::string(text));
@@ -53,8 +51,7 @@ bool ReplyReader::check_stall(const HiredisFeed::Pending& pending, size_t& want)
       }
       return true;
     case REDIS_REPLY_INTEGER:
-      return check_header_line(pending.rest, ErrorCode::kUpstreamError,
-                               "Protocol error: invalid integer");
+      return check_header_line(pending.rest, ErrorCode::kUpstreamError, "Protocol error: invalid integer");
     case REDIS_REPLY_ARRAY:
       return check_header_line(pending.rest, ErrorCode::kUpstreamError, kInvalidMultibulk);
     case REDIS_REPLY_STRING:
@@ -102,8 +99,8 @@ void* ReplyReader::on_array(const redisReadTask* task, int elements) {
   if (depth > limits_.max_depth) return fail(ErrorCode::kUpstreamError, std::string(kTooDeep));
   if (elements < 0) return fail(ErrorCode::kUpstreamError, std::string(kInvalidMultibulk));
   if (static_cast<uint64_t>(elements) > limits_.max_elements)
-    return fail(ErrorCode::kTooLarge, too_large("multibulk length", static_cast<uint64_t>(elements),
-                                                limits_.max_elements));
+    return fail(ErrorCode::kTooLarge,
+                too_large("multibulk length", static_cast<uint64_t>(elements), limits_.max_elements));
   return add(Node{REDIS_REPLY_ARRAY, elements, 0, 0});
 }
 

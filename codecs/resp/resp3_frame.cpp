@@ -55,23 +55,33 @@ Resp3Frame Resp3Scanner::scan(std::string_view input) {
         if (line_length > 0 && input.back() == '\r') --line_length;  // maybe the start of its CRLF
       }
       if (line_length > limits_.max_inline_bytes)
-        return error(ErrorCode::kTooLarge, "upstream reply line longer than " + std::to_string(limits_.max_inline_bytes));
+        return error(ErrorCode::kTooLarge,
+                     "upstream reply line longer than " + std::to_string(limits_.max_inline_bytes));
       if (line_end == std::string_view::npos) return {};
       const char type = input[item];
       const std::string_view header = input.substr(item + 1, line_end - item - 1);
       const size_t next = line_end + 2;
       switch (type) {
-        case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+        case '+':
+        case '-':
+        case ':':
+        case '_':
+        case ',':
+        case '#':
+        case '(':
           at_ = next;  // a whole value on its line
           break;
-        case '$': case '!': case '=': {  // a blob: its length, then the bytes and CRLF
-          if (header == "-1") {          // RESP2 null bulk
+        case '$':
+        case '!':
+        case '=': {              // a blob: its length, then the bytes and CRLF
+          if (header == "-1") {  // RESP2 null bulk
             at_ = next;
             break;
           }
           uint64_t length = 0;
           if (!parse_length(header, length))
-            return error(ErrorCode::kUpstreamError, "bad RESP3 blob length '" + std::string(header.substr(0, 32)) + "'");
+            return error(ErrorCode::kUpstreamError,
+                         "bad RESP3 blob length '" + std::string(header.substr(0, 32)) + "'");
           if (length > limits_.max_frame_bytes && !discarding_)
             return error(ErrorCode::kTooLarge,
                          "upstream blob of " + std::to_string(length) + " bytes exceeds the limit of " +
@@ -81,24 +91,30 @@ Resp3Frame Resp3Scanner::scan(std::string_view input) {
           blob_left_ = length + 2;
           continue;
         }
-        case '*': case '~': case '>': case '%': case '|': {
+        case '*':
+        case '~':
+        case '>':
+        case '%':
+        case '|': {
           if (header == "-1") {  // RESP2 null array
             at_ = next;
             break;
           }
           uint64_t count = 0;
           if (!parse_length(header, count))
-            return error(ErrorCode::kUpstreamError, "bad RESP3 aggregate length '" + std::string(header.substr(0, 32)) + "'");
+            return error(ErrorCode::kUpstreamError,
+                         "bad RESP3 aggregate length '" + std::string(header.substr(0, 32)) + "'");
           if (count > limits_.max_elements && !discarding_)
             return error(ErrorCode::kTooLarge,
                          "upstream aggregate of " + std::to_string(count) + " elements exceeds the limit of " +
                              std::to_string(limits_.max_elements),
                          count <= kLargestCount);
           if (owed_.size() >= limits_.max_depth)
-            return error(ErrorCode::kUpstreamError, "upstream reply nested deeper than " + std::to_string(limits_.max_depth));
+            return error(ErrorCode::kUpstreamError,
+                         "upstream reply nested deeper than " + std::to_string(limits_.max_depth));
           at_ = next;
           if (type == '%' || type == '|') count *= 2;  // maps and attributes hold pairs
-          if (type == '|') ++count;                   // an attribute precedes the value it describes
+          if (type == '|') ++count;                    // an attribute precedes the value it describes
           if (count > 0) {
             owed_.push_back(count);
             continue;  // its first element comes next
@@ -120,7 +136,8 @@ Resp3Frame Resp3Scanner::scan(std::string_view input) {
       return frame;
     }
     if (at_ > limits_.max_request_bytes && !discarding_)
-      return error(ErrorCode::kTooLarge, "upstream reply larger than " + std::to_string(limits_.max_request_bytes), true);
+      return error(ErrorCode::kTooLarge, "upstream reply larger than " + std::to_string(limits_.max_request_bytes),
+                   true);
   }
 }
 

@@ -16,8 +16,8 @@ namespace rpcgate::codec::resp {
 struct Resp3Frame {
   enum class Status : uint8_t { kNeedMore, kFrame, kError };
   Status status = Status::kNeedMore;
-  size_t length = 0;   // kFrame: the bytes of the whole reply
-  bool push = false;   // kFrame: a `>` push, which answers no request
+  size_t length = 0;                  // kFrame: the bytes of the whole reply
+  bool push = false;                  // kFrame: a `>` push, which answers no request
   ErrorCode code = ErrorCode::kNone;  // kError
   std::string message;
   // kError: the reply is well formed so far, only larger than the limits; Resp3Scanner::discard
@@ -52,9 +52,9 @@ class Resp3Scanner {
   Resp3Frame error(ErrorCode code, std::string message, bool oversized = false);
 
   Limits limits_;
-  size_t at_ = 0;              // where the first byte not yet scanned is
-  uint64_t blob_left_ = 0;     // in a blob: its bytes still to come, its CRLF included
-  bool discarding_ = false;    // discard(): sizes are not limited
+  size_t at_ = 0;               // where the first byte not yet scanned is
+  uint64_t blob_left_ = 0;      // in a blob: its bytes still to come, its CRLF included
+  bool discarding_ = false;     // discard(): sizes are not limited
   std::vector<uint64_t> owed_;  // elements still owed by each open aggregate, innermost last
 };
 

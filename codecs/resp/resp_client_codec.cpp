@@ -149,8 +149,7 @@ DecodeResult RespClientCodec::read_reply(std::string_view input, Response& respo
   }
   if (input.size() > options_.limits.max_request_bytes)
     return broken(ErrorCode::kTooLarge,
-                  "reply larger than " + std::to_string(options_.limits.max_request_bytes) + " bytes",
-                  response);
+                  "reply larger than " + std::to_string(options_.limits.max_request_bytes) + " bytes", response);
   return DecodeResult{};
 }
 

@@ -10,7 +10,7 @@ namespace rpcgate::codec::resp {
 namespace {
 
 // Upper bounds catch typos (an extra zero); they are not advice.
-constexpr uint64_t kMaxBytes = uint64_t{1} << 40;                             // 1 TiB
+constexpr uint64_t kMaxBytes = uint64_t{1} << 40;                       // 1 TiB
 constexpr uint64_t kMaxElements = std::numeric_limits<int32_t>::max();  // hiredis counts in an int
 constexpr std::string_view kArgs[] = {"auto", "strings"};
 constexpr std::string_view kRedisAuth = "Redis AUTH";
@@ -23,7 +23,8 @@ const CodecOption kOptions[] = {
     {.key = "args",
      .kind = Kind::kChoice,
      .choices = kArgs,
-     .apply = [](CodecOptions& o, const Value& v) { o.resp_args = v.text == "strings" ? RespArgs::kStrings : RespArgs::kAuto; },
+     .apply = [](CodecOptions& o,
+                 const Value& v) { o.resp_args = v.text == "strings" ? RespArgs::kStrings : RespArgs::kAuto; },
      .show = [](const CodecOptions& o) -> Json { return o.resp_args == RespArgs::kStrings ? "strings" : "auto"; }},
     {.key = "max_request_bytes",
      .kind = Kind::kSize,

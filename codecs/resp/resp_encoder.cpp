@@ -16,9 +16,7 @@ std::string_view binary_view(const Json::binary_t& bytes) {
 }
 
 // JSON text that never throws: invalid UTF-8 inside strings is replaced, not reported.
-std::string json_text(const Json& value) {
-  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
+std::string json_text(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 }  // namespace
 

@@ -54,12 +54,18 @@ HeaderLine read_header_line(std::string_view bytes) {
 
 char type_byte(int redis_type) {
   switch (redis_type) {
-    case REDIS_REPLY_STRING: return '$';
-    case REDIS_REPLY_ARRAY: return '*';
-    case REDIS_REPLY_INTEGER: return ':';
-    case REDIS_REPLY_STATUS: return '+';
-    case REDIS_REPLY_ERROR: return '-';
-    default: return '?';
+    case REDIS_REPLY_STRING:
+      return '$';
+    case REDIS_REPLY_ARRAY:
+      return '*';
+    case REDIS_REPLY_INTEGER:
+      return ':';
+    case REDIS_REPLY_STATUS:
+      return '+';
+    case REDIS_REPLY_ERROR:
+      return '-';
+    default:
+      return '?';
   }
 }
 

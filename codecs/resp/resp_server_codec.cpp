@@ -50,8 +50,7 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
           return broken(read.code, read.message, reply);
         case CommandReader::Outcome::kFrame:
           argv_.clear();
-          for (const ArgSpan& arg : commands_.args())
-            argv_.push_back(input.substr(arg.offset, arg.length));
+          for (const ArgSpan& arg : commands_.args()) argv_.push_back(input.substr(arg.offset, arg.length));
           commands_.reset();
           rewritten_ = false;
           return command(read.end, request, reply);
@@ -61,10 +60,9 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
     InlineReader::Result read = inline_.read(input, start, window, limits());
     if (read.outcome == InlineReader::Outcome::kNeedMore) return need_more(input, reply);
     if (read.outcome == InlineReader::Outcome::kTooLarge)
-      return broken(ErrorCode::kTooLarge,
-                    "Protocol error: inline request longer than " +
-                        std::to_string(limits().max_inline_bytes) + " bytes",
-                    reply);
+      return broken(
+          ErrorCode::kTooLarge,
+          "Protocol error: inline request longer than " + std::to_string(limits().max_inline_bytes) + " bytes", reply);
     if (!split_inline_args(read.line, inline_scratch_, inline_spans_))
       return broken(ErrorCode::kBadRequest, "Protocol error: unbalanced quotes in request", reply);
     commands_.reset();
@@ -74,8 +72,8 @@ DecodeResult RespServerCodec::decode(std::string_view input, Request& request, R
     }
     if (inline_spans_.size() > limits().max_elements)
       return broken(ErrorCode::kTooLarge,
-                    "inline request of " + std::to_string(inline_spans_.size()) +
-                        " words exceeds the limit of " + std::to_string(limits().max_elements),
+                    "inline request of " + std::to_string(inline_spans_.size()) + " words exceeds the limit of " +
+                        std::to_string(limits().max_elements),
                     reply);
     argv_.clear();
     for (const ArgSpan& arg : inline_spans_)
@@ -120,8 +118,7 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
     result.status = build_request(name_, argv_, resp_args_, limits().max_depth, request, reply);
     return result;
   }
-  if (ConnectionCommands::handles(name_) &&
-      !(redis_upstream_ && ConnectionCommands::forwardable(name_))) {
+  if (ConnectionCommands::handles(name_) && !(redis_upstream_ && ConnectionCommands::forwardable(name_))) {
     reply.clear();
     connection_.answer(name_, argv_, reply);
     result.status = DecodeStatus::kAnswered;
@@ -185,9 +182,7 @@ void RespServerCodec::rewrite_argv(size_t from, size_t skip) {
 
 DecodeResult RespServerCodec::need_more(std::string_view input, Response& reply) {
   if (input.size() > limits().max_request_bytes)
-    return broken(ErrorCode::kTooLarge,
-                  "request larger than " + std::to_string(limits().max_request_bytes) +
-                      " bytes",
+    return broken(ErrorCode::kTooLarge, "request larger than " + std::to_string(limits().max_request_bytes) + " bytes",
                   reply);
   return DecodeResult{};
 }

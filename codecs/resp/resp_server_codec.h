@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "codecs/codec.h"
+#include "codecs/resp/command_reader.h"
 #include "codecs/resp/connection_commands.h"
 #include "codecs/resp/inline_command.h"
-#include "codecs/resp/command_reader.h"
 #include "codecs/resp/resp_encoder.h"
 #include "codecs/resp/stateful_commands.h"
 

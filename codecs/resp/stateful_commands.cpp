@@ -17,8 +17,8 @@ struct Entry {
 // connection matches replies to requests by count alone, so one of these on it would hand other
 // clients replies that are not theirs. Sorted by name, for the binary search.
 constexpr std::array kCommands = std::to_array<Entry>({
-    {"asking", Pinning::kSession},        // the next command may reach a migrating slot
-    {"blmove", Pinning::kBlocking},        // blocking calls hold their connection
+    {"asking", Pinning::kSession},   // the next command may reach a migrating slot
+    {"blmove", Pinning::kBlocking},  // blocking calls hold their connection
     {"blmpop", Pinning::kBlocking},
     {"blpop", Pinning::kBlocking},
     {"brpop", Pinning::kBlocking},
@@ -26,20 +26,21 @@ constexpr std::array kCommands = std::to_array<Entry>({
     {"bzmpop", Pinning::kBlocking},
     {"bzpopmax", Pinning::kBlocking},
     {"bzpopmin", Pinning::kBlocking},
-    {"monitor", Pinning::kStream},          // then a line per command the server runs
-    {"multi", Pinning::kSession},         // a transaction belongs to its connection
-    {"psubscribe", Pinning::kStream},       // a reply per pattern, then messages
-    {"psync", Pinning::kStream},          // then an RDB file and the replication stream
-    {"punsubscribe", Pinning::kStream},     // a reply per pattern, or per subscription held
-    {"readonly", Pinning::kSession},      // connection settings
+    {"monitor", Pinning::kStream},       // then a line per command the server runs
+    {"multi", Pinning::kSession},        // a transaction belongs to its connection
+    {"psubscribe", Pinning::kStream},    // a reply per pattern, then messages
+    {"psync", Pinning::kStream},         // then an RDB file and the replication stream
+    {"punsubscribe", Pinning::kStream},  // a reply per pattern, or per subscription held
+    {"readonly", Pinning::kSession},     // connection settings
     {"readwrite", Pinning::kSession},
-    {"replconf", Pinning::kStream},         // REPLCONF ACK has no reply at all
+    {"replconf", Pinning::kStream},  // REPLCONF ACK has no reply at all
     {"ssubscribe", Pinning::kStream},
     {"subscribe", Pinning::kStream},
     {"sunsubscribe", Pinning::kStream},
     {"sync", Pinning::kStream},
-    {"unsubscribe", Pinning::kStream},      // three replies to UNSUBSCRIBE a b c, subscribed or not
-    {"wait", Pinning::kBlocking},          // counts the replicas that saw this connection's writes
+    {"unsubscribe", Pinning::kStream},  // three replies to UNSUBSCRIBE a b c,
+                                        // subscribed or not
+    {"wait", Pinning::kBlocking},       // counts the replicas that saw this connection's writes
     {"waitaof", Pinning::kBlocking},
     {"watch", Pinning::kSession},
 });
@@ -53,7 +54,9 @@ bool equals_lower(const std::string& text, std::string_view lower) {
          });
 }
 
-bool is_block_option(const Json& argument) { return argument.is_string() && equals_lower(argument.get_ref<const std::string&>(), "block"); }
+bool is_block_option(const Json& argument) {
+  return argument.is_string() && equals_lower(argument.get_ref<const std::string&>(), "block");
+}
 
 // The first argument as lower-case text ("" when there is none).
 std::string first_argument(const Json& params) {

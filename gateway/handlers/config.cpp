@@ -2,10 +2,11 @@
 // about on start-up (redis-benchmark reads `save` and `appendonly` and warns when it cannot).
 // A handler rather than a RESP connection command, so that a route can still send CONFIG to a
 // real Redis behind the gateway.
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <fnmatch.h>
 #include <string>
 
 #include "gateway/handlers/builtin.h"
@@ -28,8 +29,8 @@ class ConfigHandler final : public Handler {
  public:
   void handle(const Request& request, Response& response) const override {
     const Json& params = request.params;
-    bool is_get = params.is_array() && !params.empty() && params[0].is_string() &&
-                  lower(params[0].get<std::string>()) == "get";
+    bool is_get =
+        params.is_array() && !params.empty() && params[0].is_string() && lower(params[0].get<std::string>()) == "get";
     if (!is_get) {
       response.set_error(ErrorCode::kBadRequest, "only CONFIG GET <parameter>... is supported");
       return;

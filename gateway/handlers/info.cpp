@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cctype>
+#include <cstdio>
 #include <string>
 
 #include "backends/upstreams.h"
@@ -68,8 +68,11 @@ class InfoHandler final : public Handler {
     for (size_t i = 0; i < config_.listeners.size(); ++i) {
       const auto& listener = config_.listeners[i];
       text += "listener_" + listener.name + ":address=" + listener.address.to_string() + ",codec=" + listener.codec +
-              ",requests=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.requests_by_listener[i]; })) +
-              ",errors=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.errors_by_listener[i]; })) +
+              ",requests=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& {
+                return s.requests_by_listener[i];
+              })) +
+              ",errors=" +
+              std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.errors_by_listener[i]; })) +
               "\r\n";
     }
     text += "\r\n";
@@ -107,10 +110,11 @@ class InfoHandler final : public Handler {
     for (size_t i = 0; i < config_.routes.size() && i < Stats::kMaxRoutes; ++i) {
       const auto& route = config_.routes[i];
       std::string target = route.handler.empty() ? "cluster:" + route.cluster : "handler:" + route.handler;
-      text += "route_" + std::to_string(i) + ":match=" + route.describe_match('|') + ",target=" + target +
-              ",requests=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.requests_by_route[i]; })) +
-              ",errors=" + std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.errors_by_route[i]; })) +
-              "\r\n";
+      text +=
+          "route_" + std::to_string(i) + ":match=" + route.describe_match('|') + ",target=" + target + ",requests=" +
+          std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.requests_by_route[i]; })) +
+          ",errors=" +
+          std::to_string(table_.total([i](const Stats& s) -> const Counter& { return s.errors_by_route[i]; })) + "\r\n";
     }
     text += "\r\n";
   }
@@ -120,17 +124,18 @@ class InfoHandler final : public Handler {
     for (size_t i = 0; i < config_.clusters.size() && i < Stats::kMaxClusters; ++i) {
       const auto& cluster = config_.clusters[i];
       auto total = [&](Counter ClusterStats::*field) {
-        return std::to_string(table_.total([i, field](const Stats& s) -> const Counter& { return s.clusters[i].*field; }));
+        return std::to_string(
+            table_.total([i, field](const Stats& s) -> const Counter& { return s.clusters[i].*field; }));
       };
-      text += "cluster_" + cluster.name + ":codec=" + cluster.codec + ",endpoints=" +
-              std::to_string(cluster.endpoints.size()) + ",requests=" + total(&ClusterStats::requests) +
+      text += "cluster_" + cluster.name + ":codec=" + cluster.codec +
+              ",endpoints=" + std::to_string(cluster.endpoints.size()) + ",requests=" + total(&ClusterStats::requests) +
               ",answers=" + total(&ClusterStats::answers) + ",pending=" + total(&ClusterStats::pending) +
               ",retries=" + total(&ClusterStats::retries) + ",timeouts=" + total(&ClusterStats::timeouts) +
               ",connections=" + total(&ClusterStats::connections) + ",connects=" + total(&ClusterStats::connects) +
               ",connect_failures=" + total(&ClusterStats::connect_failures) +
               ",ejections=" + total(&ClusterStats::ejections) + ",pinned=" + total(&ClusterStats::pinned) +
-              ",pins=" + total(&ClusterStats::pins) +
-              ",replies_too_large=" + total(&ClusterStats::replies_too_large) + "\r\n";
+              ",pins=" + total(&ClusterStats::pins) + ",replies_too_large=" + total(&ClusterStats::replies_too_large) +
+              "\r\n";
     }
     text += "\r\n";
   }
@@ -199,8 +204,8 @@ class InfoHandler final : public Handler {
       text += "worker_" + std::to_string(i) + ":pid=" + std::to_string(s.pid.get()) +
               ",connected_clients=" + std::to_string(s.connections_active.get()) +
               ",connections_received=" + std::to_string(s.connections_accepted.get()) +
-              ",commands_processed=" + std::to_string(s.requests.get()) +
-              ",errors=" + std::to_string(s.errors()) + ",net_input_bytes=" + std::to_string(s.bytes_in.get()) +
+              ",commands_processed=" + std::to_string(s.requests.get()) + ",errors=" + std::to_string(s.errors()) +
+              ",net_input_bytes=" + std::to_string(s.bytes_in.get()) +
               ",net_output_bytes=" + std::to_string(s.bytes_out.get()) + "\r\n";
     }
     text += "\r\n";

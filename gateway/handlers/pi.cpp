@@ -32,8 +32,7 @@ class PiHandler final : public Handler {
       response.set_error(ErrorCode::kBadRequest, "pi expects an integer n, got " + n.dump());
       return;
     }
-    if (n.is_number_unsigned() ? n.get<uint64_t>() > max_terms_
-                               : n.get<int64_t>() > static_cast<int64_t>(max_terms_)) {
+    if (n.is_number_unsigned() ? n.get<uint64_t>() > max_terms_ : n.get<int64_t>() > static_cast<int64_t>(max_terms_)) {
       response.set_error(ErrorCode::kBadRequest,
                          "pi: n is above the limit of " + std::to_string(max_terms_) + " (handlers.pi_max_terms)");
       return;

@@ -46,8 +46,10 @@ class LineServerCodec final : public ServerCodec {
       size_t space = line.find(' ', start);
       if (space == std::string_view::npos) space = line.size();
       std::string word(line.substr(start, space - start));
-      if (request.method.empty()) request.method = std::move(word);
-      else request.params.push_back(std::move(word));
+      if (request.method.empty())
+        request.method = std::move(word);
+      else
+        request.params.push_back(std::move(word));
       start = space + 1;
     }
     return {DecodeStatus::kRequest, used};
@@ -79,7 +81,8 @@ class LineClientCodec final : public ClientCodec {
   void encode(const Request& request, std::string& out) override {
     out += request.method;
     if (request.params.is_array())
-      for (const Json& param : request.params) out += " " + (param.is_string() ? param.get<std::string>() : param.dump());
+      for (const Json& param : request.params)
+        out += " " + (param.is_string() ? param.get<std::string>() : param.dump());
     out += "\n";
   }
 
@@ -94,7 +97,8 @@ class LineClientCodec final : public ClientCodec {
       if (!response.result.is_discarded()) return found;
     } else if (line.starts_with("-")) {
       size_t space = line.find(' ');
-      auto code = rpcgate::error_code_from_name(line.substr(1, space == std::string_view::npos ? line.npos : space - 1));
+      auto code =
+          rpcgate::error_code_from_name(line.substr(1, space == std::string_view::npos ? line.npos : space - 1));
       response.set_error(code.value_or(ErrorCode::kUpstreamError),
                          std::string(space == std::string_view::npos ? "" : line.substr(space + 1)));
       return found;

@@ -1,6 +1,7 @@
 // libFuzzer target for the admin port's request parser: bytes from anyone who can reach the
 // admin port. Nothing may crash or trip a sanitizer; a request fed in random-sized chunks ends
-// as it does fed whole (the same request, or refused too); a complete request is within every bound; a refusal says why.
+// as it does fed whole (the same request, or refused too); a complete request is within every bound; a refusal says
+// why.
 //
 // Input layout: [chunking seed][limits selector][request bytes]. An odd selector uses tiny
 // limits, so that short inputs reach every bound.

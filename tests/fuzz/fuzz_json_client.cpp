@@ -29,9 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto input = test::fuzz::split_input(data, size, kHeaderBytes, kHeaderBytes - 1, 64);
   if (!input) return 0;
   const uint8_t flags = static_cast<uint8_t>(input->header[0]);
-  auto transcript = [&](std::string_view s, const test::Reads& reads) {
-    return run(s, reads, flags);
-  };
+  auto transcript = [&](std::string_view s, const test::Reads& reads) { return run(s, reads, flags); };
   test::fuzz::check_same_in_pieces(input->stream, {input->reads, {1}}, transcript);
   return 0;
 }

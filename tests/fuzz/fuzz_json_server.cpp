@@ -34,8 +34,7 @@ void check_round_trip(ServerCodec& server, ClientCodec& client, const Response& 
 }
 
 // Feeds `stream` in pieces of the given sizes (cycled; none = whole) and records every outcome.
-std::vector<std::string> run(std::string_view stream, const test::Reads& pieces, uint8_t flags,
-                             bool round_trip) {
+std::vector<std::string> run(std::string_view stream, const test::Reads& pieces, uint8_t flags, bool round_trip) {
   auto server = json::make_server_codec(options_for(flags, 4096));
   auto client = json::make_client_codec(options_for(flags, 1u << 20));
   std::vector<std::string> outcomes;
@@ -69,9 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!input) return 0;
   const uint8_t flags = static_cast<uint8_t>(input->header[0]);
   // Round trips on the whole run only: the split runs must merely agree with it.
-  auto transcript = [&](std::string_view s, const test::Reads& reads) {
-    return run(s, reads, flags, reads.empty());
-  };
+  auto transcript = [&](std::string_view s, const test::Reads& reads) { return run(s, reads, flags, reads.empty()); };
   test::fuzz::check_same_in_pieces(input->stream, {input->reads, {1}}, transcript);
   return 0;
 }

@@ -18,8 +18,7 @@ namespace {
 constexpr size_t kHeaderBytes = 4;
 
 std::string run(std::string_view stream, const test::Reads& pieces) {
-  return test::fuzz::client_transcript(*protobuf::make_client_codec(test::with_limits(4096, 8)),
-                                       stream, pieces);
+  return test::fuzz::client_transcript(*protobuf::make_client_codec(test::with_limits(4096, 8)), stream, pieces);
 }
 
 }  // namespace

@@ -68,9 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto input = test::fuzz::split_input(data, size, kHeaderBytes, kHeaderBytes, 64);
   if (!input) return 0;
   // Round trips on the whole run only: the split runs must merely agree with it.
-  auto transcript = [](std::string_view s, const test::Reads& reads) {
-    return run(s, reads, reads.empty());
-  };
+  auto transcript = [](std::string_view s, const test::Reads& reads) { return run(s, reads, reads.empty()); };
   test::fuzz::check_same_in_pieces(input->stream, {input->reads, {1}}, transcript);
   return 0;
 }

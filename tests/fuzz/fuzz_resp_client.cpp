@@ -30,19 +30,17 @@ CodecOptions client_options(uint8_t selector) {
   return options;
 }
 
-std::string transcript(std::string_view stream, const rpcgate::test::Reads& reads,
-                       const CodecOptions& options) {
+std::string transcript(std::string_view stream, const rpcgate::test::Reads& reads, const CodecOptions& options) {
   auto codec = rpcgate::codec::resp::make_client_codec(options);
   auto server = rpcgate::codec::resp::make_server_codec({});
   std::string log;
-  rpcgate::test::Fed fed = rpcgate::test::feed_client(
-      *codec, stream, reads, [&](DecodeResult r, const Response& response) {
+  rpcgate::test::Fed fed =
+      rpcgate::test::feed_client(*codec, stream, reads, [&](DecodeResult r, const Response& response) {
         std::string wire;
         server->encode(response, wire);
-        log += std::to_string(static_cast<int>(r.status)) + " " + std::to_string(r.consumed) + " " +
-               response.status + " " + response.message + " " +
-               response.result.dump(-1, ' ', false, Json::error_handler_t::replace) + " -> " +
-               wire + "\n";
+        log += std::to_string(static_cast<int>(r.status)) + " " + std::to_string(r.consumed) + " " + response.status +
+               " " + response.message + " " + response.result.dump(-1, ' ', false, Json::error_handler_t::replace) +
+               " -> " + wire + "\n";
       });
   if (!fed.breach.empty()) __builtin_trap();
   return fed.broken ? log + "broken\n" : log;
@@ -54,9 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto input = rpcgate::test::fuzz::split_resp_input(data, size);
   if (!input) return 0;
   const CodecOptions options = client_options(input->options);
-  auto run = [&](std::string_view s, const rpcgate::test::Reads& reads) {
-    return transcript(s, reads, options);
-  };
+  auto run = [&](std::string_view s, const rpcgate::test::Reads& reads) { return transcript(s, reads, options); };
   rpcgate::test::fuzz::check_same_in_pieces(input->stream, input->cuts, run);
   return 0;
 }

@@ -48,13 +48,12 @@ void check_reply_readable(std::string_view wire) {
 
 // Decodes `stream` the way the gateway does, in `reads`, and returns a transcript of every
 // non-NeedMore result.
-std::string transcript(std::string_view stream, const rpcgate::test::Reads& reads,
-                       const CodecOptions& options) {
+std::string transcript(std::string_view stream, const rpcgate::test::Reads& reads, const CodecOptions& options) {
   auto codec = rpcgate::codec::resp::make_server_codec(options);
   std::string log;
   bool resp2 = true;  // the client codec reads RESP2 only
-  rpcgate::test::Fed fed = rpcgate::test::feed_server(
-      *codec, stream, reads, [&](DecodeResult r, Request& request, const Response& reply) {
+  rpcgate::test::Fed fed =
+      rpcgate::test::feed_server(*codec, stream, reads, [&](DecodeResult r, Request& request, const Response& reply) {
         log += std::to_string(static_cast<int>(r.status));
         log += ' ';
         log += std::to_string(r.consumed);
@@ -87,9 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto input = rpcgate::test::fuzz::split_resp_input(data, size);
   if (!input) return 0;
   const CodecOptions options = server_options(input->options);
-  auto run = [&](std::string_view s, const rpcgate::test::Reads& reads) {
-    return transcript(s, reads, options);
-  };
+  auto run = [&](std::string_view s, const rpcgate::test::Reads& reads) { return transcript(s, reads, options); };
   rpcgate::test::fuzz::check_same_in_pieces(input->stream, input->cuts, run);
   return 0;
 }

@@ -31,8 +31,7 @@ struct Fed {
 };
 
 // What the codec.h contract forbids in `result`, decoded from `buffered` bytes; empty if nothing.
-inline std::string_view contract_breach(Side side, const codec::DecodeResult& result,
-                                        size_t buffered) {
+inline std::string_view contract_breach(Side side, const codec::DecodeResult& result, size_t buffered) {
   switch (result.status) {
     case codec::DecodeStatus::kNeedMore:
       return result.consumed == 0 ? "" : "kNeedMore consumed bytes";
@@ -63,8 +62,7 @@ Fed feed(Side side, std::string_view stream, const Reads& reads, Decode&& decode
   std::string buffer;
   size_t at = 0;
   for (size_t i = 0; at < stream.size() && !fed.broken && !fed.hung_up; ++i) {
-    const size_t want =
-        reads.empty() ? stream.size() : std::max<size_t>(reads[i % reads.size()], 1);
+    const size_t want = reads.empty() ? stream.size() : std::max<size_t>(reads[i % reads.size()], 1);
     const size_t n = std::min(want, stream.size() - at);
     buffer.append(stream.substr(at, n));
     at += n;
@@ -94,14 +92,12 @@ inline constexpr std::string_view kBrokenWithoutError = "kBroken without an erro
 // A server codec: `on_result(result, request, reply)` for every result but kNeedMore. The request
 // and reply objects live across decodes, as in the gateway; the request may be moved from.
 template <typename OnResult>
-Fed feed_server(codec::ServerCodec& codec, std::string_view stream, const Reads& reads,
-                OnResult&& on_result) {
+Fed feed_server(codec::ServerCodec& codec, std::string_view stream, const Reads& reads, OnResult&& on_result) {
   Request request;
   Response reply;
   Fed fed = feed(Side::kServer, stream, reads, [&](std::string_view input) {
     const codec::DecodeResult result = codec.decode(input, request, reply);
-    if (result.status != codec::DecodeStatus::kNeedMore)
-      on_result(result, request, std::as_const(reply));
+    if (result.status != codec::DecodeStatus::kNeedMore) on_result(result, request, std::as_const(reply));
     return result;
   });
   if (fed.broken && fed.breach.empty() && !reply.is_error()) fed.breach = kBrokenWithoutError;
@@ -110,8 +106,7 @@ Fed feed_server(codec::ServerCodec& codec, std::string_view stream, const Reads&
 
 // A client codec: `on_result(result, response)` for every result but kNeedMore.
 template <typename OnResult>
-Fed feed_client(codec::ClientCodec& codec, std::string_view stream, const Reads& reads,
-                OnResult&& on_result) {
+Fed feed_client(codec::ClientCodec& codec, std::string_view stream, const Reads& reads, OnResult&& on_result) {
   Response response;
   Fed fed = feed(Side::kClient, stream, reads, [&](std::string_view input) {
     const codec::DecodeResult result = codec.decode(input, response);
@@ -189,8 +184,7 @@ inline std::string lines(const std::vector<std::string>& items) {
 // Messages as text: "method=m params=[1] id=2 meta:k=v payload=p", "kind=pong result=1 id=2",
 // "error=BAD_REQUEST why id=2". Id, meta and payload only when present.
 inline std::string describe(const Request& r) {
-  std::string text = "method=" + r.method +
-                     " params=" + r.params.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string text = "method=" + r.method + " params=" + r.params.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (r.id) text += " id=" + std::to_string(*r.id);
   for (const auto& [key, value] : r.meta) text += " meta:" + key + "=" + value;
   if (!r.payload.empty()) text += " payload=" + r.payload;
@@ -200,8 +194,7 @@ inline std::string describe(const Request& r) {
 inline std::string describe(const Response& r) {
   std::string text =
       r.is_error() ? "error=" + std::string(error_code_name(r.error)) + " " + r.message
-                   : "kind=" + r.kind +
-                         " result=" + r.result.dump(-1, ' ', false, Json::error_handler_t::replace);
+                   : "kind=" + r.kind + " result=" + r.result.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (r.id) text += " id=" + std::to_string(*r.id);
   if (!r.payload.empty()) text += " payload=" + r.payload;
   return text;
@@ -227,27 +220,25 @@ struct Describe {
 // A line per result, "request <request>", "answered <reply>" or "broken <reply>" (in the words of
 // `text`, called with a Request or a Response); then ending().
 template <typename Text = Describe>
-std::string transcript(codec::ServerCodec& codec, std::string_view stream, const Reads& reads,
-                       Fed* fed = nullptr, Text text = {}) {
+std::string transcript(codec::ServerCodec& codec, std::string_view stream, const Reads& reads, Fed* fed = nullptr,
+                       Text text = {}) {
   std::string out;
   auto on_result = [&](codec::DecodeResult r, const Request& request, const Response& reply) {
     if (r.status == codec::DecodeStatus::kRequest)
       out += "request " + text(request) + "\n";
     else
-      out += (r.status == codec::DecodeStatus::kAnswered ? "answered " : "broken ") + text(reply) +
-             "\n";
+      out += (r.status == codec::DecodeStatus::kAnswered ? "answered " : "broken ") + text(reply) + "\n";
   };
   const std::string end = ending(feed_server(codec, stream, reads, on_result), fed);
   return out + end;
 }
 
 template <typename Text = Describe>
-std::string transcript(codec::ClientCodec& codec, std::string_view stream, const Reads& reads,
-                       Fed* fed = nullptr, Text text = {}) {
+std::string transcript(codec::ClientCodec& codec, std::string_view stream, const Reads& reads, Fed* fed = nullptr,
+                       Text text = {}) {
   std::string out;
   auto on_result = [&](codec::DecodeResult r, const Response& response) {
-    out += (r.status == codec::DecodeStatus::kAnswered ? "answered " : "broken ") + text(response) +
-           "\n";
+    out += (r.status == codec::DecodeStatus::kAnswered ? "answered " : "broken ") + text(response) + "\n";
   };
   const std::string end = ending(feed_client(codec, stream, reads, on_result), fed);
   return out + end;
@@ -270,8 +261,7 @@ inline std::vector<Reads> every_split(size_t size) {
 // Runs `transcript(stream, reads)` whole, then with each of `cuts`. Empty if all the transcripts
 // are equal; else which cut differed, with both transcripts when they are text.
 template <typename Transcript>
-std::string first_difference(std::string_view stream, const std::vector<Reads>& cuts,
-                             Transcript&& transcript) {
+std::string first_difference(std::string_view stream, const std::vector<Reads>& cuts, Transcript&& transcript) {
   const auto whole = transcript(stream, Reads{});
   for (const Reads& reads : cuts) {
     const auto split = transcript(stream, reads);

@@ -24,11 +24,9 @@ inline std::string prefixed(std::string_view body, codec::ByteOrder order) {
 }
 
 // The body of `frame`, if its prefix (in `order`) announces exactly the rest; else nullopt.
-inline std::optional<std::string_view> prefixed_body(std::string_view frame,
-                                                     codec::ByteOrder order) {
+inline std::optional<std::string_view> prefixed_body(std::string_view frame, codec::ByteOrder order) {
   if (frame.size() < codec::kPrefixBytes) return std::nullopt;
-  if (codec::read_length(frame.data(), order) != frame.size() - codec::kPrefixBytes)
-    return std::nullopt;
+  if (codec::read_length(frame.data(), order) != frame.size() - codec::kPrefixBytes) return std::nullopt;
   return frame.substr(codec::kPrefixBytes);
 }
 

@@ -25,13 +25,12 @@ struct Input {
   std::string_view stream;
 };
 
-inline std::optional<Input> split_input(const uint8_t* data, size_t size, size_t header_bytes,
-                                        size_t read_bytes, size_t most) {
+inline std::optional<Input> split_input(const uint8_t* data, size_t size, size_t header_bytes, size_t read_bytes,
+                                        size_t most) {
   if (size < header_bytes) return std::nullopt;
   const std::string_view all(reinterpret_cast<const char*>(data), size);
   const std::string_view header = all.substr(0, header_bytes);
-  return Input{header, reads_of(header.substr(header_bytes - read_bytes), most),
-               all.substr(header_bytes)};
+  return Input{header, reads_of(header.substr(header_bytes - read_bytes), most), all.substr(header_bytes)};
 }
 
 // The RESP targets' layout, text-friendly so that seeds stay readable: [options byte][k][k read
@@ -59,8 +58,7 @@ inline std::optional<RespInput> split_resp_input(const uint8_t* data, size_t siz
 // Every field of a response as text; the result as json_writer writes it, so that a NaN equals
 // itself.
 inline std::string text_of(const Response& r) {
-  std::string text = std::string(error_code_name(r.error)) + '\n' + r.message + '\n' + r.kind +
-                     '\n' + r.payload + '\n';
+  std::string text = std::string(error_code_name(r.error)) + '\n' + r.message + '\n' + r.kind + '\n' + r.payload + '\n';
   codec::json::write_json(r.result, text);
   if (r.id) text += '\n' + std::to_string(*r.id);
   return text;
@@ -68,8 +66,7 @@ inline std::string text_of(const Response& r) {
 
 // A client codec's transcript of `stream` in `reads`, in the words of text_of(); a breach of the
 // decode contract ends the run.
-inline std::string client_transcript(codec::ClientCodec& codec, std::string_view stream,
-                                     const Reads& reads) {
+inline std::string client_transcript(codec::ClientCodec& codec, std::string_view stream, const Reads& reads) {
   Fed fed;
   auto text = [](const Response& response) { return text_of(response); };
   std::string out = transcript(codec, stream, reads, &fed, text);
@@ -79,19 +76,17 @@ inline std::string client_transcript(codec::ClientCodec& codec, std::string_view
 
 // `sent`, encoded by `server`, must read back through `client` as one whole frame equal to
 // `expected`; else the run ends.
-inline void check_round_trip(codec::ServerCodec& server, codec::ClientCodec& client,
-                             const Response& sent, const Response& expected) {
+inline void check_round_trip(codec::ServerCodec& server, codec::ClientCodec& client, const Response& sent,
+                             const Response& expected) {
   const std::string wire = encode(server, sent);
   const ClientDecoded back = decode_once(client, wire);
-  if (back.result.status != codec::DecodeStatus::kAnswered || back.result.consumed != wire.size())
-    __builtin_trap();
+  if (back.result.status != codec::DecodeStatus::kAnswered || back.result.consumed != wire.size()) __builtin_trap();
   if (text_of(back.response) != text_of(expected)) __builtin_trap();
 }
 
 // `transcript(stream, reads)` must be the same whole and in each of `cuts`; else the run ends.
 template <typename Transcript>
-void check_same_in_pieces(std::string_view stream, const std::vector<Reads>& cuts,
-                          Transcript&& transcript) {
+void check_same_in_pieces(std::string_view stream, const std::vector<Reads>& cuts, Transcript&& transcript) {
   if (!first_difference(stream, cuts, transcript).empty()) __builtin_trap();
 }
 

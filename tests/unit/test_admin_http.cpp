@@ -36,9 +36,7 @@ std::string get_with_head_of(size_t size) {
   return head;
 }
 
-std::string get_with_url_of(size_t size) {
-  return "GET /" + std::string(size - 1, 'u') + " HTTP/1.1\r\n\r\n";
-}
+std::string get_with_url_of(size_t size) { return "GET /" + std::string(size - 1, 'u') + " HTTP/1.1\r\n\r\n"; }
 
 std::string post_with_body(const std::string& body) {
   return "POST /config HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -65,7 +63,8 @@ TEST_CASE("a POST keeps its body, sized or chunked") {
   CHECK(sized.method == "POST");
   CHECK(sized.path == "/config");
   CHECK(sized.body == R"({"level":"debug"})");
-  HttpRequest chunked = parsed("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  HttpRequest chunked =
+      parsed("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
   CHECK(chunked.body == "abcde");
 }
 
@@ -121,7 +120,8 @@ TEST_CASE("body: 64 KiB pass, one byte more is 413, refused from Content-Length 
   CHECK(parser.error() == "body exceeds 65536 bytes");
   CHECK(refusal("POST / HTTP/1.1\r\nContent-Length: 99999999999999\r\n\r\n") == 413);
   std::string chunk(40000, 'c');
-  std::string chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n9c40\r\n" + chunk + "\r\n9c40\r\n" + chunk;
+  std::string chunked =
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n9c40\r\n" + chunk + "\r\n9c40\r\n" + chunk;
   CHECK(refusal(chunked) == 413);
 }
 
@@ -186,7 +186,8 @@ TEST_CASE("a response serializes with its length and Connection: close") {
   HttpResponse response;
   response.body = "ok\n";
   CHECK(serialize(response) ==
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nConnection: "
+        "close\r\n\r\nok\n");
   response.status = 431;
   response.content_type = "application/json";
   response.body.clear();

@@ -149,7 +149,9 @@ std::string get_with_head_of(size_t size) {
   return head;
 }
 
-bool starts_with(const std::string& text, std::string_view prefix) { return text.compare(0, prefix.size(), prefix) == 0; }
+bool starts_with(const std::string& text, std::string_view prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
 
 }  // namespace
 
@@ -176,8 +178,9 @@ TEST_CASE("HEAD gets the GET's headers without the body; a throwing handler is a
   AdminServer server(routes.handler());
   listening(server);
   Client head(server.port());
-  CHECK(head.exchange(server, "HEAD /metrics HTTP/1.1\r\n\r\n") ==
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: 13\r\nConnection: close\r\n\r\n");
+  CHECK(
+      head.exchange(server, "HEAD /metrics HTTP/1.1\r\n\r\n") ==
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: 13\r\nConnection: close\r\n\r\n");
   Client thrower(server.port());
   std::string response = thrower.exchange(server, "GET /throw HTTP/1.1\r\n\r\n");
   CHECK(starts_with(response, "HTTP/1.1 500 Internal Server Error\r\n"));

@@ -2,7 +2,6 @@
 // endpoint is a tiny RESP server run on the same loop (it answers +OK to every command), and a
 // real RESP listener codec in front of it, as a Connection has them.
 #include <doctest/doctest.h>
-
 #include <uv.h>
 
 #include <memory>
@@ -179,9 +178,14 @@ struct Fixture {
         "listeners: [{name: r, address: 127.0.0.1:1, codec: resp}]\n"
         "routes:\n  - {match: {glob: \"*\"}, cluster: cache}\n"
         "clusters:\n"
-        "  - {name: cache, codec: resp, endpoints: [" + endpoint + "]}\n"
-        "  - {name: other, codec: resp, endpoints: [" + endpoint + "]}\n"
-        "  - {name: full, codec: resp, endpoints: [" + endpoint + "], max_pinned: 0}\n",
+        "  - {name: cache, codec: resp, endpoints: [" +
+            endpoint +
+            "]}\n"
+            "  - {name: other, codec: resp, endpoints: [" +
+            endpoint +
+            "]}\n"
+            "  - {name: full, codec: resp, endpoints: [" +
+            endpoint + "], max_pinned: 0}\n",
         "pins.yaml");
     stats = StatsTable::create(1);
     upstreams = std::make_unique<backends::Upstreams>(&loop, config, stats->slot(0), scratch, kScratchBytes);

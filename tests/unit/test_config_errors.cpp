@@ -12,8 +12,7 @@ using namespace rpcgate::conf;
 namespace {
 
 // A valid first line, so that a case's own lines start at 2.
-constexpr std::string_view kListener =
-    "listeners: [{name: a, address: 127.0.0.1:1, codec: json}]\n";
+constexpr std::string_view kListener = "listeners: [{name: a, address: 127.0.0.1:1, codec: json}]\n";
 
 std::vector<std::string> problems(std::string_view yaml) {
   try {
@@ -24,9 +23,7 @@ std::vector<std::string> problems(std::string_view yaml) {
   return {};
 }
 
-std::string with_listener(std::string_view rest) {
-  return std::string(kListener) + std::string(rest);
-}
+std::string with_listener(std::string_view rest) { return std::string(kListener) + std::string(rest); }
 
 // `yaml` is refused with exactly one problem: at `line`, containing each of `parts`.
 void check_problem(std::string_view yaml, int line, std::initializer_list<std::string_view> parts) {
@@ -45,20 +42,17 @@ void check_problem(std::string_view yaml, int line, std::initializer_list<std::s
 }  // namespace
 
 TEST_CASE("YAML syntax errors name their line") {
-  check_problem("listeners:\n  - name: a\n    codec: json\n   address: 127.0.0.1:1\n", 4,
-                {"YAML syntax error"});
+  check_problem("listeners:\n  - name: a\n    codec: json\n   address: 127.0.0.1:1\n", 4, {"YAML syntax error"});
   check_problem(with_listener("process: {model: single\nlogging: {}\n"), 3,
                 {"YAML syntax error", "end of map flow not found"});
-  check_problem(with_listener("routes: [\n  {match: {glob: a}, handler: ping},\n"), 4,
-                {"YAML syntax error"});
+  check_problem(with_listener("routes: [\n  {match: {glob: a}, handler: ping},\n"), 4, {"YAML syntax error"});
   check_problem(with_listener("process:\n\tmodel: single\n"), 3, {"YAML syntax error"});
 }
 
 TEST_CASE("absurd nesting is refused before it can exhaust the stack") {
   // yaml-cpp stops at a fixed depth; its mark is not always on the nesting's own line, so only the
   // file is checked here.
-  const std::string deep =
-      "listeners:\n  - " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+  const std::string deep = "listeners:\n  - " + std::string(5000, '[') + std::string(5000, ']') + "\n";
   const auto found = problems(deep);
   REQUIRE(found.size() == 1);
   CHECK(found[0].starts_with("bad.yaml:"));
@@ -79,8 +73,7 @@ TEST_CASE("the file must be one mapping of known sections") {
 }
 
 TEST_CASE("unknown keys name the key's line, a likely meaning and the allowed keys") {
-  const auto found =
-      problems("listeners:\n  - name: a\n    adress: 127.0.0.1:1\n    codec: json\n");
+  const auto found = problems("listeners:\n  - name: a\n    adress: 127.0.0.1:1\n    codec: json\n");
   REQUIRE(found.size() == 2);
   CHECK(found[0] == "bad.yaml:2: listeners[0]: missing required key 'address'");
   CHECK(found[1] ==
@@ -93,45 +86,38 @@ TEST_CASE("unknown keys name the key's line, a likely meaning and the allowed ke
   check_problem(with_listener("process:\n  model: single\n  worker: 4\n"), 4,
                 {"process: unknown key 'worker' in process (did you mean 'workers'?)"});
   check_problem(with_listener("logging: {level: info, colour: true}\n"), 2,
-                {"unknown key 'colour' in logging; expected one of: level, file, access_log, access_log_file, access_log_sample"});
-  check_problem(
-      with_listener("routes:\n  - match: {method: a}\n    handler: ping\n    timout: 1s\n"), 5,
-      {"routes[0]: unknown key 'timout' in route (did you mean 'timeout'?)"});
+                {"unknown key 'colour' in logging; expected one of: level, file, access_log, access_log_file, "
+                 "access_log_sample"});
+  check_problem(with_listener("routes:\n  - match: {method: a}\n    handler: ping\n    timout: 1s\n"), 5,
+                {"routes[0]: unknown key 'timout' in route (did you mean 'timeout'?)"});
   // A misspelt key also leaves what it should have given missing: both are said.
-  const auto misspelt =
-      problems(with_listener("routes:\n  - match: {methd: a}\n    handler: ping\n"));
+  const auto misspelt = problems(with_listener("routes:\n  - match: {methd: a}\n    handler: ping\n"));
   REQUIRE(misspelt.size() == 2);
   CHECK(
       misspelt[0].starts_with("bad.yaml:3: routes[0].match: unknown key 'methd' in match (did you "
                               "mean 'method'?)"));
-  CHECK(misspelt[1] ==
-        "bad.yaml:3: routes[0].match: match needs one of: method, methods, prefix, glob");
-  check_problem(
-      with_listener("clusters:\n  - name: c\n    codec: json\n    endpoints: [127.0.0.1:2]\n"
-                    "    outlier: {consecutive_failure: 3}\n"),
-      6, {"unknown key 'consecutive_failure' in outlier (did you mean 'consecutive_failures'?)"});
-  check_problem(with_listener("handlers: {enable: [ping], pi_max: 10}\n"), 2,
-                {"unknown key 'pi_max' in handlers"});
+  CHECK(misspelt[1] == "bad.yaml:3: routes[0].match: match needs one of: method, methods, prefix, glob");
+  check_problem(with_listener("clusters:\n  - name: c\n    codec: json\n    endpoints: [127.0.0.1:2]\n"
+                              "    outlier: {consecutive_failure: 3}\n"),
+                6, {"unknown key 'consecutive_failure' in outlier (did you mean 'consecutive_failures'?)"});
+  check_problem(with_listener("handlers: {enable: [ping], pi_max: 10}\n"), 2, {"unknown key 'pi_max' in handlers"});
 }
 
 TEST_CASE("repeated keys") {
-  check_problem(with_listener("process:\n  model: single\n  drain_timeout: 1s\n  model: single\n"),
-                5, {"process: duplicate key 'model' (first at line 3)"});
+  check_problem(with_listener("process:\n  model: single\n  drain_timeout: 1s\n  model: single\n"), 5,
+                {"process: duplicate key 'model' (first at line 3)"});
 }
 
 TEST_CASE("wrong types say what was expected") {
-  check_problem(
-      with_listener("process: {workers: many}\n"), 2,
-      {"process.workers: expected a number of workers from 1 to 1024 or auto (one per CPU), "
-       "got 'many'"});
+  check_problem(with_listener("process: {workers: many}\n"), 2,
+                {"process.workers: expected a number of workers from 1 to 1024 or auto (one per CPU), "
+                 "got 'many'"});
   check_problem(with_listener("process: {workers: 0}\n"), 2, {"from 1 to 1024 or auto", "got '0'"});
   check_problem(with_listener("process: {workers: [1]}\n"), 2, {"process.workers", "got a list"});
-  check_problem(
-      with_listener("process: {model: prefrok}\n"), 2,
-      {"process.model: unknown value 'prefrok' (did you mean 'prefork'?); expected one of: "
-       "prefork, reuseport, fdpass, threads, fork, single"});
-  check_problem(with_listener("process: single\n"), 2,
-                {"process: expected a mapping for process", "got 'single'"});
+  check_problem(with_listener("process: {model: prefrok}\n"), 2,
+                {"process.model: unknown value 'prefrok' (did you mean 'prefork'?); expected one of: "
+                 "prefork, reuseport, fdpass, threads, fork, single"});
+  check_problem(with_listener("process: single\n"), 2, {"process: expected a mapping for process", "got 'single'"});
   check_problem(with_listener("listeners2: 1\n"), 2, {"unknown key 'listeners2'"});
   check_problem("listeners: {name: a, address: 127.0.0.1:1, codec: json}\n", 1,
                 {"listeners: expected a list", "got a mapping"});
@@ -147,16 +133,12 @@ TEST_CASE("wrong types say what was expected") {
                 {"logging.access_log: access_log needs access_log_file: PATH"});
   check_problem(with_listener("logging: {access_log: true, access_log_file: a.log, access_log_sample: 0}\n"), 2,
                 {"logging.access_log_sample"});
-  check_problem(
-      with_listener("logging:\n  level: verbose\n"), 3,
-      {"logging.level: unknown value 'verbose'; expected one of: debug, info, warn, error"});
-  check_problem(with_listener("handlers: ping\n"), 2,
-                {"handlers: expected a list of handler names", "got 'ping'"});
-  check_problem(with_listener("handlers: {enable: ping}\n"), 2,
-                {"handlers.enable: expected a list", "got 'ping'"});
-  check_problem(
-      with_listener("handlers: {pi_max_terms: 0}\n"), 2,
-      {"handlers.pi_max_terms: expected an integer from 1 to 9223372036854775807, got '0'"});
+  check_problem(with_listener("logging:\n  level: verbose\n"), 3,
+                {"logging.level: unknown value 'verbose'; expected one of: debug, info, warn, error"});
+  check_problem(with_listener("handlers: ping\n"), 2, {"handlers: expected a list of handler names", "got 'ping'"});
+  check_problem(with_listener("handlers: {enable: ping}\n"), 2, {"handlers.enable: expected a list", "got 'ping'"});
+  check_problem(with_listener("handlers: {pi_max_terms: 0}\n"), 2,
+                {"handlers.pi_max_terms: expected an integer from 1 to 9223372036854775807, got '0'"});
   check_problem(with_listener("admin: 127.0.0.1:9901\n"), 2,
                 {"admin: expected a mapping for admin", "got '127.0.0.1:9901'"});
   check_problem(with_listener("logging: {<<: 5}\n"), 2,
@@ -164,14 +146,12 @@ TEST_CASE("wrong types say what was expected") {
 }
 
 TEST_CASE("listeners: addresses, codecs, names, ranges and uniqueness") {
-  check_problem(
-      "listeners:\n  - {name: a, address: 127.0.0.1:70000, codec: json}\n", 2,
-      {"listeners[0].address: bad address '127.0.0.1:70000': port '70000' is not a number "
-       "from 1 to 65535"});
+  check_problem("listeners:\n  - {name: a, address: 127.0.0.1:70000, codec: json}\n", 2,
+                {"listeners[0].address: bad address '127.0.0.1:70000': port '70000' is not a number "
+                 "from 1 to 65535"});
   check_problem("listeners:\n  - {name: a, address: localhost:80, codec: json}\n", 2,
                 {"'localhost' is a host name; write an IP address"});
-  check_problem("listeners:\n  - {name: a, address: '::1:80', codec: json}\n", 2,
-                {"an IPv6 address needs brackets"});
+  check_problem("listeners:\n  - {name: a, address: '::1:80', codec: json}\n", 2, {"an IPv6 address needs brackets"});
   check_problem("listeners:\n  - {name: a, address: 127.0.0.1:1, codec: jsn}\n", 2,
                 {"listeners[0].codec: unknown codec 'jsn' (did you mean 'json'?); expected one of: "
                  "json, resp, protobuf"});
@@ -185,19 +165,16 @@ TEST_CASE("listeners: addresses, codecs, names, ranges and uniqueness") {
        "only; this listener's codec is resp"});
   check_problem("listeners:\n  - {name: a, address: 127.0.0.1:1, codec: json, args: strings}\n", 2,
                 {"args applies to the resp codec only; this listener's codec is json"});
-  check_problem(
-      "listeners:\n  - {name: a, address: 127.0.0.1:1, codec: protobuf, max_elements: 5}\n", 2,
-      {"max_elements applies to the resp codec only"});
-  check_problem(
-      "listeners:\n  - {name: a, address: 127.0.0.1:1, codec: json, length_byte_order: middle}\n",
-      2, {"unknown value 'middle'; expected one of: little, big"});
+  check_problem("listeners:\n  - {name: a, address: 127.0.0.1:1, codec: protobuf, max_elements: 5}\n", 2,
+                {"max_elements applies to the resp codec only"});
+  check_problem("listeners:\n  - {name: a, address: 127.0.0.1:1, codec: json, length_byte_order: middle}\n", 2,
+                {"unknown value 'middle'; expected one of: little, big"});
   check_problem("listeners:\n  - {name: 'my listener', address: 127.0.0.1:1, codec: json}\n", 2,
                 {"listeners[0].name: bad name 'my listener'"});
   CHECK(problems("listeners:\n  - {address: 127.0.0.1:1}\n") ==
         std::vector<std::string>{"bad.yaml:2: listeners[0]: missing required key 'name'",
                                  "bad.yaml:2: listeners[0]: missing required key 'codec'"});
-  check_problem("listeners:\n  - a\n", 2,
-                {"listeners[0]: expected a mapping for listener", "got 'a'"});
+  check_problem("listeners:\n  - a\n", 2, {"listeners[0]: expected a mapping for listener", "got 'a'"});
   check_problem("listeners: []\n", 1, {"listeners: at least one listener is required"});
   check_problem("listeners:\n", 1, {"listeners: at least one listener is required"});
   check_problem("process: {}\n", 1, {"listeners: at least one listener is required"});
@@ -230,15 +207,13 @@ TEST_CASE("listeners: addresses, codecs, names, ranges and uniqueness") {
 
 TEST_CASE("numbers out of range and malformed sizes and durations") {
   auto listener_with = [](std::string_view key_value) {
-    return "listeners:\n  - name: a\n    address: 127.0.0.1:1\n    codec: resp\n    " +
-           std::string(key_value) + "\n";
+    return "listeners:\n  - name: a\n    address: 127.0.0.1:1\n    codec: resp\n    " + std::string(key_value) + "\n";
   };
   const struct {
     const char* line;
     const char* expected;
   } cases[] = {
-      {"max_connections: -5",
-       "listeners[0].max_connections: expected an integer from 1 to 1000000, got '-5'"},
+      {"max_connections: -5", "listeners[0].max_connections: expected an integer from 1 to 1000000, got '-5'"},
       {"max_connections: 0", "expected an integer from 1 to 1000000, got '0'"},
       {"max_connections: 1e3", "got '1e3'"},
       {"max_connections: 99999999999999999999999", "got '99999999999999999999999'"},
@@ -272,13 +247,11 @@ TEST_CASE("numbers out of range and malformed sizes and durations") {
 }
 
 TEST_CASE("routes: one match kind, one target, a defined cluster") {
-  const std::string clusters =
-      "clusters:\n  - {name: users, codec: json, endpoints: [127.0.0.1:9001]}\n";  // lines 2-3
+  const std::string clusters = "clusters:\n  - {name: users, codec: json, endpoints: [127.0.0.1:9001]}\n";  // lines 2-3
   check_problem(with_listener(clusters + "routes:\n  - {match: {}, cluster: users}\n"), 5,
                 {"routes[0].match: match needs one of: method, methods, prefix, glob"});
-  check_problem(
-      with_listener(clusters + "routes:\n  - {match: {prefix: a, glob: 'b*'}, cluster: users}\n"),
-      5, {"match takes exactly one of: method, methods, prefix, glob; got prefix, glob"});
+  check_problem(with_listener(clusters + "routes:\n  - {match: {prefix: a, glob: 'b*'}, cluster: users}\n"), 5,
+                {"match takes exactly one of: method, methods, prefix, glob; got prefix, glob"});
   check_problem(with_listener(clusters + "routes:\n  - {match: user.get, cluster: users}\n"), 5,
                 {"routes[0].match: expected a mapping for match", "got 'user.get'"});
   check_problem(with_listener(clusters + "routes:\n  - {cluster: users}\n"), 5,
@@ -288,23 +261,19 @@ TEST_CASE("routes: one match kind, one target, a defined cluster") {
   check_problem(with_listener(clusters + "routes:\n  - match: {method: a}\n    handler: ping\n"
                                          "    cluster: users\n"),
                 7, {"routes[0]: a route has one target: handler or cluster, not both"});
-  check_problem(with_listener(clusters + "routes:\n  - {match: {methods: []}, cluster: users}\n"),
-                5, {"routes[0].match.methods: expected at least one method name"});
-  check_problem(with_listener(clusters +
-                              "routes:\n  - {match: {methods: [get, set, get]}, cluster: users}\n"),
-                5, {"routes[0].match.methods[2]: method 'get' is listed twice"});
+  check_problem(with_listener(clusters + "routes:\n  - {match: {methods: []}, cluster: users}\n"), 5,
+                {"routes[0].match.methods: expected at least one method name"});
+  check_problem(with_listener(clusters + "routes:\n  - {match: {methods: [get, set, get]}, cluster: users}\n"), 5,
+                {"routes[0].match.methods[2]: method 'get' is listed twice"});
   check_problem(with_listener(clusters + "routes:\n  - {match: {prefix: ''}, cluster: users}\n"), 5,
                 {"routes[0].match.prefix: expected a non-empty string"});
-  check_problem(
-      with_listener(clusters + "routes:\n  - {match: {method: a}, cluster: users, timeout: 0}\n"),
-      5, {"routes[0].timeout: must be greater than 0"});
-  check_problem(
-      with_listener(clusters + "routes:\n  - {match: {method: a}, cluster: users, retries: 11}\n"),
-      5, {"routes[0].retries: expected an integer from 0 to 10, got '11'"});
+  check_problem(with_listener(clusters + "routes:\n  - {match: {method: a}, cluster: users, timeout: 0}\n"), 5,
+                {"routes[0].timeout: must be greater than 0"});
+  check_problem(with_listener(clusters + "routes:\n  - {match: {method: a}, cluster: users, retries: 11}\n"), 5,
+                {"routes[0].retries: expected an integer from 0 to 10, got '11'"});
   check_problem(with_listener(clusters + "routes:\n  - match: {method: a}\n    handler: ping\n"
                                          "    idempotent: true\n"),
-                7,
-                {"routes[0].idempotent: idempotent applies to routes with a cluster target only"});
+                7, {"routes[0].idempotent: idempotent applies to routes with a cluster target only"});
 
   // The unknown cluster is reported at the line of the route's `cluster` key.
   check_problem(with_listener(clusters + "routes:\n  - match: {prefix: user.}\n    timeout: 1s\n"
@@ -323,14 +292,11 @@ TEST_CASE("clusters: endpoints or discovery, balancing, timeouts, ejection, heal
   check_problem(cluster_with(""), 3,
                 {"clusters[0]: missing endpoints: give endpoints: [HOST:PORT, ...] or discovery: "
                  "{zookeeper: {path: /PATH}}"});
-  check_problem(
-      cluster_with("    endpoints: [127.0.0.1:1]\n    discovery: {zookeeper: {path: /a}}\n"), 6,
-      {"clusters[0]: give either endpoints or discovery, not both"});
-  check_problem(cluster_with("    endpoints: []\n"), 5,
-                {"clusters[0].endpoints: expected at least one HOST:PORT"});
-  check_problem(
-      cluster_with("    endpoints:\n      - 127.0.0.1:2\n      - db.local:5432\n"), 7,
-      {"clusters[0].endpoints[1]: bad address 'db.local:5432': 'db.local' is a host name"});
+  check_problem(cluster_with("    endpoints: [127.0.0.1:1]\n    discovery: {zookeeper: {path: /a}}\n"), 6,
+                {"clusters[0]: give either endpoints or discovery, not both"});
+  check_problem(cluster_with("    endpoints: []\n"), 5, {"clusters[0].endpoints: expected at least one HOST:PORT"});
+  check_problem(cluster_with("    endpoints:\n      - 127.0.0.1:2\n      - db.local:5432\n"), 7,
+                {"clusters[0].endpoints[1]: bad address 'db.local:5432': 'db.local' is a host name"});
   check_problem(cluster_with("    endpoints:\n      - 127.0.0.1:2\n      - 127.0.0.1:2\n"), 7,
                 {"clusters[0].endpoints[1]: 127.0.0.1:2 is listed twice (line 6)"});
   check_problem(cluster_with("    endpoints: [127.0.0.1:2]\n    load_balancer: least_pendng\n"), 6,
@@ -352,41 +318,30 @@ TEST_CASE("clusters: endpoints or discovery, balancing, timeouts, ejection, heal
                 {"clusters[0].connect_timeout: must be greater than 0"});
   check_problem(cluster_with("    endpoints: [127.0.0.1:2]\n    max_connections: 0\n"), 6,
                 {"clusters[0].max_connections: expected an integer from 1 to 1024, got '0'"});
-  check_problem(
-      cluster_with(
-          "    endpoints: [127.0.0.1:2]\n    outlier: {base_ejection: 1m, max_ejection: 10s}\n"),
-      6,
-      {"clusters[0].outlier.max_ejection: max_ejection (10s) must not be shorter than "
-       "base_ejection (1m)"});
+  check_problem(cluster_with("    endpoints: [127.0.0.1:2]\n    outlier: {base_ejection: 1m, max_ejection: 10s}\n"), 6,
+                {"clusters[0].outlier.max_ejection: max_ejection (10s) must not be shorter than "
+                 "base_ejection (1m)"});
   check_problem(cluster_with("    endpoints: [127.0.0.1:2]\n    health_check: {interval: 1s}\n"), 6,
                 {"clusters[0].health_check: missing required key 'method'"});
   check_problem(cluster_with("    endpoints: [127.0.0.1:2]\n    health_check:\n      method: ping\n"
                              "      interval: 1s\n      timeout: 2s\n"),
-                9,
-                {"clusters[0].health_check.timeout: timeout (2s) must not exceed interval (1s)"});
-  check_problem(
-      cluster_with(
-          "    endpoints: [127.0.0.1:2]\n    health_check: {method: ping, healthy_threshold: 0}\n"),
-      6, {"healthy_threshold: expected an integer from 1 to 1000, got '0'"});
-  check_problem(
-      cluster_with("    endpoints: [127.0.0.1:2]\n    length_byte_order: big\n    args: auto\n"), 7,
-      {"clusters[0].args: args applies to the resp codec only; this cluster's codec is json"});
-  check_problem(
-      cluster_with(
-          "    discovery: {zookeeper: {path: rpc/c}}\nzookeeper: {servers: [127.0.0.1:2181]}\n"),
-      5, {"clusters[0].discovery.zookeeper.path: bad ZooKeeper path 'rpc/c'"});
+                9, {"clusters[0].health_check.timeout: timeout (2s) must not exceed interval (1s)"});
+  check_problem(cluster_with("    endpoints: [127.0.0.1:2]\n    health_check: {method: ping, healthy_threshold: 0}\n"),
+                6, {"healthy_threshold: expected an integer from 1 to 1000, got '0'"});
+  check_problem(cluster_with("    endpoints: [127.0.0.1:2]\n    length_byte_order: big\n    args: auto\n"), 7,
+                {"clusters[0].args: args applies to the resp codec only; this cluster's codec is json"});
+  check_problem(cluster_with("    discovery: {zookeeper: {path: rpc/c}}\nzookeeper: {servers: [127.0.0.1:2181]}\n"), 5,
+                {"clusters[0].discovery.zookeeper.path: bad ZooKeeper path 'rpc/c'"});
   check_problem(cluster_with("    discovery: {zookeeper: {path: /rpc/c}}\n"), 5,
                 {"clusters[0].discovery: ZooKeeper discovery needs servers: add zookeeper: "
                  "{servers: [HOST:PORT, ...]}"});
-  check_problem(
-      cluster_with("    discovery: {zookeeper: {}}\nzookeeper: {servers: [127.0.0.1:2181]}\n"), 5,
-      {"clusters[0].discovery.zookeeper: missing required key 'path'"});
+  check_problem(cluster_with("    discovery: {zookeeper: {}}\nzookeeper: {servers: [127.0.0.1:2181]}\n"), 5,
+                {"clusters[0].discovery.zookeeper: missing required key 'path'"});
   CHECK(
       problems(cluster_with("    discovery: {consul: {}}\n")) ==
-      std::vector<std::string>{
-          "bad.yaml:5: clusters[0].discovery: unknown key 'consul' in discovery; expected one of: "
-          "zookeeper",
-          "bad.yaml:5: clusters[0].discovery: missing required key 'zookeeper'"});
+      std::vector<std::string>{"bad.yaml:5: clusters[0].discovery: unknown key 'consul' in discovery; expected one of: "
+                               "zookeeper",
+                               "bad.yaml:5: clusters[0].discovery: missing required key 'zookeeper'"});
   check_problem(with_listener("clusters:\n  - {name: c, codec: json, endpoints: [127.0.0.1:2]}\n"
                               "  - {name: c, codec: resp, endpoints: [127.0.0.1:3]}\n"),
                 4, {"clusters[1].name: duplicate cluster name 'c' (line 3)"});
@@ -410,11 +365,14 @@ TEST_CASE("handlers, admin, zookeeper") {
                 {"bad ZooKeeper path '/rpc/'"});
   check_problem(with_listener("zookeeper:\n  servers: [127.0.0.1:2181]\n  register: [{path: /demo, listener: b}]\n"), 4,
                 {"zookeeper.register[0].listener: no listener named 'b'", "defined listeners: a"});
-  check_problem(with_listener("zookeeper: {servers: [127.0.0.1:2181], register: [{path: /demo, listener: a, advertise: 'a b'}]}\n"), 2,
-                {"bad advertise host 'a b'"});
-  check_problem("listeners: [{name: a, address: 0.0.0.0:1, codec: json}]\n"
-                "zookeeper:\n  servers: [127.0.0.1:2181]\n  register: [{path: /demo, listener: a}]\n", 4,
-                {"listens on every address (0.0.0.0); say which one clients should use: advertise: HOST"});
+  check_problem(
+      with_listener(
+          "zookeeper: {servers: [127.0.0.1:2181], register: [{path: /demo, listener: a, advertise: 'a b'}]}\n"),
+      2, {"bad advertise host 'a b'"});
+  check_problem(
+      "listeners: [{name: a, address: 0.0.0.0:1, codec: json}]\n"
+      "zookeeper:\n  servers: [127.0.0.1:2181]\n  register: [{path: /demo, listener: a}]\n",
+      4, {"listens on every address (0.0.0.0); say which one clients should use: advertise: HOST"});
 
   check_problem(with_listener("zookeeper: {servers: [127.0.0.1:2181], session_timeout: 0}\n"), 2,
                 {"zookeeper.session_timeout: must be at least 100ms, got 0"});
@@ -434,9 +392,9 @@ TEST_CASE("every problem is reported, in line order, and what() joins them") {
     FAIL("expected a ConfigError");
   } catch (const ConfigError& e) {
     REQUIRE(e.messages().size() == 5);
-    const char* prefixes[] = {"multi.yaml:2: listeners[0].address",
-                              "multi.yaml:3: listeners[1].codec", "multi.yaml:4: process.workers",
-                              "multi.yaml:6: routes[0].cluster", "multi.yaml:7: logging.level"};
+    const char* prefixes[] = {"multi.yaml:2: listeners[0].address", "multi.yaml:3: listeners[1].codec",
+                              "multi.yaml:4: process.workers", "multi.yaml:6: routes[0].cluster",
+                              "multi.yaml:7: logging.level"};
     for (size_t i = 0; i < 5; ++i) {
       CAPTURE(i);
       CHECK(e.messages()[i].starts_with(prefixes[i]));
@@ -449,8 +407,7 @@ TEST_CASE("every problem is reported, in line order, and what() joins them") {
 
 TEST_CASE("a flood of problems is cut short in what() but kept whole in messages()") {
   std::string yaml = "listeners:\n";
-  for (int i = 0; i < 60; ++i)
-    yaml += "  - {name: l" + std::to_string(i) + ", address: x, codec: json}\n";
+  for (int i = 0; i < 60; ++i) yaml += "  - {name: l" + std::to_string(i) + ", address: x, codec: json}\n";
   try {
     load_config_string(yaml, "many.yaml");
     FAIL("expected a ConfigError");
@@ -468,8 +425,7 @@ TEST_CASE("unreadable files name the path and the reason") {
     load_config_file("/nonexistent/rpcgate.yaml");
     FAIL("expected a ConfigError");
   } catch (const ConfigError& e) {
-    CHECK(std::string(e.what()) ==
-          "/nonexistent/rpcgate.yaml: cannot open: No such file or directory");
+    CHECK(std::string(e.what()) == "/nonexistent/rpcgate.yaml: cannot open: No such file or directory");
   }
   const std::string directory = std::filesystem::temp_directory_path().string();
   try {

@@ -14,8 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::filesystem::path kDefaultConfig =
-    std::filesystem::path(__FILE__).parent_path() / "../../conf/rpcgate.yaml";
+const std::filesystem::path kDefaultConfig = std::filesystem::path(__FILE__).parent_path() / "../../conf/rpcgate.yaml";
 
 // The configuration example of the original design (the one every early user started from), verbatim.
 constexpr std::string_view kDesignExample = R"(process:
@@ -44,8 +43,7 @@ clusters:
   - {name: cache, codec: resp, endpoints: [127.0.0.1:6379]}
 )";
 
-constexpr std::string_view kOneListener =
-    "listeners: [{name: main, address: 127.0.0.1:6380, codec: resp}]\n";
+constexpr std::string_view kOneListener = "listeners: [{name: main, address: 127.0.0.1:6380, codec: resp}]\n";
 
 Config load(std::string_view yaml) { return load_config_string(yaml, "t.yaml"); }
 
@@ -206,8 +204,7 @@ TEST_CASE("missing sections and keys take the defaults of config.h and codec.h")
   CHECK(config.process.drain_timeout == 10s);
   CHECK(config.process.pid_file.empty());
   // No handlers section: the built-ins.
-  CHECK(config.handlers.enabled ==
-        std::vector<std::string>(std::begin(kDefaultHandlers), std::end(kDefaultHandlers)));
+  CHECK(config.handlers.enabled == std::vector<std::string>(std::begin(kDefaultHandlers), std::end(kDefaultHandlers)));
   CHECK(config.handlers.pi_max_terms == HandlersConfig{}.pi_max_terms);
   CHECK(config.logging.level == "info");
   CHECK(config.logging.file.empty());
@@ -253,8 +250,7 @@ TEST_CASE("every listener key") {
 }
 
 TEST_CASE("every cluster, route, process, logging and zookeeper key") {
-  const Config config =
-      load(R"(process: {model: prefork, workers: 2, drain_timeout: 1m30s, pid_file: /run/rpcgate.pid}
+  const Config config = load(R"(process: {model: prefork, workers: 2, drain_timeout: 1m30s, pid_file: /run/rpcgate.pid}
 listeners: [{name: main, address: 127.0.0.1:6380, codec: resp}]
 zookeeper:
   servers: [10.0.0.1:2181, "[fd00::1]:2181"]
@@ -355,8 +351,7 @@ TEST_CASE("an empty file or empty sections fall back to defaults, then fail only
     }
   }
   const Config config =
-      load(std::string(kOneListener) +
-           "process:\nadmin:\nhandlers:\nroutes:\nclusters:\nlogging:\nzookeeper:\n");
+      load(std::string(kOneListener) + "process:\nadmin:\nhandlers:\nroutes:\nclusters:\nlogging:\nzookeeper:\n");
   CHECK(config.process.model == conf::ProcessModel::kPrefork);
   CHECK_FALSE(config.admin.address.has_value());
   CHECK(config.handlers.enabled.size() == std::size(kDefaultHandlers));
@@ -388,8 +383,7 @@ handlers:
   CHECK(config.origin_of("logging.file").line == 0);
   CHECK(config.origin_of("logging.file").describe() == "t.yaml");
 
-  const Config mapped =
-      load(std::string(kOneListener) + "handlers:\n  enable: [ping,\n    echo]\n");
+  const Config mapped = load(std::string(kOneListener) + "handlers:\n  enable: [ping,\n    echo]\n");
   CHECK(mapped.origin_of("handlers.enable[0]").line == 3);
   CHECK(mapped.origin_of("handlers.enable[1]").line == 4);
 }

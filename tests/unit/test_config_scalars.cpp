@@ -216,8 +216,7 @@ TEST_CASE("format_duration and format_size use the largest exact unit and parse 
   CHECK(format_size(16u << 20) == "16MiB");
   CHECK(format_size((16u << 20) + 1) == "16777217");
   CHECK(format_size(size_t{3} << 40) == "3TiB");
-  for (Duration d :
-       {Duration{0}, 1ms, 999ms, 1000ms, Duration{61s}, Duration{3600s}, Duration{86400s}})
+  for (Duration d : {Duration{0}, 1ms, 999ms, 1000ms, Duration{61s}, Duration{3600s}, Duration{86400s}})
     CHECK(parse_duration(format_duration(d)) == d);
   for (size_t n : {size_t{0}, size_t{1}, size_t{1023}, size_t{1} << 10, size_t{64} << 20})
     CHECK(parse_size(format_size(n)) == n);

@@ -63,8 +63,7 @@ zookeeper:
 
 TEST_CASE("every process model loads, and each one with a master runs what needs the master") {
   // The three settings that only a master can run (see the table in docs/configuration.md).
-  const std::string master_settings =
-      "admin: {address: 127.0.0.1:2}\nzookeeper: {servers: [127.0.0.1:2181]}\n";
+  const std::string master_settings = "admin: {address: 127.0.0.1:2}\nzookeeper: {servers: [127.0.0.1:2181]}\n";
   for (const std::string model : {"prefork", "reuseport", "fdpass", "threads", "fork", "single"}) {
     CAPTURE(model);
     const std::string process = "process: {model: " + model + "}\n";
@@ -84,8 +83,7 @@ TEST_CASE("a misspelled process model is refused, not run as some other model") 
   // The one mistake in the file, so the message can only be about it.
   const std::string yaml = kOneListener + "process: {model: pre-fork}\n";
   CHECK_THROWS_WITH_AS(load_config_string(yaml, "x.yaml"),
-                       doctest::Contains("x.yaml:2: process.model: unknown value 'pre-fork'"),
-                       ConfigError);
+                       doctest::Contains("x.yaml:2: process.model: unknown value 'pre-fork'"), ConfigError);
 }
 
 TEST_CASE("a pid file needs a master") {

@@ -2,8 +2,8 @@
 // wrong one, and everything served after a good one), as Redis 6 answers them.
 #include <doctest/doctest.h>
 
-#include "codecs/credentials.h"
 #include "codecs/codec.h"
+#include "codecs/credentials.h"
 
 using namespace rpcgate;
 using namespace rpcgate::codec;
@@ -60,7 +60,8 @@ TEST_CASE("RESP: only AUTH, HELLO and QUIT before the login; WRONGPASS counted; 
   CHECK(send(*codec, "*1\r\n$4\r\nPING\r\n").status == DecodeStatus::kRequest);
 
   auto fresh = find_codec("resp")->make_server(options);
-  CHECK(send(*fresh, "*5\r\n$5\r\nHELLO\r\n$1\r\n2\r\n$4\r\nAUTH\r\n$5\r\nalice\r\n$10\r\nwonderland\r\n").wire.starts_with("*14\r\n"));
+  CHECK(send(*fresh, "*5\r\n$5\r\nHELLO\r\n$1\r\n2\r\n$4\r\nAUTH\r\n$5\r\nalice\r\n$10\r\nwonderland\r\n")
+            .wire.starts_with("*14\r\n"));
   CHECK(send(*fresh, "*1\r\n$4\r\nPING\r\n").status == DecodeStatus::kRequest);
 
   auto open = find_codec("resp")->make_server(CodecOptions{});

@@ -3,7 +3,6 @@
 // Every test runs with timeouts of tens of milliseconds, under an unreferenced guard timer that
 // stops the loop after a few seconds should the queue keep it alive by mistake.
 #include <doctest/doctest.h>
-
 #include <uv.h>
 
 #include <cstdint>
@@ -78,9 +77,7 @@ struct Fixture {
     CHECK_FALSE(guard_fired);
   }
 
-  void close_queue() {
-    queue->close(&Fixture::queue_closed_cb, this);
-  }
+  void close_queue() { queue->close(&Fixture::queue_closed_cb, this); }
 
   static void queue_closed_cb(uv_handle_t* handle) {
     auto* self = static_cast<Fixture*>(handle->data);
@@ -373,7 +370,8 @@ TEST_CASE("close() releases the timer, so the loop closes cleanly") {
 TEST_CASE("close() of an idle queue releases the timer too") {
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
-  auto* queue = new DeadlineQueue(&loop, [](void*, DeadlineNode*) {}, nullptr);
+  auto* queue = new DeadlineQueue(
+      &loop, [](void*, DeadlineNode*) {}, nullptr);
   bool closed = false;
   queue->close([](uv_handle_t* handle) { *static_cast<bool*>(handle->data) = true; }, &closed);
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -132,9 +132,7 @@ TEST_CASE("passive: healthy for longer than max_ejection after the last ejection
     health.on_success(end + 5001);
     CHECK(*fail(health, 3, end + 5001) == 1000);
   }
-  SUBCASE("without a success, time alone does not reset it") {
-    CHECK(*fail(health, 3, end + 60000) == 2000);
-  }
+  SUBCASE("without a success, time alone does not reset it") { CHECK(*fail(health, 3, end + 60000) == 2000); }
 }
 
 TEST_CASE("passive: consecutive_failures 0 never ejects") {

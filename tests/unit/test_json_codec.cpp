@@ -21,9 +21,7 @@ namespace {
 // The json codec's byte order when the options name none.
 const ByteOrder kDefaultOrder = CodecOptions{}.length_byte_order;
 
-std::string frame(std::string_view body, ByteOrder order = kDefaultOrder) {
-  return test::prefixed(body, order);
-}
+std::string frame(std::string_view body, ByteOrder order = kDefaultOrder) { return test::prefixed(body, order); }
 
 // A frame's body, once its prefix is checked to announce exactly the rest.
 std::string body_of(std::string_view frame_text, ByteOrder order = kDefaultOrder) {
@@ -38,13 +36,11 @@ CodecOptions options(ByteOrder order = kDefaultOrder) {
   return o;
 }
 
-std::string feed_server(std::string_view stream, const test::Reads& reads,
-                        const CodecOptions& o = options()) {
+std::string feed_server(std::string_view stream, const test::Reads& reads, const CodecOptions& o = options()) {
   return test::transcript(*json::make_server_codec(o), stream, reads);
 }
 
-std::string feed_client(std::string_view stream, const test::Reads& reads,
-                        const CodecOptions& o = options()) {
+std::string feed_client(std::string_view stream, const test::Reads& reads, const CodecOptions& o = options()) {
   return test::transcript(*json::make_client_codec(o), stream, reads);
 }
 
@@ -58,9 +54,7 @@ std::string encode_response(const Response& response, const CodecOptions& o = op
   return test::encode(*json::make_server_codec(o), response);
 }
 
-std::string nested_arrays(size_t depth) {
-  return std::string(depth, '[') + "1" + std::string(depth, ']');
-}
+std::string nested_arrays(size_t depth) { return std::string(depth, '[') + "1" + std::string(depth, ']'); }
 
 }  // namespace
 
@@ -83,13 +77,12 @@ TEST_CASE("server: valid requests, whatever the key order and spacing") {
        R"(method=x params={"a":"","b":{"c":[true,null,-1]}})"},
       {R"({"meta": {"trace_id": "t1", "deadline_ms": "250"}, "id": 7, "params": null, "in": "m"})",
        "method=m params=null id=7 meta:deadline_ms=250 meta:trace_id=t1"},
-      {R"({"in": "x", "id": 18446744073709551615})",
-       "method=x params=null id=18446744073709551615"},
+      {R"({"in": "x", "id": 18446744073709551615})", "method=x params=null id=18446744073709551615"},
       {R"({"in": "x", "id": null, "meta": null})", "method=x params=null"},
       {R"({"in": "x", "meta": {}})", "method=x params=null"},
       {R"({"in": "x", "params": 1, "extension": {"ignored": true}})", "method=x params=1"},
       {R"({"in": "first", "in": "last"})", "method=last params=null"},  // last duplicate wins
-      {R"({"in": ""})", "method= params=null"},  // routed, then answered UNKNOWN_METHOD
+      {R"({"in": ""})", "method= params=null"},                         // routed, then answered UNKNOWN_METHOD
       {R"({"in": "\u00e9t\u00e9", "params": "\ud83d\ude00 \u65e5\u672c"})",
        "method=\xc3\xa9t\xc3\xa9 params=\"\xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac\""},
       {"{\"in\": \"\xc3\xa9\", \"params\": \"raw \xf0\x9f\x98\x80\"}",
@@ -152,9 +145,8 @@ TEST_CASE("server: an error reply carries the request's id when the id itself wa
   Decoded d = decode_one(frame(R"({"id": 9, "in": "x", "meta": 5})"));
   REQUIRE(d.result.status == DecodeStatus::kAnswered);
   CHECK(d.reply.id == 9u);
-  CHECK(body_of(encode_response(d.reply)) ==
-        R"({"out": "error", "result": {"code": "BAD_REQUEST", )"
-        R"("message": "\"meta\" must be an object of strings"}, "id": 9})");
+  CHECK(body_of(encode_response(d.reply)) == R"({"out": "error", "result": {"code": "BAD_REQUEST", )"
+                                             R"("message": "\"meta\" must be an object of strings"}, "id": 9})");
 }
 
 TEST_CASE("server: an invalid JSON error is short, whatever the frame held") {
@@ -206,13 +198,11 @@ TEST_CASE("server: nesting at the limit and one past it") {
     CHECK(d.reply.message == "JSON nesting deeper than " + std::to_string(limit));
   }
   auto o = with_limits(1 << 20, 2);
-  CHECK(decode_one(frame(R"({"in": "x", "params": {"a": [{}]}})"), o).result.status ==
-        DecodeStatus::kAnswered);
+  CHECK(decode_one(frame(R"({"in": "x", "params": {"a": [{}]}})"), o).result.status == DecodeStatus::kAnswered);
   CHECK(decode_one(frame(R"({"in": "x", "params": {"a": []}, "meta": {}})"), o).result.status ==
         DecodeStatus::kRequest);
   // Brackets inside strings are text, not nesting.
-  CHECK(decode_one(frame(R"({"in": "x", "params": ["[[[[{{{{\"]]"]})"), o).result.status ==
-        DecodeStatus::kRequest);
+  CHECK(decode_one(frame(R"({"in": "x", "params": ["[[[[{{{{\"]]"]})"), o).result.status == DecodeStatus::kRequest);
 }
 
 TEST_CASE("server: a million open brackets cost one error, not the stack") {
@@ -225,8 +215,7 @@ TEST_CASE("server: a million open brackets cost one error, not the stack") {
 TEST_CASE("server: both byte orders of the length prefix") {
   std::string body = R"({"in": "ping", "params": 1})";
   CHECK(decode_one(frame(body, ByteOrder::kLittle)).result.status == DecodeStatus::kRequest);
-  CHECK(decode_one(frame(body, ByteOrder::kBig), options(ByteOrder::kBig)).result.status ==
-        DecodeStatus::kRequest);
+  CHECK(decode_one(frame(body, ByteOrder::kBig), options(ByteOrder::kBig)).result.status == DecodeStatus::kRequest);
   // Read in the wrong order, a 27-byte length announces 452 MiB: refused at once.
   const std::string wrong_order = frame(body, ByteOrder::kBig);
   REQUIRE(read_length(wrong_order.data(), ByteOrder::kLittle) > Limits{}.max_frame_bytes);
@@ -249,12 +238,11 @@ TEST_CASE("server: the request object is overwritten, not merged, frame after fr
 }
 
 TEST_CASE("server: pipelined frames at every split point decode the same as whole") {
-  std::string stream =
-      frame(R"({"in": "ping", "params": "hello"})") +
-      frame(R"({"in": "pi", "params": 10, "id": 1})") + frame("not json") +
-      frame(R"({"params": {"k": [1, 2.5]}, "meta": {"trace_id": "abc"}, "in": "echo"})") +
-      frame(R"({"in": "\u00e9"})") + frame(R"({"in": "deep", "params": [[[1]]]})") +
-      frame(R"({"in": "tail")");  // incomplete at the end
+  std::string stream = frame(R"({"in": "ping", "params": "hello"})") + frame(R"({"in": "pi", "params": 10, "id": 1})") +
+                       frame("not json") +
+                       frame(R"({"params": {"k": [1, 2.5]}, "meta": {"trace_id": "abc"}, "in": "echo"})") +
+                       frame(R"({"in": "\u00e9"})") + frame(R"({"in": "deep", "params": [[[1]]]})") +
+                       frame(R"({"in": "tail")");  // incomplete at the end
   stream.resize(stream.size() - 3);
   auto feed_with = [](std::string_view s, const std::vector<size_t>& chunks) {
     return feed_server(s, chunks, with_limits(1024, 2));
@@ -274,23 +262,20 @@ TEST_CASE("server: pipelined frames at every split point decode the same as whol
   CHECK(test::split_difference(stream, feed_with) == "");
 
   // A frame over the limit ends the stream: what follows it is never read.
-  std::string broken =
-      frame(R"({"in": "a"})") + frame(std::string(2000, ' ')) + frame(R"({"in": "b"})");
+  std::string broken = frame(R"({"in": "a"})") + frame(std::string(2000, ' ')) + frame(R"({"in": "b"})");
   auto events = feed_with(broken, {});
-  CHECK(events ==
-        lines({"request method=a params=null",
-               "broken error=TOO_LARGE frame of 2000 bytes exceeds the limit of 1024 bytes"}));
+  CHECK(events == lines({"request method=a params=null",
+                         "broken error=TOO_LARGE frame of 2000 bytes exceeds the limit of 1024 bytes"}));
   CHECK(test::split_difference(broken, feed_with) == "");
 }
 
 TEST_CASE("server: big-endian framing at every split point") {
-  std::string stream = frame(R"({"in": "a", "params": 1})", ByteOrder::kBig) +
-                       frame(R"({"in": "b", "id": 2})", ByteOrder::kBig);
+  std::string stream =
+      frame(R"({"in": "a", "params": 1})", ByteOrder::kBig) + frame(R"({"in": "b", "id": 2})", ByteOrder::kBig);
   auto feed_with = [](std::string_view s, const std::vector<size_t>& chunks) {
     return feed_server(s, chunks, options(ByteOrder::kBig));
   };
-  CHECK(feed_with(stream, {}) ==
-        lines({"request method=a params=1", "request method=b params=null id=2"}));
+  CHECK(feed_with(stream, {}) == lines({"request method=a params=1", "request method=b params=null id=2"}));
   CHECK(test::split_difference(stream, feed_with) == "");
 }
 
@@ -298,8 +283,7 @@ TEST_CASE("server: responses in the legacy shapes, byte for byte") {
   Response pong;
   pong.kind = "pong";
   pong.result = Json::parse(R"({"b": [1, "two"], "a": null})");
-  CHECK(body_of(encode_response(pong)) ==
-        R"({"out": "pong", "result": {"a": null, "b": [1, "two"]}})");
+  CHECK(body_of(encode_response(pong)) == R"({"out": "pong", "result": {"a": null, "b": [1, "two"]}})");
 
   Response pi;
   pi.kind = "pi_r";
@@ -339,9 +323,8 @@ TEST_CASE("server: response details") {
     r.kind = "ignored";
     r.result = "ignored";
     r.set_error(ErrorCode::kUnknownMethod, "no route for method 'x'");
-    CHECK(body_of(encode_response(r)) ==
-          R"({"out": "error", "result": {"code": "UNKNOWN_METHOD", )"
-          R"("message": "no route for method 'x'"}})");
+    CHECK(body_of(encode_response(r)) == R"({"out": "error", "result": {"code": "UNKNOWN_METHOD", )"
+                                         R"("message": "no route for method 'x'"}})");
   }
   SUBCASE("unicode is escaped as Python escapes it") {
     Response r;
@@ -363,8 +346,7 @@ TEST_CASE("server: response details") {
     std::string out;
     codec->encode(a, out);
     codec->encode(b, out);
-    CHECK(out ==
-          frame(R"({"out": "a", "result": null})") + frame(R"({"out": "b", "result": null})"));
+    CHECK(out == frame(R"({"out": "a", "result": null})") + frame(R"({"out": "b", "result": null})"));
   }
 }
 
@@ -404,10 +386,8 @@ TEST_CASE("client: responses, valid and invalid") {
       {R"({"result": 2.9814239699997196, "out": "pi_r"})", "kind=pi_r result=2.9814239699997196"},
       {R"({"out": "nothing"})", "kind=nothing result=null"},
       {R"({"out": "x", "result": [1], "id": 12})", "kind=x result=[1] id=12"},
-      {R"({"out": "error", "result": {"code": "TIMEOUT", "message": "slow"}})",
-       "error=TIMEOUT slow"},
-      {R"({"out": "error", "result": {"message": "m", "code": "NOT_OURS"}, "id": 3})",
-       "error=UPSTREAM_ERROR m id=3"},
+      {R"({"out": "error", "result": {"code": "TIMEOUT", "message": "slow"}})", "error=TIMEOUT slow"},
+      {R"({"out": "error", "result": {"message": "m", "code": "NOT_OURS"}, "id": 3})", "error=UPSTREAM_ERROR m id=3"},
       {R"({"out": "error", "result": {"code": "BAD_REQUEST"}})", "error=BAD_REQUEST "},
       // Not the {code, message} shape: an ordinary result whose kind happens to be "error".
       {R"({"out": "error", "result": "went wrong"})", R"(kind=error result="went wrong")"},
@@ -415,10 +395,8 @@ TEST_CASE("client: responses, valid and invalid") {
       {"garbage",
        "error=UPSTREAM_ERROR bad response from upstream: invalid JSON: parse error at "
        "line 1, column 1: syntax error while parsing value - invalid literal; last read: 'g'"},
-      {R"([])",
-       "error=UPSTREAM_ERROR bad response from upstream: a response must be a JSON object"},
-      {R"({"result": 1})",
-       "error=UPSTREAM_ERROR bad response from upstream: a response needs \"out\" as a string"},
+      {R"([])", "error=UPSTREAM_ERROR bad response from upstream: a response must be a JSON object"},
+      {R"({"result": 1})", "error=UPSTREAM_ERROR bad response from upstream: a response needs \"out\" as a string"},
       {R"({"out": "x", "id": "1"})",
        "error=UPSTREAM_ERROR bad response from upstream: \"id\" must be an unsigned integer"},
   };
@@ -441,10 +419,9 @@ TEST_CASE("client: limits, and pipelined responses at every split point") {
   auto feed_with = [](std::string_view s, const std::vector<size_t>& chunks) {
     return feed_client(s, chunks, with_limits(80, 1));
   };
-  std::string stream =
-      frame(R"({"out": "pong", "result": [1]})") +
-      frame(R"({"out": "error", "result": {"code": "OVERLOADED", "message": "busy"}})") +
-      frame(std::string(81, ' '));
+  std::string stream = frame(R"({"out": "pong", "result": [1]})") +
+                       frame(R"({"out": "error", "result": {"code": "OVERLOADED", "message": "busy"}})") +
+                       frame(std::string(81, ' '));
   CHECK(feed_with(stream, {}) ==
         lines({"answered kind=pong result=[1]", "answered error=OVERLOADED busy",
                "broken error=TOO_LARGE upstream frame of 81 bytes exceeds the limit of 80 bytes"}));
@@ -463,8 +440,7 @@ TEST_CASE("round trip: client request -> server, server response -> client") {
 
   Request sent;
   sent.method = "user.get";
-  sent.params =
-      Json::parse(R"({"name": "\u00e9\ud83d\ude00", "n": [1, -2, 3.25, 1e300, true, null, {}],
+  sent.params = Json::parse(R"({"name": "\u00e9\ud83d\ude00", "n": [1, -2, 3.25, 1e300, true, null, {}],
                                 "big": 18446744073709551615, "tiny": 5e-324})");
   sent.id = 77;
   sent.meta = {{"deadline_ms", "250"}, {"trace_id", "t-1"}};  // sorted, as the server reads them

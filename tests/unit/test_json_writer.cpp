@@ -163,8 +163,7 @@ TEST_CASE("strings are escaped as json.dumps escapes them (ensure_ascii)") {
       {"\xf0\x9f\x98\x80", R"("\ud83d\ude00")"},
       {"\xe2\x80\xa8", R"("\u2028")"},
       {"", R"("")"},
-      {"mixed \xc3\xa9 and \xf0\x9f\x98\x80 and \x7f",
-       R"("mixed \u00e9 and \ud83d\ude00 and \u007f")"},
+      {"mixed \xc3\xa9 and \xf0\x9f\x98\x80 and \x7f", R"("mixed \u00e9 and \ud83d\ude00 and \u007f")"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.python);
@@ -180,7 +179,7 @@ TEST_CASE("bytes that are not UTF-8 become U+FFFD, one per bad byte") {
   CHECK(dumps_string("\xc0\xaf") == R"("\ufffd\ufffd")");                      // overlong
   CHECK(dumps_string("\xed\xa0\x80") == R"("\ufffd\ufffd\ufffd")");            // a surrogate
   CHECK(dumps_string("\xf4\x90\x80\x80") == R"("\ufffd\ufffd\ufffd\ufffd")");  // past U+10FFFF
-  CHECK(dumps_string("\xf4\x8f\xbf\xbf") == R"("\udbff\udfff")");  // U+10FFFF itself is fine
+  CHECK(dumps_string("\xf4\x8f\xbf\xbf") == R"("\udbff\udfff")");              // U+10FFFF itself is fine
 }
 
 TEST_CASE("whole values use Python's separators") {

@@ -222,8 +222,8 @@ TEST_CASE("consistent hash: an unusable endpoint's keys go to the next point and
 
   // Skipping .3's points must give exactly the ring built without them.
   auto without = make("consistent_hash", names_of({"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.4:6379"}));
-  const auto expected = map_keys(*without, names_of({"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.4:6379"}),
-                                 all_usable(3), 5000);
+  const auto expected =
+      map_keys(*without, names_of({"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.4:6379"}), all_usable(3), 5000);
   endpoints[2].usable = false;
   const auto down = map_keys(*ch, kFour, endpoints, 5000);
   CHECK(down == expected);
@@ -306,7 +306,7 @@ TEST_CASE("weights: each balancer gives a weight-3 endpoint three times the shar
     for (int i = 0; i < 5000; ++i) ++picks[balancer->pick(with_params("key-" + std::to_string(i)), endpoints, kNone)];
     CHECK(picks[0] > 2400);  // 3000 expected
     CHECK(picks[0] < 3600);
-    CHECK(picks[1] > 600);   // 1000 expected each
+    CHECK(picks[1] > 600);  // 1000 expected each
     CHECK(picks[2] > 600);
   }
 }

@@ -5,8 +5,8 @@
 #include <set>
 #include <sstream>
 
-#include "conf/config_loader.h"
 #include "admin/metrics.h"
+#include "conf/config_loader.h"
 #include "gateway/stats_json.h"
 
 using namespace rpcgate;
@@ -14,8 +14,8 @@ using namespace rpcgate;
 TEST_CASE("a latency lands in the first bucket whose bound it does not pass") {
   LatencyHistogram h;
   h.record_ns(0);
-  h.record_ns(50'000);       // exactly 50 us: le="5e-05"
-  h.record_ns(50'001'000);   // 50.001 ms: le="0.1"
+  h.record_ns(50'000);          // exactly 50 us: le="5e-05"
+  h.record_ns(50'001'000);      // 50.001 ms: le="0.1"
   h.record_ns(20'000'000'000);  // 20 s: above every bound
   CHECK(h.buckets[0].get() == 2);
   CHECK(h.buckets[10].get() == 1);
@@ -26,9 +26,10 @@ TEST_CASE("a latency lands in the first bucket whose bound it does not pass") {
 
 TEST_CASE("histograms add up over workers, and percentiles interpolate within a bucket") {
   auto table = StatsTable::create(2);
-  for (int i = 0; i < 90; ++i) table->slot(0).latency_by_listener[0].record_ns(700'000);  // 0.5..1 ms
+  for (int i = 0; i < 90; ++i) table->slot(0).latency_by_listener[0].record_ns(700'000);    // 0.5..1 ms
   for (int i = 0; i < 10; ++i) table->slot(1).latency_by_listener[0].record_ns(3'000'000);  // 2.5..5 ms
-  HistogramTotals totals = table->histogram([](const Stats& s) -> const LatencyHistogram& { return s.latency_by_listener[0]; });
+  HistogramTotals totals =
+      table->histogram([](const Stats& s) -> const LatencyHistogram& { return s.latency_by_listener[0]; });
   CHECK(totals.count == 100);
   CHECK(totals.percentile_us(0.45) == doctest::Approx(750));   // half-way through the 500..1000 bucket
   CHECK(totals.percentile_us(0.95) == doctest::Approx(3750));  // half-way through 2500..5000
@@ -40,7 +41,8 @@ TEST_CASE("the metrics text: cumulative buckets, totals over workers, escaped la
 routes:
   - {match: {glob: "a\"b*"}, handler: ping}
 clusters: [{name: c, codec: json, endpoints: [127.0.0.1:9]}]
-)", "m.yaml");
+)",
+                                                 "m.yaml");
   auto table = StatsTable::create(2);
   table->slot(0).pid.set(10);
   table->slot(1).pid.set(11);
@@ -86,7 +88,8 @@ TEST_CASE("an endpoint report reads back whole, and one too long says so") {
 TEST_CASE("the stats JSON carries percentiles per listener, route and cluster") {
   conf::Config config = conf::load_config_string(
       "listeners: [{name: j, address: 127.0.0.1:1, codec: json}]\n"
-      "clusters: [{name: c, codec: json, endpoints: [127.0.0.1:9]}]\n", "s.yaml");
+      "clusters: [{name: c, codec: json, endpoints: [127.0.0.1:9]}]\n",
+      "s.yaml");
   auto table = StatsTable::create(1);
   table->slot(0).latency_by_listener[0].record_ns(700'000);
   Json stats = stats_json(config, *table);

@@ -21,13 +21,9 @@ using rpcgate::test::with_limits;
 
 namespace {
 
-std::string frame(std::string_view body, ByteOrder order = protobuf::kByteOrder) {
-  return test::prefixed(body, order);
-}
+std::string frame(std::string_view body, ByteOrder order = protobuf::kByteOrder) { return test::prefixed(body, order); }
 
-std::string frame(const google::protobuf::MessageLite& message) {
-  return frame(message.SerializeAsString());
-}
+std::string frame(const google::protobuf::MessageLite& message) { return frame(message.SerializeAsString()); }
 
 template <typename Message>
 Message parse_frame(std::string_view frame_text) {
@@ -38,13 +34,11 @@ Message parse_frame(std::string_view frame_text) {
   return message;
 }
 
-std::string feed_server(std::string_view stream, const test::Reads& reads,
-                        const CodecOptions& o) {
+std::string feed_server(std::string_view stream, const test::Reads& reads, const CodecOptions& o) {
   return test::transcript(*protobuf::make_server_codec(o), stream, reads);
 }
 
-std::string feed_client(std::string_view stream, const test::Reads& reads,
-                        const CodecOptions& o) {
+std::string feed_client(std::string_view stream, const test::Reads& reads, const CodecOptions& o) {
   return test::transcript(*protobuf::make_client_codec(o), stream, reads);
 }
 
@@ -178,14 +172,12 @@ TEST_CASE("server: a frame that parses but asks badly is answered with its id; t
   CHECK(feed_server(stream, {}, with_limits(1024, 2)) ==
         lines({"answered error=BAD_REQUEST request has no method id=0",
                "answered error=BAD_REQUEST request has no method id=5",
-               "answered error=BAD_REQUEST params nested deeper than 2 id=6",
-               "request method=ping params=null id=0"}));
+               "answered error=BAD_REQUEST params nested deeper than 2 id=6", "request method=ping params=null id=0"}));
 }
 
 TEST_CASE("server: frame length at the limit and one past it") {
   std::string body = request_named("ping").SerializeAsString();
-  CHECK(decode_one(frame(body), with_limits(body.size(), 64)).result.status ==
-        DecodeStatus::kRequest);
+  CHECK(decode_one(frame(body), with_limits(body.size(), 64)).result.status == DecodeStatus::kRequest);
   Decoded d = decode_one(frame(body).substr(0, kPrefixBytes), with_limits(body.size() - 1, 64));
   CHECK(d.result.status == DecodeStatus::kBroken);
   CHECK(d.reply.error == ErrorCode::kTooLarge);
@@ -265,8 +257,7 @@ TEST_CASE("server: one codec's reused message leaves nothing behind between fram
   full.set_payload("bytes");
   REQUIRE(codec->decode(frame(full), request, reply).status == DecodeStatus::kRequest);
   CHECK(describe(request) == R"(method=a params=[1,{"k":"v"}] id=9 meta:m=v payload=bytes)");
-  REQUIRE(codec->decode(frame(request_named("b")), request, reply).status ==
-          DecodeStatus::kRequest);
+  REQUIRE(codec->decode(frame(request_named("b")), request, reply).status == DecodeStatus::kRequest);
   CHECK(describe(request) == "method=b params=null id=0");
 }
 
@@ -350,8 +341,7 @@ TEST_CASE("server: responses") {
     CHECK(m.result().string_value() == "r\xef\xbf\xbd");
     Response e;
     e.set_error(ErrorCode::kUnknownMethod, "no route for method '\xc3'");
-    CHECK(parse_frame<v1::Response>(encode_response(e)).error().message() ==
-          "no route for method '\xef\xbf\xbd'");
+    CHECK(parse_frame<v1::Response>(encode_response(e)).error().message() == "no route for method '\xef\xbf\xbd'");
   }
   SUBCASE("encoding appends to what is already queued") {
     auto codec = protobuf::make_server_codec({});
@@ -379,16 +369,14 @@ TEST_CASE("server: pipelined frames at every split point decode the same as whol
     return feed_server(s, chunks, with_limits(1024, 2));
   };
   CHECK(feed_with(stream, {}) ==
-        lines({R"(request method=ping params="hello" id=0)",
-               "request method=pi params=10 id=2 meta:trace_id=abc",
+        lines({R"(request method=ping params="hello" id=0)", "request method=pi params=10 id=2 meta:trace_id=abc",
                R"(request method=echo params={"k":[1,2.5]} id=0)",
                "answered error=BAD_REQUEST params nested deeper than 2 id=0",
                "request method=never read params=null id=0"}));
   CHECK(test::split_difference(stream, feed_with) == "");
 
   std::string incomplete = frame(request_named("a")) + frame(request_named("b")).substr(0, 6);
-  CHECK(feed_with(incomplete, {}) ==
-        lines({"request method=a params=null id=0", "waiting with 6 bytes"}));
+  CHECK(feed_with(incomplete, {}) == lines({"request method=a params=null id=0", "waiting with 6 bytes"}));
   CHECK(test::split_difference(incomplete, feed_with) == "");
 }
 
@@ -451,8 +439,7 @@ TEST_CASE("client: responses, valid and invalid") {
   };
   const std::vector<Case> cases = {
       {frame(response_with(1, "pong", R"("hello")")), R"(kind=pong result="hello" id=1)"},
-      {frame(response_with(2, "pi_r", "3.141592653589793")),
-       "kind=pi_r result=3.141592653589793 id=2"},
+      {frame(response_with(2, "pi_r", "3.141592653589793")), "kind=pi_r result=3.141592653589793 id=2"},
       {frame(response_with(3, "", nullptr)), "kind= result=null id=3"},
       {frame(with_payload), "kind=blob result=null id=4 payload=raw"},
       {frame(error_with(5, "TIMEOUT", "slow")), "error=TIMEOUT slow id=5"},
@@ -501,8 +488,7 @@ TEST_CASE("round trip: client request -> server, server response -> client") {
 
   Request sent;
   sent.method = "user.get";
-  sent.params =
-      Json::parse(R"({"name": "\u00e9\ud83d\ude00", "n": [1, -2, 3.25, 1e300, true, null, {}],
+  sent.params = Json::parse(R"({"name": "\u00e9\ud83d\ude00", "n": [1, -2, 3.25, 1e300, true, null, {}],
                                 "big": 9007199254740991, "tiny": 5e-324})");
   sent.id = 77;
   sent.meta = {{"deadline_ms", "250"}, {"trace_id", "t-1"}};  // sorted, as the server reads them

@@ -45,7 +45,8 @@ Resp3Frame scan(const std::string& input, const Limits& limits = {}) { return sc
 }  // namespace
 
 TEST_CASE("simple values on one line") {
-  for (const char* frame : {"+OK\r\n", "-ERR x\r\n", ":-12\r\n", "_\r\n", ",3.14\r\n", "#t\r\n", "(123456789012345678901\r\n"})
+  for (const char* frame :
+       {"+OK\r\n", "-ERR x\r\n", ":-12\r\n", "_\r\n", ",3.14\r\n", "#t\r\n", "(123456789012345678901\r\n"})
     check_frame(frame);
 }
 
@@ -90,7 +91,7 @@ TEST_CASE("limits are checked at the header, before the bytes arrive") {
   CHECK(scan("*3\r\n", limits).status == Resp3Frame::Status::kNeedMore);
   CHECK(scan("*1\r\n*1\r\n:1\r\n", limits).status == Resp3Frame::Status::kFrame);
   CHECK(scan("*1\r\n*1\r\n*1\r\n", limits).status == Resp3Frame::Status::kError);  // depth 3
-  CHECK(scan(std::string(17, 'x'), limits).code == ErrorCode::kTooLarge);        // a line with no end
+  CHECK(scan(std::string(17, 'x'), limits).code == ErrorCode::kTooLarge);          // a line with no end
   CHECK(scan(std::string(16, 'x'), limits).status == Resp3Frame::Status::kNeedMore);
 }
 

@@ -30,8 +30,8 @@ namespace {
 
 // Decodes every command in `stream` as the gateway would, with request and reply objects that
 // live across commands, and encodes a +PONG for each request.
-size_t pump(rpcgate::codec::ServerCodec& codec, const std::string& stream, Request& request,
-            Response& reply, Response& pong, std::string& out) {
+size_t pump(rpcgate::codec::ServerCodec& codec, const std::string& stream, Request& request, Response& reply,
+            Response& pong, std::string& out) {
   std::string_view input = stream;
   size_t requests = 0;
   for (;;) {

@@ -41,14 +41,12 @@ std::string run(std::string_view stream, size_t piece, const CodecOptions& optio
                 std::vector<Response>* responses = nullptr) {
   auto codec = rpcgate::codec::resp::make_client_codec(options);
   std::string events;
-  rpcgate::test::Fed fed = rpcgate::test::feed_client(
-      *codec, stream, {piece}, [&](DecodeResult r, const Response& response) {
-        events += std::to_string(static_cast<int>(r.status)) + " " + std::to_string(r.consumed) +
-                  " " + response.status + " " +
-                  std::string(rpcgate::error_code_name(response.error)) + " " + response.message +
-                  " " + response.result.dump() + "\n";
-        if (responses != nullptr && r.status != DecodeStatus::kBroken)
-          responses->push_back(response);
+  rpcgate::test::Fed fed =
+      rpcgate::test::feed_client(*codec, stream, {piece}, [&](DecodeResult r, const Response& response) {
+        events += std::to_string(static_cast<int>(r.status)) + " " + std::to_string(r.consumed) + " " +
+                  response.status + " " + std::string(rpcgate::error_code_name(response.error)) + " " +
+                  response.message + " " + response.result.dump() + "\n";
+        if (responses != nullptr && r.status != DecodeStatus::kBroken) responses->push_back(response);
       });
   REQUIRE(fed.breach == "");
   return events;
@@ -180,7 +178,7 @@ TEST_CASE("reply limits at N and N+1") {
   CHECK(deep.response.message == "Protocol error: reply nested too deeply");
 
   CHECK(decode_once("*2\r\n$3\r\nabc\r\n$1\r\nd\r\n", options).result.status == DecodeStatus::kAnswered);  // 20 bytes
-  Decoded big = decode_once("*2\r\n$3\r\nabc\r\n$2\r\nde\r\n", options);  // 21 bytes
+  Decoded big = decode_once("*2\r\n$3\r\nabc\r\n$2\r\nde\r\n", options);                                   // 21 bytes
   CHECK(big.response.error == ErrorCode::kTooLarge);
   CHECK(big.response.message == "reply larger than 20 bytes");
 }
@@ -292,7 +290,8 @@ TEST_CASE("round trip: server response -> client decode") {
       {with_result("text"), "", "text", kNone, ""},
       {with_result(binary("\x00\xfe"s)), "", binary("\x00\xfe"s), kNone, ""},
       {with_result(2.5), "", "2.5", kNone, ""},
-      {with_result(Json::array({1, "a", Json::array({nullptr})})), "", Json::array({1, "a", Json::array({nullptr})}), kNone, ""},
+      {with_result(Json::array({1, "a", Json::array({nullptr})})), "", Json::array({1, "a", Json::array({nullptr})}),
+       kNone, ""},
       {with_result(Json{{"a", 1}}), "", "{\"a\":1}", kNone, ""},
   };
 

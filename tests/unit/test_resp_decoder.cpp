@@ -196,9 +196,9 @@ TEST_CASE("malformed frames break the connection with Redis-like errors") {
 }
 
 TEST_CASE("incomplete frames need more and consume nothing") {
-  for (std::string input : {"*"s, "*1"s, "*1\r"s, "*1\r\n"s, "*1\r\n$"s, "*1\r\n$4\r\n"s,
-                            "*1\r\n$4\r\nPI"s, "*1\r\n$4\r\nPING"s, "*1\r\n$4\r\nPING\r"s, "PI"s,
-                            "PING\r"s, "\r"s, "\r\n"s, "\n\n"s, "*0\r\n"s, "*-1\r\n"s, "   \r\n"s}) {
+  for (std::string input :
+       {"*"s, "*1"s, "*1\r"s, "*1\r\n"s, "*1\r\n$"s, "*1\r\n$4\r\n"s, "*1\r\n$4\r\nPI"s, "*1\r\n$4\r\nPING"s,
+        "*1\r\n$4\r\nPING\r"s, "PI"s, "PING\r"s, "\r"s, "\r\n"s, "\n\n"s, "*0\r\n"s, "*-1\r\n"s, "   \r\n"s}) {
     CAPTURE(input);
     Decoded d = decode_once(input);
     CHECK(d.result.status == DecodeStatus::kNeedMore);
@@ -220,8 +220,9 @@ TEST_CASE("empty commands are skipped and counted in the next command's consumed
 }
 
 TEST_CASE("pipelined commands decode one at a time with exact consumed counts") {
-  std::vector<std::string> frames = {resp_command({"PING"}), "ping hello\r\n", resp_command({"set", "k", "v"}),
-                                     "\r\n", "get k\n", resp_command({"QUIT"})};
+  std::vector<std::string> frames = {
+      resp_command({"PING"}), "ping hello\r\n", resp_command({"set", "k", "v"}), "\r\n", "get k\n",
+      resp_command({"QUIT"})};
   std::string stream;
   for (const auto& f : frames) stream += f;
   auto codec = rpcgate::codec::resp::make_server_codec({});
@@ -477,7 +478,8 @@ TEST_CASE("as in Redis: an inline line with a NUL before its end never ends") {
 }
 
 TEST_CASE("HTTP on the RESP port hangs up at once, with no reply, as Redis does") {
-  for (const char* first : {"POST / HTTP/1.1\r\n", "Host: example.com\r\n", "*1\r\n$4\r\npost\r\n", "*2\r\n$5\r\nHOST:\r\n$1\r\nx\r\n"}) {
+  for (const char* first :
+       {"POST / HTTP/1.1\r\n", "Host: example.com\r\n", "*1\r\n$4\r\npost\r\n", "*2\r\n$5\r\nHOST:\r\n$1\r\nx\r\n"}) {
     CAPTURE(first);
     auto codec = rpcgate::codec::resp::make_server_codec({});
     Request request;

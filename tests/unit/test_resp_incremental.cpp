@@ -34,10 +34,9 @@ struct Run {
 Run run(std::string_view stream, const test::Reads& reads, const CodecOptions& options) {
   auto codec = rpcgate::codec::resp::make_server_codec(options);
   Run result;
-  test::Fed fed = test::feed_server(
-      *codec, stream, reads, [&](DecodeResult r, const Request& request, const Response& reply) {
-        result.events += std::to_string(static_cast<int>(r.status)) + " " +
-                         std::to_string(r.consumed) + " ";
+  test::Fed fed =
+      test::feed_server(*codec, stream, reads, [&](DecodeResult r, const Request& request, const Response& reply) {
+        result.events += std::to_string(static_cast<int>(r.status)) + " " + std::to_string(r.consumed) + " ";
         std::string out;
         if (r.status == DecodeStatus::kRequest) {
           result.events += request.method + " " + request.params.dump();
@@ -89,10 +88,9 @@ TEST_CASE("malformed streams break at the same place however they are split") {
   const std::string prefix = resp_command({"PING"}) + "ping x\r\n";
   for (std::string bad :
        {"*x\r\n"s, "*-5\r\n"s, "*4294967297\r\n"s, "*1\r\n$x\r\n"s, "*1\r\n$-1\r\n"s, "*1\r\n:5\r\n"s,
-        "*1\r\n:abc\r\n"s, "*1\r\n+OK\r\n"s, "*1\r\n*1\r\n$1\r\na\r\n"s, "*1\r\n*x\r\n"s,
-        "*1\r\n?\r\n"s, "*1\r\n$3\r\nabcXY"s, "*1\r\n$1234567890123456789012345\r\n"s,
-        "*12345678901234567890123456\r\n"s, "*1\r\n:12345678901234567890123456\r\n"s,
-        "set \"abc\r\n"s, "set \"a\"b\r\n"s, "*2\r\n$1\r\na\r\nPING\r\n"s}) {
+        "*1\r\n:abc\r\n"s, "*1\r\n+OK\r\n"s, "*1\r\n*1\r\n$1\r\na\r\n"s, "*1\r\n*x\r\n"s, "*1\r\n?\r\n"s,
+        "*1\r\n$3\r\nabcXY"s, "*1\r\n$1234567890123456789012345\r\n"s, "*12345678901234567890123456\r\n"s,
+        "*1\r\n:12345678901234567890123456\r\n"s, "set \"abc\r\n"s, "set \"a\"b\r\n"s, "*2\r\n$1\r\na\r\nPING\r\n"s}) {
     check_all_splits(prefix + bad + resp_command({"PING"}));
   }
 }
@@ -106,9 +104,8 @@ TEST_CASE("limits give the same results however the stream is split") {
   const std::string ok = resp_command({"echo", "12345678"}) + "echo 1234567\r\n";
   for (std::string bad :
        {resp_command({"echo", "123456789"}), resp_command({"a", "b", "c", "d"}), "echo 12345678\r\n"s,
-        "echo 1234567890123\n"s, resp_command({"set", "12345678", "12345678"}),
-        "*1\r\n$9\r\n"s, "*4\r\n"s, "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"s,
-        "*3\r\n$8\r\n12345678\r\n$8\r\n12345678\r\n$100\r\n"s}) {
+        "echo 1234567890123\n"s, resp_command({"set", "12345678", "12345678"}), "*1\r\n$9\r\n"s, "*4\r\n"s,
+        "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"s, "*3\r\n$8\r\n12345678\r\n$8\r\n12345678\r\n$100\r\n"s}) {
     check_all_splits(ok + bad + ok, options);
   }
 }
@@ -126,8 +123,7 @@ TEST_CASE("long pipelines keep every argument intact across hiredis buffer trims
     stream += (i % 5 == 4) ? "set " + key + " v" + value + "\r\n" : resp_command({"SET", key, "v" + value});
   }
   REQUIRE(stream.size() > 100000);
-  for (size_t piece : {stream.size(), size_t{1}, size_t{7}, size_t{1000}, size_t{1023},
-                       size_t{4096}, size_t{5000}}) {
+  for (size_t piece : {stream.size(), size_t{1}, size_t{7}, size_t{1000}, size_t{1023}, size_t{4096}, size_t{5000}}) {
     CAPTURE(piece);
     Run r = run(stream, {piece}, {});
     REQUIRE(r.requests.size() == values.size());

@@ -1,9 +1,9 @@
 // Which Redis commands need a connection of the client's own (codecs/resp/stateful_commands).
 #include <doctest/doctest.h>
 
-#include "codecs/resp/stateful_commands.h"
-
 #include <string>
+
+#include "codecs/resp/stateful_commands.h"
 
 using rpcgate::Json;
 using rpcgate::Request;
@@ -23,21 +23,22 @@ Pinning pinning(const char* method, Json params = nullptr) {
 }  // namespace
 
 TEST_CASE("ordinary commands share connections") {
-  for (const char* method : {"get", "set", "incr", "exec", "discard", "unwatch", "info", "ping", "publish", "xadd", "command",
-                             "a", "zzzz", "mset", "readwrites", "waits", "syncs"})
+  for (const char* method : {"get", "set", "incr", "exec", "discard", "unwatch", "info", "ping", "publish", "xadd",
+                             "command", "a", "zzzz", "mset", "readwrites", "waits", "syncs"})
     CHECK(pinning(method) == Pinning::kNone);
 }
 
 TEST_CASE("transactions and connection settings pin; blocking calls pin and hold the client's input") {
-  for (const char* method : {"multi", "watch", "readonly", "readwrite", "asking"}) CHECK(pinning(method) == Pinning::kSession);
-  for (const char* method : {"blpop", "brpop", "brpoplpush", "blmove", "blmpop", "bzpopmin", "bzpopmax", "bzmpop", "wait",
-                             "waitaof"})
+  for (const char* method : {"multi", "watch", "readonly", "readwrite", "asking"})
+    CHECK(pinning(method) == Pinning::kSession);
+  for (const char* method :
+       {"blpop", "brpop", "brpoplpush", "blmove", "blmpop", "bzpopmin", "bzpopmax", "bzmpop", "wait", "waitaof"})
     CHECK(pinning(method) == Pinning::kBlocking);
 }
 
 TEST_CASE("commands whose replies are not one each turn the connection into a stream") {
-  for (const char* method : {"subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",
-                             "monitor", "replconf"})
+  for (const char* method :
+       {"subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", "monitor", "replconf"})
     CHECK(pinning(method) == Pinning::kStream);
   CHECK(pinning("client", Json::array({"REPLY", "OFF"})) == Pinning::kStream);
   CHECK(pinning("client", Json::array({"reply", "skip"})) == Pinning::kStream);
@@ -68,7 +69,8 @@ TEST_CASE("a shared connection carries only what has one reply and leaves no sta
 TEST_CASE("XREAD and XREADGROUP pin only with BLOCK") {
   CHECK(pinning("xread", Json::array({"COUNT", 2, "STREAMS", "s", "0"})) == Pinning::kNone);
   CHECK(pinning("xread", Json::array({"BLOCK", 0, "STREAMS", "s", "$"})) == Pinning::kBlocking);
-  CHECK(pinning("xreadgroup", Json::array({"GROUP", "g", "c", "block", 100, "STREAMS", "s", ">"})) == Pinning::kBlocking);
+  CHECK(pinning("xreadgroup", Json::array({"GROUP", "g", "c", "block", 100, "STREAMS", "s", ">"})) ==
+        Pinning::kBlocking);
   CHECK(pinning("xread", "STREAMS") == Pinning::kNone);
 }
 

@@ -88,8 +88,8 @@ struct Peer {
   std::unique_ptr<ServerCodec> server;  // one of the two
   std::unique_ptr<ClientCodec> client;
   std::string stream;
-  size_t at = 0;          // how much of the stream has been read
-  std::string buffered;   // read and not consumed
+  size_t at = 0;         // how much of the stream has been read
+  std::string buffered;  // read and not consumed
   std::string transcript;
   bool done = false;
 

@@ -49,7 +49,8 @@ TEST_CASE("an inline command is forwarded as the array it stands for, and classi
 
 TEST_CASE("HELLO without its AUTH goes to the client's own connection; with forward_auth, with it") {
   Sidecar side;
-  CHECK(side.forward("HELLO 3 AUTH default secret SETNAME app\r\n") == "*4\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$7\r\nSETNAME\r\n$3\r\napp\r\n");
+  CHECK(side.forward("HELLO 3 AUTH default secret SETNAME app\r\n") ==
+        "*4\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$7\r\nSETNAME\r\n$3\r\napp\r\n");
   CHECK(side.session->pinning(side.request) == Pinning::kLocalUnlessPinned);
   Sidecar forwarding(true);
   const std::string hello = "*5\r\n$5\r\nHELLO\r\n$1\r\n2\r\n$4\r\nAUTH\r\n$1\r\nu\r\n$1\r\np\r\n";

@@ -61,8 +61,7 @@ TEST_CASE("routes match exact lists, prefixes and globs; the first match wins") 
   Fixture f;
   f.config.handlers.enabled = {"ping"};
   f.config.routes = {
-      route(Kind::kMethods, {"get", "set"}, "", "echo", 3),
-      route(Kind::kPrefix, {}, "user.", "upper", 4),
+      route(Kind::kMethods, {"get", "set"}, "", "echo", 3), route(Kind::kPrefix, {}, "user.", "upper", 4),
       route(Kind::kGlob, {}, "*.ping", "ping", 5),
       route(Kind::kGlob, {}, "user.*", "echo", 6),  // shadowed by the prefix route above
   };
