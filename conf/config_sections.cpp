@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 
 #include "codecs/codec.h"
 #include "conf/codec_settings.h"
@@ -126,9 +127,10 @@ bool read_zookeeper_path(MapReader& map, std::string_view key, std::string& out)
 
 // `USER:PASSWORD` per line (the first ':' splits; a line without one is the password of the user
 // `default`, which RESP's `AUTH password` logs in as); blank lines and `#` comments skipped.
-// Empty with `problem` set when the text holds no user or a malformed line.
+// Empty with `problem` set when the text holds no user, a malformed line, or a user listed twice.
 bool parse_users(std::string_view text, AuthConfig& auth, std::string& problem) {
   size_t line_number = 0;
+  std::map<std::string, size_t, std::less<>> first_lines;  // user -> the line that named it
   while (!text.empty()) {
     std::string_view line = take_line(text);
     ++line_number;
@@ -145,6 +147,14 @@ bool parse_users(std::string_view text, AuthConfig& auth, std::string& problem) 
       problem = "more than " + std::to_string(kMaxUsers) + " users";
       return false;
     }
+    // Two entries would make two passwords work for one user: a typo that widens access.
+    if (auto first = first_lines.find(user); first != first_lines.end()) {
+      problem = "line " + std::to_string(line_number) + ": user '" + user + "' is listed twice (first on line " +
+                std::to_string(first->second) + ")" +
+                (colon == std::string_view::npos ? "; a line without ':' is the password of the user 'default'" : "");
+      return false;
+    }
+    first_lines.emplace(user, line_number);
     auth.user_names.push_back(user);
     auth.users.add(std::move(user), std::move(password));
   }

@@ -139,6 +139,15 @@ class UsersSourceTest(unittest.TestCase):
         bad = self.check(listener % (port, "{users_env: RPCGATE_TEST_USERS}"), {"RPCGATE_TEST_USERS": "bob:"})
         self.assertIn("line 1: expected USER:PASSWORD", bad.stderr)
         self.assertNotEqual(bad.returncode, 0)
+        # A user listed twice would have two passwords that work: refused, naming both lines.
+        twice = self.check(listener % (port, "{users_env: RPCGATE_TEST_USERS}"), {"RPCGATE_TEST_USERS": "alice:x\nalice:y"})
+        self.assertIn("line 2: user 'alice' is listed twice (first on line 1)", twice.stderr)
+        self.assertNotEqual(twice.returncode, 0)
+        stray = self.check(listener % (port, "{users_env: RPCGATE_TEST_USERS}"),
+                           {"RPCGATE_TEST_USERS": "default:x\n# a comment\nstray-line"})
+        self.assertIn("line 3: user 'default' is listed twice (first on line 1); a line without ':' is the password "
+                      "of the user 'default'", stray.stderr)
+        self.assertNotEqual(stray.returncode, 0)
 
         env_users = "carol:%s" % SECRET
         gw = harness.Gateway([{"name": "resp", "codec": "resp", "auth": {"users_env": "RPCGATE_TEST_USERS"}}])
