@@ -157,6 +157,9 @@ struct CodecInfo {
   // A method that, routed to a cluster of this same codec, makes a listener stand in for that
   // upstream (CodecOptions::upstream): RESP's "select", which only a catch-all sidecar sends on.
   std::string_view sidecar_probe = {};
+  // Whether it lower-cases method names as it decodes them (RESP command names), so that a route
+  // naming a method with upper-case letters is reached by no client of a listener of this codec.
+  bool lowercases_methods = false;
 };
 
 // nullptr for an unknown name.

@@ -2,6 +2,8 @@
 // process model print in messages.
 #include "conf/config.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <iterator>
 
@@ -33,6 +35,18 @@ std::string RouteConfig::describe_match(char separator) const {
     list += method;
   }
   return "methods:" + list;
+}
+
+bool RouteConfig::matches(const std::string& method) const {
+  switch (kind) {
+    case MatchKind::kMethods:
+      return std::find(methods.begin(), methods.end(), method) != methods.end();
+    case MatchKind::kPrefix:
+      return method.starts_with(pattern);
+    case MatchKind::kGlob:
+      return fnmatch(pattern.c_str(), method.c_str(), 0) == 0;
+  }
+  return false;
 }
 
 std::string to_string(ProcessModel model) { return std::string(kProcessModelNames[static_cast<size_t>(model)]); }

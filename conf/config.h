@@ -70,6 +70,8 @@ struct RouteConfig {
 
   // "prefix:PATTERN", "glob:PATTERN" or "methods:A<separator>B", for INFO and metrics labels.
   std::string describe_match(char separator) const;
+  // Whether a request for `method` takes this route (if no route before it does).
+  bool matches(const std::string& method) const;
 };
 
 struct OutlierConfig {

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "conf/config_sections.h"
+#include "conf/route_checks.h"
 #include "conf/yaml_reader.h"
 
 namespace rpcgate::conf {
@@ -114,7 +115,7 @@ bool spend_node_budget(const YAML::Node& node, size_t& budget) {
   return true;
 }
 
-Config read_config(ReadContext& ctx, const YAML::Node& root) {
+Config read_config(ReadContext& ctx, const YAML::Node& root, std::span<const std::string_view> known_handlers) {
   Config config;
   config.path = ctx.file();
   config.handlers.enabled.assign(std::begin(kDefaultHandlers), std::end(kDefaultHandlers));
@@ -133,6 +134,7 @@ Config read_config(ReadContext& ctx, const YAML::Node& root) {
   if (top.is_map()) {
     check_listeners_and_admin(ctx, top, config);
     check_cluster_references(ctx, config);
+    check_routes(ctx, config, known_handlers);
   }
   config.origins = ctx.take_origins();
   return config;
@@ -165,7 +167,8 @@ int second_document_line(std::string_view text) {
   return 0;
 }
 
-Config load_config_string(std::string_view yaml, const std::string& name) {
+Config load_config_string(std::string_view yaml, const std::string& name,
+                          std::span<const std::string_view> known_handlers) {
   YAML::Node root;
   try {
     // YAML::Load, not LoadAll: yaml-cpp 0.7's LoadAll loops for ever on some malformed input
@@ -187,12 +190,12 @@ Config load_config_string(std::string_view yaml, const std::string& name) {
   if (size_t budget = kMaxYamlNodes; !spend_node_budget(root, budget))
     throw ConfigError({name + ": the file expands to more than " + std::to_string(kMaxYamlNodes) +
                        " YAML values (aliases of aliases?); a configuration needs far fewer"});
-  Config config = read_config(ctx, root);
+  Config config = read_config(ctx, root, known_handlers);
   if (ctx.has_errors()) throw ConfigError(ctx.messages());
   return config;
 }
 
-Config load_config_file(const std::string& path) {
+Config load_config_file(const std::string& path, std::span<const std::string_view> known_handlers) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw ConfigError({path + ": cannot open: " + std::strerror(errno)});
   std::string text;
@@ -201,7 +204,7 @@ Config load_config_file(const std::string& path) {
   while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, got);
   // A directory opens fine and fails on the first read (EISDIR).
   if (std::ferror(file.get())) throw ConfigError({path + ": cannot read: " + std::strerror(errno)});
-  return load_config_string(text, path);
+  return load_config_string(text, path, known_handlers);
 }
 
 std::vector<std::string> unrunnable_settings(const Config& config) {

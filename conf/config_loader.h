@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -28,10 +29,13 @@ class ConfigError : public std::runtime_error {
 };
 
 // Reads and validates `path`. An unreadable file is a ConfigError naming the path and the reason.
-Config load_config_file(const std::string& path);
+// `known_handlers`: the handler names the binary has, checked with everything else (the loader
+// knows none of its own); empty = not checked.
+Config load_config_file(const std::string& path, std::span<const std::string_view> known_handlers = {});
 
 // Validates `yaml` (YAML or JSON text); `name` stands for the file in messages and Config::path.
-Config load_config_string(std::string_view yaml, const std::string& name);
+Config load_config_string(std::string_view yaml, const std::string& name,
+                          std::span<const std::string_view> known_handlers = {});
 
 // The settings of a valid config that this build cannot run (with the process model it names),
 // one "FILE:LINE: setting: why" each, in file order. The gateway refuses to start while this is

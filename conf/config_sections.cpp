@@ -286,8 +286,9 @@ RouteConfig read_route(ReadContext& ctx, const Field& item) {
   if (map.read_duration("timeout", timeout, 1ms)) route.timeout = timeout;
   map.read_integer("retries", route.retries, 0, kMaxRetries);
   map.read_bool("idempotent", route.idempotent);
-  // Retrying needs an upstream to retry on: an in-process handler either answers or fails.
-  for (std::string_view key : {"retries", "idempotent"}) {
+  // Retrying needs an upstream to retry on, and a deadline something to wait for: an in-process
+  // handler answers or fails, and is never waited on.
+  for (std::string_view key : {"timeout", "retries", "idempotent"}) {
     if (map.has(key) && map.has("handler"))
       ctx.error(map.key_line(key), child_path(map.path(), key),
                 std::string(key) + " applies to routes with a cluster target only");

@@ -16,7 +16,10 @@ constexpr int kBacklog = 511;
 
 }  // namespace
 
-int open_listen_socket(const std::string& host, uint16_t port, bool reuse_port, std::string& error) {
+namespace {
+
+// A socket for `host`:`port` with SO_REUSEADDR (and SO_REUSEPORT), bound; -1 with `error`.
+int bound_socket(const std::string& host, uint16_t port, bool reuse_port, std::string& error) {
   sockaddr_storage storage{};
   socklen_t length = 0;
   bool v6 = host.find(':') != std::string::npos;
@@ -33,6 +36,7 @@ int open_listen_socket(const std::string& host, uint16_t port, bool reuse_port, 
   }
   if (length == 0) {
     error = "not an IP address: " + host;
+    errno = EINVAL;
     return -1;
   }
   int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -44,13 +48,35 @@ int open_listen_socket(const std::string& host, uint16_t port, bool reuse_port, 
   // SO_REUSEADDR lets a restarted gateway bind while old connections sit in TIME_WAIT.
   bool ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0 &&
             (!reuse_port || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) == 0) &&
-            bind(fd, reinterpret_cast<const sockaddr*>(&storage), length) == 0 && listen(fd, kBacklog) == 0;
+            bind(fd, reinterpret_cast<const sockaddr*>(&storage), length) == 0;
   if (!ok) {
+    int saved = errno;
+    error = std::string(strerror(saved));
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int open_listen_socket(const std::string& host, uint16_t port, bool reuse_port, std::string& error) {
+  int fd = bound_socket(host, port, reuse_port, error);
+  if (fd < 0) return -1;
+  if (listen(fd, kBacklog) != 0) {
     error = std::string(strerror(errno));
     close(fd);
     return -1;
   }
   return fd;
+}
+
+int probe_bind(const std::string& host, uint16_t port, std::string& error) {
+  int fd = bound_socket(host, port, false, error);
+  if (fd < 0) return errno;
+  close(fd);
+  return 0;
 }
 
 }  // namespace rpcgate

@@ -11,4 +11,9 @@ namespace rpcgate {
 // filled on failure.
 int open_listen_socket(const std::string& host, uint16_t port, bool reuse_port, std::string& error);
 
+// Binds a socket to `host`:`port` as open_listen_socket would, without listening, and closes it:
+// 0 when that works, else the errno with `error` filled (EADDRINUSE for a port another socket
+// listens on).
+int probe_bind(const std::string& host, uint16_t port, std::string& error);
+
 }  // namespace rpcgate

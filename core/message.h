@@ -34,6 +34,11 @@ std::string_view error_code_name(ErrorCode code);
 // The inverse, for codecs that read an error from the wire; nullopt for an unknown name.
 std::optional<ErrorCode> error_code_from_name(std::string_view name);
 
+// rpcgate's own INFO (the `info` handler): answered in process on every listener before any
+// route is looked at, so a catch-all route to an upstream cannot hide it. RESP clients reach it as
+// `INFO rpcgate` and `INFO rpcgate-<section>`, which Redis itself answers with nothing.
+inline constexpr std::string_view kOwnInfoMethod = "rpcgate.info";
+
 // String metadata carried beside the params (deadline_ms, trace_id, ...). A vector, not a map:
 // it is almost always empty or tiny, and an empty vector costs no allocation.
 using Meta = std::vector<std::pair<std::string, std::string>>;

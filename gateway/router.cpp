@@ -1,7 +1,5 @@
 #include "gateway/router.h"
 
-#include <fnmatch.h>
-
 #include <algorithm>
 
 #include "backends/upstreams.h"
@@ -40,6 +38,8 @@ std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerR
     }
     router->builtins_.emplace(name, RouteTarget{handler, nullptr, nullptr});
   }
+  if (const Handler* info = router->instantiate("info", registry, context))
+    router->own_info_ = RouteTarget{info, nullptr, nullptr};
   for (const auto& route : config.routes) {
     size_t index = static_cast<size_t>(&route - config.routes.data());
     if (!route.cluster.empty()) {
@@ -62,21 +62,10 @@ std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerR
   return router;
 }
 
-bool Router::matches(const conf::RouteConfig& route, const std::string& method) {
-  switch (route.kind) {
-    case conf::RouteConfig::MatchKind::kMethods:
-      return std::find(route.methods.begin(), route.methods.end(), method) != route.methods.end();
-    case conf::RouteConfig::MatchKind::kPrefix:
-      return method.starts_with(route.pattern);
-    case conf::RouteConfig::MatchKind::kGlob:
-      return fnmatch(route.pattern.c_str(), method.c_str(), 0) == 0;
-  }
-  return false;
-}
-
 const RouteTarget* Router::resolve(const std::string& method) const {
+  if (own_info_ && method == kOwnInfoMethod) return &*own_info_;
   for (const auto& target : routes_)
-    if (matches(*target.route, method)) return &target;
+    if (target.route->matches(method)) return &target;
   auto builtin = builtins_.find(std::string_view(method));
   return builtin == builtins_.end() ? nullptr : &builtin->second;
 }

@@ -1,9 +1,11 @@
-// Maps a method name to what answers it: the first matching route of the config, else an enabled
-// built-in of the same name, else nothing (UNKNOWN_METHOD). Owns the handler instances.
+// Maps a method name to what answers it: rpcgate's own INFO (kOwnInfoMethod) whatever the routes
+// say, else the first matching route of the config, else an enabled built-in of the same name,
+// else nothing (UNKNOWN_METHOD). Owns the handler instances.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -46,11 +48,11 @@ class Router {
   };
 
   const Handler* instantiate(const std::string& name, const HandlerRegistry& registry, const HandlerContext& context);
-  static bool matches(const conf::RouteConfig& route, const std::string& method);
 
   std::map<std::string, std::unique_ptr<Handler>> handlers_;  // one instance per name
   std::vector<RouteTarget> routes_;                           // in config order; each has its route set
   std::unordered_map<std::string, RouteTarget, StringHash, std::equal_to<>> builtins_;
+  std::optional<RouteTarget> own_info_;  // unset when the registry has no `info` handler
 };
 
 }  // namespace rpcgate

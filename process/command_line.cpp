@@ -100,6 +100,13 @@ int rpcgate::run_command_line(int argc, char** argv) {
     return 1;
   }
   if (test_only) {
+    rpcgate::BindCheck addresses = rpcgate::check_addresses(config);
+    for (const auto& note : addresses.notes) std::fprintf(stderr, "rpcgate: note: %s\n", note.c_str());
+    if (!addresses.problems.empty()) {
+      std::fprintf(stderr, "rpcgate: invalid configuration:\n");
+      for (const auto& problem : addresses.problems) std::fprintf(stderr, "%s\n", problem.c_str());
+      return 1;
+    }
     std::printf("rpcgate: configuration %s is valid\n", config_path.c_str());
     return 0;
   }

@@ -36,6 +36,12 @@ void raw_error(Response& reply, std::string text) {
 
 }  // namespace
 
+bool ConnectionCommands::arity_ok(std::string_view name, size_t argc, Response& reply) const {
+  bool ok = name == "ping" ? argc <= 2 : name == "echo" ? argc == 2 : true;
+  if (!ok) refuse(reply, "ERR", "wrong number of arguments for '" + std::string(name) + "' command");
+  return ok;
+}
+
 void ConnectionCommands::refuse(Response& reply, std::string_view redis_code, std::string text) const {
   if (!redis_words_) {
     reply.set_error(ErrorCode::kBadRequest,

@@ -38,6 +38,11 @@ class ConnectionCommands {
   static void login_required(Response& reply);
   int protocol() const { return protocol_; }
 
+  // Redis's arity for the commands the built-in handlers answer in Redis's stead (PING takes at
+  // most one argument, ECHO exactly one): false with Redis's wrong-number-of-arguments error in
+  // `reply` when `argc` (the command included) is not one Redis runs.
+  bool arity_ok(std::string_view name, size_t argc, Response& reply) const;
+
   // Fills `reply` (cleared by the caller) for `argv`, whose command is `name`.
   void answer(std::string_view name, std::span<const std::string_view> argv, Response& reply);
 

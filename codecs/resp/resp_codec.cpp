@@ -94,6 +94,7 @@ const CodecInfo kInfo = {
     .check = &check,
     // A route that sends SELECT to a Redis is a catch-all sidecar's.
     .sidecar_probe = "select",
+    .lowercases_methods = true,
 };
 
 }  // namespace rpcgate::codec::resp

@@ -126,8 +126,32 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
   }
   request.clear();
   reply.clear();
+  if (!connection_.arity_ok(name_, argv_.size(), reply)) {
+    result.status = DecodeStatus::kAnswered;
+    return result;
+  }
+  if (own_info(request)) {
+    result.status = DecodeStatus::kRequest;
+    return result;
+  }
   result.status = build_request(name_, argv_, resp_args_, limits().max_depth, request, reply);
   return result;
+}
+
+// INFO rpcgate and INFO rpcgate-<section>: a section Redis does not have (it answers them with
+// nothing), so asking rpcgate's own INFO this way is harmless whatever is behind the listener,
+// and redis-cli formats the answer as it formats any INFO.
+bool RespServerCodec::own_info(Request& request) const {
+  constexpr std::string_view kSection = "rpcgate";
+  if (name_ != "info" || argv_.size() != 2) return false;
+  std::string_view section = argv_[1];
+  if (section.size() < kSection.size() || (section.size() > kSection.size() && section[kSection.size()] != '-'))
+    return false;
+  for (size_t i = 0; i < kSection.size(); ++i)
+    if ((section[i] | 0x20) != kSection[i]) return false;
+  request.method.assign(kOwnInfoMethod);
+  if (section.size() > kSection.size()) request.params = std::string(section.substr(kSection.size() + 1));
+  return true;
 }
 
 DecodeResult RespServerCodec::session_command(size_t end, Request& request, Response& reply) {

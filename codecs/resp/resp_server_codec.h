@@ -51,6 +51,8 @@ class RespServerCodec final : public ServerCodec, public UpstreamSession {
   DecodeResult command(size_t end, Request& request, Response& reply);
   // HELLO and RESET in front of a Redis: their effect on the client's state, kept here.
   DecodeResult session_command(size_t end, Request& request, Response& reply);
+  // INFO rpcgate[-SECTION] as a request for rpcgate's own INFO; false for any other command.
+  bool own_info(Request& request) const;
   // Where HELLO's AUTH option is in argv_; 0 when it has none.
   size_t auth_option() const;
   // rewrite_ = argv_ as a RESP array, without the `skip` arguments from index `from` on.

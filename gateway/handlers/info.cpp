@@ -97,11 +97,15 @@ class InfoHandler final : public Handler {
     text += "\r\n";
   }
 
+  // In Redis's form, errorstat_<CODE>:count=N, and as Redis only for codes that occurred.
   void append_errors(std::string& text) const {
     text += "# Errorstats\r\n";
-    for (size_t code = 1; code < Stats::kErrorCodes; ++code)
-      line(text, "errorstat_" + std::string(error_code_name(static_cast<ErrorCode>(code))),
-           table_.total([code](const Stats& s) -> const Counter& { return s.errors_by_code[code]; }));
+    for (size_t code = 1; code < Stats::kErrorCodes; ++code) {
+      uint64_t count = table_.total([code](const Stats& s) -> const Counter& { return s.errors_by_code[code]; });
+      if (count == 0) continue;
+      text.append("errorstat_").append(error_code_name(static_cast<ErrorCode>(code))).append(":count=");
+      text.append(std::to_string(count)).append("\r\n");
+    }
     text += "\r\n";
   }
 

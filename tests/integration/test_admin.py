@@ -63,7 +63,7 @@ class AdminTest(harness.GatewayTestCase):
         cls.gw = cls.start_gateway(
             [{"name": "resp", "codec": "resp"}, {"name": "json", "codec": "json"}],
             process={"model": "prefork", "workers": 2},
-            log_level="info",
+            log_level="info", handlers=[h for h in harness.DEFAULT_HANDLERS if h not in ("ping", "echo")],
             extra_yaml="admin: {address: 127.0.0.1:%d}\n"
                        "routes:\n  - {match: {method: whoami}, cluster: legacy}\n"
                        "  - {match: {methods: [ping, echo]}, handler: ping}\n"
@@ -219,7 +219,7 @@ class DrainTest(unittest.TestCase):
         self.addCleanup(up.stop)
         admin_port = harness.free_port()
         gw = harness.Gateway([{"name": "json", "codec": "json"}], process={"model": "prefork", "workers": 2},
-                             log_level="info",
+                             log_level="info", handlers=[],
                              extra_yaml="admin: {address: 127.0.0.1:%d}\nroutes:\n"
                                         "  - {match: {glob: '*'}, cluster: legacy}\nclusters:\n"
                                         "  - {name: legacy, codec: json, endpoints: [127.0.0.1:%d]}\n"

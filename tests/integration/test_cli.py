@@ -127,6 +127,40 @@ class CommandLineTest(unittest.TestCase):
     def test_unknown_handler(self):
         self.bad("handler.yaml", self.GOOD.replace("[ping, echo, pi]", "[ping, nosuch]"), 6, "nosuch")
 
+    def test_unknown_handler_is_reported_with_the_others_and_a_suggestion(self):
+        text = self.GOOD.replace("[ping, echo, pi]", "[ping, ehco]").replace("codec: json", "codec: xml")
+        err = self.bad("handler2.yaml", text, 5, "xml")
+        self.assertIn("unknown handler 'ehco' (did you mean 'echo'?)", err)
+
+    def test_handler_a_route_takes_first(self):
+        text = self.GOOD + "routes: [{match: {glob: '*'}, handler: pi}]\n"
+        self.bad("shadowed.yaml", text, 6, "handler 'ping' never answers: the route at line 8 (glob:*)")
+
+    def test_route_that_no_resp_client_reaches(self):
+        text = self.GOOD.replace("codec: json", "codec: resp") + "routes: [{match: {method: GET}, handler: echo}]\n"
+        self.bad("upper.yaml", text, 8, "write 'get'")
+
+    def test_timeout_on_a_handler_route(self):
+        self.bad("timeout.yaml", self.GOOD + "routes: [{match: {method: x}, handler: echo, timeout: 1s}]\n", 8,
+                 "timeout applies to routes with a cluster target only")
+
+    def test_address_that_cannot_be_bound_here(self):
+        # 192.0.2.1 is TEST-NET-1 (RFC 5737), on no interface of this machine: only bind() is tried.
+        self.bad("unbindable.yaml", self.GOOD.replace("127.0.0.1:PORT", "192.0.2.1:PORT"), 5, "cannot be bound here")
+
+    def test_address_in_use_is_only_a_note(self):
+        # As before a reload, when the running gateway holds the port.
+        with harness.occupied_port() as port:
+            rc, out, err = run("-t", "-c", self.write("inuse.yaml", self.GOOD.replace("PORT", str(port))))
+        self.assertEqual(rc, 0, err)
+        self.assertIn("127.0.0.1:%d is in use" % port, err)
+
+    def test_every_shipped_example_passes(self):
+        folder = os.path.join(harness.SOURCE_DIR, "conf", "examples")
+        for name in sorted(os.listdir(folder)):
+            rc, out, err = run("-t", "-c", os.path.join(folder, name))
+            self.assertEqual(rc, 0, "rpcgate -t -c conf/examples/%s: exit %d\n%s" % (name, rc, err))
+
     def test_yaml_syntax_error(self):
         self.bad("syntax.yaml", self.GOOD.replace("handlers: [ping, echo, pi]", "handlers: [ping, echo"), None,
                  "YAML syntax error")

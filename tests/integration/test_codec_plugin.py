@@ -47,7 +47,7 @@ class CodecPluginTest(harness.GatewayTestCase):
             [{"name": "line", "codec": "line", "greeting": "hello from line", "max_line_bytes": 64},
              {"name": "json", "codec": "json"}],
             process={"model": "prefork", "workers": 1},
-            log_level="info",
+            log_level="info", handlers=[],
             extra_yaml="admin: {address: 127.0.0.1:%d}\n"
                        "routes:\n  - {match: {method: up.echo}, cluster: lines, rename: echo}\n"
                        "  - {match: {methods: [ping, echo]}, handler: echo}\n"

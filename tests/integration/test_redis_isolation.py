@@ -512,7 +512,7 @@ class RedisIsolationTest(harness.GatewayTestCase):
     @classmethod
     def start(cls):
         cls.gw = harness.Gateway(
-            [{"name": "resp", "codec": "resp"}], handlers=["ping"], log_level="info",
+            [{"name": "resp", "codec": "resp"}], handlers=[], log_level="info",
             # One worker: every client on the same worker, so they share its upstream connections.
             process={"model": "prefork", "workers": 1},
             extra_yaml="routes:\n  - {match: {glob: \"*\"}, cluster: cache, timeout: 2s}\n"

@@ -132,7 +132,7 @@ class DeadlineTest(harness.GatewayTestCase):
     def mid_timeouts(self):
         with harness.RespClient(self.mid.port("resp")) as client:
             info = client.call("INFO", "errorstats")
-        match = re.search(rb"^errorstat_TIMEOUT:(\d+)", info, re.M)
+        match = re.search(rb"^errorstat_TIMEOUT:count=(\d+)", info, re.M)
         return int(match.group(1)) if match else 0
 
     def test_the_deadline_travels_to_the_protobuf_upstream(self):

@@ -42,12 +42,11 @@ def gateway_config(redis_port, workers):
     that a session's clients really share upstream connections."""
     return dict(
         listeners=[{"name": "resp", "codec": "resp"}],
-        handlers=["info"],
+        handlers=[],
         process={"model": "prefork", "workers": workers},
         log_level="warn",
         extra={
-            "routes": [{"match": {"method": "rpcgate.info"}, "handler": "info"},
-                       {"match": {"glob": "*"}, "cluster": "cache", "timeout": "2s"}],
+            "routes": [{"match": {"glob": "*"}, "cluster": "cache", "timeout": "2s"}],
             "clusters": [{"name": "cache", "codec": "resp",
                           "endpoints": ["127.0.0.1:%d" % redis_port],
                           "max_connections": 2, "pipeline_depth": 256,
