@@ -38,7 +38,11 @@ class StatusPageTest(harness.GatewayTestCase):
         harness.require_binary()
         if not os.access(BROWSER, os.X_OK) or not shutil.which("redis-server"):
             raise RuntimeError("chromium and redis-server are needed: scripts/install-deps.sh --with-tests")
-        cls.redis = [harness.RedisServer().start(), harness.RedisServer().start()]
+        cls.redis = []
+        for _ in range(2):
+            cls.redis.append(harness.RedisServer().start())
+            # A class cleanup runs even when setUpClass fails later on: no redis-server outlives the test.
+            cls.addClassCleanup(cls.redis[-1].stop)
         cls.admin_port = harness.free_port()
         endpoints = ", ".join("127.0.0.1:%d" % r.port for r in cls.redis)
         cls.gw = cls.start_gateway(
@@ -49,12 +53,6 @@ class StatusPageTest(harness.GatewayTestCase):
                        "     health_check: {method: ping, interval: 200ms, timeout: 200ms, unhealthy_threshold: 1}}\n"
                        % (cls.admin_port, endpoints))
         harness.wait_listening([cls.admin_port], cls.gw.proc, describe="the admin port")
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        for redis in cls.redis:
-            redis.stop()
 
     def wait_page(self, browser, page, predicate, what, timeout=15):
         deadline = time.monotonic() + timeout
