@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -78,6 +79,10 @@ class HttpRequestParser {
 
 // "HTTP/1.1 <status> <reason>\r\nContent-Type: ...\r\nContent-Length: N\r\nConnection: close\r\n\r\n<body>"
 std::string serialize(const HttpResponse& response);
+
+// The value of `name` in a query string or a form body ("level=debug&x=1"), percent-decoded
+// and '+' read as a space; nullopt when the name is absent. A malformed escape stays as written.
+std::optional<std::string> query_value(std::string_view query, std::string_view name);
 
 // The reason phrase for `status` ("Not Found"), or "Unknown" for a status HTTP does not name.
 std::string_view reason_phrase(int status);

@@ -94,6 +94,8 @@ void process_metrics(Writer& out, const conf::Config& config, const StatsTable& 
   out.sample("rpcgate_workers", "", live);
   out.family("rpcgate_draining", "gauge", "1 once a drain (SIGTERM, SIGINT, POST /drain) has begun.");
   out.sample("rpcgate_draining", "", master.draining.get());
+  out.family("rpcgate_healthcheck_failed", "gauge", "1 while POST /healthcheck/fail holds /readyz at 503.");
+  out.sample("rpcgate_healthcheck_failed", "", master.healthcheck_failed.get());
   out.family("rpcgate_reloads_total", "counter", "Configurations applied by SIGHUP or POST /reload.");
   out.sample("rpcgate_reloads_total", "", master.reloads.get());
   out.family("rpcgate_reload_failures_total", "counter", "Reloads refused because the new configuration was invalid.");

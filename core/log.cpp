@@ -17,7 +17,9 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<int> g_fd{STDERR_FILENO};
 
-const char* level_name(LogLevel level) {
+}  // namespace
+
+const char* log_level_name(LogLevel level) {
   switch (level) {
     case LogLevel::kDebug:
       return "debug";
@@ -31,11 +33,9 @@ const char* level_name(LogLevel level) {
   return "?";
 }
 
-}  // namespace
-
 bool parse_log_level(std::string_view name, LogLevel& level) {
   for (LogLevel candidate : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
-    if (name == level_name(candidate)) {
+    if (name == log_level_name(candidate)) {
       level = candidate;
       return true;
     }
@@ -44,6 +44,8 @@ bool parse_log_level(std::string_view name, LogLevel& level) {
 }
 
 void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
+
+LogLevel log_level() { return static_cast<LogLevel>(g_level.load()); }
 
 bool log_enabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
@@ -72,7 +74,7 @@ void log_line(LogLevel level, const char* format, ...) {
   gmtime_r(&now.tv_sec, &parts);
   int used = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%d] ", parts.tm_year + 1900,
                       parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-                      static_cast<long>(now.tv_usec / 1000), level_name(level), static_cast<int>(gettid()));
+                      static_cast<long>(now.tv_usec / 1000), log_level_name(level), static_cast<int>(gettid()));
   va_list args;
   va_start(args, format);
   int body = vsnprintf(line + used, sizeof line - used - 1, format, args);

@@ -13,6 +13,9 @@ enum class LogLevel : int { kDebug = 0, kInfo, kWarn, kError };
 // Returns false for an unknown name.
 bool parse_log_level(std::string_view name, LogLevel& level);
 void set_log_level(LogLevel level);
+LogLevel log_level();
+// "debug", "info", "warn", "error": the names parse_log_level takes.
+const char* log_level_name(LogLevel level);
 bool log_enabled(LogLevel level);
 // Sends log lines to `path` (appending), or back to stderr for an empty path. False on failure.
 bool set_log_file(const std::string& path);

@@ -128,7 +128,8 @@ struct Stats {
   std::array<Counter, kErrorCodes> errors_by_code{};          // indexed by ErrorCode
   std::array<Counter, kMaxListeners> requests_by_listener{};  // indexed by position in the config
   std::array<Counter, kMaxListeners> errors_by_listener{};
-  std::array<Counter, kMaxRoutes> requests_by_route{};  // indexed by position in the config
+  std::array<Counter, kMaxListeners> connections_by_listener{};  // open now (a gauge), for /listeners
+  std::array<Counter, kMaxRoutes> requests_by_route{};           // indexed by position in the config
   std::array<Counter, kMaxRoutes> errors_by_route{};
   std::array<ClusterStats, kMaxClusters> clusters{};                  // indexed by position in the config
   std::array<LatencyHistogram, kMaxListeners> latency_by_listener{};  // every request
@@ -172,6 +173,7 @@ struct MasterStats {
   Counter zookeeper_expiries;    // sessions that expired and were replaced
   Counter zookeeper_updates;     // endpoint set changes sent to the workers
   Counter zookeeper_registered;  // this gateway's nodes in ZooKeeper now
+  Counter healthcheck_failed;    // 1 while POST /healthcheck/fail holds /readyz at 503
 };
 
 class StatsTable {

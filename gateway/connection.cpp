@@ -59,6 +59,7 @@ void Connection::start(bool reject) {
     return;
   }
   ++stats.connections_active;
+  ++stats.connections_by_listener[listener_.index()];
   counted_active_ = true;
   if (gateway_.access_log() != nullptr) peer_ = peer_address();
   pump();
@@ -581,7 +582,10 @@ void Connection::close() {
 
 void Connection::on_close(uv_handle_t* handle) {
   auto* self = static_cast<Connection*>(handle->data);
-  if (self->counted_active_) --self->gateway_.stats().connections_active;
+  if (self->counted_active_) {
+    --self->gateway_.stats().connections_active;
+    --self->gateway_.stats().connections_by_listener[self->listener_.index()];
+  }
   self->listener_.on_connection_closed();
   self->gateway_.remove_connection(self);
   delete self;

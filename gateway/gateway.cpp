@@ -39,6 +39,7 @@ Gateway::Gateway(uv_loop_t* loop, const conf::Config& config, StatsTable& stats,
   stats_.pid.set(static_cast<uint64_t>(gettid()));  // the pid, or the thread id of a model-threads worker
   stats_.started_unix_ms.set(unix_ms());
   stats_.connections_active.set(0);
+  for (auto& open : stats_.connections_by_listener) open.set(0);
   uv_timer_init(loop_, &sweep_timer_);
   uv_timer_init(loop_, &drain_timer_);
   sweep_timer_.data = this;

@@ -102,6 +102,7 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
         {"connect_failures", total(&ClusterStats::connect_failures)},
         {"ejections", total(&ClusterStats::ejections)},
         {"pinned", total(&ClusterStats::pinned)},
+        {"pins", total(&ClusterStats::pins)},
         {"replies_too_large", total(&ClusterStats::replies_too_large)},
         {"latency", latency_json(table.histogram(
                         [i](const Stats& s) -> const LatencyHistogram& { return s.clusters[i].latency; }))}};

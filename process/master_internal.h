@@ -21,6 +21,7 @@
 #include "admin/admin_server.h"
 #include "admin/http_request.h"
 #include "conf/config.h"
+#include "core/message.h"
 #include "core/stats.h"
 #include "discovery/zookeeper_client.h"
 #include "process/pid_file.h"
@@ -125,9 +126,19 @@ class Master final : public discovery::ZooKeeperClient::Events {
   ReloadOutcome refuse(std::string why);
 
   // admin_routes.cpp
+  struct AdminPage;
+  static const std::vector<AdminPage>& admin_pages();
+  static std::string page_list();
   bool configure_admin();
+  void on_config_applied();
   std::string not_ready_reason() const;
   admin::HttpResponse serve_admin(const admin::HttpRequest& request);
+  Json logging_view() const;
+  admin::HttpResponse set_logging(const admin::HttpRequest& request);
+  admin::HttpResponse fail_healthcheck(const admin::HttpRequest& request);
+  Json listeners_view() const;
+  std::vector<size_t> live_stats_slots() const;
+  Json server_info() const;
 
   // discovery_bridge.cpp: ZooKeeper and the control channels.
   void configure_zookeeper();
@@ -158,6 +169,11 @@ class Master final : public discovery::ZooKeeperClient::Events {
   int signal_fd_ = -1;
   std::unique_ptr<admin::AdminServer> admin_;
   std::string admin_address_;  // where admin_ listens
+  // Why POST /healthcheck/fail holds /readyz at 503, or "" when it does not; kept across reloads.
+  std::string healthcheck_failure_;
+  bool log_level_from_admin_ = false;  // POST /logging set the level; the next reload sets the file's
+  std::string config_fingerprint_;     // FNV-1a 64 of the file when it was applied (/server_info)
+  std::chrono::system_clock::time_point config_applied_;
   std::unique_ptr<discovery::ZooKeeperClient> zookeeper_;
   bool registering_ = false;  // the workers were ready once: the registrations are wanted
   int stop_signal_ = SIGTERM;

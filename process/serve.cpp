@@ -80,6 +80,17 @@ void on_control_frame(ProcessHandles& handles, const ServeOptions& options, Cont
     case ControlKind::kReopenLogs:
       handles.gateway->reopen_access_log();  // the log file itself is the master's to reopen
       return;
+    case ControlKind::kLogLevel: {
+      LogLevel level;
+      if (!parse_log_level(payload, level)) {
+        LOG_ERROR("%s: unknown log level from the master; keeping %s", options.role.c_str(),
+                  log_level_name(log_level()));
+        return;
+      }
+      set_log_level(level);
+      LOG_INFO("%s: log level %s, set by the master (POST /logging)", options.role.c_str(), log_level_name(level));
+      return;
+    }
   }
   LOG_ERROR("%s: unknown command %d from the master; ignored", options.role.c_str(), static_cast<int>(kind));
 }

@@ -17,6 +17,8 @@ test_packages=(
   clang libclang-rt-14-dev clang-format
   zookeeper python3-kazoo
   prometheus
+  # test_status_page.py loads the admin status page in it, headless, over the DevTools pipe
+  chromium
 )
 bench_packages=(nutcracker haproxy gnuplot-nox)
 

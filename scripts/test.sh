@@ -40,8 +40,10 @@ cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit
 # test_legacy_prefork checks the Python reference server in bench/; rpcgate has no part in it.
+# test_status_page checks the page's script in chromium and test_contrib_monitoring the files in
+# contrib/: the C++ they reach (the admin pages) is sanitized through test_admin.
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -L integration -E 'legacy_prefork'
+  ctest --test-dir build-asan --output-on-failure -L integration -E 'legacy_prefork|status_page|contrib_monitoring'
 
 stage "Fuzz targets (bounded smoke runs)"
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRPCGATE_FUZZ=ON >/dev/null

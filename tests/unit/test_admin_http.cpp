@@ -197,3 +197,16 @@ TEST_CASE("a response serializes with its length and Connection: close") {
   CHECK(reason_phrase(503) == "Service Unavailable");
   CHECK(reason_phrase(599) == "Unknown");
 }
+
+TEST_CASE("query_value: the named value, percent-decoded; absent is nullopt") {
+  CHECK(query_value("level=debug", "level") == "debug");
+  CHECK(query_value("a=1&level=warn&b=2", "level") == "warn");
+  CHECK(query_value("levels=x&level=info", "level") == "info");
+  CHECK(query_value("reason=kernel+upgrade%21", "reason") == "kernel upgrade!");
+  CHECK(query_value("level", "level") == "");
+  CHECK(query_value("level=", "level") == "");
+  CHECK(query_value("", "level") == std::nullopt);
+  CHECK(query_value("other=1", "level") == std::nullopt);
+  CHECK(query_value("r=%zz%4", "r") == "%zz%4");  // malformed escapes stay as written
+  CHECK(query_value("r=%41%4a", "r") == "AJ");
+}
