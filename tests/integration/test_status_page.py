@@ -46,7 +46,7 @@ class StatusPageTest(harness.GatewayTestCase):
         cls.admin_port = harness.free_port()
         endpoints = ", ".join("127.0.0.1:%d" % r.port for r in cls.redis)
         cls.gw = cls.start_gateway(
-            [{"name": "resp", "codec": "resp"}], process={"model": "prefork", "workers": 2}, log_level="info",
+            [{"name": "resp", "codec": "resp"}], process={"model": "prefork", "workers": 2}, log_level="info", handlers=[],
             extra_yaml="admin: {address: 127.0.0.1:%d}\n"
                        "routes:\n  - {match: {glob: '*'}, cluster: cache}\n"
                        "clusters:\n  - {name: cache, codec: resp, endpoints: [%s],\n"
