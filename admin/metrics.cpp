@@ -24,10 +24,23 @@ std::string escape(std::string_view value) {
   return out;
 }
 
-std::string seconds(double value) {
+// A bucket bound as le="5e-05", the form the series had from the start (a new form would be a
+// new series to Prometheus, breaking every query over the change).
+std::string bucket_bound(double value) {
   char text[32];
   std::snprintf(text, sizeof text, "%.9g", value);
   return text;
+}
+
+// Fixed-point with trailing zeros trimmed, never an exponent: "%g" prints a Unix time as
+// 1.79661089e+09, seconds off, and Prometheus reads either form.
+std::string seconds(double value) {
+  char text[64];
+  int length = std::snprintf(text, sizeof text, "%.6f", value);
+  std::string out(text, static_cast<size_t>(std::clamp(length, 0, static_cast<int>(sizeof text) - 1)));
+  while (out.size() > 1 && out.back() == '0') out.pop_back();
+  if (out.back() == '.') out.pop_back();
+  return out;
 }
 
 class Writer {
@@ -64,7 +77,7 @@ class Writer {
     const auto& bounds = LatencyHistogram::kBoundsUs;
     for (size_t i = 0; i <= bounds.size(); ++i) {
       cumulative += totals.buckets[i];
-      std::string le = i < bounds.size() ? seconds(static_cast<double>(bounds[i]) / 1e6) : "+Inf";
+      std::string le = i < bounds.size() ? bucket_bound(static_cast<double>(bounds[i]) / 1e6) : "+Inf";
       sample(std::string(name) + "_bucket", prefix + "le=\"" + le + "\"", cumulative);
     }
     sample_text(std::string(name) + "_sum", labels, seconds(static_cast<double>(totals.sum_us) / 1e6));
@@ -206,6 +219,11 @@ void upstream_metrics(Writer& out, const conf::Config& config, const StatsTable&
       {"rpcgate_upstream_connects_total", "counter", "Upstream connections opened.", &ClusterStats::connects},
       {"rpcgate_upstream_connect_failures_total", "counter", "Connects refused or timed out.",
        &ClusterStats::connect_failures},
+      {"rpcgate_upstream_health_checks_total", "counter",
+       "Active health checks sent; requests and answers count clients' calls only.", &ClusterStats::health_checks},
+      {"rpcgate_upstream_login_failures_total", "counter",
+       "Connections whose login (the cluster's username and password) the upstream refused.",
+       &ClusterStats::login_failures},
       {"rpcgate_upstream_ejections_total", "counter", "Endpoints ejected after consecutive failures.",
        &ClusterStats::ejections},
       {"rpcgate_upstream_pins_total", "counter", "Clients given an upstream connection of their own.",

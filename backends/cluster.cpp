@@ -150,8 +150,10 @@ void Cluster::submit(PendingCall* call) {
   stats_.pending.set(pending_);
 }
 
-void Cluster::submit_to(Endpoint& endpoint, PendingCall* call) {
+void Cluster::submit_health_check(Endpoint& endpoint, PendingCall* call) {
+  ++stats_.health_checks;
   call->upstream.fixed_endpoint = true;
+  call->upstream.health_check = true;
   ++pending_;
   stats_.pending.set(pending_);
   upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);
@@ -195,7 +197,8 @@ std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner,
 }
 
 void Cluster::on_answer(PendingCall* call) {
-  ++stats_.answers;
+  // Health checks count apart: requests and answers are the clients'.
+  if (!call->upstream.health_check) ++stats_.answers;
   finish(call);
 }
 

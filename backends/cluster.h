@@ -51,7 +51,7 @@ class Cluster {
   // is set on return and the owner is not notified. Otherwise the owner hears later.
   void submit(PendingCall* call);
   // Sends `call` to `endpoint` whatever its health, with no retry: an active health check.
-  void submit_to(Endpoint& endpoint, PendingCall* call);
+  void submit_health_check(Endpoint& endpoint, PendingCall* call);
   // A connection of `owner`'s own, on the endpoint the balancer picks for `request`. Null, with
   // `code` and `error` set, when no endpoint is usable or its max_pinned are open. Calls whose
   // upstream.pin is set go to it, with no deadline and no retry: the client owns that session.

@@ -35,7 +35,7 @@ void HealthChecker::check_all() {
     cluster_.prepare(call, nullptr);
     call->upstream.timeout_ms = static_cast<uint64_t>(check.timeout.count());
     in_flight_.push_back(Check{call, target});
-    cluster_.submit_to(*target, call);
+    cluster_.submit_health_check(*target, call);
   }
 }
 

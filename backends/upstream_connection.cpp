@@ -65,11 +65,36 @@ void UpstreamConnection::on_connect(uv_connect_t* req, int status) {
     return;
   }
   self->state_ = State::kConnected;
-  // Before anything else: the upstream's own authentication (RESP AUTH), whose reply is dropped.
-  // A wrong password shows as the upstream's NOAUTH answers to every request after it.
+  // Before anything else: the upstream's own authentication (RESP AUTH). No request goes out
+  // until its reply is read: one sent behind a refused login would run as the wrong user.
   std::string preamble = self->codec_->connection_preamble();
-  if (!preamble.empty()) self->send_unanswered(preamble);
+  if (!preamble.empty()) {
+    self->logging_in_ = true;
+    self->send_unanswered(preamble);
+    return;
+  }
   self->events_.on_connected(self);
+}
+
+bool UpstreamConnection::accept_login(const Response& reply) {
+  const Cluster& cluster = endpoint_.cluster();
+  if (!reply.is_error()) {
+    logging_in_ = false;
+    return true;
+  }
+  // Redis without a password answers AUTH with an error and serves the connection all the same:
+  // worth a warning (the configured password protects nothing), not a failed upstream.
+  if (reply.message.find("without any password configured") != std::string::npos) {
+    LOG_WARN("cluster %s: upstream %s has no password, yet the cluster sends one: %s", cluster.config().name.c_str(),
+             endpoint_.name().c_str(), reply.message.c_str());
+    logging_in_ = false;
+    return true;
+  }
+  ++endpoint_.cluster().stats().login_failures;
+  LOG_ERROR("cluster %s: upstream %s refused the cluster's login (its username and password): %s",
+            cluster.config().name.c_str(), endpoint_.name().c_str(), reply.message.c_str());
+  close("login refused: " + reply.message);
+  return false;
 }
 
 void UpstreamConnection::on_connect_timeout(uv_timer_t* timer) {
@@ -84,6 +109,7 @@ void UpstreamConnection::on_connect_timeout(uv_timer_t* timer) {
 }
 
 bool UpstreamConnection::has_room() const {
+  if (logging_in_) return false;
   if (streaming_) return state_ == State::kConnected;
   // Behind a request that timed out, a new one would wait for that late reply too.
   return state_ == State::kConnected && in_flight_.size() < endpoint_.cluster().config().pipeline_depth &&
@@ -266,6 +292,20 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
       discarding_ = false;
       continue;
     }
+    if (logging_in_) {
+      codec::DecodeResult result = codec_->decode(rest, scratch_);
+      if (result.status == codec::DecodeStatus::kNeedMore) return consumed;
+      if (result.status != codec::DecodeStatus::kAnswered) {
+        close("bad reply to the login: " + scratch_.message);
+        return input.size();
+      }
+      PendingCall* orphan = nullptr;
+      in_flight_.take(std::nullopt, orphan);
+      consumed += result.consumed;
+      if (!accept_login(scratch_)) return input.size();
+      events_.on_connected(this);
+      continue;
+    }
     PendingCall* head = in_flight_.head();
     // In order, the next reply's call is known before reading it: a forwarded reply, a push, or
     // a late reply nobody waits for only needs its end found. By id, the reply must be parsed to
@@ -361,7 +401,8 @@ void UpstreamConnection::rearm_quickack() {
 
 void UpstreamConnection::close(const std::string& error) {
   if (state_ == State::kClosing) return;
-  bool was_connected = state_ == State::kConnected;
+  // A connection whose login was refused (or never answered) never served: a failed connect.
+  bool was_connected = state_ == State::kConnected && !logging_in_;
   state_ = State::kClosing;
   Upstreams& upstreams = endpoint_.cluster().upstreams();
   upstreams.unschedule_flush(this);

@@ -86,6 +86,9 @@ class UpstreamConnection {
   static void on_handle_closed(uv_handle_t* handle);
 
   void handle_read(ssize_t nread, const uv_buf_t* buf);
+  // The reply to the login (connection_preamble): true when the connection may serve; else it is
+  // logged, counted and closed as a failed connect.
+  bool accept_login(const Response& reply);
   // Matches whole replies in `input` to their calls; returns the bytes consumed.
   size_t read_replies(std::string_view input);
   // The reply at the head of the input is larger than the limits (kOversized): its request fails
@@ -120,6 +123,7 @@ class UpstreamConnection {
   bool wrote_any_ = false;
   bool closed_by_peer_ = false;
   bool connect_timed_out_ = false;
+  bool logging_in_ = false;  // the login is sent and its reply not read yet: nothing else goes out
   InFlight in_flight_;
   uint64_t unwritten_seq_ = 1;  // calls from this seq on are in output_ only, never written
   ByteBuffer input_;            // an incomplete reply, kept between reads

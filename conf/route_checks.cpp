@@ -109,14 +109,17 @@ class RouteChecker {
     const std::string item = path + ".match.methods[" + std::to_string(k) + "]";
     const int line = line_of(item, line_of(path + ".match.method", route.origin.line));
     if (method == kOwnInfoMethod && route.handler != "info") {
-      ctx_.error(line, path, "method " + in_quotes(method) +
-                                 " never reaches this route: rpcgate answers it itself, with its own INFO");
+      ctx_.error(
+          line, path,
+          "method " + in_quotes(method) + " never reaches this route: rpcgate answers it itself, with its own INFO");
     } else if (const RouteConfig* first = taken_before(index, method)) {
-      ctx_.error(line, path, "method " + in_quotes(method) + " never reaches this route: " + route_name(*first) +
-                                 " takes it first");
+      ctx_.error(
+          line, path,
+          "method " + in_quotes(method) + " never reaches this route: " + route_name(*first) + " takes it first");
     } else if (lower && has_upper_case(method)) {
-      ctx_.error(line, path, "method " + in_quotes(method) + " is never asked for: " + lowercasing_listeners() +
-                                 "; write " + in_quotes(lower_case(method)));
+      ctx_.error(line, path,
+                 "method " + in_quotes(method) + " is never asked for: " + lowercasing_listeners() + "; write " +
+                     in_quotes(lower_case(method)));
     }
   }
 

@@ -56,7 +56,8 @@ struct UpstreamState {
   uint64_t timeout_ms = 0;  // per attempt
   int retries_left = 0;
   bool idempotent = false;
-  bool fixed_endpoint = false;  // an active health check: this endpoint or nothing
+  bool fixed_endpoint = false;  // an active health check or a pinned call: this endpoint or nothing
+  bool health_check = false;    // an active health check's, not a client's
   // The fast path: client and upstream speak the same codec, so `wire` holds the request frame
   // exactly as the client sent it, and then the reply frame exactly as the upstream sent it.
   bool passthrough = false;

@@ -79,6 +79,8 @@ struct ClusterStats {
   Counter ejections;          // endpoints ejected after consecutive failures
   Counter pins;               // clients given an upstream connection of their own
   Counter replies_too_large;  // replies over the cluster's limits, passed over; their calls failed
+  Counter login_failures;     // connections whose login (username, password) the upstream refused
+  Counter health_checks;      // active health checks sent (apart from requests and answers)
   Counter pending;            // calls waiting or in flight now
   Counter connections;        // pool connections open now
   Counter pinned;             // pinned connections open now

@@ -201,8 +201,9 @@ size_t Connection::decode_frames(std::string_view input) {
         if (last) input_ended_ = true;
         break;
       }
-      case codec::DecodeStatus::kAnswered:
+      case codec::DecodeStatus::kAnswered:  // a request too, answered by the codec (HELLO, a bad frame)
         consumed += result.consumed;
+        count_request();
         answer(request_, response_);
         break;
       case codec::DecodeStatus::kConsumed:
@@ -220,6 +221,7 @@ size_t Connection::decode_frames(std::string_view input) {
         listener_.log_protocol_error(response_);
         broken_ = true;
         close_when_flushed_ = true;
+        count_request();  // its error answer is counted: so is what it answers
         answer(request_, response_);
         return input.size();
     }
@@ -231,9 +233,14 @@ size_t Connection::decode_frames(std::string_view input) {
   return consumed;
 }
 
-void Connection::dispatch(std::string_view frame) {
+// Every answer the client gets is to one request: so requests, errors and latency samples add up.
+void Connection::count_request() {
   ++gateway_.stats().requests;
   ++gateway_.stats().requests_by_listener[listener_.index()];
+}
+
+void Connection::dispatch(std::string_view frame) {
+  count_request();
   if (login_.stands_before(request_) && !login_.check(request_, response_)) {
     answer(request_, response_);
     return;

@@ -77,6 +77,7 @@ class Connection final : public CallOwner {
   // they would pass output_limit.
   void forward_to_tunnel(std::string_view bytes);
   bool may_decode() const;
+  void count_request();
   void dispatch(std::string_view frame);
   void call_cluster(const RouteTarget& target, std::string_view frame);
   // An answer made on the spot, to `request`.

@@ -100,6 +100,8 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
         {"connections", total(&ClusterStats::connections)},
         {"connects", total(&ClusterStats::connects)},
         {"connect_failures", total(&ClusterStats::connect_failures)},
+        {"login_failures", total(&ClusterStats::login_failures)},
+        {"health_checks", total(&ClusterStats::health_checks)},
         {"ejections", total(&ClusterStats::ejections)},
         {"pinned", total(&ClusterStats::pinned)},
         {"pins", total(&ClusterStats::pins)},

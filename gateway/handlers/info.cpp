@@ -137,6 +137,8 @@ class InfoHandler final : public Handler {
               ",retries=" + total(&ClusterStats::retries) + ",timeouts=" + total(&ClusterStats::timeouts) +
               ",connections=" + total(&ClusterStats::connections) + ",connects=" + total(&ClusterStats::connects) +
               ",connect_failures=" + total(&ClusterStats::connect_failures) +
+              ",login_failures=" + total(&ClusterStats::login_failures) +
+              ",health_checks=" + total(&ClusterStats::health_checks) +
               ",ejections=" + total(&ClusterStats::ejections) + ",pinned=" + total(&ClusterStats::pinned) +
               ",pins=" + total(&ClusterStats::pins) + ",replies_too_large=" + total(&ClusterStats::replies_too_large) +
               "\r\n";

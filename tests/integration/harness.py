@@ -12,6 +12,7 @@ ever stopped by the PID this module started; nothing here signals anything else.
 
 import contextlib
 import fnmatch
+import http.client as httpclient
 import json
 import os
 import re
@@ -855,6 +856,40 @@ class LegacyUpstream(LogFile):
     def remove_log(self):
         with contextlib.suppress(OSError):
             os.remove(self.log_path)
+
+
+# ----------------------------------------------------------------------------------------------
+# The admin port
+
+
+def http(port, method, path, body=None, timeout=IO_TIMEOUT):
+    connection = httpclient.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body)
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type"), response.read().decode()
+    finally:
+        connection.close()
+
+
+def metric_samples(text):
+    """{(name, frozenset(labels)): value} of a Prometheus text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
+        assert match, "not a sample line: %r" % line
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
+        out[(match.group(1), labels)] = float(match.group(3))
+    return out
+
+
+def metric_value(parsed, name, **labels):
+    wanted = set(labels.items())
+    found = [v for (n, l), v in parsed.items() if n == name and wanted <= set(l)]
+    assert len(found) == 1, "%s%s: %d series" % (name, labels, len(found))
+    return found[0]
 
 
 def same_json(a, b):

@@ -25,34 +25,9 @@ import harness  # noqa: E402
 SECRET = "s3cret-do-not-show"
 
 
-def http(port, method, path, body=None, timeout=harness.IO_TIMEOUT):
-    connection = httpclient.HTTPConnection(harness.LOOPBACK, port, timeout=timeout)
-    try:
-        connection.request(method, path, body=body)
-        response = connection.getresponse()
-        return response.status, response.getheader("Content-Type"), response.read().decode()
-    finally:
-        connection.close()
-
-
-def samples(text):
-    """{(name, frozenset(labels)): value} of a Prometheus text exposition."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
-        assert match, "not a sample line: %r" % line
-        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
-        out[(match.group(1), labels)] = float(match.group(3))
-    return out
-
-
-def value(parsed, name, **labels):
-    wanted = set(labels.items())
-    found = [v for (n, l), v in parsed.items() if n == name and wanted <= set(l)]
-    assert len(found) == 1, "%s%s: %d series" % (name, labels, len(found))
-    return found[0]
+http = harness.http
+samples = harness.metric_samples
+value = harness.metric_value
 
 
 class AdminTest(harness.GatewayTestCase):

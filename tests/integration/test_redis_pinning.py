@@ -432,5 +432,56 @@ class UpstreamAuthTest(harness.GatewayTestCase):
         self.assertNotIn("s3cret", self.gw.log_text())
 
 
+class UpstreamLoginRefusedTest(harness.GatewayTestCase):
+    """A cluster whose login Redis refuses (WRONGPASS: no such user) is a failed upstream, logged
+    with Redis's words and counted; nothing runs there as Redis's default user meanwhile. A cluster
+    beside it with good credentials, and one that sends a password to a Redis without one, serve."""
+
+    @classmethod
+    def setUpClass(cls):
+        # The default user has no password, as in a stock Redis: a refused login followed by
+        # commands would run them as that user.
+        cls.redis = harness.RedisServer("--user", "alice", "on", ">s3cret", "~*", "+@all").start()
+        cls.plain = harness.RedisServer().start()
+        cls.gw = cls.start_gateway(
+            [{"name": "resp", "codec": "resp"}], handlers=[], log_level="info",
+            extra_yaml="routes:\n"
+                       "  - {match: {prefix: bad.}, cluster: wrong_user, rename: set}\n"
+                       "  - {match: {prefix: good.}, cluster: alice, rename: set}\n"
+                       "  - {match: {prefix: plain.}, cluster: needless_password, rename: set}\n"
+                       "clusters:\n"
+                       "  - {name: wrong_user, codec: resp, endpoints: [127.0.0.1:%d], username: bob, password: x}\n"
+                       "  - {name: alice, codec: resp, endpoints: [127.0.0.1:%d], username: alice, password: s3cret}\n"
+                       "  - {name: needless_password, codec: resp, endpoints: [127.0.0.1:%d], password: x}\n"
+                       % (cls.redis.port, cls.redis.port, cls.plain.port))
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.redis.stop()
+        cls.plain.stop()
+
+    def test_refused_login_fails_the_upstream_loudly(self):
+        with harness.RespClient(self.gw.port("resp")) as client:
+            answer = client.call("bad.set", "login:bad", "1")
+            self.assertIsInstance(answer, harness.RespError, answer)
+            self.assertIn("login refused: WRONGPASS", str(answer))
+            self.assertEqual(client.call("good.set", "login:good", "1"), "OK")
+            info = client.call("info", "rpcgate-upstreams").decode()
+        with harness.RespClient(self.redis.port) as direct:
+            self.assertIsNone(direct.call("GET", "login:bad"), "the command ran as Redis's default user")
+        self.assertRegex(info, r"(?m)^cluster_wrong_user:.*,login_failures=[1-9]")
+        self.assertRegex(info, r"(?m)^cluster_alice:.*,login_failures=0")
+        self.assertRegex(self.gw.log_text(), r"error .*cluster wrong_user: upstream 127\.0\.0\.1:%d refused the "
+                         r"cluster's login .*WRONGPASS" % self.redis.port)
+        self.assertNotIn("s3cret", self.gw.log_text())
+
+    def test_password_sent_to_a_redis_without_one_is_a_warning(self):
+        with harness.RespClient(self.gw.port("resp")) as client:
+            self.assertEqual(client.call("plain.set", "login:plain", "1"), "OK")
+        self.assertRegex(self.gw.log_text(), r"warn .*cluster needless_password: upstream .* has no password, yet "
+                         r"the cluster sends one")
+
+
 if __name__ == "__main__":
     harness.main()

@@ -85,7 +85,8 @@ TEST_CASE("an upper-case method is refused only when every listener lower-cases 
   const std::string_view route = "handlers: []\nroutes: [{match: {methods: [get, GET]}, cluster: up}]\n";
   auto found = problems(kResp, route);
   REQUIRE(found.size() == 1);
-  CHECK(has(found, "4", "method 'GET' is never asked for: every listener (r: resp) lower-cases method names; write 'get'"));
+  CHECK(has(found, "4",
+            "method 'GET' is never asked for: every listener (r: resp) lower-cases method names; write 'get'"));
   CHECK(problems(kJson, route).empty());
   auto prefix = problems(kResp, "routes: [{match: {prefix: Cache.}, cluster: up}]\n");
   REQUIRE(prefix.size() == 1);
@@ -98,7 +99,8 @@ TEST_CASE("an unknown handler is reported with the other problems, with a sugges
                         "handlers: [tiem]\n"
                         "routes: [{match: {method: x}, handler: ehco, retries: 1}]\n");
   REQUIRE(found.size() == 3);
-  CHECK(has(found, "3", "unknown handler 'tiem' (did you mean 'time'?); known: ping, echo, time, pi, info, stats, config"));
+  CHECK(has(found, "3",
+            "unknown handler 'tiem' (did you mean 'time'?); known: ping, echo, time, pi, info, stats, config"));
   CHECK(has(found, "4", "unknown handler 'ehco' (did you mean 'echo'?)"));
   CHECK(has(found, "4", "retries applies to routes with a cluster target only"));
 }
