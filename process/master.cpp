@@ -129,10 +129,16 @@ void Master::on_signal(int signum) {
     case SIGHUP:
       reload();
       break;
-    case SIGUSR1:
-      if (!set_log_file(config_->logging.file)) LOG_ERROR("master: SIGUSR1: cannot reopen the log file");
+    case SIGUSR1: {
+      const std::string& file = config_->logging.file;
+      if (set_log_file(file))
+        LOG_INFO("master: SIGUSR1: log reopened (%s); the workers reopen theirs%s",
+                 file.empty() ? "stderr" : file.c_str(), config_->logging.access_log ? " and the access log" : "");
+      else
+        LOG_ERROR("master: SIGUSR1: cannot reopen the log file %s", file.c_str());
       signal_workers(SIGUSR1);
       break;
+    }
     default:
       break;
   }

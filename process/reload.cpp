@@ -22,7 +22,14 @@ Master::ReloadOutcome Master::reload() {
   auto fresh = std::make_shared<conf::Config>();
   std::string error;
   if (!load_checked_config(path_, *fresh, error)) {
-    LOG_ERROR("master: the new configuration is invalid; still serving the previous one:\n%s", error.c_str());
+    // One line per problem, each with its timestamp, as log readers and greps expect.
+    size_t start = 0;
+    while (start < error.size()) {
+      size_t end = std::min(error.find('\n', start), error.size());
+      LOG_ERROR("master: reload refused: %.*s", static_cast<int>(end - start), error.data() + start);
+      start = end + 1;
+    }
+    LOG_ERROR("master: the new configuration is invalid; still serving the previous one");
     return refuse(error);
   }
   if (fresh->process.model != config_->process.model) {
@@ -77,12 +84,13 @@ Master::ReloadOutcome Master::reload() {
   spawn_generation(count);
   for (auto& slot : slots_)
     if (slot.generation < generation_) signal_worker(slot, SIGTERM);
-  LOG_INFO("master: configuration reloaded: generation %d of %u workers started, %zu older workers draining",
-           generation_, count, live);
+  std::string outcome = forking() ? std::string("new connections are served with the new configuration")
+                                  : std::to_string(count) + (count == 1 ? " worker" : " workers") + " of generation " +
+                                        std::to_string(generation_) + " started; " + std::to_string(live) +
+                                        (live == 1 ? " older worker" : " older workers") + " draining";
+  LOG_INFO("master: configuration reloaded: %s", outcome.c_str());
   ++stats_->master().reloads;
-  if (forking()) return {true, "new connections are served with the new configuration"};
-  return {true, "generation " + std::to_string(generation_) + " of " + std::to_string(count) + " workers started; " +
-                    std::to_string(live) + " older workers draining"};
+  return {true, outcome};
 }
 
 Master::ReloadOutcome Master::refuse(std::string why) {

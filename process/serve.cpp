@@ -18,6 +18,7 @@ namespace {
 struct ProcessHandles {
   Gateway* gateway = nullptr;
   const conf::Config* config = nullptr;
+  const ServeOptions* options = nullptr;
   uv_signal_t terminate{};
   uv_signal_t interrupt{};
   uv_signal_t hangup{};
@@ -56,7 +57,12 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
     LOG_WARN("%s again: exiting at once", strsignal(signum));
     _exit(1);
   }
-  LOG_INFO("%s: draining (send it again to exit at once)", strsignal(signum));
+  // A worker's stop comes from its master, on a reload as on a stop: the master's own line says
+  // which, and sending it again is the operator's move on the master, not here.
+  if (handles->options->master_fd >= 0)
+    LOG_INFO("%s: SIG%s from the master: draining", handles->options->role.c_str(), sigabbrev_np(signum));
+  else
+    LOG_INFO("%s: draining (send it again to exit at once)", strsignal(signum));
   handles->drain(handle->loop);
 }
 
@@ -99,8 +105,11 @@ void on_hangup(uv_signal_t*, int) { LOG_WARN("SIGHUP: reloading is done by the m
 
 void on_reopen_logs(uv_signal_t* handle, int) {
   auto* handles = static_cast<ProcessHandles*>(handle->data);
-  if (!set_log_file(handles->config->logging.file))
-    LOG_ERROR("SIGUSR1: cannot reopen log file %s", handles->config->logging.file.c_str());
+  const std::string& file = handles->config->logging.file;
+  if (!set_log_file(file))
+    LOG_ERROR("SIGUSR1: cannot reopen log file %s", file.c_str());
+  else if (handles->options->master_fd < 0)  // a worker's reopening is the master's line
+    LOG_INFO("SIGUSR1: log reopened (%s)", file.empty() ? "stderr" : file.c_str());
   handles->gateway->reopen_access_log();
 }
 
@@ -137,6 +146,7 @@ int serve(const conf::Config& config, const ServeOptions& options) {
   ProcessHandles handles;
   handles.gateway = &gateway;
   handles.config = &config;
+  handles.options = &options;
   handles.signals = !options.thread;
   struct {
     uv_signal_t* handle;

@@ -3,6 +3,7 @@ failed requests, a broken file changes nothing and is logged, listeners come and
 config, and the listening sockets survive the reload."""
 
 import os
+import re
 import signal
 import socket
 import threading
@@ -112,6 +113,32 @@ class ReloadTest(harness.GatewayTestCase):
         with harness.JsonClient(gw.port("json")) as client:
             self.assertEqual(client.call("ping", 1), {"out": "pong", "result": 1})
         self.assertIn("YAML syntax error", gw.log_text())
+
+    def test_log_lines_say_what_happened(self):
+        gw = self.start(["ping"])
+        old_workers = set(children(gw.pid))
+        gw.send_signal(signal.SIGHUP)
+        outcome = "configuration reloaded: %d workers of generation 2 started; %d older workers draining" % (
+            WORKERS, WORKERS)
+        self.assertTrue(wait_for(lambda: outcome in gw.log_text(), 5), gw.log_tail())
+        self.assertTrue(wait_for(lambda: not (set(children(gw.pid)) & old_workers), 10), gw.log_tail())
+        log = gw.log_text()
+        self.assertRegex(log, r"worker 0: SIGTERM from the master: draining")
+        self.assertNotIn("send it again", log, "an old worker retired by a reload is told nothing to send again")
+
+        with open(gw.config_path, "a") as f:
+            f.write("routes: [{match: {method: x}, handler: ehco}]\nadmin: {address: nowhere}\n")
+        gw.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "still serving the previous one" in gw.log_text(), 5), gw.log_tail())
+        refused = [line for line in gw.log_text().splitlines() if "reload refused" in line]
+        self.assertEqual(len(refused), 2, "one line per problem (the handler, the address):\n%s"
+                         % "\n".join(refused))
+        stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (debug|info|warn|error) \[\d+\] ")
+        for line in gw.log_text().splitlines():
+            self.assertRegex(line, stamp, "every log line starts with its time, level and pid")
+
+        gw.send_signal(signal.SIGUSR1)
+        self.assertTrue(wait_for(lambda: "master: SIGUSR1: log reopened (stderr)" in gw.log_text(), 5), gw.log_tail())
 
     def test_listeners_follow_the_config(self):
         gw = self.start(["ping"])
