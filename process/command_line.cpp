@@ -14,6 +14,7 @@
 #include "process/config_check.h"
 #include "process/master.h"
 #include "process/serve.h"
+#include "process/systemd_notify.h"
 
 namespace {
 
@@ -92,6 +93,8 @@ int rpcgate::run_command_line(int argc, char** argv) {
     return 2;
   }
   if (config_path.empty()) config_path = default_config_path(argv[0]);
+  // Read before anything else runs: the workers forked later must not inherit it.
+  rpcgate::SystemdNotifier notifier = rpcgate::SystemdNotifier::from_environment();
 
   rpcgate::conf::Config config;
   std::string error;
@@ -118,7 +121,8 @@ int rpcgate::run_command_line(int argc, char** argv) {
   LOG_INFO("configuration %s loaded", config_path.c_str());
   if (config.process.model == rpcgate::conf::ProcessModel::kSingle) {
     rpcgate::ServeOptions options;
+    options.notifier = &notifier;
     return rpcgate::serve(config, options);
   }
-  return rpcgate::run_master(config_path, std::move(config));
+  return rpcgate::run_master(config_path, std::move(config), std::move(notifier));
 }
