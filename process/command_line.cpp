@@ -21,6 +21,9 @@
 namespace {
 
 constexpr const char* kDefaultConfig = "conf/rpcgate.yaml";
+// Where `cmake --install` (and the Debian package) puts the binary and its configuration.
+constexpr const char* kInstalledBinary = RPCGATE_INSTALLED_BINARY;
+constexpr const char* kInstalledConfig = RPCGATE_INSTALLED_CONFIG;
 
 void print_usage(FILE* out) {
   std::fprintf(out,
@@ -32,8 +35,9 @@ void print_usage(FILE* out) {
                "docs/upstreams.md; example files in conf/examples/.\n"
                "\n"
                "Options:\n"
-               "  -c, --config FILE     configuration file (default %s; if it is not in the current\n"
-               "                        directory, the one beside the binary's ../conf/ is used)\n"
+               "  -c, --config FILE     configuration file. Default: %s when run as the\n"
+               "                        installed %s; otherwise %s in the current\n"
+               "                        directory, or the one in ../conf/ beside the binary\n"
                "  -t, --test            check the configuration and exit: 0 when it is valid\n"
                "  -T, --dump            check the configuration, print it as it is in effect (every\n"
                "                        default filled in, secrets redacted) and exit; printed as\n"
@@ -48,17 +52,20 @@ void print_usage(FILE* out) {
                "Signals: SIGTERM/SIGINT drain and exit (a second one exits at once); SIGHUP reloads FILE\n"
                "(every model but single); SIGUSR1 reopens the log file.\n"
                "Codecs: %s. Handlers:",
-               kDefaultConfig, rpcgate::codec::codec_names().c_str());
+               kInstalledConfig, kInstalledBinary, kDefaultConfig, rpcgate::codec::codec_names().c_str());
   for (const auto& entry : rpcgate::HandlerRegistry::standard().entries())
     std::fprintf(out, "\n  %-8s %s", entry.name.c_str(), entry.summary.c_str());
   std::fprintf(out, "\nDocumentation: README.md and docs/ in the source tree.\n");
 }
 
+// The installed binary reads the installed file wherever it is started from, as nginx does, so
+// that `rpcgate -s reload` needs no -c; a binary in a build tree reads the tree's.
 std::string default_config_path(const char* argv0) {
-  if (std::filesystem::exists(kDefaultConfig)) return kDefaultConfig;
   std::error_code ignored;
   auto exe = std::filesystem::canonical("/proc/self/exe", ignored);
   if (ignored) exe = std::filesystem::path(argv0);
+  if (exe == kInstalledBinary) return kInstalledConfig;
+  if (std::filesystem::exists(kDefaultConfig)) return kDefaultConfig;
   auto beside = exe.parent_path().parent_path() / kDefaultConfig;
   return std::filesystem::exists(beside) ? beside.string() : kDefaultConfig;
 }

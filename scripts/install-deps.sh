@@ -17,6 +17,10 @@ test_packages=(
   clang libclang-rt-14-dev clang-format
   zookeeper python3-kazoo
   prometheus
+  # scripts/package.sh and test_package.py: dpkg-buildpackage (debhelper brings dpkg-dev), lintian,
+  # systemd-analyze, and man and groff for the manual pages. No fakeroot: debian/control says
+  # Rules-Requires-Root: no.
+  debhelper lintian systemd man-db groff-base
 )
 bench_packages=(nutcracker haproxy gnuplot-nox)
 
