@@ -18,13 +18,14 @@ namespace rpcgate {
 SystemdNotifier SystemdNotifier::from_environment() {
   SystemdNotifier notifier;
   const char* value = std::getenv("NOTIFY_SOCKET");
-  std::string path = value != nullptr ? value : "";
+  const std::string given = value != nullptr ? value : "";
   unsetenv("NOTIFY_SOCKET");
-  if (path.empty()) return notifier;
+  if (given.empty()) return notifier;
   // An absolute path, or '@' for Linux's abstract namespace, where the name starts with a NUL.
+  std::string path = given;
   if (path[0] == '@') path[0] = '\0';
   if ((path[0] != '/' && path[0] != '\0') || path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    LOG_WARN("NOTIFY_SOCKET=%s is not a unix socket path; systemd will not hear that rpcgate is ready", value);
+    LOG_WARN("NOTIFY_SOCKET=%s is not a unix socket path; systemd will not hear that rpcgate is ready", given.c_str());
     return notifier;
   }
   notifier.fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
