@@ -162,6 +162,7 @@ int Master::supervise() {
       LOG_ERROR("master: no worker could be kept running; exiting");
       return 1;
     }
+    notify_ready();
     polled.assign(1, pollfd{signal_fd_, POLLIN, 0});
     polled.push_back(pollfd{threads() ? thread_exits_[0] : -1, POLLIN, 0});
     int wait_ms = next_wait_ms();
@@ -260,6 +261,7 @@ void Master::begin_stop(int signum) {
   stopping_ = true;
   stop_signal_ = signum;
   stats_->master().draining.set(1);
+  notifier_.stopping();
   // Clients choose this gateway from ZooKeeper: it leaves there first, and stops accepting once
   // ZooKeeper has confirmed (or kDeregisterWait has passed).
   if (zookeeper_ && zookeeper_->registered_count() > 0 && zookeeper_->state_code() == MasterStats::kConnected) {
@@ -290,8 +292,30 @@ void Master::apply_logging() {
   if (!set_log_file(config_->logging.file)) LOG_ERROR("master: cannot open log file %s", config_->logging.file.c_str());
 }
 
-int run_master(const std::string& config_path, conf::Config config) {
-  return Master(config_path, std::move(config)).run();
+// Called as a reload starts (SIGHUP, POST /reload): systemd holds the unit in "reloading" until
+// the READY=1 that notify_ready() sends once the reload is over.
+void Master::notify_reloading() {
+  notifier_.reloading();
+  reload_unanswered_ = true;
+}
+
+// READY=1 once every worker of the current generation serves: at start, and after a reload
+// (a refused one leaves the serving generation as it was, so that is at once). Never after a
+// drain began: STOPPING=1 was the last word.
+void Master::notify_ready() {
+  if (!notifier_.enabled() || stopping_) return;
+  if (notified_generation_ == generation_ && !reload_unanswered_) return;
+  if (!workers_ready()) return;
+  notified_generation_ = generation_;
+  reload_unanswered_ = false;
+  std::string status = forking() ? "serving each connection in a child process"
+                                 : "serving; workers: " + std::to_string(worker_count(*config_));
+  if (generation_ > 1) status += " (configuration reloaded " + std::to_string(generation_ - 1) + " times)";
+  notifier_.ready(status);
+}
+
+int run_master(const std::string& config_path, conf::Config config, SystemdNotifier notifier) {
+  return Master(config_path, std::move(config), std::move(notifier)).run();
 }
 
 }  // namespace rpcgate

@@ -5,11 +5,12 @@
 #include <string>
 
 #include "conf/config.h"
+#include "process/systemd_notify.h"
 
 namespace rpcgate {
 
 // Runs until the workers have drained after SIGTERM/SIGINT; returns the process exit code.
-// SIGHUP re-reads `config_path`.
-int run_master(const std::string& config_path, conf::Config config);
+// SIGHUP re-reads `config_path`. `notifier` tells systemd when the workers serve, reload and drain.
+int run_master(const std::string& config_path, conf::Config config, SystemdNotifier notifier = {});
 
 }  // namespace rpcgate

@@ -26,6 +26,7 @@
 #include "discovery/zookeeper_client.h"
 #include "process/pid_file.h"
 #include "process/serve.h"
+#include "process/systemd_notify.h"
 
 namespace rpcgate {
 
@@ -64,8 +65,10 @@ std::string describe_status(int status);
 
 class Master final : public discovery::ZooKeeperClient::Events {
  public:
-  Master(std::string path, conf::Config config)
-      : path_(std::move(path)), config_(std::make_shared<conf::Config>(std::move(config))) {}
+  Master(std::string path, conf::Config config, SystemdNotifier notifier)
+      : path_(std::move(path)),
+        config_(std::make_shared<conf::Config>(std::move(config))),
+        notifier_(std::move(notifier)) {}
 
   // Runs until the workers have drained; the process exit code.
   int run();
@@ -94,6 +97,8 @@ class Master final : public discovery::ZooKeeperClient::Events {
   void begin_stop(int signum);
   void drain_workers();
   void apply_logging();
+  void notify_reloading();
+  void notify_ready();
 
   // worker_supervisor.cpp: the worker slots.
   static unsigned worker_count(const conf::Config& config);
@@ -182,6 +187,11 @@ class Master final : public discovery::ZooKeeperClient::Events {
   bool force_exit_ = false;
   int exit_code_ = 0;
   Clock::time_point stop_deadline_;
+  SystemdNotifier notifier_;
+  // The generation systemd was last told is ready (0: none yet), and whether a reload awaits its
+  // READY=1 even if it started no generation (a refused one).
+  int notified_generation_ = 0;
+  bool reload_unanswered_ = false;
 };
 
 }  // namespace rpcgate

@@ -18,6 +18,7 @@ namespace rpcgate {
 // the old workers told to drain, so no connection is refused. An invalid one changes nothing.
 Master::ReloadOutcome Master::reload() {
   if (stopping_) return {false, "draining: no reload now"};
+  notify_reloading();
   LOG_INFO("master: SIGHUP: reloading %s", path_.c_str());
   auto fresh = std::make_shared<conf::Config>();
   std::string error;

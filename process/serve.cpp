@@ -27,6 +27,7 @@ struct ProcessHandles {
   bool signals = true;  // the signal handles were started
   bool watching_master = false;
   ControlChannel* control = nullptr;
+  SystemdNotifier* notifier = nullptr;
   int stop_requests = 0;
 
   // True for the first request to stop (a signal, the master's command or disappearance, the
@@ -43,6 +44,7 @@ struct ProcessHandles {
   }
 
   void drain(uv_loop_t* loop) {
+    if (notifier != nullptr) notifier->stopping();
     gateway->drain([this, loop] {
       close_all();
       // Calls abandoned on the thread pool would keep the loop running past drain_timeout.
@@ -148,6 +150,7 @@ int serve(const conf::Config& config, const ServeOptions& options) {
   handles.config = &config;
   handles.options = &options;
   handles.signals = !options.thread;
+  handles.notifier = options.notifier;
   struct {
     uv_signal_t* handle;
     uv_signal_cb callback;
@@ -197,6 +200,7 @@ int serve(const conf::Config& config, const ServeOptions& options) {
     LOG_INFO("rpcgate " RPCGATE_VERSION " serving as %s (%s %d)", options.role.c_str(),
              options.thread ? "thread" : "pid", static_cast<int>(options.thread ? gettid() : getpid()));
     if (handles.control != nullptr) control.send_ready();
+    if (options.notifier != nullptr) options.notifier->ready("serving");
   }
   uv_run(loop, UV_RUN_DEFAULT);
   uv_run(loop, UV_RUN_NOWAIT);  // close callbacks of the handles closed last

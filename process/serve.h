@@ -8,6 +8,7 @@
 #include "conf/config.h"
 #include "core/stats.h"
 #include "gateway/gateway.h"
+#include "process/systemd_notify.h"
 
 namespace rpcgate {
 
@@ -22,6 +23,9 @@ struct ServeOptions {
   const discovery::Snapshot* discovered = nullptr;  // what the master had discovered at the fork
   StatsTable* stats = nullptr;                      // the shared counters (a worker); null = a table of one here
   size_t stats_slot = 0;
+  // The single process, started by systemd: told READY=1 once it serves, STOPPING=1 on a drain.
+  // Workers have none: their master speaks for them.
+  SystemdNotifier* notifier = nullptr;
 };
 
 // Serves until SIGTERM/SIGINT (or the master's disappearance, or its drain command) has drained

@@ -19,6 +19,10 @@ test_packages=(
   prometheus
   # test_status_page.py loads the admin status page in it, headless, over the DevTools pipe
   chromium
+  # scripts/package.sh and test_package.py: dpkg-buildpackage (debhelper brings dpkg-dev), lintian,
+  # systemd-analyze, and man and groff for the manual pages. No fakeroot: debian/control says
+  # Rules-Requires-Root: no.
+  debhelper lintian systemd man-db groff-base
 )
 bench_packages=(nutcracker haproxy gnuplot-nox)
 

@@ -41,9 +41,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit
 # test_legacy_prefork checks the Python reference server in bench/; rpcgate has no part in it.
 # test_status_page checks the page's script in chromium and test_contrib_monitoring the files in
-# contrib/: the C++ they reach (the admin pages) is sanitized through test_admin.
+# contrib/: the C++ they reach (the admin pages) is sanitized through test_admin. test_package
+# checks the Debian package (debian/, the install rules, lintian), which the Release stage has
+# built and run; it exercises no C++ the other tests leave out.
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -L integration -E 'legacy_prefork|status_page|contrib_monitoring'
+  ctest --test-dir build-asan --output-on-failure -L integration -E 'legacy_prefork|status_page|contrib_monitoring|test_package'
 
 stage "Fuzz targets (bounded smoke runs)"
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRPCGATE_FUZZ=ON >/dev/null

@@ -133,6 +133,16 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
         return proc.wait(timeout=timeout)
 
 
+def wait_for(predicate, timeout, step=0.02):
+    """True once `predicate()` is, polling every `step` seconds; its last value after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
 def children(pid):
     """PIDs of the direct children of `pid` (zombies included, until reaped), from /proc."""
     try:

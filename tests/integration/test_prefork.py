@@ -26,13 +26,7 @@ def alive(pid):
         return False
 
 
-def wait_for(predicate, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
+wait_for = harness.wait_for
 
 
 class PingLoad:
