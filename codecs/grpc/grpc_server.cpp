@@ -224,12 +224,15 @@ class GrpcServerCodec final : public ServerCodec {
     return it == streams_.end() ? nullptr : &it->second;
   }
 
-  void refuse(int32_t stream_id, Stream& stream, ErrorCode code, std::string why) {
+  // The call is answered with `code` at the end of this frame; or, for a header list still
+  // arriving (`now` false), once it has ended (on_frame_recv), so that the answer never starts
+  // while the client's header block is cut in CONTINUATION frames.
+  void refuse(int32_t stream_id, Stream& stream, ErrorCode code, std::string why, bool now = true) {
     if (stream.refused != ErrorCode::kNone || stream.taken) return;
     stream.refused = code;
     stream.refusal = std::move(why);
     drop_body(stream);
-    ready_ = stream_id;  // answered at the end of this frame
+    if (now) ready_ = stream_id;
   }
 
   void drop_body(Stream& stream) {
@@ -255,7 +258,8 @@ class GrpcServerCodec final : public ServerCodec {
       stream->meta.clear();
       codec.refuse(id, *stream, ErrorCode::kTooLarge,
                    "header list larger than " + std::to_string(codec.settings_.max_header_list_bytes) +
-                       " bytes (max_header_list_bytes)");
+                       " bytes (max_header_list_bytes)",
+                   false);
       return 0;
     }
     if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: nothing a unary call needs
@@ -312,9 +316,11 @@ class GrpcServerCodec final : public ServerCodec {
     GrpcServerCodec& codec = self(user_data);
     if (frame->hd.type == NGHTTP2_RST_STREAM) ++codec.resets_;
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
-    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
     Stream* stream = codec.find(frame->hd.stream_id);
-    if (stream != nullptr && !stream->taken) codec.ready_ = frame->hd.stream_id;
+    if (stream == nullptr || stream->taken) return 0;
+    // A call is whole at END_STREAM; one refused while its headers came is answered once they end.
+    const bool refused_headers = frame->hd.type == NGHTTP2_HEADERS && stream->refused != ErrorCode::kNone;
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0 || refused_headers) codec.ready_ = frame->hd.stream_id;
     return 0;
   }
 

@@ -296,6 +296,20 @@ TEST_CASE("max_header_list_bytes: N is served, N+1 is RESOURCE_EXHAUSTED") {
   }
 }
 
+TEST_CASE("a header list over the limit, cut in CONTINUATION frames, is answered once it has ended") {
+  GrpcPeer peer;
+  // max_header_list_bytes 16 KiB; 40000 bytes (30000 once Huffman-coded) take three frames.
+  Server server(grpc_options());
+  int32_t big = peer.call("/pi.PiCalculator/Calc", pi_request(1), {{"x-big", std::string(40000, 'b')}});
+  exchange(peer, server);
+  CHECK(status_of(peer.answers[big]) == "8");
+  CHECK(server.requests.empty());
+  int32_t after = peer.call("/pi.PiCalculator/Calc", pi_request(1));
+  exchange(peer, server);
+  CHECK(status_of(peer.answers[after]) == "0");
+  CHECK_FALSE(server.broken);
+}
+
 TEST_CASE("max_concurrent_streams: N calls are taken, call N+1 is refused with REFUSED_STREAM") {
   GrpcPeer peer;
   Server server(grpc_options({{"max_concurrent_streams", 2}}));
