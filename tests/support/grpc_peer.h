@@ -86,6 +86,16 @@ class GrpcPeer {
 
   void reset(int32_t stream_id) { nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL); }
 
+  // Sends no more than the first `bytes` of the call's body until release(): an unfinished message.
+  void hold(int32_t stream_id, size_t bytes) { held_[stream_id] = bytes; }
+  void release(int32_t stream_id) {
+    held_.erase(stream_id);
+    nghttp2_session_resume_data(session_, stream_id);
+  }
+
+  // A setting as the server sent it.
+  uint32_t server_setting(nghttp2_settings_id id) const { return nghttp2_session_get_remote_settings(session_, id); }
+
   // What the session has to send now.
   std::string output() {
     std::string out;
@@ -125,7 +135,12 @@ class GrpcPeer {
     GrpcPeer& peer = self(user_data);
     const std::string& body = *peer.bodies_by_stream_[stream_id];
     size_t& at = peer.offsets_[stream_id];
-    const size_t n = std::min(length, body.size() - at);
+    size_t end = body.size();
+    if (auto held = peer.held_.find(stream_id); held != peer.held_.end()) {
+      end = std::min(end, held->second);
+      if (at == end) return NGHTTP2_ERR_DEFERRED;
+    }
+    const size_t n = std::min(length, end - at);
     std::copy_n(body.data() + at, n, buf);
     at += n;
     if (at == body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -166,6 +181,7 @@ class GrpcPeer {
   std::list<std::string> bodies_;
   std::map<int32_t, std::string*> bodies_by_stream_;
   std::map<int32_t, size_t> offsets_;
+  std::map<int32_t, size_t> held_;
 };
 
 }  // namespace rpcgate::test

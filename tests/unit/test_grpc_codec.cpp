@@ -275,6 +275,46 @@ TEST_CASE("max_message_bytes: N is served, N+1 is RESOURCE_EXHAUSTED and the con
   CHECK_FALSE(server.broken);
 }
 
+TEST_CASE("max_pending_bytes: N bytes of unfinished messages are held, byte N+1 is RESOURCE_EXHAUSTED") {
+  GrpcPeer peer;
+  Server server(grpc_options({{"max_message_bytes", 100}, {"max_pending_bytes", 150}}));
+  auto padded = [](size_t size) {  // PiRequest{n: 7} padded to `size` bytes, as above
+    std::string message = "\x08\x07\x12";
+    message += static_cast<char>(size - 4);
+    message.append(size - 4, 'p');
+    return GrpcPeer::prefixed(message);
+  };
+  int32_t first = peer.call("/pi.PiCalculator/Calc", padded(100));
+  peer.hold(first, 100);  // 100 of its 105 bytes
+  int32_t second = peer.call("/pi.PiCalculator/Calc", padded(100));
+  peer.hold(second, 50);  // 150 held in all: N
+  exchange(peer, server);
+  CHECK(server.requests.empty());
+  CHECK(peer.answers.empty());
+  int32_t third = peer.call("/pi.PiCalculator/Calc", padded(100));
+  peer.hold(third, 1);  // N+1
+  exchange(peer, server);
+  CHECK(status_of(peer.answers[third]) == "8");
+  CHECK(peer.answers[third].headers.at("grpc-message").find("(max_pending_bytes)") != std::string::npos);
+  // The first call given up frees its bytes: the second now has room to finish.
+  peer.reset(first);
+  peer.release(second);
+  exchange(peer, server);
+  CHECK(status_of(peer.answers[second]) == "0");
+  CHECK(server.requests.size() == 1);
+}
+
+TEST_CASE("the server's settings are the listener's options") {
+  GrpcPeer peer;
+  Server server(
+      grpc_options({{"max_concurrent_streams", 7}, {"initial_window_bytes", 70000}, {"max_header_list_bytes", 4096}}));
+  exchange(peer, server);
+  CHECK(peer.server_setting(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) == 7);
+  CHECK(peer.server_setting(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) == 70000);
+  CHECK(peer.server_setting(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE) == 4096);
+  CHECK(peer.server_setting(NGHTTP2_SETTINGS_ENABLE_PUSH) == 0);
+}
+
 TEST_CASE("max_header_list_bytes: N is served, N+1 is RESOURCE_EXHAUSTED") {
   // The request's headers as HTTP/2 counts them: name + value + 32 each.
   const std::vector<std::pair<std::string, std::string>> sent = {{":method", "POST"},
