@@ -454,6 +454,19 @@ TEST_CASE("protocol errors: HTTP/1 is hung up on, a bad frame ends the connectio
   CHECK(big.answered.back().find("FRAME_SIZE_ERROR") != std::string::npos);
 }
 
+TEST_CASE("a connection refused (too many connections) is told so with GOAWAY") {
+  // What Connection::start does over max_connections: an OVERLOADED answer to no call.
+  GrpcPeer peer;
+  Server server(grpc_options());
+  Response refused;
+  refused.set_error(ErrorCode::kOverloaded, "too many connections");
+  server.codec->encode(refused, server.out);
+  peer.output();
+  CHECK(peer.input(server.take()));
+  CHECK(peer.goaway);
+  CHECK(peer.goaway_code == NGHTTP2_REFUSED_STREAM);
+}
+
 TEST_CASE("drain sends GOAWAY and still answers the calls in flight") {
   GrpcPeer peer;
   Server server(grpc_options());
