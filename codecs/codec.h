@@ -83,6 +83,12 @@ class ServerCodec {
   // stream in Request::id, this is the room a multiplexed session needs: 0..n requests per read, answered out of order,
   // and writes of its own. Most codecs have none.
   virtual void take_output(std::string& out) { (void)out; }
+
+  // The gateway drains (shutdown, reload): a protocol that can tell its client to stop sending new
+  // requests queues that goodbye here (HTTP/2 GOAWAY), taken with take_output; the requests in
+  // flight are still answered. Most codecs have none: their clients see the connection close once
+  // it is quiet.
+  virtual void begin_drain() {}
 };
 
 // The client side, towards an upstream: encodes requests, decodes responses.
@@ -151,6 +157,10 @@ struct CodecInfo {
   // Checks options that only make sense together once a section is read: the offending key
   // and why, or an empty key.
   std::pair<std::string_view, std::string> (*check)(const CodecOptions& options) = nullptr;
+  // Builds CodecOptions::state once a section is read and checked, from what its options name
+  // (files): the offending key and why, or an empty key. Config loading is the only place a codec
+  // reads a file; its connections share what this built.
+  std::pair<std::string_view, std::string> (*load)(CodecOptions& options) = nullptr;
   // Whether a listener's and a cluster's options frame this codec's bytes alike, so that a frame
   // may be forwarded as it came and its reply returned as it comes back; null = always.
   bool (*same_framing)(const CodecOptions& a, const CodecOptions& b) = nullptr;
@@ -169,7 +179,7 @@ const CodecInfo* find_codec(std::string_view name);
 bool register_codec(const CodecInfo& info);
 // Every known codec, built-in first, in registration order.
 std::vector<const CodecInfo*> all_codecs();
-// "json, resp, protobuf": for error messages and --help.
+// "json, resp, protobuf, grpc": for error messages and --help.
 std::string codec_names();
 
 }  // namespace rpcgate::codec

@@ -5,9 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "codecs/credentials.h"
 #include "core/message.h"
@@ -22,6 +24,12 @@ struct Limits {
   size_t max_elements = 1u << 20;        // RESP array elements
   size_t max_depth = 64;                 // JSON nesting, RESP array nesting, protobuf Value recursion
   size_t max_inline_bytes = 64u << 10;   // RESP inline command line
+};
+
+// What a codec builds once from its options when the config is loaded (CodecInfo::load): files they
+// name, parsed (grpc's protobuf descriptors). Shared, read-only, by every connection of the section.
+struct CodecState {
+  virtual ~CodecState() = default;
 };
 
 enum class ByteOrder : uint8_t { kLittle, kBig };
@@ -41,6 +49,8 @@ struct CodecOptions {
   bool forward_auth = false;
   // Declared options of codecs that have no field above, by key (CodecOption::apply's default).
   Json extra = Json::object();
+  // Set by CodecInfo::load when the codec has one; null otherwise.
+  std::shared_ptr<const CodecState> state;
 
   // Set by the gateway on a listener whose codec has a sidecar_probe (CodecInfo) that a route
   // sends to a cluster of the same codec: the listener stands in for that upstream (a RESP port
@@ -62,12 +72,14 @@ struct CodecOption {
     kChoice,   // one of `choices`
     kBool,
     kString,
+    kStringList,  // a list of strings (grpc's descriptor files)
   };
   enum class Side : uint8_t { kBoth, kListener, kCluster };
   struct Value {
-    uint64_t number = 0;  // kSize, kInteger
-    bool flag = false;    // kBool
-    std::string text;     // kChoice, kString
+    uint64_t number = 0;             // kSize, kInteger
+    bool flag = false;               // kBool
+    std::string text;                // kChoice, kString
+    std::vector<std::string> items;  // kStringList
   };
 
   std::string_view key;

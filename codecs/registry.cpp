@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "codecs/codec.h"
+#include "codecs/grpc/grpc_codec.h"
 #include "codecs/json/json_codec.h"
 #include "codecs/protobuf/protobuf_codec.h"
 #include "codecs/resp/resp_codec.h"
@@ -13,6 +14,7 @@ const CodecInfo* const kBuiltIn[] = {
     &json::kInfo,
     &resp::kInfo,
     &protobuf::kInfo,
+    &grpc::kInfo,
 };
 
 // Codecs registered at run time (register_codec), after the built-in ones.

@@ -56,6 +56,18 @@ void read_codec_option(MapReader& map, const codec::CodecOption& option, codec::
     case Kind::kString:
       valid = map.read_string(option.key, value.text);
       break;
+    case Kind::kStringList:
+      if (auto field = map.get(option.key)) {
+        valid = true;
+        for (const Field& item : read_list(map.context(), *field)) {
+          auto text = read_string(map.context(), item);
+          if (text)
+            value.items.push_back(std::move(*text));
+          else
+            valid = false;
+        }
+      }
+      break;
   }
   if (!valid) return;
   if (option.apply != nullptr) {
@@ -74,6 +86,9 @@ void read_codec_option(MapReader& map, const codec::CodecOption& option, codec::
     case Kind::kChoice:
     case Kind::kString:
       slot = value.text;
+      break;
+    case Kind::kStringList:
+      slot = value.items;
       break;
   }
 }
@@ -132,6 +147,13 @@ void read_codec_settings(MapReader& map, std::string_view owner, std::string& co
   map.read_integer("max_depth", options.limits.max_depth, 1, kMaxDepth);
   if (codec != nullptr && codec->check != nullptr) {
     auto [key, problem] = codec->check(options);
+    if (!key.empty()) {
+      ctx.error(map.key_line(key), child_path(map.path(), key), problem);
+      return;
+    }
+  }
+  if (codec != nullptr && codec->load != nullptr) {
+    auto [key, problem] = codec->load(options);
     if (!key.empty()) ctx.error(map.key_line(key), child_path(map.path(), key), problem);
   }
 }

@@ -574,6 +574,7 @@ void Connection::close_if_idle(uint64_t now_ms) {
 
 void Connection::drain() {
   draining_ = true;
+  codec_->begin_drain();  // its goodbye (GOAWAY) leaves with the next flush
   pump();
 }
 

@@ -11,6 +11,8 @@ build_packages=(
   build-essential cmake pkg-config
   libuv1-dev libhiredis-dev libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libyaml-cpp-dev libzookeeper-st-dev libhttp-parser-dev
+  # the grpc codec: HTTP/2 through nghttp2's I/O-free session API, gzip messages through zlib
+  libnghttp2-dev zlib1g-dev
 )
 test_packages=(
   doctest-dev redis-tools redis-server python3 python3-protobuf python3-redis
@@ -23,6 +25,8 @@ test_packages=(
   # systemd-analyze, and man and groff for the manual pages. No fakeroot: debian/control says
   # Rules-Requires-Root: no.
   debhelper lintian systemd man-db groff-base
+  # test_grpc.py: Python's own gRPC client, and protoc's plugin that writes its stubs
+  python3-grpcio protobuf-compiler-grpc
 )
 bench_packages=(nutcracker haproxy gnuplot-nox)
 

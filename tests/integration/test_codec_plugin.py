@@ -110,7 +110,7 @@ class CodecPluginTest(harness.GatewayTestCase):
         self.assertIn("greeting applies to the line codec only; this listener's codec is json", result.stderr)
         self.assertIn("listeners[1].max_line_bytes", result.stderr)
         usage = subprocess.run([PLUGIN_BIN, "--help"], capture_output=True, text=True, timeout=30).stdout
-        self.assertIn("Codecs: json, resp, protobuf, line.", usage)
+        self.assertIn("Codecs: json, resp, protobuf, grpc, line.", usage)
 
 
 if __name__ == "__main__":

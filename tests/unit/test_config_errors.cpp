@@ -81,7 +81,9 @@ TEST_CASE("unknown keys name the key's line, a likely meaning and the allowed ke
         "expected one of: name, address, codec, max_frame_bytes, max_depth, max_connections, "
         "idle_timeout, max_pipeline, output_high_water, output_limit, auth, "
         // then the keys the codecs declare (CodecInfo::options), in registry order
-        "length_byte_order, args, max_request_bytes, max_elements, max_inline_bytes");
+        "length_byte_order, args, max_request_bytes, max_elements, max_inline_bytes, descriptors, unwrap, "
+        "max_message_bytes, max_concurrent_streams, max_header_list_bytes, initial_window_bytes, "
+        "max_pending_bytes, max_resets, resets_per_second");
 
   check_problem(with_listener("process:\n  model: single\n  worker: 4\n"), 4,
                 {"process: unknown key 'worker' in process (did you mean 'workers'?)"});
@@ -154,9 +156,9 @@ TEST_CASE("listeners: addresses, codecs, names, ranges and uniqueness") {
   check_problem("listeners:\n  - {name: a, address: '::1:80', codec: json}\n", 2, {"an IPv6 address needs brackets"});
   check_problem("listeners:\n  - {name: a, address: 127.0.0.1:1, codec: jsn}\n", 2,
                 {"listeners[0].codec: unknown codec 'jsn' (did you mean 'json'?); expected one of: "
-                 "json, resp, protobuf"});
+                 "json, resp, protobuf, grpc"});
   check_problem("listeners:\n  - {name: a, address: 127.0.0.1:1, codec: thrift}\n", 2,
-                {"unknown codec 'thrift'; expected one of: json, resp, protobuf"});
+                {"unknown codec 'thrift'; expected one of: json, resp, protobuf, grpc"});
   check_problem(
       "listeners:\n  - name: a\n    address: 127.0.0.1:1\n    codec: resp\n"
       "    length_byte_order: big\n",
@@ -434,4 +436,18 @@ TEST_CASE("unreadable files name the path and the reason") {
   } catch (const ConfigError& e) {
     CHECK(std::string(e.what()) == directory + ": cannot read: Is a directory");
   }
+}
+
+TEST_CASE("grpc: descriptor files are loaded with the config, their problems named at the key's line") {
+  check_problem(
+      "listeners:\n  - name: g\n    address: 127.0.0.1:1\n    codec: grpc\n"
+      "    descriptors: [/nonexistent/pi.pb]\n",
+      5, {"listeners[0].descriptors: cannot read /nonexistent/pi.pb: No such file or directory"});
+  check_problem("listeners:\n  - name: g\n    address: 127.0.0.1:1\n    codec: grpc\n    descriptors: [[1]]\n", 5,
+                {"listeners[0].descriptors[0]"});
+  check_problem("listeners:\n  - {name: j, address: 127.0.0.1:2, codec: json, unwrap: true}\n", 2,
+                {"unwrap applies to the grpc codec only"});
+  check_problem(with_listener("routes:\n  - {match: {method: a}, cluster: g}\n"
+                              "clusters:\n  - {name: g, codec: grpc, endpoints: [127.0.0.1:2]}\n"),
+                5, {"clusters[0].codec: grpc upstreams are not supported yet"});
 }

@@ -1,0 +1,169 @@
+#include "codecs/grpc/descriptors.h"
+
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "codecs/json/bounded_parse.h"
+
+namespace rpcgate::codec::grpc {
+namespace {
+
+namespace pb = google::protobuf;
+
+// A descriptor set larger than this is not a descriptor set (protoc's for the whole of
+// googleapis is a few MiB).
+constexpr std::streamsize kMaxDescriptorFileBytes = 64 << 20;
+
+class CollectErrors final : public pb::DescriptorPool::ErrorCollector {
+ public:
+  void AddError(const std::string& filename, const std::string& element_name, const pb::Message*, ErrorLocation,
+                const std::string& message) override {
+    if (!first.empty()) return;
+    first = filename + (element_name.empty() ? "" : " (" + element_name + ")") + ": " + message;
+  }
+  std::string first;
+};
+
+bool read_file(const std::string& path, std::string& bytes, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::ostringstream all;
+  all << in.rdbuf();
+  bytes = std::move(all).str();
+  if (static_cast<std::streamsize>(bytes.size()) > kMaxDescriptorFileBytes) {
+    error = path + " is larger than a descriptor set can be";
+    return false;
+  }
+  return true;
+}
+
+const pb::FieldDescriptor* only_field(const pb::Descriptor& message) {
+  return message.field_count() == 1 ? message.field(0) : nullptr;
+}
+
+}  // namespace
+
+std::shared_ptr<const Descriptors> Descriptors::load(const std::vector<std::string>& files, std::string& error) {
+  std::shared_ptr<Descriptors> loaded(new Descriptors());
+  for (const std::string& path : files) {
+    std::string bytes;
+    if (!read_file(path, bytes, error)) return nullptr;
+    pb::FileDescriptorSet set;
+    if (!set.ParseFromString(bytes)) {
+      error = path + " is not a FileDescriptorSet (make it with protoc --include_imports --descriptor_set_out)";
+      return nullptr;
+    }
+    for (const pb::FileDescriptorProto& file : set.file()) {
+      // A file named by two sets (a shared import) is built once; a different file under the same
+      // name is the pool's error below.
+      if (const pb::FileDescriptor* known = loaded->pool_.FindFileByName(file.name()); known != nullptr) {
+        pb::FileDescriptorProto same;
+        known->CopyTo(&same);
+        if (same.SerializeAsString() == file.SerializeAsString()) continue;
+      }
+      CollectErrors errors;
+      if (loaded->pool_.BuildFileCollectingErrors(file, &errors) == nullptr) {
+        error = path + ": " + (errors.first.empty() ? "cannot build " + file.name() : errors.first) +
+                " (was it made with --include_imports?)";
+        return nullptr;
+      }
+    }
+    for (const pb::FileDescriptorProto& file_proto : set.file()) {
+      const pb::FileDescriptor* file = loaded->pool_.FindFileByName(file_proto.name());
+      for (int s = 0; file != nullptr && s < file->service_count(); ++s) {
+        const pb::ServiceDescriptor* service = file->service(s);
+        for (int m = 0; m < service->method_count(); ++m) {
+          const pb::MethodDescriptor* method = service->method(m);
+          Method entry{method, loaded->factory_.GetPrototype(method->input_type()),
+                       loaded->factory_.GetPrototype(method->output_type())};
+          loaded->methods_.emplace(service->full_name() + "/" + method->name(), entry);
+        }
+      }
+    }
+  }
+  return loaded;
+}
+
+const Method* Descriptors::find(std::string_view name) const {
+  auto it = methods_.find(name);
+  return it == methods_.end() ? nullptr : &it->second;
+}
+
+bool Descriptors::has_service(std::string_view full_name) const {
+  return pool_.FindServiceByName(std::string(full_name)) != nullptr;
+}
+
+bool message_to_params(const Method& method, std::string_view bytes, bool unwrap, size_t max_depth, Json& params,
+                       std::string& error) {
+  std::unique_ptr<pb::Message> message(method.input->New());
+  pb::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
+  // Messages within messages count as JSON nesting: bounded alike, before anything deeper is built.
+  in.SetRecursionLimit(static_cast<int>(std::min<size_t>(max_depth, 1000)));
+  if (!message->MergePartialFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
+    error = "the message is not a valid " + method.input->GetDescriptor()->full_name();
+    return false;
+  }
+  pb::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;  // PiRequest{n: 0} is n = 0, not a missing n
+  options.preserve_proto_field_names = true;
+  std::string text;
+  if (!pb::util::MessageToJsonString(*message, &text, options).ok()) {
+    error = "the message cannot be written as JSON";
+    return false;
+  }
+  Json object;
+  std::string parse_error;
+  if (!json::parse_envelope(text, max_depth + 1, object, parse_error)) {
+    error = "the message nests deeper than " + std::to_string(max_depth);
+    return false;
+  }
+  const pb::FieldDescriptor* field = unwrap ? only_field(*method.input->GetDescriptor()) : nullptr;
+  if (field != nullptr) {
+    auto it = object.find(field->name());
+    params = it == object.end() ? Json() : std::move(*it);
+  } else {
+    params = std::move(object);
+  }
+  return true;
+}
+
+bool result_to_message(const Method& method, const Json& result, bool unwrap, std::string& bytes, std::string& error) {
+  const pb::Descriptor& type = *method.output->GetDescriptor();
+  Json wrapped;
+  const Json* object = &result;
+  if (result.is_null()) {
+    wrapped = Json::object();  // no result: the message with every field at its default
+    object = &wrapped;
+  } else if (!result.is_object()) {
+    const pb::FieldDescriptor* field = unwrap ? only_field(type) : nullptr;
+    if (field == nullptr) {
+      error = "the result is not an object, and " + type.full_name() +
+              (unwrap ? " has more than one field to put it in" : " is not unwrapped (unwrap: true)");
+      return false;
+    }
+    wrapped = Json::object({{field->name(), result}});
+    object = &wrapped;
+  }
+  std::unique_ptr<pb::Message> message(method.output->New());
+  const std::string text = object->dump(-1, ' ', false, Json::error_handler_t::replace);
+  pb::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;  // a result that does not fit says so rather than losing data
+  if (auto status = pb::util::JsonStringToMessage(text, message.get(), options); !status.ok()) {
+    error = "the result does not fit " + type.full_name() + ": " + std::string(status.message());
+    return false;
+  }
+  bytes.clear();
+  message->AppendToString(&bytes);
+  return true;
+}
+
+}  // namespace rpcgate::codec::grpc

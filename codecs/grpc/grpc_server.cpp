@@ -1,0 +1,509 @@
+// The grpc codec's server side: one nghttp2 server session per connection, fed one whole HTTP/2
+// frame per decode() (the client preface first), so that each decode reports at most one finished
+// call. The session's own frames (settings and ping acknowledgements, window updates, GOAWAY) are
+// collected after every frame and leave through take_output(); answers leave on their own streams,
+// in completion order.
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "codecs/grpc/descriptors.h"
+#include "codecs/grpc/grpc_codec.h"
+#include "codecs/grpc/grpc_message.h"
+#include "codecs/grpc/grpc_status.h"
+
+namespace rpcgate::codec::grpc {
+namespace {
+
+constexpr std::string_view kClientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr size_t kFrameHeaderBytes = 9;
+// We never raise SETTINGS_MAX_FRAME_SIZE, so a bigger frame is the client's error, and no frame
+// we hold waiting for its end is larger than this.
+constexpr size_t kMaxFrameBytes = 16384;
+// Where the gateway's request metadata carries a client's deadline (backends/upstream_connection.h,
+// kTimeoutMetaKey; the json and protobuf codecs carry it under the same key).
+constexpr std::string_view kTimeoutMeta = "timeout_ms";
+// HealthCheckResponse{status: SERVING}: field 1, varint 1.
+constexpr std::string_view kServing = "\x08\x01";
+constexpr std::string_view kServiceUnknown = "\x08\x03";
+
+// Request headers that are the protocol's, not the call's metadata.
+bool reserved_header(std::string_view name) {
+  return name.empty() || name[0] == ':' || name.starts_with("grpc-") || name == "content-type" || name == "te" ||
+         name == "user-agent" || name == "content-length";
+}
+
+nghttp2_nv header(std::string_view name, std::string_view value) {
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+                    NGHTTP2_NV_FLAG_NONE};
+}
+
+// The field `service` (1) of a HealthCheckRequest, or false for bytes that are not one.
+bool health_service(std::string_view bytes, std::string& service) {
+  service.clear();
+  size_t at = 0;
+  while (at < bytes.size()) {
+    auto tag = static_cast<uint8_t>(bytes[at++]);
+    if (tag != 0x0A) return false;  // only field 1, length-delimited, is expected
+    uint64_t length = 0;
+    for (int shift = 0;; shift += 7) {
+      if (at >= bytes.size() || shift > 28) return false;
+      auto byte = static_cast<uint8_t>(bytes[at++]);
+      length |= static_cast<uint64_t>(byte & 0x7F) << shift;
+      if ((byte & 0x80) == 0) break;
+    }
+    if (length > bytes.size() - at) return false;
+    service.assign(bytes.substr(at, length));
+    at += length;
+  }
+  return true;
+}
+
+class GrpcServerCodec final : public ServerCodec {
+ public:
+  explicit GrpcServerCodec(const CodecOptions& options)
+      : settings_(settings_of(options)),
+        descriptors_(std::static_pointer_cast<const Descriptors>(options.state)),
+        max_depth_(options.limits.max_depth) {
+    nghttp2_session_callbacks* callbacks = nullptr;
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, &GrpcServerCodec::on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, &GrpcServerCodec::on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &GrpcServerCodec::on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &GrpcServerCodec::on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &GrpcServerCodec::on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &GrpcServerCodec::on_stream_close);
+    nghttp2_option* option = nullptr;
+    nghttp2_option_new(&option);
+    // The rapid-reset bound (CVE-2023-44487): a token bucket of resets; an empty bucket ends the
+    // connection with GOAWAY.
+    nghttp2_option_set_stream_reset_rate_limit(option, settings_.max_resets, settings_.resets_per_second);
+    // No closed streams kept for the priority tree: a client cannot make us hold them.
+    nghttp2_option_set_no_closed_streams(option, 1);
+    nghttp2_session_server_new2(&session_, callbacks, this, option);
+    nghttp2_option_del(option);
+    nghttp2_session_callbacks_del(callbacks);
+
+    const nghttp2_settings_entry entries[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, settings_.max_concurrent_streams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, settings_.initial_window_bytes},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(settings_.max_header_list_bytes)},
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+    };
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries, std::size(entries));
+    // The connection's window as large as a stream's: one big message need not wait for updates
+    // the connection's 64 KiB default would ration.
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                          static_cast<int32_t>(settings_.initial_window_bytes));
+  }
+
+  ~GrpcServerCodec() override { nghttp2_session_del(session_); }
+  GrpcServerCodec(const GrpcServerCodec&) = delete;
+  GrpcServerCodec& operator=(const GrpcServerCodec&) = delete;
+
+  DecodeResult decode(std::string_view input, Request& request, Response& reply) override {
+    size_t frame = 0;
+    if (!preface_seen_) {
+      const size_t have = std::min(input.size(), kClientPreface.size());
+      // Anything else (HTTP/1.1 on the gRPC port) is no client of ours: closed without a word.
+      if (input.substr(0, have) != kClientPreface.substr(0, have)) return {DecodeStatus::kHangUp, 0};
+      if (have < kClientPreface.size()) return {};
+      frame = kClientPreface.size();
+    } else {
+      if (input.size() < kFrameHeaderBytes) return {};
+      const auto byte = [&](size_t i) { return static_cast<size_t>(static_cast<unsigned char>(input[i])); };
+      const size_t length = byte(0) << 16 | byte(1) << 8 | byte(2);
+      // Refused the moment the header announces it, never buffered.
+      if (length > kMaxFrameBytes) return broken(reply, NGHTTP2_FRAME_SIZE_ERROR, "a frame larger than 16384 bytes");
+      if (input.size() < kFrameHeaderBytes + length) return {};
+      frame = kFrameHeaderBytes + length;
+    }
+    const ssize_t read = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(input.data()), frame);
+    if (read < 0) {
+      const uint32_t code = read == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR;
+      return broken(reply, code, nghttp2_strerror(static_cast<int>(read)));
+    }
+    preface_seen_ = true;
+    send_pending(out_);
+    if (goaway_code_ != NGHTTP2_NO_ERROR) {
+      // nghttp2 ended the session itself: a protocol error, or its reset limiter (which says
+      // INTERNAL_ERROR) once the client has reset more streams than max_resets allows.
+      return broken(reply, goaway_code_,
+                    resets_ == 0
+                        ? "the client broke the protocol"
+                        : "the session ended after " + std::to_string(resets_) + " stream resets from the client");
+    }
+    const int32_t ready = ready_;
+    ready_ = 0;
+    if (ready != 0) return finish_call(ready, frame, request, reply);
+    return {DecodeStatus::kConsumed, frame};
+  }
+
+  void encode(const Response& response, std::string& out) override {
+    out += out_;  // what the session said before, first: frames keep their order
+    out_.clear();
+    if (!response.id) {
+      // An answer to no call: the connection is refused (too many connections) or broken. Its
+      // error goes out as GOAWAY, unless the session already sent one.
+      if (goaway_code_ == NGHTTP2_NO_ERROR && !terminated_) {
+        const uint32_t code =
+            response.error == ErrorCode::kOverloaded ? NGHTTP2_REFUSED_STREAM : NGHTTP2_INTERNAL_ERROR;
+        nghttp2_session_terminate_session(session_, code);
+        terminated_ = true;
+      }
+      send_pending(out);
+      return;
+    }
+    const auto stream_id = static_cast<int32_t>(*response.id);
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end()) {  // the client reset the stream, or left: nobody to answer
+      send_pending(out);
+      return;
+    }
+    Stream& stream = it->second;
+    if (response.is_error()) {
+      submit_status(stream_id, status_of(response.error), response.message);
+    } else {
+      std::string message;
+      std::string error;
+      if (response_message(stream, response, message, error)) {
+        stream.answer.clear();
+        append_message(message, stream.answer);
+        submit_answer(stream_id);
+      } else {
+        submit_status(stream_id, Status::kInternal, error);
+      }
+    }
+    send_pending(out);
+  }
+
+  bool answers_in_order() const override { return false; }
+
+  void take_output(std::string& out) override {
+    out += out_;
+    out_.clear();
+    send_pending(out);
+  }
+
+  void begin_drain() override {
+    // GOAWAY naming the last call taken: the client sends new calls elsewhere, those taken are
+    // answered, and nghttp2 ignores any stream the client opens after it.
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+  }
+
+ private:
+  struct Stream {
+    std::string path;
+    std::string content_type;
+    std::string encoding;  // grpc-encoding
+    bool post = false;
+    Meta meta;
+    size_t header_bytes = 0;
+    std::string body;  // the request's DATA, while it is incomplete
+    // Set when the call is refused before it is whole (too large): answered at once, and what
+    // the client still sends on the stream is dropped.
+    ErrorCode refused = ErrorCode::kNone;
+    std::string refusal;
+    bool taken = false;              // handed to the gateway, as a request or an answer
+    const Method* method = nullptr;  // for the answer: its output type; null = bytes as they come
+    std::string answer;              // the answer's prefixed message, sent by the data provider
+    size_t answer_sent = 0;
+  };
+
+  static GrpcServerCodec& self(void* user_data) { return *static_cast<GrpcServerCodec*>(user_data); }
+
+  Stream* find(int32_t stream_id) {
+    auto it = streams_.find(stream_id);
+    return it == streams_.end() ? nullptr : &it->second;
+  }
+
+  // The call is answered with `code` at the end of this frame; or, for a header list still
+  // arriving (`now` false), once it has ended (on_frame_recv), so that the answer never starts
+  // while the client's header block is cut in CONTINUATION frames.
+  void refuse(int32_t stream_id, Stream& stream, ErrorCode code, std::string why, bool now = true) {
+    if (stream.refused != ErrorCode::kNone || stream.taken) return;
+    stream.refused = code;
+    stream.refusal = std::move(why);
+    drop_body(stream);
+    if (now) ready_ = stream_id;
+  }
+
+  void drop_body(Stream& stream) {
+    pending_bytes_ -= stream.body.size();
+    std::string().swap(stream.body);
+  }
+
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+      self(user_data).streams_.try_emplace(frame->hd.stream_id);
+    return 0;
+  }
+
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name_bytes, size_t name_length,
+                       const uint8_t* value_bytes, size_t value_length, uint8_t, void* user_data) {
+    GrpcServerCodec& codec = self(user_data);
+    const int32_t id = frame->hd.stream_id;
+    Stream* stream = codec.find(id);
+    if (stream == nullptr || stream->refused != ErrorCode::kNone) return 0;
+    // HTTP/2's own measure of a header list (RFC 9113, 6.5.2), trailers included.
+    stream->header_bytes += name_length + value_length + 32;
+    if (stream->header_bytes > codec.settings_.max_header_list_bytes) {
+      stream->meta.clear();
+      codec.refuse(id, *stream, ErrorCode::kTooLarge,
+                   "header list larger than " + std::to_string(codec.settings_.max_header_list_bytes) +
+                       " bytes (max_header_list_bytes)",
+                   false);
+      return 0;
+    }
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: nothing a unary call needs
+    std::string_view name(reinterpret_cast<const char*>(name_bytes), name_length);
+    std::string_view value(reinterpret_cast<const char*>(value_bytes), value_length);
+    if (name == ":path") {
+      stream->path = value;
+    } else if (name == ":method") {
+      stream->post = value == "POST";
+    } else if (name == "content-type") {
+      stream->content_type = value;
+    } else if (name == "grpc-encoding") {
+      stream->encoding = value;
+    } else if (name == "grpc-timeout") {
+      if (auto ms = parse_timeout_ms(value))
+        stream->meta.emplace_back(kTimeoutMeta, std::to_string(std::max<uint64_t>(*ms, 1)));
+    } else if (!reserved_header(name)) {
+      stream->meta.emplace_back(name, value);  // custom metadata; "-bin" values stay base64
+    }
+    return 0;
+  }
+
+  static int on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t length,
+                           void* user_data) {
+    GrpcServerCodec& codec = self(user_data);
+    Stream* stream = codec.find(stream_id);
+    if (stream == nullptr || stream->refused != ErrorCode::kNone || stream->taken) return 0;
+    const Settings& settings = codec.settings_;
+    const size_t limit = settings.max_message_bytes + kPrefixBytes;
+    // The message's own length is judged as soon as its prefix is here, before the rest is held.
+    size_t size = stream->body.size() + length;
+    if (stream->body.size() < kPrefixBytes && size >= kPrefixBytes) {
+      std::string prefix = stream->body;
+      prefix.append(reinterpret_cast<const char*>(data), kPrefixBytes - stream->body.size());
+      size = std::max<size_t>(size, kPrefixBytes + announced_length(prefix));
+    }
+    if (size > limit) {
+      codec.refuse(stream_id, *stream, ErrorCode::kTooLarge,
+                   "message larger than " + std::to_string(settings.max_message_bytes) + " bytes (max_message_bytes)");
+      return 0;
+    }
+    if (codec.pending_bytes_ + length > settings.max_pending_bytes) {
+      codec.refuse(stream_id, *stream, ErrorCode::kOverloaded,
+                   "the connection holds " + std::to_string(codec.pending_bytes_) +
+                       " bytes of unfinished messages (max_pending_bytes)");
+      return 0;
+    }
+    stream->body.append(reinterpret_cast<const char*>(data), length);
+    codec.pending_bytes_ += length;
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    GrpcServerCodec& codec = self(user_data);
+    if (frame->hd.type == NGHTTP2_RST_STREAM) ++codec.resets_;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    Stream* stream = codec.find(frame->hd.stream_id);
+    if (stream == nullptr || stream->taken) return 0;
+    // A call is whole at END_STREAM; one refused while its headers came is answered once they end.
+    const bool refused_headers = frame->hd.type == NGHTTP2_HEADERS && stream->refused != ErrorCode::kNone;
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0 || refused_headers) codec.ready_ = frame->hd.stream_id;
+    return 0;
+  }
+
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR)
+      self(user_data).goaway_code_ = frame->goaway.error_code;
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t, void* user_data) {
+    GrpcServerCodec& codec = self(user_data);
+    auto it = codec.streams_.find(stream_id);
+    if (it == codec.streams_.end()) return 0;
+    codec.pending_bytes_ -= it->second.body.size();
+    codec.streams_.erase(it);
+    if (codec.ready_ == stream_id) codec.ready_ = 0;
+    return 0;
+  }
+
+  static ssize_t read_answer(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
+                             uint32_t* data_flags, nghttp2_data_source*, void* user_data) {
+    GrpcServerCodec& codec = self(user_data);
+    Stream* stream = codec.find(stream_id);
+    if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+    const size_t n = std::min(length, stream->answer.size() - stream->answer_sent);
+    std::copy_n(stream->answer.data() + stream->answer_sent, n, buf);
+    stream->answer_sent += n;
+    if (stream->answer_sent == stream->answer.size()) {
+      // The status follows as trailers, which end the stream.
+      *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      const nghttp2_nv trailers[] = {header("grpc-status", "0")};
+      nghttp2_submit_trailer(session, stream_id, trailers, std::size(trailers));
+      std::string().swap(stream->answer);
+      stream->answer_sent = 0;
+    }
+    return static_cast<ssize_t>(n);
+  }
+
+  void submit_answer(int32_t stream_id) {
+    const nghttp2_nv headers[] = {header(":status", "200"), header("content-type", "application/grpc")};
+    nghttp2_data_provider provider{};
+    provider.read_callback = &GrpcServerCodec::read_answer;
+    nghttp2_submit_response(session_, stream_id, headers, std::size(headers), &provider);
+  }
+
+  // A trailers-only response: the status in the one HEADERS frame, which ends the stream.
+  void submit_status(int32_t stream_id, Status status, std::string_view message) {
+    const std::string code = std::to_string(static_cast<uint32_t>(status));
+    const std::string text = percent_encode(message.substr(0, 1024));
+    const nghttp2_nv headers[] = {header(":status", "200"), header("content-type", "application/grpc"),
+                                  header("grpc-status", code), header("grpc-message", text)};
+    nghttp2_submit_response(session_, stream_id, headers, message.empty() ? 3 : 4, nullptr);
+  }
+
+  bool response_message(const Stream& stream, const Response& response, std::string& message, std::string& error) {
+    if (stream.method != nullptr)
+      return result_to_message(*stream.method, response.result, settings_.unwrap, message, error);
+    if (!response.payload.empty()) {
+      message = response.payload;
+    } else if (response.result.is_binary()) {
+      const auto& bytes = response.result.get_binary();
+      message.assign(bytes.begin(), bytes.end());
+    } else if (!response.result.is_null()) {
+      error = "the answer has a result, and the listener no descriptors to encode it with";
+      return false;
+    }
+    return true;
+  }
+
+  void send_pending(std::string& out) {
+    for (;;) {
+      const uint8_t* data = nullptr;
+      const ssize_t n = nghttp2_session_mem_send(session_, &data);
+      if (n <= 0) {
+        if (n < 0) goaway_code_ = NGHTTP2_INTERNAL_ERROR;  // only out of memory: nothing more to send
+        return;
+      }
+      out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    }
+  }
+
+  DecodeResult broken(Response& reply, uint32_t code, std::string_view why) {
+    if (!terminated_ && goaway_code_ == NGHTTP2_NO_ERROR) nghttp2_session_terminate_session(session_, code);
+    terminated_ = true;
+    send_pending(out_);
+    reply.clear();
+    reply.set_error(code == NGHTTP2_ENHANCE_YOUR_CALM ? ErrorCode::kOverloaded : ErrorCode::kBadRequest,
+                    "HTTP/2: " + std::string(why) + " (GOAWAY " + nghttp2_http2_strerror(code) + ")");
+    return {DecodeStatus::kBroken, 0};
+  }
+
+  DecodeResult answered(int32_t stream_id, size_t frame, Response& reply, ErrorCode code, std::string message) {
+    reply.id = static_cast<uint64_t>(stream_id);
+    reply.set_error(code, std::move(message));
+    return {DecodeStatus::kAnswered, frame};
+  }
+
+  // The call on `stream_id` is whole, or refused: a request for the gateway, or its answer.
+  DecodeResult finish_call(int32_t stream_id, size_t frame, Request& request, Response& reply) {
+    Stream* found = find(stream_id);
+    if (found == nullptr || found->taken) return {DecodeStatus::kConsumed, frame};
+    Stream& stream = *found;
+    stream.taken = true;
+    const std::string body = std::move(stream.body);
+    pending_bytes_ -= body.size();
+    stream.body.clear();
+    if (stream.refused != ErrorCode::kNone) return answered(stream_id, frame, reply, stream.refused, stream.refusal);
+    if (!stream.post) return answered(stream_id, frame, reply, ErrorCode::kBadRequest, "gRPC calls are POST requests");
+    if (!stream.content_type.starts_with("application/grpc"))
+      return answered(stream_id, frame, reply, ErrorCode::kBadRequest,
+                      "content-type '" + stream.content_type.substr(0, 64) + "' is not application/grpc");
+    std::string_view path(stream.path);
+    if (path.size() < 4 || path[0] != '/' || path.find('/', 1) == std::string_view::npos)
+      return answered(stream_id, frame, reply, ErrorCode::kUnknownMethod,
+                      "path '" + std::string(path.substr(0, 128)) + "' is not /package.Service/Method");
+    const std::string_view name = path.substr(1);
+
+    bool compressed = false;
+    std::string_view message;
+    std::string error;
+    if (!cut_message(body, compressed, message, error))
+      return answered(stream_id, frame, reply, ErrorCode::kBadRequest, error);
+    std::string inflated;
+    if (compressed) {
+      if (stream.encoding != "gzip")
+        return answered(stream_id, frame, reply, ErrorCode::kUnknownMethod,
+                        "grpc-encoding '" + stream.encoding.substr(0, 64) + "' is not supported (gzip is)");
+      bool too_large = false;
+      if (!gunzip(message, settings_.max_message_bytes, inflated, error, too_large))
+        return answered(stream_id, frame, reply, too_large ? ErrorCode::kTooLarge : ErrorCode::kBadRequest, error);
+      message = inflated;
+    }
+
+    if (name == kHealthCheck) {
+      // Answered by the codec: SERVING while the listener accepts calls (from readiness: later).
+      std::string service;
+      if (!health_service(message, service))
+        return answered(stream_id, frame, reply, ErrorCode::kBadRequest, "not a grpc.health.v1.HealthCheckRequest");
+      const bool known = service.empty() || (descriptors_ && descriptors_->has_service(service));
+      reply.id = static_cast<uint64_t>(stream_id);
+      reply.payload = known ? kServing : kServiceUnknown;
+      return {DecodeStatus::kAnswered, frame};
+    }
+
+    request.params = nullptr;
+    if (descriptors_) {
+      const Method* method = descriptors_->find(name);
+      if (method == nullptr)
+        return answered(stream_id, frame, reply, ErrorCode::kUnknownMethod,
+                        "method '" + std::string(name.substr(0, 128)) + "' is not in the listener's descriptors");
+      if (method->streaming())
+        return answered(stream_id, frame, reply, ErrorCode::kUnknownMethod,
+                        "method '" + std::string(name) + "' streams, and only unary calls are served yet");
+      if (!message_to_params(*method, message, settings_.unwrap, max_depth_, request.params, error))
+        return answered(stream_id, frame, reply, ErrorCode::kBadRequest, error);
+      stream.method = method;
+    } else {
+      request.payload.assign(message);
+    }
+    request.method.assign(name);
+    request.id = static_cast<uint64_t>(stream_id);
+    request.meta = std::move(stream.meta);
+    return {DecodeStatus::kRequest, frame};
+  }
+
+  Settings settings_;
+  std::shared_ptr<const Descriptors> descriptors_;  // null: messages travel as payload
+  size_t max_depth_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<int32_t, Stream> streams_;  // node-based: a Stream stays put while others come
+  std::string out_;                              // the session's bytes not yet taken
+  size_t pending_bytes_ = 0;                     // Stream::body, all streams together
+  uint64_t resets_ = 0;                          // RST_STREAM frames from the client, for the message when that ends it
+  int32_t ready_ = 0;                            // the stream the frame just read finished (or refused), 0 = none
+  bool preface_seen_ = false;
+  bool terminated_ = false;                  // we ended the session
+  uint32_t goaway_code_ = NGHTTP2_NO_ERROR;  // the error of a GOAWAY sent, by nghttp2 or by us
+};
+
+}  // namespace
+
+std::unique_ptr<ServerCodec> make_server_codec(const CodecOptions& options) {
+  return std::make_unique<GrpcServerCodec>(options);
+}
+
+}  // namespace rpcgate::codec::grpc

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""The grpc listener (docs/grpc.md) against Python's own gRPC client (python3-grpcio), with stubs
+and a descriptor set compiled from the book's pi.proto by protoc at test time: PiCalculator/Calc
+answered in process by the `pi` handler and, through a second rpcgate, by the legacy JSON `pi`
+service, values identical to the legacy service's own; the status mapping (unknown method,
+deadline, oversized message), the health service, gzip, drain with a call in flight, and a
+bystander that keeps working while hostile raw-socket clients send garbage or reset streams."""
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+import grpc  # noqa: E402  (Debian's python3-grpcio)
+
+PI_PROTO = """syntax = "proto3";
+package pi;
+service PiCalculator { rpc Calc (PiRequest) returns (PiResponse); }
+message PiRequest { int32 n = 1; }
+message PiResponse { double value = 1; }
+"""
+# A second service, not the book's: a slow legacy call for the deadline and drain tests.
+SLOW_PROTO = """syntax = "proto3";
+package slow;
+service Slow { rpc Sleep (SleepRequest) returns (SleepResponse); }
+message SleepRequest { double seconds = 1; }
+message SleepResponse { double slept = 1; }
+"""
+MAX_MESSAGE = 64 * 1024
+MAX_RESETS = 50
+CALL_TIMEOUT = 10 * harness.SLOWDOWN
+
+
+def compile_protos(directory):
+    """Descriptor sets and Python stubs of both protos, in `directory`."""
+    for name, text in (("pi", PI_PROTO), ("slow", SLOW_PROTO)):
+        with open(os.path.join(directory, name + ".proto"), "w") as f:
+            f.write(text)
+        subprocess.run(["protoc", "--proto_path=" + directory, "--include_imports",
+                        "--descriptor_set_out=" + os.path.join(directory, name + ".pb"),
+                        "--python_out=" + directory, "--grpc_python_out=" + directory,
+                        "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
+                        os.path.join(directory, name + ".proto")], check=True, timeout=30)
+
+
+def grpc_listener(directory, **extra):
+    listener = {"name": "grpc", "codec": "grpc", "unwrap": True,
+                "descriptors": [os.path.join(directory, "pi.pb"), os.path.join(directory, "slow.pb")],
+                "max_message_bytes": MAX_MESSAGE, "max_resets": MAX_RESETS, "resets_per_second": 1}
+    listener.update(extra)
+    return listener
+
+
+def bridge_routes(legacy_port):
+    return ("routes:\n"
+            "  - {match: {method: pi.PiCalculator/Calc}, cluster: legacy, rename: pi}\n"
+            "  - {match: {method: slow.Slow/Sleep}, cluster: legacy, rename: sleep}\n"
+            "clusters:\n"
+            "  - {name: legacy, codec: json, endpoints: [127.0.0.1:%d], request_timeout: 10s}\n" % legacy_port)
+
+
+# HTTP/2 by hand, for the hostile clients only: frames (RFC 9113, 4.1) and header blocks of
+# literal fields without indexing or Huffman coding (RFC 7541, 6.2.2), which any HPACK decoder reads.
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+
+def header_block(fields):
+    return b"".join(b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v for n, v in fields)
+
+
+CALL_HEADERS = header_block([(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/pi.PiCalculator/Calc"),
+                             (b":authority", b"x"), (b"content-type", b"application/grpc")])
+
+
+def read_until_closed(sock, timeout):
+    """Every byte the server sends until it closes, or until `timeout`; and whether it closed."""
+    data, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+    return data, False
+
+
+def frames_of(data):
+    """(type, flags, stream, payload) of each whole frame in `data`."""
+    out, at = [], 0
+    while at + 9 <= len(data):
+        length = int.from_bytes(data[at:at + 3], "big")
+        out.append((data[at + 3], data[at + 4], int.from_bytes(data[at + 5:at + 9], "big") & 0x7FFFFFFF,
+                    data[at + 9:at + 9 + length]))
+        at += 9 + length
+    return out
+
+
+class GrpcListenerTest(harness.GatewayTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="rpcgate-grpc-")
+        compile_protos(cls.dir)
+        sys.path.insert(0, cls.dir)
+        global pi_pb2, pi_pb2_grpc, slow_pb2, slow_pb2_grpc
+        import pi_pb2, pi_pb2_grpc, slow_pb2, slow_pb2_grpc  # noqa: E401,F401
+        cls.legacy = harness.LegacyUpstream(name="legacy").start()
+        try:
+            # In process: the `pi` handler answers the book's call.
+            cls.gw = cls.start_gateway([grpc_listener(cls.dir)], handlers=["pi"],
+                                       extra_yaml="routes:\n  - {match: {method: pi.PiCalculator/Calc}, handler: pi}\n")
+            # The bridge: the same call, answered by the legacy JSON service.
+            cls.bridge = cls.start_gateway([grpc_listener(cls.dir)], handlers=[],
+                                           extra_yaml=bridge_routes(cls.legacy.port))
+        except Exception:
+            super().tearDownClass()
+            cls.legacy.__exit__(None, None, None)
+            raise
+        cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.gw.port("grpc"))
+        cls.bridge_channel = grpc.insecure_channel("127.0.0.1:%d" % cls.bridge.port("grpc"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        cls.bridge_channel.close()
+        super().tearDownClass()
+        cls.legacy.__exit__(None, None, None)
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def calc(self, channel, n, **kwargs):
+        return pi_pb2_grpc.PiCalculatorStub(channel).Calc(pi_pb2.PiRequest(n=n), timeout=CALL_TIMEOUT, **kwargs).value
+
+    def raw_call(self, channel, path, body, timeout=CALL_TIMEOUT):
+        return channel.unary_unary(path)(body, timeout=timeout)
+
+    def test_pi_in_process_and_through_the_legacy_service_equals_the_legacy_answer(self):
+        with harness.JsonClient(self.legacy.port) as legacy:
+            for n in (0, 1, 1000, 123457):
+                expected = legacy.call("pi", n)["result"]
+                self.assertEqual(self.calc(self.channel, n), expected, "in process, n=%d" % n)
+                self.assertEqual(self.calc(self.bridge_channel, n), expected, "through the bridge, n=%d" % n)
+
+    def test_gzip_messages_are_accepted(self):
+        self.assertEqual(self.calc(self.channel, 1000, compression=grpc.Compression.Gzip),
+                         self.calc(self.channel, 1000))
+
+    def test_an_unknown_method_is_unimplemented(self):
+        for path in ("/pi.PiCalculator/Nope", "/no.Such/Service"):
+            with self.assertRaises(grpc.RpcError) as caught:
+                self.raw_call(self.channel, path, b"")
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.UNIMPLEMENTED, path)
+            self.assertIn("not in the listener's descriptors", caught.exception.details())
+        # In the descriptors, but routed nowhere: the gateway's own UNKNOWN_METHOD.
+        with self.assertRaises(grpc.RpcError) as caught:
+            slow_pb2_grpc.SlowStub(self.channel).Sleep(slow_pb2.SleepRequest(seconds=0), timeout=CALL_TIMEOUT)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        self.assertIn("no route for method 'slow.Slow/Sleep'", caught.exception.details())
+
+    def test_grpc_timeout_is_the_calls_deadline(self):
+        stub = slow_pb2_grpc.SlowStub(self.bridge_channel)
+        self.assertEqual(stub.Sleep(slow_pb2.SleepRequest(seconds=0.05), timeout=CALL_TIMEOUT).slept, 0.05)
+        started = time.monotonic()
+        with self.assertRaises(grpc.RpcError) as caught:
+            stub.Sleep(slow_pb2.SleepRequest(seconds=3), timeout=0.5 * harness.SLOWDOWN)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+        # rpcgate's answer, sent before the client's own timer: the deadline reached the cluster
+        # (its request_timeout is 10 s) as the call's timeout.
+        self.assertIn("no answer within", caught.exception.details())
+        self.assertLess(time.monotonic() - started, 2.5)
+
+    def test_an_oversized_message_is_resource_exhausted_and_the_channel_goes_on(self):
+        def padded(size):  # PiRequest{n: 10} with an unknown bytes field 2, `size` bytes in all
+            pad = size - 2 - 1 - 3
+            return b"\x08\x0a\x12" + bytes([0x80 | (pad & 0x7F), 0x80 | ((pad >> 7) & 0x7F), pad >> 14]) + b"p" * pad
+        answer = pi_pb2.PiResponse.FromString(self.raw_call(self.channel, "/pi.PiCalculator/Calc", padded(MAX_MESSAGE)))
+        self.assertEqual(answer.value, self.calc(self.channel, 10))
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.raw_call(self.channel, "/pi.PiCalculator/Calc", padded(MAX_MESSAGE + 1))
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("max_message_bytes", caught.exception.details())
+        self.assertGreater(self.calc(self.channel, 1000), 3.14)
+
+    def test_the_health_service_answers_serving(self):
+        self.assertEqual(self.raw_call(self.channel, "/grpc.health.v1.Health/Check", b""), b"\x08\x01")
+        self.assertEqual(self.raw_call(self.channel, "/grpc.health.v1.Health/Check", b"\x0a\x0fpi.PiCalculator"),
+                         b"\x08\x01")
+
+    def test_hostile_clients_are_closed_and_a_bystander_is_not_disturbed(self):
+        failures, calls, stop = [], [0], threading.Event()
+
+        def bystander():
+            with grpc.insecure_channel("127.0.0.1:%d" % self.gw.port("grpc")) as channel:
+                while not stop.is_set():
+                    try:
+                        self.calc(channel, 100)
+                        calls[0] += 1
+                    except grpc.RpcError as error:
+                        failures.append(error)
+
+        thread = threading.Thread(target=bystander)
+        thread.start()
+        try:
+            # Garbage after the preface: a DATA frame on stream 0 is a connection error.
+            with harness.connect(self.gw.port("grpc")) as sock:
+                sock.sendall(PREFACE + h2_frame(4, 0, 0) + h2_frame(0, 0, 0, b"garbage"))
+                data, closed = read_until_closed(sock, 5 * harness.SLOWDOWN)
+            self.assertTrue(closed, "the connection that sent garbage was not closed")
+            goaways = [f for f in frames_of(data) if f[0] == 7]
+            self.assertTrue(goaways and goaways[0][3][4:8] != b"\x00\x00\x00\x00", frames_of(data))
+            # Rapid reset: far more resets than max_resets allows, as fast as they can go.
+            with harness.connect(self.gw.port("grpc")) as sock:
+                burst = b"".join(h2_frame(1, 0x5, stream, CALL_HEADERS) + h2_frame(3, 0, stream, b"\x00\x00\x00\x08")
+                                 for stream in range(1, 2 * 4 * MAX_RESETS, 2))
+                harness.send_ignoring_reset(sock, PREFACE + h2_frame(4, 0, 0) + burst)
+                data, closed = read_until_closed(sock, 5 * harness.SLOWDOWN)
+            self.assertTrue(closed, "the resetting client was not closed")
+            self.assertIn(7, [f[0] for f in frames_of(data)], "no GOAWAY before the close")
+            time.sleep(0.2)
+        finally:
+            stop.set()
+            thread.join(CALL_TIMEOUT)
+        self.assertEqual(failures, [])
+        self.assertGreater(calls[0], 0)
+        self.assertAlive()
+
+    def test_the_shipped_example_bridges_grpc_to_the_legacy_service(self):
+        gw = harness.ExampleGateway("grpc-bridge.yaml", {9001: self.legacy.port})
+        try:
+            # As its comment says: the descriptor set made in the directory rpcgate runs in.
+            examples = os.path.join(harness.SOURCE_DIR, "conf", "examples")
+            subprocess.run(["protoc", "--proto_path=" + examples, "--include_imports",
+                            "--descriptor_set_out=" + os.path.join(gw.dir.name, "pi.pb"),
+                            os.path.join(examples, "pi.proto")], check=True, timeout=30)
+            gw.start()
+            with grpc.insecure_channel("127.0.0.1:%d" % gw.port("grpc")) as channel, \
+                    harness.JsonClient(self.legacy.port) as legacy:
+                self.assertEqual(self.calc(channel, 1000), legacy.call("pi", 1000)["result"])
+        finally:
+            gw.stop()
+            gw.remove_log()
+
+    def test_drain_sends_goaway_and_answers_the_call_in_flight(self):
+        gw = harness.Gateway([grpc_listener(self.dir)], handlers=[], extra_yaml=bridge_routes(self.legacy.port)).start()
+        try:
+            with grpc.insecure_channel("127.0.0.1:%d" % gw.port("grpc")) as channel, \
+                    harness.connect(gw.port("grpc")) as idle:
+                idle.sendall(PREFACE + h2_frame(4, 0, 0))
+                stub = slow_pb2_grpc.SlowStub(channel)
+                future = stub.Sleep.future(slow_pb2.SleepRequest(seconds=1), timeout=CALL_TIMEOUT)
+                time.sleep(0.3)
+                gw.send_signal(signal.SIGTERM)
+                self.assertEqual(future.result().slept, 1.0)
+                # An idle connection is told goodbye (GOAWAY, NO_ERROR) before it is closed.
+                data, closed = read_until_closed(idle, 5 * harness.SLOWDOWN)
+                self.assertTrue(closed)
+                goaways = [f for f in frames_of(data) if f[0] == 7]
+                self.assertEqual([f[3][4:8] for f in goaways], [b"\x00\x00\x00\x00"], frames_of(data))
+            self.assertEqual(gw.wait(10), 0)
+        finally:
+            gw.stop()
+            gw.remove_log()
+
+
+if __name__ == "__main__":
+    harness.main()
