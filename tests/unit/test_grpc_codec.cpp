@@ -27,13 +27,8 @@ const std::string kCapturedCall = test::from_hex(test::kCapturedPythonCallHex);
 
 // Written once per run, removed at exit.
 const std::string& descriptor_file() {
-  struct File {
-    std::string path = test::write_pi_descriptors();
-    ~File() { std::remove(path.c_str()); }
-  };
-  static const File file;
-  REQUIRE(!file.path.empty());
-  return file.path;
+  REQUIRE(!test::pi_descriptor_file().empty());
+  return test::pi_descriptor_file();
 }
 
 CodecOptions grpc_options(Json extra = Json::object(), bool with_descriptors = true) {
