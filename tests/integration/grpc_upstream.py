@@ -8,7 +8,8 @@ test_grpc_upstream.py. Its stubs are generated at test time into STUBS (pi_pb2*,
                         n < 0 is aborted with INVALID_ARGUMENT, as a real service checks input
   probe.Probe/Who       answers NAME: which server took the call
   probe.Probe/Wait      sleeps `seconds`, and answers the time the call's deadline left when it
-                        started (context.time_remaining(), -1 without one): the grpc-timeout seen
+                        started (context.time_remaining(): the grpc-timeout seen; grpcio gives
+                        a huge number for a call without one)
 
 --max-streams sets the server's SETTINGS_MAX_CONCURRENT_STREAMS (grpc.max_concurrent_streams).
 Prints "READY PORT" once serving; stopped by its PID (SIGTERM or SIGKILL).
@@ -57,7 +58,7 @@ def main():
         def Wait(self, request, context):
             left = context.time_remaining()
             time.sleep(request.seconds)
-            return probe_pb2.WaitResponse(time_remaining=-1.0 if left is None else left)
+            return probe_pb2.WaitResponse(time_remaining=-1.0 if left is None else left)  # None: older grpcio
 
     options = [("grpc.max_concurrent_streams", args.max_streams)] if args.max_streams else []
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=options)

@@ -454,5 +454,5 @@ TEST_CASE("grpc: descriptor files are loaded with the config, their problems nam
                 6, {"clusters[0].descriptors: cannot read /nonexistent/pi.pb"});
   check_problem(with_listener("routes:\n  - {match: {method: a}, cluster: g}\n"
                               "clusters:\n  - {name: g, codec: grpc, endpoints: [127.0.0.1:2], max_resets: 5}\n"),
-                5, {"clusters[0].max_resets"});
+                5, {"unknown key 'max_resets' in cluster"});
 }
