@@ -7,6 +7,7 @@
 // No binary seed is committed: with RPCGATE_FUZZ_WRITE_SEED=DIR the target writes its seed (the
 // grpc listener's own answers to those three calls, made by the server codec) into DIR and exits;
 // the build does that into the corpus it runs with (tests/fuzz/CMakeLists.txt).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -52,7 +53,9 @@ std::string run(std::string_view stream, const test::Reads& pieces) {
   size_t fed = 0;
   bool stopped = false;
   for (size_t i = 0; fed < stream.size() && !stopped; ++i) {
-    const size_t n = std::min(pieces[i % pieces.size()], stream.size() - fed);
+    // No pieces: the stream in one read, as codec_driver.h feeds it.
+    const size_t want = pieces.empty() ? stream.size() : std::max<size_t>(pieces[i % pieces.size()], 1);
+    const size_t n = std::min(want, stream.size() - fed);
     buffer.append(stream.substr(fed, n));
     fed += n;
     for (;;) {
@@ -78,8 +81,9 @@ std::string run(std::string_view stream, const test::Reads& pieces) {
     }
     client->take_output(out);
   }
-  transcript += "left " + std::to_string(buffer.size()) + " in flight " + std::to_string(client->max_in_flight()) +
-                "\nout " + out;
+  // After kBroken nothing more is read, so what is left depends on where the reads stopped.
+  transcript += (stopped ? std::string("stopped") : "left " + std::to_string(buffer.size())) + " in flight " +
+                std::to_string(client->max_in_flight()) + "\nout " + out;
   return transcript;
 }
 
