@@ -30,6 +30,9 @@ class Cluster {
 
   const conf::ClusterConfig& config() const { return config_; }
   const codec::CodecInfo& codec() const { return codec_; }
+  // Its connections serve requests side by side (HTTP/2, ClientCodec::multiplexed): another one
+  // is worth opening only when those open are full.
+  bool multiplexed() const { return classifier_->multiplexed(); }
   Upstreams& upstreams() { return upstreams_; }
   ClusterStats& stats() { return stats_; }
   uint64_t now_ms() const;

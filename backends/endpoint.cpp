@@ -65,7 +65,9 @@ void Endpoint::submit(PendingCall* call) {
     // A new client: a connection with room now; else, when the pool is full, a place in the
     // queue of the least busy connection; else it waits for the connection the pool opens next.
     stick.connection = least_loaded();
-    if (stick.connection == nullptr && lanes_.size() >= cluster_.config().max_connections)
+    // A multiplexed pool that is still opening a connection (its others full) gives it that one.
+    if (stick.connection == nullptr && lanes_.size() >= cluster_.config().max_connections &&
+        !(connecting_ && cluster_.multiplexed()))
       stick.connection = least_busy();
   }
   if (stick.unassigned > 0 || stick.connection == nullptr) {
@@ -113,8 +115,12 @@ void Endpoint::grow() {
   // An idle connection takes the next client at once. Without one, the next client would queue
   // behind others' requests, which upstreams that serve a connection's requests one at a time
   // (the legacy services) would make it wait for.
+  // A multiplexed connection (HTTP/2) serves the next client side by side with the others until
+  // it is full.
   for (const Lane& lane : lanes_)
-    if (lane.queue.empty() && lane.connection->connected() && lane.connection->load() == 0) return;
+    if (lane.queue.empty() && lane.connection->connected() &&
+        (cluster_.multiplexed() ? lane.connection->has_room() : lane.connection->load() == 0))
+      return;
   connecting_ = true;
   auto* connection = new UpstreamConnection(*this, *this);
   lanes_.push_back(Lane{connection, {}});

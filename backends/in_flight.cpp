@@ -11,6 +11,14 @@ uint64_t InFlight::add(PendingCall* call) {
   return seq;
 }
 
+void InFlight::forget_newest() {
+  const uint64_t seq = --next_seq_;
+  if (by_id_)
+    by_id_map_.erase(seq);
+  else
+    ordered_.pop_back();
+}
+
 void InFlight::orphan(uint64_t seq) {
   PendingCall** slot = nullptr;
   if (by_id_) {

@@ -24,6 +24,8 @@ class InFlight {
 
   // Records `call` as sent next; returns its sequence number (its id on the wire when by id).
   uint64_t add(PendingCall* call);
+  // Takes back the request add() recorded last: it never reached the wire (its encode failed).
+  void forget_newest();
   // The caller of `seq` gave up; its reply will be dropped.
   void orphan(uint64_t seq);
   // Records a request sent for no caller at all: its reply is dropped.

@@ -35,6 +35,7 @@ UpstreamConnection::UpstreamConnection(Endpoint& endpoint, ConnectionEvents& eve
   connect_timer_.data = this;
   connect_req_.data = this;
   write_req_.data = this;
+  codec_->connected_to(endpoint_.name());
 }
 
 void UpstreamConnection::connect() {
@@ -112,8 +113,9 @@ bool UpstreamConnection::has_room() const {
   if (logging_in_) return false;
   if (streaming_) return state_ == State::kConnected;
   // Behind a request that timed out, a new one would wait for that late reply too.
-  return state_ == State::kConnected && in_flight_.size() < endpoint_.cluster().config().pipeline_depth &&
-         !in_flight_.head_orphaned();
+  // A multiplexed protocol's own bound (HTTP/2's MAX_CONCURRENT_STREAMS) may be the lower one.
+  const size_t depth = std::min<size_t>(endpoint_.cluster().config().pipeline_depth, codec_->max_in_flight());
+  return state_ == State::kConnected && in_flight_.size() < depth && !in_flight_.head_orphaned();
 }
 
 void UpstreamConnection::send(PendingCall* call) {
@@ -133,6 +135,14 @@ void UpstreamConnection::send(PendingCall* call) {
     if (codec_->carries_meta()) set_timeout_meta(call);
     codec_->encode(call->request, output_);
     call->request.id = client_id;
+    if (!streaming_ && codec_->encode_failed(scratch_)) {
+      // Never on the wire: answered from flush(), outside the caller that is placing it.
+      in_flight_.forget_newest();
+      call->response = std::move(scratch_);
+      scratch_ = Response();
+      call->response.id = client_id;
+      unencodable_.push_back(call);
+    }
   }
   endpoint_.cluster().upstreams().schedule_flush(this);
 }
@@ -158,6 +168,10 @@ void UpstreamConnection::set_timeout_meta(PendingCall* call) {
 }
 
 void UpstreamConnection::orphan(PendingCall* call, bool timed_out) {
+  if (std::erase(unencodable_, call) > 0) {
+    call->upstream.connection = nullptr;
+    return;
+  }
   if (streaming_) {
     written_unmatched_.erase(std::remove(written_unmatched_.begin(), written_unmatched_.end(), call),
                              written_unmatched_.end());
@@ -177,6 +191,7 @@ void UpstreamConnection::close_if_only_orphans() {
 }
 
 void UpstreamConnection::flush() {
+  answer_unencodable();
   if (state_ != State::kConnected || write_in_flight_ || output_.empty()) return;
   uv_buf_t buf = uv_buf_init(output_.data(), output_.size());
   int written = uv_try_write(stream(), &buf, 1);
@@ -204,6 +219,15 @@ void UpstreamConnection::flush() {
     return;
   }
   answer_written_unmatched();
+}
+
+void UpstreamConnection::answer_unencodable() {
+  std::vector<PendingCall*> calls;
+  calls.swap(unencodable_);
+  for (PendingCall* call : calls) {
+    call->upstream.connection = nullptr;
+    events_.on_answer(call);
+  }
 }
 
 void UpstreamConnection::answer_written_unmatched() {
@@ -268,6 +292,14 @@ void UpstreamConnection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     input_.consume(read_replies(input_.view()));
     if (state_ != State::kConnected) return;
   }
+  // What the session says on its own (acknowledgements, window updates) goes with the next write.
+  const size_t unsent_before = output_.size();
+  codec_->take_output(output_);
+  if (output_.size() != unsent_before) endpoint_.cluster().upstreams().schedule_flush(this);
+  if (codec_->max_in_flight() == 0 && in_flight_.size() == 0 && unencodable_.empty()) {
+    close("the upstream takes no more requests on this connection (GOAWAY)");
+    return;
+  }
   // More replies are due: the upstream may hold them back (Nagle) until we acknowledge what it
   // sent, and a delayed ACK would cost each call ~40 ms.
   if (!input_.empty() || in_flight_.size() > 0) rearm_quickack();
@@ -278,7 +310,10 @@ void UpstreamConnection::handle_read(ssize_t nread, const uv_buf_t* buf) {
 
 size_t UpstreamConnection::read_replies(std::string_view input) {
   size_t consumed = 0;
-  while (consumed < input.size() && state_ == State::kConnected) {
+  // A multiplexed codec may have replies left to report after the last byte (one frame ended
+  // several streams): it is asked until it needs more.
+  const bool multiplexed = codec_->multiplexed();
+  while ((consumed < input.size() || multiplexed) && state_ == State::kConnected) {
     std::string_view rest = input.substr(consumed);
     if (discarding_) {
       // The rest of a reply too large to hold: passed over as it arrives, never buffered.
@@ -321,6 +356,16 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
       result = codec_->decode(rest, *into);
     }
     if (result.status == codec::DecodeStatus::kNeedMore) return consumed;
+    if (result.status == codec::DecodeStatus::kConsumed) {  // a frame that completed no reply
+      if (result.consumed == 0) return consumed;
+      consumed += result.consumed;
+      continue;
+    }
+    if (result.status == codec::DecodeStatus::kRefused) {
+      consumed += result.consumed;
+      refused(scratch_);
+      continue;
+    }
     if (result.status == codec::DecodeStatus::kOversized) {
       skip_oversized_reply();
       continue;
@@ -362,6 +407,16 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
     events_.on_answer(call);
   }
   return consumed;
+}
+
+void UpstreamConnection::refused(const Response& refusal) {
+  PendingCall* call = nullptr;
+  if (!in_flight_.take(refusal.id, call) || call == nullptr) return;  // nobody waits for it any more
+  call->upstream.connection = nullptr;
+  // Never acted on: the cluster places it again, as one never sent (maybe on this connection,
+  // whose codec then reuses the response `refusal` is, so its message is copied first).
+  const std::string why = refusal.message;
+  events_.on_call_lost(call, false, why);
 }
 
 void UpstreamConnection::skip_oversized_reply() {
@@ -410,6 +465,7 @@ void UpstreamConnection::close(const std::string& error) {
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &UpstreamConnection::on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&connect_timer_), &UpstreamConnection::on_handle_closed);
   uint64_t unwritten = unwritten_seq_;
+  answer_unencodable();
   std::vector<PendingCall*> unmatched;
   unmatched.swap(written_unmatched_);
   for (PendingCall* call : unmatched) {

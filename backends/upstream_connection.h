@@ -98,6 +98,10 @@ class UpstreamConnection {
   void pass_stream(std::string_view bytes);
   void close_if_only_orphans();
   void answer_written_unmatched();
+  // Fails the calls the codec could not encode, with the error it gave.
+  void answer_unencodable();
+  // The upstream refused `refusal.id` without acting on it: the call is lost as never sent.
+  void refused(const Response& refusal);
   void set_timeout_meta(PendingCall* call);
   void rearm_quickack();
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
@@ -109,6 +113,7 @@ class UpstreamConnection {
   ConnectionEvents& events_;
   bool streaming_ = false;
   std::vector<PendingCall*> written_unmatched_;  // streaming: requests answered once written
+  std::vector<PendingCall*> unencodable_;        // encode() refused them: answered at the next flush
   std::unique_ptr<codec::ClientCodec> codec_;
   uv_tcp_t tcp_{};
   uv_timer_t connect_timer_{};

@@ -28,8 +28,12 @@ enum class DecodeStatus : uint8_t {
                // send; the caller stops reading and closes once it is written
   kHangUp,     // the peer is not a client of this protocol (HTTP on the RESP port): close at once,
                // with no reply, dropping the answers still owed, as Redis does
-  kConsumed,   // server side: `consumed` bytes made no request and want no answer (a multiplexed
-               // protocol's control frames: settings, flow control); the caller decodes on
+  kConsumed,   // `consumed` bytes made no request (server side) or completed no reply (client side),
+               // and want no answer: a multiplexed protocol's control frames (settings, flow
+               // control), a frame of a reply still arriving; the caller decodes on
+  kRefused,    // client side, by id only: the upstream refused the request whose id is in `response.id`
+               // without acting on it (HTTP/2 REFUSED_STREAM, a stream above GOAWAY's last id):
+               // it may be sent elsewhere, as one never sent
   kOversized,  // client side, skip() only: a well-formed reply larger than the limits. `reply`
                // holds the error for its request; the caller passes the rest of the reply to
                // discard(), and the connection stays usable
@@ -101,7 +105,9 @@ class ClientCodec {
 
   // Same input contract as ServerCodec::decode. kRequest is never returned: a whole response is
   // reported as kAnswered with `response` filled; a framing error, or a response that does not
-  // follow the protocol, as kBroken: the connection cannot be trusted any further.
+  // follow the protocol, as kBroken: the connection cannot be trusted any further. A multiplexed
+  // codec may complete several replies with one frame: it reports them one per call, the later
+  // ones with `consumed` 0, so the caller decodes until kNeedMore, even with no input left.
   virtual DecodeResult decode(std::string_view input, Response& response) = 0;
 
   // Like decode, but only finds where the next response ends (kAnswered, `consumed` set) without
@@ -135,6 +141,30 @@ class ClientCodec {
     (void)frame;
     return false;
   }
+
+  // After each encode(): true when the request could not be put on the wire (grpc: params that do
+  // not fit the message type its method takes), with the error to answer it with; encode() then
+  // wrote nothing, and the call fails without reaching the upstream. Most codecs always encode.
+  virtual bool encode_failed(Response& error) {
+    (void)error;
+    return false;
+  }
+
+  // The endpoint ("host:port") this codec's connection goes to, told once before any encode(), for
+  // protocols that name it in each request (HTTP/2's :authority).
+  virtual void connected_to(std::string_view peer) { (void)peer; }
+
+  // Bytes the codec must send that answer no request, taken after each read (HTTP/2 settings and
+  // ping acknowledgements, window updates, the rest of a message flow control held back).
+  virtual void take_output(std::string& out) { (void)out; }
+
+  // How many requests the connection may carry at once, as the protocol has it now (HTTP/2: the
+  // peer's SETTINGS_MAX_CONCURRENT_STREAMS; 0 once it said GOAWAY). Bounds the cluster's
+  // pipeline_depth; a connection at 0 with nothing in flight is closed.
+  virtual size_t max_in_flight() const { return SIZE_MAX; }
+  // True when one connection serves its requests side by side (HTTP/2 streams): the pool opens
+  // another connection only when those open are full, not whenever none is idle.
+  virtual bool multiplexed() const { return false; }
 
   // True when Request::meta reaches the upstream (protobuf), so a deadline can travel in it.
   virtual bool carries_meta() const { return false; }

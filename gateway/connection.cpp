@@ -209,7 +209,8 @@ size_t Connection::decode_frames(std::string_view input) {
       case codec::DecodeStatus::kConsumed:
         consumed += result.consumed;
         break;
-      case codec::DecodeStatus::kOversized:  // a client codec's; a server codec never says it
+      case codec::DecodeStatus::kOversized:  // client codecs' own; a server codec never says them
+      case codec::DecodeStatus::kRefused:
       case codec::DecodeStatus::kHangUp:
         ++gateway_.stats().protocol_errors;
         LOG_DEBUG("listener %s: closing a client that is not speaking its protocol (HTTP), without a reply",

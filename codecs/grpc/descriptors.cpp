@@ -102,14 +102,18 @@ bool Descriptors::has_service(std::string_view full_name) const {
   return pool_.FindServiceByName(std::string(full_name)) != nullptr;
 }
 
-bool message_to_params(const Method& method, std::string_view bytes, bool unwrap, size_t max_depth, Json& params,
-                       std::string& error) {
-  std::unique_ptr<pb::Message> message(method.input->New());
+namespace {
+
+// Message bytes of `prototype`'s type as JSON (the proto3 mapping), or with `unwrap` and a
+// message of exactly one field, that field's bare value.
+bool message_to_json(const pb::Message& prototype, std::string_view bytes, bool unwrap, size_t max_depth, Json& json,
+                     std::string& error) {
+  std::unique_ptr<pb::Message> message(prototype.New());
   pb::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
   // Messages within messages count as JSON nesting: bounded alike, before anything deeper is built.
   in.SetRecursionLimit(static_cast<int>(std::min<size_t>(max_depth, 1000)));
   if (!message->MergePartialFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
-    error = "the message is not a valid " + method.input->GetDescriptor()->full_name();
+    error = "the message is not a valid " + prototype.GetDescriptor()->full_name();
     return false;
   }
   pb::util::JsonPrintOptions options;
@@ -126,44 +130,68 @@ bool message_to_params(const Method& method, std::string_view bytes, bool unwrap
     error = "the message nests deeper than " + std::to_string(max_depth);
     return false;
   }
-  const pb::FieldDescriptor* field = unwrap ? only_field(*method.input->GetDescriptor()) : nullptr;
+  const pb::FieldDescriptor* field = unwrap ? only_field(*prototype.GetDescriptor()) : nullptr;
   if (field != nullptr) {
     auto it = object.find(field->name());
-    params = it == object.end() ? Json() : std::move(*it);
+    json = it == object.end() ? Json() : std::move(*it);
   } else {
-    params = std::move(object);
+    json = std::move(object);
   }
   return true;
 }
 
-bool result_to_message(const Method& method, const Json& result, bool unwrap, std::string& bytes, std::string& error) {
-  const pb::Descriptor& type = *method.output->GetDescriptor();
+// `value` as a message of `prototype`'s type: a JSON object is the message in proto3 JSON; with
+// `unwrap` and a type of exactly one field, any other value is that field's value. `what` names
+// the value in the error ("the result", "the params").
+bool json_to_message(const pb::Message& prototype, const Json& value, bool unwrap, std::string_view what,
+                     std::string& bytes, std::string& error) {
+  const pb::Descriptor& type = *prototype.GetDescriptor();
   Json wrapped;
-  const Json* object = &result;
-  if (result.is_null()) {
-    wrapped = Json::object();  // no result: the message with every field at its default
+  const Json* object = &value;
+  if (value.is_null()) {
+    wrapped = Json::object();  // nothing: the message with every field at its default
     object = &wrapped;
-  } else if (!result.is_object()) {
+  } else if (!value.is_object()) {
     const pb::FieldDescriptor* field = unwrap ? only_field(type) : nullptr;
     if (field == nullptr) {
-      error = "the result is not an object, and " + type.full_name() +
+      error = std::string(what) + " is not an object, and " + type.full_name() +
               (unwrap ? " has more than one field to put it in" : " is not unwrapped (unwrap: true)");
       return false;
     }
-    wrapped = Json::object({{field->name(), result}});
+    wrapped = Json::object({{field->name(), value}});
     object = &wrapped;
   }
-  std::unique_ptr<pb::Message> message(method.output->New());
+  std::unique_ptr<pb::Message> message(prototype.New());
   const std::string text = object->dump(-1, ' ', false, Json::error_handler_t::replace);
   pb::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;  // a result that does not fit says so rather than losing data
+  options.ignore_unknown_fields = false;  // a value that does not fit says so rather than losing data
   if (auto status = pb::util::JsonStringToMessage(text, message.get(), options); !status.ok()) {
-    error = "the result does not fit " + type.full_name() + ": " + std::string(status.message());
+    error = std::string(what) + " does not fit " + type.full_name() + ": " + std::string(status.message());
     return false;
   }
   bytes.clear();
   message->AppendToString(&bytes);
   return true;
+}
+
+}  // namespace
+
+bool message_to_params(const Method& method, std::string_view bytes, bool unwrap, size_t max_depth, Json& params,
+                       std::string& error) {
+  return message_to_json(*method.input, bytes, unwrap, max_depth, params, error);
+}
+
+bool result_to_message(const Method& method, const Json& result, bool unwrap, std::string& bytes, std::string& error) {
+  return json_to_message(*method.output, result, unwrap, "the result", bytes, error);
+}
+
+bool params_to_message(const Method& method, const Json& params, bool unwrap, std::string& bytes, std::string& error) {
+  return json_to_message(*method.input, params, unwrap, "the params", bytes, error);
+}
+
+bool message_to_result(const Method& method, std::string_view bytes, bool unwrap, size_t max_depth, Json& result,
+                       std::string& error) {
+  return message_to_json(*method.output, bytes, unwrap, max_depth, result, error);
 }
 
 }  // namespace rpcgate::codec::grpc

@@ -1,4 +1,4 @@
-// The protobuf descriptors a gRPC listener translates calls with: FileDescriptorSet files loaded
+// The protobuf descriptors a gRPC listener or cluster translates calls with: FileDescriptorSet files loaded
 // once, when the config is read, into one pool shared read-only by every connection (CodecState).
 // Messages become JSON params and JSON results become messages through protobuf's own proto3 JSON
 // mapping; nothing here maps a field by hand.
@@ -57,5 +57,12 @@ bool message_to_params(const Method& method, std::string_view bytes, bool unwrap
 // `unwrap` and an output of exactly one field, any other value is that field's value. False, with
 // `error`, when it does not fit the output type.
 bool result_to_message(const Method& method, const Json& result, bool unwrap, std::string& bytes, std::string& error);
+
+// The client side's two, for gRPC upstreams: params as the method's input message (as
+// result_to_message does for a result), and an answer's message as the result (as
+// message_to_params does for a request's).
+bool params_to_message(const Method& method, const Json& params, bool unwrap, std::string& bytes, std::string& error);
+bool message_to_result(const Method& method, std::string_view bytes, bool unwrap, size_t max_depth, Json& result,
+                       std::string& error);
 
 }  // namespace rpcgate::codec::grpc

@@ -1,5 +1,5 @@
-// The grpc codec's registry entry: its options, the descriptors it loads with the config, and the
-// refusal of grpc clusters until the client side is built (issue 20, a later slice).
+// The grpc codec's registry entry: its options, and the descriptors it loads with the config for a
+// listener or a cluster alike.
 #include "codecs/grpc/grpc_codec.h"
 
 #include <string>
@@ -13,13 +13,9 @@ namespace {
 using Kind = CodecOption::Kind;
 using Side = CodecOption::Side;
 
-// Marks a cluster's options (cluster_defaults), so that check() can refuse it: the options are
-// all a codec is shown of its section.
-constexpr const char* kClusterMark = "grpc.cluster";
-
 const CodecOption kOptions[] = {
-    {.key = "descriptors", .kind = Kind::kStringList, .side = Side::kListener, .note = "protobuf descriptor sets"},
-    {.key = "unwrap", .kind = Kind::kBool, .side = Side::kListener, .note = "one-field messages as bare values"},
+    {.key = "descriptors", .kind = Kind::kStringList, .side = Side::kBoth, .note = "protobuf descriptor sets"},
+    {.key = "unwrap", .kind = Kind::kBool, .side = Side::kBoth, .note = "one-field messages as bare values"},
     {.key = "max_message_bytes", .kind = Kind::kSize, .side = Side::kBoth, .min = 1, .max = 1u << 30},
     {.key = "max_concurrent_streams", .kind = Kind::kInteger, .side = Side::kListener, .min = 1, .max = 1u << 20},
     {.key = "max_header_list_bytes", .kind = Kind::kSize, .side = Side::kBoth, .min = 1024, .max = 16u << 20},
@@ -29,11 +25,7 @@ const CodecOption kOptions[] = {
     {.key = "resets_per_second", .kind = Kind::kInteger, .side = Side::kListener, .min = 0, .max = 1u << 30},
 };
 
-void cluster_defaults(CodecOptions& options) { options.extra[kClusterMark] = true; }
-
 std::pair<std::string_view, std::string> check(const CodecOptions& options) {
-  if (options.extra.contains(kClusterMark))
-    return {"codec", "grpc upstreams are not supported yet: a grpc codec serves gRPC clients, on listeners"};
   Settings settings = settings_of(options);
   if (settings.max_pending_bytes < settings.max_message_bytes)
     return {"max_pending_bytes", "must be at least max_message_bytes (" + std::to_string(settings.max_message_bytes) +
@@ -51,8 +43,6 @@ std::pair<std::string_view, std::string> load(CodecOptions& options) {
   options.state = std::move(descriptors);
   return {};
 }
-
-std::unique_ptr<ClientCodec> make_client_codec(const CodecOptions&) { return nullptr; }  // refused by check()
 
 }  // namespace
 
@@ -75,7 +65,6 @@ const CodecInfo kInfo = {
     .make_server = &make_server_codec,
     .make_client = &make_client_codec,
     .options = kOptions,
-    .cluster_defaults = &cluster_defaults,
     .check = &check,
     .load = &load,
 };

@@ -1,7 +1,8 @@
 // The grpc codec (docs/grpc.md): gRPC over cleartext HTTP/2 (prior knowledge), driven through
-// nghttp2's I/O-free session API. This slice builds the listener side, unary calls: each call
-// becomes a canonical request, its message translated through the listener's protobuf
-// descriptors, and each answer goes back on its own stream, in completion order.
+// nghttp2's I/O-free session API, on both sides, unary calls: on a listener each call becomes a
+// canonical request, its message translated through the listener's protobuf descriptors, and each
+// answer goes back on its own stream, in completion order; on a cluster each request becomes a
+// call on a stream of a shared connection, translated through the cluster's descriptors.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +13,7 @@
 
 namespace rpcgate::codec::grpc {
 
-// A listener's settings, read from CodecOptions (the keys of kInfo.options, docs/grpc.md).
+// A listener's or a cluster's settings, read from CodecOptions (the keys of kInfo.options, docs/grpc.md).
 struct Settings {
   size_t max_message_bytes = 4u << 20;  // gRPC's own default
   uint32_t max_concurrent_streams = 100;
@@ -31,6 +32,8 @@ Settings settings_of(const CodecOptions& options);
 inline constexpr std::string_view kHealthCheck = "grpc.health.v1.Health/Check";
 
 std::unique_ptr<ServerCodec> make_server_codec(const CodecOptions& options);
+// The cluster side (grpc_client.cpp): unary calls to gRPC servers, many streams per connection.
+std::unique_ptr<ClientCodec> make_client_codec(const CodecOptions& options);
 
 // Its entry in the codec registry: the factories and the options it owns.
 extern const CodecInfo kInfo;

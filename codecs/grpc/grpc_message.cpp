@@ -11,6 +11,16 @@ uint32_t announced_length(std::string_view prefix) {
   return byte(1) << 24 | byte(2) << 16 | byte(3) << 8 | byte(4);
 }
 
+size_t body_bound(std::string_view held, std::string_view more) {
+  size_t size = held.size() + more.size();
+  if (held.size() < kPrefixBytes && size >= kPrefixBytes) {
+    std::string prefix(held);
+    prefix.append(more.substr(0, kPrefixBytes - held.size()));
+    size = std::max<size_t>(size, kPrefixBytes + announced_length(prefix));
+  }
+  return size;
+}
+
 bool cut_message(std::string_view body, bool& compressed, std::string_view& message, std::string& error) {
   if (body.size() < kPrefixBytes) {
     error = body.empty() ? "the call carries no message" : "the message prefix is cut short";

@@ -14,6 +14,11 @@ inline constexpr size_t kPrefixBytes = 5;
 // The length a message prefix announces; `prefix` holds at least kPrefixBytes.
 uint32_t announced_length(std::string_view prefix);
 
+// How large a body holding `held` grows with `more`: at least what they make together, and once
+// the message prefix is among them, at least the prefix and the length it announces, so that an
+// oversized message is refused before its bytes are held.
+size_t body_bound(std::string_view held, std::string_view more);
+
 // The one message of a unary call's body: false, with `error`, unless the body is exactly one
 // whole message. `message` views into `body`.
 bool cut_message(std::string_view body, bool& compressed, std::string_view& message, std::string& error);

@@ -16,33 +16,15 @@
 #include "codecs/grpc/grpc_codec.h"
 #include "codecs/grpc/grpc_message.h"
 #include "codecs/grpc/grpc_status.h"
+#include "codecs/grpc/http2.h"
 
 namespace rpcgate::codec::grpc {
 namespace {
 
 constexpr std::string_view kClientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-constexpr size_t kFrameHeaderBytes = 9;
-// We never raise SETTINGS_MAX_FRAME_SIZE, so a bigger frame is the client's error, and no frame
-// we hold waiting for its end is larger than this.
-constexpr size_t kMaxFrameBytes = 16384;
-// Where the gateway's request metadata carries a client's deadline (backends/upstream_connection.h,
-// kTimeoutMetaKey; the json and protobuf codecs carry it under the same key).
-constexpr std::string_view kTimeoutMeta = "timeout_ms";
 // HealthCheckResponse{status: SERVING}: field 1, varint 1.
 constexpr std::string_view kServing = "\x08\x01";
 constexpr std::string_view kServiceUnknown = "\x08\x03";
-
-// Request headers that are the protocol's, not the call's metadata.
-bool reserved_header(std::string_view name) {
-  return name.empty() || name[0] == ':' || name.starts_with("grpc-") || name == "content-type" || name == "te" ||
-         name == "user-agent" || name == "content-length";
-}
-
-nghttp2_nv header(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                    NGHTTP2_NV_FLAG_NONE};
-}
 
 // The field `service` (1) of a HealthCheckRequest, or false for bytes that are not one.
 bool health_service(std::string_view bytes, std::string& service) {
@@ -117,8 +99,7 @@ class GrpcServerCodec final : public ServerCodec {
       frame = kClientPreface.size();
     } else {
       if (input.size() < kFrameHeaderBytes) return {};
-      const auto byte = [&](size_t i) { return static_cast<size_t>(static_cast<unsigned char>(input[i])); };
-      const size_t length = byte(0) << 16 | byte(1) << 8 | byte(2);
+      const size_t length = frame_length(input);
       // Refused the moment the header announces it, never buffered.
       if (length > kMaxFrameBytes) return broken(reply, NGHTTP2_FRAME_SIZE_ERROR, "a frame larger than 16384 bytes");
       if (input.size() < kFrameHeaderBytes + length) return {};
@@ -290,13 +271,7 @@ class GrpcServerCodec final : public ServerCodec {
     const Settings& settings = codec.settings_;
     const size_t limit = settings.max_message_bytes + kPrefixBytes;
     // The message's own length is judged as soon as its prefix is here, before the rest is held.
-    size_t size = stream->body.size() + length;
-    if (stream->body.size() < kPrefixBytes && size >= kPrefixBytes) {
-      std::string prefix = stream->body;
-      prefix.append(reinterpret_cast<const char*>(data), kPrefixBytes - stream->body.size());
-      size = std::max<size_t>(size, kPrefixBytes + announced_length(prefix));
-    }
-    if (size > limit) {
+    if (body_bound(stream->body, std::string_view(reinterpret_cast<const char*>(data), length)) > limit) {
       codec.refuse(stream_id, *stream, ErrorCode::kTooLarge,
                    "message larger than " + std::to_string(settings.max_message_bytes) + " bytes (max_message_bytes)");
       return 0;
@@ -391,15 +366,8 @@ class GrpcServerCodec final : public ServerCodec {
   }
 
   void send_pending(std::string& out) {
-    for (;;) {
-      const uint8_t* data = nullptr;
-      const ssize_t n = nghttp2_session_mem_send(session_, &data);
-      if (n <= 0) {
-        if (n < 0) goaway_code_ = NGHTTP2_INTERNAL_ERROR;  // only out of memory: nothing more to send
-        return;
-      }
-      out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
-    }
+    if (!grpc::send_pending(session_, out))
+      goaway_code_ = NGHTTP2_INTERNAL_ERROR;  // out of memory: the session is over
   }
 
   DecodeResult broken(Response& reply, uint32_t code, std::string_view why) {

@@ -241,7 +241,8 @@ class GrpcListenerTest(harness.GatewayTestCase):
         self.assertAlive()
 
     def test_the_shipped_example_bridges_grpc_to_the_legacy_service(self):
-        gw = harness.ExampleGateway("grpc-bridge.yaml", {9001: self.legacy.port})
+        # Its grpc cluster (test_grpc_upstream.py calls it) points at a port nobody listens on.
+        gw = harness.ExampleGateway("grpc-bridge.yaml", {9001: self.legacy.port, 50052: harness.free_port()})
         try:
             # As its comment says: the descriptor set made in the directory rpcgate runs in.
             examples = os.path.join(harness.SOURCE_DIR, "conf", "examples")

@@ -39,6 +39,8 @@ inline std::string_view contract_breach(Side side, const codec::DecodeResult& re
       return result.consumed == 0 ? "" : "kBroken consumed bytes";
     case codec::DecodeStatus::kOversized:
       return "decode() returned kOversized, which only skip() may";
+    case codec::DecodeStatus::kRefused:
+      return side == Side::kClient ? "" : "a server codec returned kRefused";
     case codec::DecodeStatus::kHangUp:
       if (side == Side::kClient) return "a client codec returned kHangUp";
       return result.consumed == 0 ? "" : "kHangUp consumed bytes";

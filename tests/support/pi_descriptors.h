@@ -6,6 +6,7 @@
 #include <google/protobuf/descriptor.pb.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -67,6 +68,19 @@ inline std::string write_pi_descriptors() {
   close(fd);
   std::ofstream(path, std::ios::binary) << set.SerializeAsString();
   return path;
+}
+
+// The file of write_pi_descriptors(), written once per process and removed at exit; "" when it
+// cannot be made.
+inline const std::string& pi_descriptor_file() {
+  struct File {
+    std::string path = write_pi_descriptors();
+    ~File() {
+      if (!path.empty()) std::remove(path.c_str());
+    }
+  };
+  static const File file;
+  return file.path;
 }
 
 }  // namespace rpcgate::test

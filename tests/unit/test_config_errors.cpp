@@ -447,7 +447,12 @@ TEST_CASE("grpc: descriptor files are loaded with the config, their problems nam
                 {"listeners[0].descriptors[0]"});
   check_problem("listeners:\n  - {name: j, address: 127.0.0.1:2, codec: json, unwrap: true}\n", 2,
                 {"unwrap applies to the grpc codec only"});
+  // A cluster reads its descriptors as a listener does; the listener-only keys are refused there.
   check_problem(with_listener("routes:\n  - {match: {method: a}, cluster: g}\n"
-                              "clusters:\n  - {name: g, codec: grpc, endpoints: [127.0.0.1:2]}\n"),
-                5, {"clusters[0].codec: grpc upstreams are not supported yet"});
+                              "clusters:\n  - {name: g, codec: grpc, endpoints: [127.0.0.1:2],\n"
+                              "     descriptors: [/nonexistent/pi.pb]}\n"),
+                6, {"clusters[0].descriptors: cannot read /nonexistent/pi.pb"});
+  check_problem(with_listener("routes:\n  - {match: {method: a}, cluster: g}\n"
+                              "clusters:\n  - {name: g, codec: grpc, endpoints: [127.0.0.1:2], max_resets: 5}\n"),
+                5, {"unknown key 'max_resets' in cluster"});
 }
