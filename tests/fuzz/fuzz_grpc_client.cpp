@@ -18,6 +18,7 @@
 
 #include "codecs/grpc/grpc_codec.h"
 #include "tests/support/fuzz_codec.h"
+#include "tests/support/grpc_peer.h"
 #include "tests/support/pi_descriptors.h"
 
 using namespace rpcgate;
@@ -116,13 +117,7 @@ std::string seed() {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  static const std::string descriptors = test::write_pi_descriptors();
-  g_options.extra["descriptors"] = {descriptors};
-  g_options.extra["unwrap"] = true;
-  g_options.extra["max_message_bytes"] = 4096;
-  g_options.extra["max_header_list_bytes"] = 2048;
-  if (!grpc::kInfo.load(g_options).first.empty()) std::abort();
-  std::remove(descriptors.c_str());  // loaded: the file is no longer needed
+  test::load_fuzz_grpc_options(g_options);
   if (const char* dir = std::getenv("RPCGATE_FUZZ_WRITE_SEED")) {
     std::ofstream(std::string(dir) + "/listener_answers", std::ios::binary) << seed();
     std::exit(0);

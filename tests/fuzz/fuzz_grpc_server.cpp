@@ -67,13 +67,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
         << std::string("\0\0\0\0", 4) << test::from_hex(test::kCapturedPythonCallHex);
     std::exit(0);
   }
-  static const std::string descriptors = test::write_pi_descriptors();
-  g_options.extra["descriptors"] = {descriptors};
-  g_options.extra["unwrap"] = true;
-  g_options.extra["max_message_bytes"] = 4096;
-  g_options.extra["max_header_list_bytes"] = 2048;
-  if (!grpc::kInfo.load(g_options).first.empty()) std::abort();
-  std::remove(descriptors.c_str());  // loaded: the file is no longer needed
+  test::load_fuzz_grpc_options(g_options);
   return 0;
 }
 

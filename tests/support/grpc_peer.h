@@ -7,12 +7,17 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <list>
 #include <map>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "codecs/grpc/grpc_codec.h"
+#include "tests/support/pi_descriptors.h"
 
 namespace rpcgate::test {
 
@@ -183,5 +188,17 @@ class GrpcPeer {
   std::map<int32_t, size_t> offsets_;
   std::map<int32_t, size_t> held_;
 };
+
+// The options both grpc fuzz targets run with: the pi descriptors, unwrap, and small limits so
+// that inputs reach them. Aborts when they do not load (the target would test nothing).
+inline void load_fuzz_grpc_options(codec::CodecOptions& options) {
+  static const std::string descriptors = write_pi_descriptors();
+  options.extra["descriptors"] = {descriptors};
+  options.extra["unwrap"] = true;
+  options.extra["max_message_bytes"] = 4096;
+  options.extra["max_header_list_bytes"] = 2048;
+  if (!codec::grpc::kInfo.load(options).first.empty()) std::abort();
+  std::remove(descriptors.c_str());  // loaded: the file is no longer needed
+}
 
 }  // namespace rpcgate::test
