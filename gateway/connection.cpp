@@ -154,6 +154,7 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   if (closing_) return;
   if (!input_.empty()) rearm_quickack();
   input_.shrink_if_above(4 * Gateway::kReadScratchBytes);
+  if (static_cast<size_t>(nread) == buf->len) yield_reading();
 }
 
 bool Connection::may_decode() const {
@@ -546,6 +547,17 @@ void Connection::update_reading() {
     uv_read_stop(stream());
     reading_ = false;
   }
+}
+
+void Connection::yield_reading() {
+  // A read that filled its buffer has more behind it, and libuv would read this connection again,
+  // up to 32 times, before any other: a client that pipelines megabytes would hold the loop while
+  // the others wait. Each connection gets one read per poll instead, as in Redis; pump() starts
+  // reading again just before the next one.
+  if (!reading_) return;
+  uv_read_stop(stream());
+  reading_ = false;
+  gateway_.defer_pump(this);
 }
 
 void Connection::rearm_quickack() {

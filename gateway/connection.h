@@ -96,6 +96,7 @@ class Connection final : public CallOwner {
   void record_spot_latencies();
   void record_call_latency(const PendingCall* call);
   void update_reading();
+  void yield_reading();
   void rearm_quickack();
   // Answers encoded and not yet taken by the kernel.
   size_t unsent() const { return output_.size() + (write_ != nullptr ? write_->bytes.size() : 0); }
