@@ -16,7 +16,8 @@ build_packages=(
 )
 test_packages=(
   doctest-dev redis-tools redis-server python3 python3-protobuf python3-redis
-  clang libclang-rt-14-dev clang-format
+  # the sanitized and fuzz builds, and llvm-symbolizer, which puts file:line in their reports
+  clang libclang-rt-14-dev clang-format llvm
   zookeeper python3-kazoo
   prometheus
   # test_status_page.py loads the admin status page in it, headless, over the DevTools pipe

@@ -28,8 +28,8 @@ CodecOptions grpc_options(Json extra = Json::object()) {
   options.extra = std::move(extra);
   options.extra["unwrap"] = true;
   options.extra["descriptors"] = {descriptor_file()};
-  auto [key, problem] = grpc::kInfo.load(options);
-  REQUIRE_MESSAGE(key.empty(), problem);
+  const auto loaded = grpc::kInfo.load(options);  // no structured binding: clang 14 cannot capture one
+  REQUIRE_MESSAGE(loaded.first.empty(), loaded.second);
   return options;
 }
 

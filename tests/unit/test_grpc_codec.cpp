@@ -37,8 +37,8 @@ CodecOptions grpc_options(Json extra = Json::object(), bool with_descriptors = t
   options.extra["unwrap"] = options.extra.value("unwrap", true);
   if (with_descriptors) {
     options.extra["descriptors"] = {descriptor_file()};
-    auto [key, problem] = grpc::kInfo.load(options);
-    REQUIRE_MESSAGE(key.empty(), problem);
+    const auto loaded = grpc::kInfo.load(options);  // no structured binding: clang 14 cannot capture one
+    REQUIRE_MESSAGE(loaded.first.empty(), loaded.second);
   }
   return options;
 }
