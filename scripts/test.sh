@@ -53,6 +53,8 @@ finish_build() {
   echo "test.sh: $tree built"
 }
 
+stage() { printf '\n=== %s ===\n' "$*"; }
+
 stage "Layers and layout: no include points up, every file follows .clang-format"
 ./scripts/check-layers.sh
 ./scripts/check-format.sh
