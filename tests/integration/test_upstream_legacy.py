@@ -241,8 +241,9 @@ class FaultsTest(harness.GatewayTestCase):
                 self.assertIn("bad reply", answer["result"]["message"])
                 self.assertEqual(client.call("ping", 3)["result"], 3)  # another cluster, same client
                 self.assertEqual(resp.call("ECHO", "ok"), b"ok")
+        # ("closed" alone would count the first line twice: "conn 1 closed: peer closed".)
         deadline = time.monotonic() + 5
-        while self.garbage.log_text().count("closed") < 2 and time.monotonic() < deadline:
+        while self.garbage.log_text().count("closed: peer closed") < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertGreaterEqual(self.garbage.log_text().count("closed: peer closed"), 2, self.garbage.log_tail())
 
