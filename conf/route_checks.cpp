@@ -112,6 +112,10 @@ class RouteChecker {
       ctx_.error(
           line, path,
           "method " + in_quotes(method) + " never reaches this route: rpcgate answers it itself, with its own INFO");
+    } else if (method == kOwnHealthMethod && route.handler != "health") {
+      ctx_.error(
+          line, path,
+          "method " + in_quotes(method) + " never reaches this route: rpcgate answers it itself, from its readiness");
     } else if (const RouteConfig* first = taken_before(index, method)) {
       ctx_.error(
           line, path,

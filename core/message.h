@@ -38,6 +38,9 @@ std::optional<ErrorCode> error_code_from_name(std::string_view name);
 // route is looked at, so a catch-all route to an upstream cannot hide it. RESP clients reach it as
 // `INFO rpcgate` and `INFO rpcgate-<section>`, which Redis itself answers with nothing.
 inline constexpr std::string_view kOwnInfoMethod = "rpcgate.info";
+// The standard gRPC health check (grpc.health.v1), answered the same way from the gateway's
+// readiness: a load balancer probing it stops sending calls when /readyz would say 503.
+inline constexpr std::string_view kOwnHealthMethod = "grpc.health.v1.Health/Check";
 
 // String metadata carried beside the params (deadline_ms, trace_id, ...). A vector, not a map:
 // it is almost always empty or tiny, and an empty vector costs no allocation.

@@ -38,8 +38,9 @@ std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerR
     }
     router->builtins_.emplace(name, RouteTarget{handler, nullptr, nullptr});
   }
-  if (const Handler* info = router->instantiate("info", registry, context))
-    router->own_info_ = RouteTarget{info, nullptr, nullptr};
+  for (auto [method, name] : {std::pair{kOwnInfoMethod, "info"}, std::pair{kOwnHealthMethod, "health"}})
+    if (const Handler* handler = router->instantiate(name, registry, context))
+      router->own_.emplace_back(method, RouteTarget{handler, nullptr, nullptr});
   for (const auto& route : config.routes) {
     size_t index = static_cast<size_t>(&route - config.routes.data());
     if (!route.cluster.empty()) {
@@ -63,7 +64,8 @@ std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerR
 }
 
 const RouteTarget* Router::resolve(const std::string& method) const {
-  if (own_info_ && method == kOwnInfoMethod) return &*own_info_;
+  for (const auto& [name, target] : own_)
+    if (method == name) return &target;
   for (const auto& target : routes_)
     if (target.route->matches(method)) return &target;
   auto builtin = builtins_.find(std::string_view(method));

@@ -1,6 +1,6 @@
-// Maps a method name to what answers it: rpcgate's own INFO (kOwnInfoMethod) whatever the routes
-// say, else the first matching route of the config, else an enabled built-in of the same name,
-// else nothing (UNKNOWN_METHOD). Owns the handler instances.
+// Maps a method name to what answers it: rpcgate's own INFO (kOwnInfoMethod) and gRPC health check
+// (kOwnHealthMethod) whatever the routes say, else the first matching route of the config, else an enabled built-in of
+// the same name, else nothing (UNKNOWN_METHOD). Owns the handler instances.
 #pragma once
 
 #include <map>
@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "conf/config.h"
@@ -52,7 +53,8 @@ class Router {
   std::map<std::string, std::unique_ptr<Handler>> handlers_;  // one instance per name
   std::vector<RouteTarget> routes_;                           // in config order; each has its route set
   std::unordered_map<std::string, RouteTarget, StringHash, std::equal_to<>> builtins_;
-  std::optional<RouteTarget> own_info_;  // unset when the registry has no `info` handler
+  // kOwnInfoMethod and kOwnHealthMethod with their handlers (`info`, `health`) when the registry has them.
+  std::vector<std::pair<std::string_view, RouteTarget>> own_;
 };
 
 }  // namespace rpcgate

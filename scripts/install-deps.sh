@@ -28,6 +28,8 @@ test_packages=(
   debhelper lintian systemd man-db groff-base
   # test_grpc.py: Python's own gRPC client, and protoc's plugin that writes its stubs
   python3-grpcio protobuf-compiler-grpc
+  # gRPC's own service definitions: test_grpc.py calls the health service with stubs made from them
+  grpc-proto
 )
 bench_packages=(nutcracker haproxy gnuplot-nox)
 

@@ -28,9 +28,6 @@ struct Settings {
 
 Settings settings_of(const CodecOptions& options);
 
-// The health service every grpc listener answers itself (docs/grpc.md).
-inline constexpr std::string_view kHealthCheck = "grpc.health.v1.Health/Check";
-
 std::unique_ptr<ServerCodec> make_server_codec(const CodecOptions& options);
 // The cluster side (grpc_client.cpp): unary calls to gRPC servers, many streams per connection.
 std::unique_ptr<ClientCodec> make_client_codec(const CodecOptions& options);

@@ -22,9 +22,13 @@ namespace rpcgate::codec::grpc {
 namespace {
 
 constexpr std::string_view kClientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-// HealthCheckResponse{status: SERVING}: field 1, varint 1.
-constexpr std::string_view kServing = "\x08\x01";
-constexpr std::string_view kServiceUnknown = "\x08\x03";
+// The HealthCheckResponse for the health handler's answer: field 1, the status enum as a varint
+// (SERVING 1, NOT_SERVING 2); an answer that is neither is UNKNOWN (0), which proto3 leaves out.
+std::string_view health_response(const Json& result) {
+  if (result == "SERVING") return "\x08\x01";
+  if (result == "NOT_SERVING") return "\x08\x02";
+  return "";
+}
 
 // The field `service` (1) of a HealthCheckRequest, or false for bytes that are not one.
 bool health_service(std::string_view bytes, std::string& service) {
@@ -149,7 +153,8 @@ class GrpcServerCodec final : public ServerCodec {
     }
     Stream& stream = it->second;
     if (response.is_error()) {
-      submit_status(stream_id, status_of(response.error), response.message);
+      const bool unknown = stream.health == Stream::Health::kUnknownService;
+      submit_status(stream_id, unknown ? Status::kNotFound : status_of(response.error), response.message);
     } else {
       std::string message;
       std::string error;
@@ -194,7 +199,10 @@ class GrpcServerCodec final : public ServerCodec {
     std::string refusal;
     bool taken = false;              // handed to the gateway, as a request or an answer
     const Method* method = nullptr;  // for the answer: its output type; null = bytes as they come
-    std::string answer;              // the answer's prefixed message, sent by the data provider
+    // A health check's answer is a HealthCheckResponse; one for a service the listener does not
+    // serve is NOT_FOUND, as the health protocol says, a code no rpcgate error maps to.
+    enum class Health { kNo, kCheck, kUnknownService } health = Health::kNo;
+    std::string answer;  // the answer's prefixed message, sent by the data provider
     size_t answer_sent = 0;
   };
 
@@ -353,6 +361,10 @@ class GrpcServerCodec final : public ServerCodec {
   bool response_message(const Stream& stream, const Response& response, std::string& message, std::string& error) {
     if (stream.method != nullptr)
       return result_to_message(*stream.method, response.result, settings_.unwrap, message, error);
+    if (stream.health == Stream::Health::kCheck) {
+      message = health_response(response.result);
+      return true;
+    }
     if (!response.payload.empty()) {
       message = response.payload;
     } else if (response.result.is_binary()) {
@@ -422,19 +434,21 @@ class GrpcServerCodec final : public ServerCodec {
       message = inflated;
     }
 
-    if (name == kHealthCheck) {
-      // Answered by the codec: SERVING while the listener accepts calls (from readiness: later).
+    request.params = nullptr;
+    if (name == kOwnHealthMethod) {
+      // The gateway answers it from its readiness (the `health` handler), for the server as a
+      // whole ("") and for each service of the descriptors.
       std::string service;
       if (!health_service(message, service))
         return answered(stream_id, frame, reply, ErrorCode::kBadRequest, "not a grpc.health.v1.HealthCheckRequest");
-      const bool known = service.empty() || (descriptors_ && descriptors_->has_service(service));
-      reply.id = static_cast<uint64_t>(stream_id);
-      reply.payload = known ? kServing : kServiceUnknown;
-      return {DecodeStatus::kAnswered, frame};
-    }
-
-    request.params = nullptr;
-    if (descriptors_) {
+      if (!service.empty() && !(descriptors_ && descriptors_->has_service(service))) {
+        stream.health = Stream::Health::kUnknownService;
+        return answered(stream_id, frame, reply, ErrorCode::kUnknownMethod,
+                        "service '" + service.substr(0, 128) + "' is not in the listener's descriptors");
+      }
+      stream.health = Stream::Health::kCheck;
+      request.params = std::move(service);
+    } else if (descriptors_) {
       const Method* method = descriptors_->find(name);
       if (method == nullptr)
         return answered(stream_id, frame, reply, ErrorCode::kUnknownMethod,

@@ -14,6 +14,7 @@ std::unique_ptr<Handler> make_pi(const HandlerContext& context);
 std::unique_ptr<Handler> make_info(const HandlerContext& context);
 std::unique_ptr<Handler> make_stats(const HandlerContext& context);
 std::unique_ptr<Handler> make_config(const HandlerContext& context);
+std::unique_ptr<Handler> make_health(const HandlerContext& context);
 
 // The legacy services' pi estimate, term for term (so answers match them value for value).
 double legacy_pi(int64_t n);

@@ -35,6 +35,8 @@ service Slow { rpc Sleep (SleepRequest) returns (SleepResponse); }
 message SleepRequest { double seconds = 1; }
 message SleepResponse { double slept = 1; }
 """
+# The standard health service's definition, as gRPC ships it (Debian's grpc-proto).
+GRPC_PROTOS = "/usr/share/grpc-proto"
 MAX_MESSAGE = 64 * 1024
 MAX_RESETS = 50
 CALL_TIMEOUT = 10 * harness.SLOWDOWN
@@ -50,6 +52,12 @@ def compile_protos(directory):
                         "--python_out=" + directory, "--grpc_python_out=" + directory,
                         "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
                         os.path.join(directory, name + ".proto")], check=True, timeout=30)
+    # Copied beside them, so that its stubs are the modules health_pb2*, not grpc.health.v1.*,
+    # which the grpc package itself would shadow.
+    shutil.copy(os.path.join(GRPC_PROTOS, "grpc/health/v1/health.proto"), directory)
+    subprocess.run(["protoc", "--proto_path=" + directory, "--python_out=" + directory,
+                    "--grpc_python_out=" + directory, "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
+                    os.path.join(directory, "health.proto")], check=True, timeout=30)
 
 
 def grpc_listener(directory, **extra):
@@ -64,6 +72,7 @@ def bridge_routes(legacy_port):
     return ("routes:\n"
             "  - {match: {method: pi.PiCalculator/Calc}, cluster: legacy, rename: pi}\n"
             "  - {match: {method: slow.Slow/Sleep}, cluster: legacy, rename: sleep}\n"
+            "  - {match: {glob: \"*\"}, cluster: legacy}  # which must not take the health check\n"
             "clusters:\n"
             "  - {name: legacy, codec: json, endpoints: [127.0.0.1:%d], request_timeout: 10s}\n" % legacy_port)
 
@@ -119,13 +128,19 @@ class GrpcListenerTest(harness.GatewayTestCase):
         cls.dir = tempfile.mkdtemp(prefix="rpcgate-grpc-")
         compile_protos(cls.dir)
         sys.path.insert(0, cls.dir)
-        global pi_pb2, pi_pb2_grpc, slow_pb2, slow_pb2_grpc
-        import pi_pb2, pi_pb2_grpc, slow_pb2, slow_pb2_grpc  # noqa: E401,F401
+        global pi_pb2, pi_pb2_grpc, slow_pb2, slow_pb2_grpc, health_pb2, health_pb2_grpc
+        import pi_pb2, pi_pb2_grpc, slow_pb2, slow_pb2_grpc, health_pb2, health_pb2_grpc  # noqa: E401,F401
         cls.legacy = harness.LegacyUpstream(name="legacy").start()
         try:
             # In process: the `pi` handler answers the book's call.
+            cls.admin_port = harness.free_port()
+            # Prefork: the admin port (POST /healthcheck/fail) is the master's.
             cls.gw = cls.start_gateway([grpc_listener(cls.dir)], handlers=["pi"],
-                                       extra_yaml="routes:\n  - {match: {method: pi.PiCalculator/Calc}, handler: pi}\n")
+                                       process={"model": "prefork", "workers": 1},
+                                       extra_yaml="admin: {address: 127.0.0.1:%d}\n"
+                                       "routes:\n  - {match: {method: pi.PiCalculator/Calc}, handler: pi}\n"
+                                       % cls.admin_port)
+            harness.wait_listening([cls.admin_port], cls.gw.proc, describe="the admin port")
             # The bridge: the same call, answered by the legacy JSON service.
             cls.bridge = cls.start_gateway([grpc_listener(cls.dir)], handlers=[],
                                            extra_yaml=bridge_routes(cls.legacy.port))
@@ -197,10 +212,29 @@ class GrpcListenerTest(harness.GatewayTestCase):
         self.assertIn("max_message_bytes", caught.exception.details())
         self.assertGreater(self.calc(self.channel, 1000), 3.14)
 
-    def test_the_health_service_answers_serving(self):
-        self.assertEqual(self.raw_call(self.channel, "/grpc.health.v1.Health/Check", b""), b"\x08\x01")
-        self.assertEqual(self.raw_call(self.channel, "/grpc.health.v1.Health/Check", b"\x0a\x0fpi.PiCalculator"),
-                         b"\x08\x01")
+    def health(self, channel, service):
+        request = health_pb2.HealthCheckRequest(service=service)
+        return health_pb2_grpc.HealthStub(channel).Check(request, timeout=CALL_TIMEOUT).status
+
+    def test_the_health_service_answers_from_readiness(self):
+        serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+        for channel in (self.channel, self.bridge_channel):  # the bridge's catch-all route does not take it
+            self.assertEqual(self.health(channel, ""), serving)
+            self.assertEqual(self.health(channel, "pi.PiCalculator"), serving)
+            # A service the listener does not serve: NOT_FOUND, as the health protocol answers it.
+            with self.assertRaises(grpc.RpcError) as caught:
+                self.health(channel, "no.Such")
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
+        # What /readyz says, the health service says: NOT_SERVING while failed on purpose.
+        self.assertEqual(harness.http(self.admin_port, "POST", "/healthcheck/fail?reason=test")[0], 200)
+        try:
+            self.assertEqual(harness.http(self.admin_port, "GET", "/readyz")[0], 503)
+            self.assertEqual(self.health(self.channel, ""), not_serving)
+            self.assertEqual(self.health(self.channel, "pi.PiCalculator"), not_serving)
+            self.assertGreater(self.calc(self.channel, 10), 3.0, "calls are still answered")
+        finally:
+            self.assertEqual(harness.http(self.admin_port, "POST", "/healthcheck/ok")[0], 200)
+        self.assertEqual(self.health(self.channel, ""), serving)
 
     def test_hostile_clients_are_closed_and_a_bystander_is_not_disturbed(self):
         failures, calls, stop = [], [0], threading.Event()

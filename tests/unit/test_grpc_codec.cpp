@@ -414,18 +414,27 @@ TEST_CASE("a gzip message is inflated, bounded by max_message_bytes") {
   CHECK(status_of(peer.answers[bad]) == "3");
 }
 
-TEST_CASE("the health service answers SERVING for the server and the loaded services") {
+TEST_CASE("a health check is the gateway's request; its answer a HealthCheckResponse; an unknown service NOT_FOUND") {
   GrpcPeer peer;
   Server server(grpc_options());
+  server.handler = [](const Request& request, Response& response) {
+    response.result = request.params == "pi.PiCalculator" ? "NOT_SERVING" : "SERVING";
+  };
   int32_t whole = peer.call("/grpc.health.v1.Health/Check", GrpcPeer::prefixed(""));
   int32_t known = peer.call("/grpc.health.v1.Health/Check", GrpcPeer::prefixed("\x0a\x0fpi.PiCalculator"));
   int32_t unknown = peer.call("/grpc.health.v1.Health/Check", GrpcPeer::prefixed("\x0a\x03no."));
+  int32_t garbled = peer.call("/grpc.health.v1.Health/Check", GrpcPeer::prefixed("\x08\x01"));
   exchange(peer, server);
-  CHECK(server.requests.empty());
+  REQUIRE(server.requests.size() == 2);  // the gateway answers from its readiness (the health handler)
+  CHECK(server.requests[0] == "method=grpc.health.v1.Health/Check params=\"\" id=" + std::to_string(whole));
+  CHECK(server.requests[1] ==
+        "method=grpc.health.v1.Health/Check params=\"pi.PiCalculator\" id=" + std::to_string(known));
   CHECK(peer.answers[whole].data == GrpcPeer::prefixed("\x08\x01"));
-  CHECK(peer.answers[known].data == GrpcPeer::prefixed("\x08\x01"));
-  CHECK(peer.answers[unknown].data == GrpcPeer::prefixed("\x08\x03"));
+  CHECK(peer.answers[known].data == GrpcPeer::prefixed("\x08\x02"));
   CHECK(status_of(peer.answers[whole]) == "0");
+  CHECK(status_of(peer.answers[unknown]) == "5");
+  CHECK(peer.answers[unknown].data.empty());
+  CHECK(status_of(peer.answers[garbled]) == "3");
 }
 
 TEST_CASE("protocol errors: HTTP/1 is hung up on, a bad frame ends the connection with GOAWAY") {

@@ -81,6 +81,12 @@ TEST_CASE("rpcgate's own INFO method is never routed elsewhere") {
   CHECK(problems(kJson, "routes: [{match: {method: rpcgate.info}, handler: info}]\n").empty());
 }
 
+TEST_CASE("nor is the gRPC health check, which rpcgate answers from its readiness") {
+  auto found = problems(kJson, "routes: [{match: {method: grpc.health.v1.Health/Check}, cluster: up}]\n");
+  REQUIRE(found.size() == 1);
+  CHECK(has(found, "3", "rpcgate answers it itself, from its readiness"));
+}
+
 TEST_CASE("an upper-case method is refused only when every listener lower-cases names") {
   const std::string_view route = "handlers: []\nroutes: [{match: {methods: [get, GET]}, cluster: up}]\n";
   auto found = problems(kResp, route);
