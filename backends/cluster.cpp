@@ -212,7 +212,13 @@ void Cluster::on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, co
     return;
   }
   // A request never sent may go anywhere; one that may have reached the upstream only when the
-  // route says doing it twice is harmless, and within the retry budget.
+  // route says doing it twice is harmless, and within the retry budget. A refused one was never
+  // acted on either, but a server that refuses every call would have it placed again, one round
+  // trip apart, until its deadline: refusals have a budget of their own.
+  if (!sent && state.refusals > kMaxRefusals) {
+    fail(call, ErrorCode::kUnavailable, message + " (refused " + std::to_string(state.refusals) + " times)");
+    return;
+  }
   if (sent) {
     if (!state.idempotent || state.retries_left <= 0) {
       fail(call, code, message);
@@ -221,6 +227,9 @@ void Cluster::on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, co
     --state.retries_left;
     ++stats_.retries;
     LOG_DEBUG("cluster %s: retrying '%s' after: %s", config_.name.c_str(), call->request.method.c_str(),
+              message.c_str());
+  } else {
+    LOG_DEBUG("cluster %s: placing '%s' again, never acted on: %s", config_.name.c_str(), call->request.method.c_str(),
               message.c_str());
   }
   if (!place(call, failed)) fail(call, sent ? code : ErrorCode::kUnavailable, message);

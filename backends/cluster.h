@@ -68,8 +68,10 @@ class Cluster {
   // From endpoints and connections.
   void on_answer(PendingCall* call);
   // The call failed on its endpoint. `sent`: it may have reached the upstream, so only an
-  // idempotent call is sent again; one never sent always may be.
+  // idempotent call is sent again; one never sent always may be, except one refused more than
+  // kMaxRefusals times (UpstreamState::refusals).
   void on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, const std::string& message);
+  static constexpr int kMaxRefusals = 3;
   void on_deadline(PendingCall* call);
   // Closes every connection, for shutdown.
   void close();

@@ -413,8 +413,10 @@ void UpstreamConnection::refused(const Response& refusal) {
   PendingCall* call = nullptr;
   if (!in_flight_.take(refusal.id, call) || call == nullptr) return;  // nobody waits for it any more
   call->upstream.connection = nullptr;
-  // Never acted on: the cluster places it again, as one never sent (maybe on this connection,
-  // whose codec then reuses the response `refusal` is, so its message is copied first).
+  ++call->upstream.refusals;
+  // Never acted on: the cluster places it again, as one never sent, within a budget (maybe on
+  // this connection, whose codec then reuses the response `refusal` is, so its message is copied
+  // first).
   const std::string why = refusal.message;
   events_.on_call_lost(call, false, why);
 }

@@ -55,6 +55,7 @@ struct UpstreamState {
   DeadlineNode deadline;
   uint64_t timeout_ms = 0;  // per attempt
   int retries_left = 0;
+  int refusals = 0;  // times an upstream refused it unseen (REFUSED_STREAM, above a GOAWAY's last stream)
   bool idempotent = false;
   bool fixed_endpoint = false;  // an active health check or a pinned call: this endpoint or nothing
   bool health_check = false;    // an active health check's, not a client's

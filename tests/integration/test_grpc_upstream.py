@@ -7,13 +7,17 @@ its error code; a deadline shorter than the call is TIMEOUT and the server sees 
 grpc-timeout; calls are balanced per call across two servers; a killed server is UNAVAILABLE while
 a bystander cluster keeps answering."""
 
+import contextlib
 import os
 import select
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -76,6 +80,56 @@ class GrpcServer:
         self.proc.stdout.close()
 
 
+class RefusingServer:
+    """A broken HTTP/2 server on a raw socket: it settles the connection, then refuses every stream
+    (RST_STREAM REFUSED_STREAM), as no real gRPC server does for long, and counts them. It reads
+    frame headers only: no HPACK is needed to refuse."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind((harness.LOOPBACK, 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.refused = 0
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def frame(kind, flags, stream, payload=b""):
+        return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+    def serve(self):
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                threading.Thread(target=self.refuse_all, args=(conn,), daemon=True).start()
+
+    def refuse_all(self, conn):
+        data, at = b"", 24  # after the client preface
+        with conn, contextlib.suppress(OSError):
+            conn.sendall(self.frame(4, 0, 0))  # SETTINGS, empty
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+                while len(data) >= at + 9:
+                    length = int.from_bytes(data[at:at + 3], "big")
+                    kind, flags = data[at + 3], data[at + 4]
+                    stream = int.from_bytes(data[at + 5:at + 9], "big") & 0x7FFFFFFF
+                    if len(data) < at + 9 + length:
+                        break
+                    at += 9 + length
+                    if kind == 4 and not flags & 1:  # SETTINGS: acknowledged
+                        conn.sendall(self.frame(4, 1, 0))
+                    elif kind == 1:  # HEADERS: a new call, refused (REFUSED_STREAM is 7)
+                        self.refused += 1
+                        conn.sendall(self.frame(3, 0, stream, struct.pack(">I", 7)))
+
+    def stop(self):
+        self.sock.close()
+
+
 class GrpcUpstreamTest(harness.GatewayTestCase):
     @classmethod
     def setUpClass(cls):
@@ -91,6 +145,8 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
             cls.servers = [cls.a, cls.b, cls.doomed]
             cls.narrow = GrpcServer(cls.dir, "narrow", "--max-streams", "1")
             cls.servers.append(cls.narrow)
+            cls.refuser = RefusingServer()
+            cls.servers.append(cls.refuser)
             cls.legacy = harness.LegacyUpstream(name="bystander").start()
             descriptors = "descriptors: [%s, %s], unwrap: true" % (os.path.join(cls.dir, "pi.pb"),
                                                                   os.path.join(cls.dir, "probe.pb"))
@@ -108,6 +164,7 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
                     "  - {match: {method: doomed.pi}, cluster: doomed, rename: pi.PiCalculator/Calc}\n"
                     "  - {match: {method: whoami}, cluster: legacy}\n"
                     "  - {match: {method: narrow.wait}, cluster: narrow, rename: probe.Probe/Wait}\n"
+                    "  - {match: {method: refused.pi}, cluster: refuser, rename: pi.PiCalculator/Calc}\n"
                     "clusters:\n"
                     "  - {name: pi, codec: grpc, endpoints: [127.0.0.1:%d], %s}\n"
                     "  - {name: pair, codec: grpc, endpoints: [127.0.0.1:%d, 127.0.0.1:%d], %s}\n"
@@ -115,8 +172,9 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
                     "  - {name: legacy, codec: json, endpoints: [127.0.0.1:%d]}\n"
                     "  - {name: narrow, codec: grpc, endpoints: [127.0.0.1:%d], max_connections: 2,\n"
                     "     request_timeout: 10s, %s}\n"
+                    "  - {name: refuser, codec: grpc, endpoints: [127.0.0.1:%d], request_timeout: 10s, %s}\n"
                     % (DEADLINE_MS, cls.a.port, descriptors, cls.a.port, cls.b.port, descriptors, cls.doomed.port,
-                       descriptors, cls.legacy.port, cls.narrow.port, descriptors)))
+                       descriptors, cls.legacy.port, cls.narrow.port, descriptors, cls.refuser.port, descriptors)))
         except Exception:
             cls.stop_peers()
             raise
@@ -209,6 +267,18 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
         for answer in answers:
             self.assertGreater(answer.get("result"), 0, answers)
         self.assertLess(elapsed, 1.8, "the two calls took %.2f s: one after the other" % elapsed)
+
+    def test_a_server_that_refuses_every_stream_fails_the_call_within_its_budget(self):
+        with harness.JsonClient(self.gw.port("json")) as client:
+            started = time.monotonic()
+            answer = client.call("refused.pi", 100)
+            elapsed = time.monotonic() - started
+            self.assertEqual(harness.error_code(answer), "UNAVAILABLE", answer)
+            self.assertIn("refused 4 times", answer["result"]["message"])
+            # Not placed again until the route's 10 s deadline, one round trip apart.
+            self.assertLess(elapsed, 5.0, "answered after %.1f s" % elapsed)
+            self.assertEqual(self.refuser.refused, 4)
+            self.assertEqual(client.call("whoami").get("result"), "bystander")
 
     def test_the_shipped_example_reaches_a_grpc_server(self):
         gw = harness.ExampleGateway("grpc-bridge.yaml", {9001: self.legacy.port, 50052: self.a.port})
