@@ -57,7 +57,7 @@ Writes OUT/benchmark-results.md (the tables, the machine, versions, commit, comm
 OUT/benchmark-results.svg (gnuplot, when installed); --json prints the raw results on stdout.
 
     bench/run.py [--rpcgate build/rpcgate] [--rounds 3] [--only ping,proxy] [--quick] [--no-pin]
-                 [--out docs] [--json] [--budget 840] [--scale 1.0]
+                 [--out docs] [--json] [--budget 960] [--scale 1.0]
 """
 import argparse
 import collections
@@ -109,8 +109,8 @@ COUNTS = {
     "translation": {"c50-P1": 30_000, "c50-P16": 96_000, "c1": 5_000},
     "translation-legacy": {"c50-P1": 12_000, "c50-P16": 32_000, "c1": 2_000},
     "models": {"c50-P1": 60_000, "c50-P16": 480_000},
-    "grpc": {"c50-P1": 40_000, "c50-P16": 160_000, "c1": 10_000},
-    "grpc-legacy": {"c50-P1": 6_000, "c50-P16": 12_000, "c1": 2_000},  # paths through the legacy service
+    "grpc": {"c50-P1": 16_000, "c50-P16": 64_000, "c1": 4_000},
+    "grpc-legacy": {"c50-P1": 2_400, "c50-P16": 4_800, "c1": 800},  # paths through the legacy service
 }
 QUICK_DIVISOR = 5
 LOADGEN_SECONDS = 10.0          # --duration of a loadgen run (--quick: 3)
@@ -1453,8 +1453,8 @@ def main():
                         help="a smoke run of a minute or two: unpinned, 1 round, counts / 5, 1,000 connections "
                              "for memory")
     parser.add_argument("--scale", metavar="X", type=float, default=1.0, help="multiply every request count by X")
-    parser.add_argument("--budget", metavar="S", type=float, default=840,
-                        help="start no run after S seconds; what is left is listed as skipped (default 840)")
+    parser.add_argument("--budget", metavar="S", type=float, default=960,
+                        help="start no run after S seconds; what is left is listed as skipped (default 960)")
     parser.add_argument("--out", metavar="DIR", default=os.path.join(ROOT, "docs"),
                         help="where benchmark-results.md and .svg go (default docs/)")
     parser.add_argument("--json", action="store_true", help="also print the raw results as JSON on stdout")
