@@ -27,8 +27,17 @@ Sections (--only picks some; the names are the ones in brackets):
                    (rpcgate-loadgen), short-lived connections (connect, one PING, close, one after
                    another from one Python client), RSS of all its processes, and the spread of held
                    connections over the workers (bench/connection_spread.py's method)
+  7. [grpc]        a unary gRPC call (the book's pi.PiCalculator/Calc) sent by h2load: rpcgate
+                   answering in-process against a C++ gRPC server (bench/grpc_pi_server.cpp);
+                   rpcgate in front of that server (translated through descriptors, and passed
+                   through without them) against nginx grpc_pass; rpcgate translating a gRPC client
+                   to the legacy JSON service, and a legacy client (rpcgate-loadgen --codec json)
+                   to the gRPC server, against the legacy service direct. Each path's answer is
+                   checked bit for bit once before measuring (bench/grpc_compare.py); h2load runs
+                   are valid only when every call brought back one message of the expected size
 
-Load shapes: -c 50 -P 1, -c 50 -P 16 and -c 1 (sections 1-4). In each section every target runs once
+Load shapes: -c 50 -P 1, -c 50 -P 16 and -c 1 (sections 1-4 and 7; for h2load, -P is -m, the
+streams open on each connection). In each section every target runs once
 per round, interleaved A B C D A B C D, for --rounds rounds. Reported per target: the median
 requests/s with the min-max over the rounds, the median p50 and p99 (from the load generator),
 server CPU in microseconds per request (utime+stime from /proc/PID/stat of every server process
@@ -48,7 +57,7 @@ Writes OUT/benchmark-results.md (the tables, the machine, versions, commit, comm
 OUT/benchmark-results.svg (gnuplot, when installed); --json prints the raw results on stdout.
 
     bench/run.py [--rpcgate build/rpcgate] [--rounds 3] [--only ping,proxy] [--quick] [--no-pin]
-                 [--out docs] [--json] [--budget 840] [--scale 1.0]
+                 [--out docs] [--json] [--budget 960] [--scale 1.0]
 """
 import argparse
 import collections
@@ -69,6 +78,7 @@ import tempfile
 import time
 
 from benchlib import free_port, wait_port
+import grpc_compare
 from connection_spread import count_by_worker
 from proxy_compare import (Server, first_line, machine_busy, probe, start_haproxy, start_nutcracker, start_rpcgate,
                            versions, write)
@@ -78,13 +88,14 @@ import memory
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TICKS = os.sysconf("SC_CLK_TCK")
-SECTIONS = ("ping", "proxy", "json", "translation", "memory", "models")
+SECTIONS = ("ping", "proxy", "json", "translation", "memory", "models", "grpc")
 TITLES = {"ping": "1. RESP PING answered in-process",
           "proxy": "2. RESP GET/SET proxied to one redis-server",
           "json": "3. JSON ping",
           "translation": "4. Translation: RESP client -> rpcgate -> JSON upstream",
           "memory": "5. Memory per connection",
-          "models": "6. Process models"}
+          "models": "6. Process models",
+          "grpc": "7. gRPC: in-process, proxied (against nginx grpc_pass) and translated"}
 SHAPES = {"c50-P1": (50, 1), "c50-P16": (50, 16), "c1": (1, 1)}
 SHAPE_TEXT = {"c50-P1": "-c 50 -P 1", "c50-P16": "-c 50 -P 16", "c1": "-c 1"}
 # Requests per run, full run (--quick divides by QUICK_DIVISOR); --scale multiplies them. Each
@@ -98,11 +109,13 @@ COUNTS = {
     "translation": {"c50-P1": 30_000, "c50-P16": 96_000, "c1": 5_000},
     "translation-legacy": {"c50-P1": 12_000, "c50-P16": 32_000, "c1": 2_000},
     "models": {"c50-P1": 60_000, "c50-P16": 480_000},
+    "grpc": {"c50-P1": 16_000, "c50-P16": 64_000, "c1": 4_000},
+    "grpc-legacy": {"c50-P1": 2_400, "c50-P16": 4_800, "c1": 800},  # paths through the legacy service
 }
 QUICK_DIVISOR = 5
 LOADGEN_SECONDS = 10.0          # --duration of a loadgen run (--quick: 3)
 LEGACY_SECONDS = 2.0            # --duration of a loadgen run against the Python server (--quick: 1)
-BENCH_TIMEOUT = 60.0            # a redis-benchmark run is killed after this (--quick: 20), and INVALID
+BENCH_TIMEOUT = 60.0            # a redis-benchmark or h2load run is killed after this (--quick: 20), and INVALID
 SHORT_CONNECTIONS = (5000, 2.0)  # models: short-lived connections per run, and the time bound (s)
 SPREAD_CONNECTIONS = 50         # models: connections held open to see how they spread (as many as -c 50)
 MEMORY_CONNECTIONS = 10_000     # memory: connections per target (--quick: a tenth, and --linger 1)
@@ -224,16 +237,17 @@ class Section:
         return self.add(Server(name, cmd, self.workdir, self.pin))
 
     def rpcgate(self, name, process, listeners, extra=""):
-        """An rpcgate from a process line ("model: single"), listeners [(name, port, codec)] and the
-        rest of its configuration."""
+        """An rpcgate from a process line ("model: single"), listeners [(name, port, codec)] or
+        [(name, port, codec, "more: keys")] and the rest of its configuration."""
         text = (f"process: {{{process}, drain_timeout: 1s}}\n" + "listeners:\n"
-                + "".join(f"  - {{name: {n}, address: 127.0.0.1:{p}, codec: {c}}}\n" for n, p, c in listeners)
+                + "".join(f"  - {{name: {n}, address: 127.0.0.1:{p}, codec: {', '.join(rest)}}}\n"
+                          for n, p, *rest in listeners)
                 + extra + "logging: {level: warn}\n")
         config = write(os.path.join(self.workdir, f"{name}.yaml"), text)
         server = self.start(name, [self.ctx.args.rpcgate, "-c", config])
         server.config_text = text
-        for _, port, _ in listeners:
-            wait_port(port)
+        for listener in listeners:
+            wait_port(listener[1])
         if "single" not in process:
             time.sleep(0.3)  # every worker listening
         return server
@@ -255,14 +269,19 @@ class Section:
         port = free_port()
         server = self.start(name, [PYTHON, os.path.join(HERE, "legacy_prefork_server.py"), "--port", str(port)]
                             + (["--one-write"] if one_write else []))
-        deadline = time.monotonic() + 15
+        return self.listening(server), port
+
+    def listening(self, server, seconds=15):
+        """The server, once its log says "listening on" (for the legacy prefork server, once every
+        worker serves)."""
+        deadline = time.monotonic() + seconds
         while "listening on" not in server.log_text() and time.monotonic() < deadline:
             if not server.alive():
-                raise RuntimeError(f"{name} exited: {server.log_text()[-300:]}")
+                raise RuntimeError(f"{server.name} exited: {server.log_text()[-300:]}")
             time.sleep(0.05)
         if "listening on" not in server.log_text():
-            raise RuntimeError(f"{name}: its workers did not all serve within 15 s")
-        return server, port
+            raise RuntimeError(f"{server.name}: not listening within {seconds} s")
+        return server
 
     def stop(self):
         for server in reversed(self.servers):
@@ -279,6 +298,7 @@ class Context:
         bench_bin = args.bench_bin or os.path.join(os.path.dirname(os.path.abspath(args.rpcgate)), "bench")
         self.loadgen = os.path.join(bench_bin, "rpcgate-loadgen")
         self.floor = os.path.join(bench_bin, "rpcgate-floor")
+        self.grpc_server = os.path.join(bench_bin, "rpcgate-grpc-pi-server")  # built only with libgrpc++
         self.started = time.monotonic()
         self.deadline = self.started + args.budget
         self.workdir = tempfile.mkdtemp(prefix="rpcgate-run-")
@@ -299,7 +319,7 @@ class Context:
         return (["taskset", "-c", "1"] if pin else []) + cmd
 
     def remember(self, section, tool, cmd, port):
-        text = shlex.join(shown_path(c) for c in cmd).replace(str(port), "PORT")
+        text = shlex.join(shown_path(c) for c in cmd).replace(str(port), "PORT").replace(self.workdir, "DIR")
         self.commands.setdefault((section, tool), [])
         if text not in self.commands[(section, tool)]:
             self.commands[(section, tool)].append(text)
@@ -379,15 +399,16 @@ def redis_benchmark(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, 
     return sample
 
 
-def loadgen(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, codec="resp", seconds=None):
-    """One rpcgate-loadgen --json run. Invalid on any error it counts (a wrong or error answer, a
-    closed connection), a non-zero exit, or no answer at all. A run stopped by --duration before
-    n requests is valid and says so."""
+def loadgen(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, codec="resp", seconds=None, more=(),
+            test="PING"):
+    """One rpcgate-loadgen --json run (`more`: further options, such as --command pi). Invalid on
+    any error it counts (a wrong or error answer, a closed connection), a non-zero exit, or no
+    answer at all. A run stopped by --duration before n requests is valid and says so."""
     sample = new_sample(section, layout, rnd, target, shape, "loadgen")
     clients, pipeline = SHAPES[shape]
     seconds = seconds or (LOADGEN_SECONDS if not ctx.args.quick else 3.0)
     cmd = [ctx.loadgen, "--codec", codec, "--port", str(port), "--connections", str(clients),
-           "--pipeline", str(pipeline), "--requests", str(n), "--duration", f"{seconds:g}", "--json"]
+           "--pipeline", str(pipeline), "--requests", str(n), "--duration", f"{seconds:g}", "--json", *more]
     ctx.remember(section, "loadgen", cmd, port)
     rc, out, err = run_client(ctx, sample, ctx.client_cmd(layout == "pinned", cmd), seconds + 20, cpu_fns)
     try:
@@ -396,7 +417,7 @@ def loadgen(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, codec="r
         report = None
     if report:
         sample["requests"] = report.get("requests", 0)
-        sample["tests"] = {"PING": {"rps": report["rps"], "p50_ms": report["p50_us"] / 1000,
+        sample["tests"] = {test: {"rps": report["rps"], "p50_ms": report["p50_us"] / 1000,
                                     "p99_ms": report["p99_us"] / 1000}}
         if sample["requests"] < n:
             sample["notes"].append(f"stopped by --duration {seconds:g} before --requests {n}")
@@ -407,6 +428,34 @@ def loadgen(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, codec="r
     elif rc != 0 or report.get("errors") or report.get("first_error") or not sample["requests"]:
         sample["error"] = (f"rpcgate-loadgen exited {rc}: {report.get('errors')} errors, first: "
                            f"{str(report.get('first_error'))[:150]}")
+    per_request(sample)
+    return sample
+
+
+def h2load(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, request_file, answer_bytes):
+    """One h2load run of the gRPC call in `request_file` (-P is h2load's -m, streams per connection).
+    p50 and p99 come from its --log-file. Invalid on a time-out, a non-zero exit, a call that
+    failed, or an answer that is not one message of `answer_bytes` (grpc_compare.check_h2load)."""
+    sample = new_sample(section, layout, rnd, target, shape, "h2load")
+    clients, streams = SHAPES[shape]
+    log_file = os.path.join(ctx.workdir, "h2load.log")
+    cmd = grpc_compare.h2load_command(port, n, clients, streams, request_file, log_file)
+    ctx.remember(section, "h2load", cmd, port)
+    timeout = BENCH_TIMEOUT / (3 if ctx.args.quick else 1)
+    rc, out, err = run_client(ctx, sample, ctx.client_cmd(layout == "pinned", cmd), timeout, cpu_fns)
+    summary = grpc_compare.parse_h2load(out)
+    p50, p99, statuses = grpc_compare.latency_percentiles(log_file) if os.path.exists(log_file) else (None, None, {})
+    if summary:
+        sample["requests"] = summary["succeeded"]
+        sample["tests"] = {"pi": {"rps": summary["rps"], "p50_ms": p50, "p99_ms": p99}}
+    if rc is None:
+        sample["error"] = f"h2load killed after {timeout:g} s"
+    elif rc != 0:
+        sample["error"] = f"h2load exited {rc}: " + (out + err).strip()[-200:]
+    else:
+        sample["error"] = grpc_compare.check_h2load(summary, statuses, n, answer_bytes)
+    if os.path.exists(log_file):
+        os.unlink(log_file)
     per_request(sample)
     return sample
 
@@ -425,7 +474,7 @@ def record(ctx, sample, extra=""):
             text += f"  other {sample['other_cores']:.2f}"
         text += "".join(f"  [{note}]" for note in sample["notes"])
     log(f"  {sample['layout'][:5]} r{sample['round']} {sample['shape']:<8} {sample['tool']:<15} "
-        f"{sample['target']:<17}{text}{extra}")
+        f"{sample['target']:<20}{text}{extra}")
 
 
 def skip(ctx, what):
@@ -797,6 +846,93 @@ def section_models(ctx, layout):
         sec.stop()
 
 
+# ----------------------------------------------------------------------------- 7. gRPC
+
+def section_grpc(ctx, layout):
+    sec = Section(ctx, "grpc", layout)
+    n = grpc_compare.PI_TERMS
+    try:
+        request_file, answer = grpc_compare.write_request_file(ctx.workdir, n)
+        descriptors = grpc_compare.descriptor_set(ctx.workdir)
+        translate = f"descriptors: [{descriptors}], unwrap: true"
+        server_port = free_port()
+        server = sec.listening(sec.start("grpc-server", [ctx.grpc_server, "--port", str(server_port)]))
+        # The legacy JSON service as deployed (two writes, Nagle on), as in the json and translation
+        # sections: legacy_server.py's pi in prefork workers, with a listen backlog that takes 50
+        # connections at once (legacy_server.py's own is 5: the rest would wait for a SYN retry).
+        legacy, legacy_port = sec.legacy("legacy", one_write=False)
+
+        def gate(name, listener, routes, clusters):
+            port = free_port()
+            g = sec.rpcgate(name, "model: single", [(listener[0], port, *listener[1:])],
+                            "routes:\n" + "".join(f"  - {r}\n" for r in routes)
+                            + "clusters:\n" + "".join(f"  - {c}\n" for c in clusters))
+            return g, port
+
+        def grpc_cluster(options):
+            return f"{{name: pi_grpc, codec: grpc, endpoints: [127.0.0.1:{server_port}], pipeline_depth: 256{options}}}"
+        to_server = "{match: {prefix: pi.PiCalculator/}, cluster: pi_grpc}"
+        port = free_port()
+        in_process = sec.rpcgate("rpcgate-pi", "model: single", [("grpc", port, "grpc", translate)],
+                                 "routes:\n  - {match: {method: pi.PiCalculator/Calc}, handler: pi}\n")
+        # role -> server whose CPU counts: "proxy" is what stands between the client and the server.
+        targets = [("rpcgate-pi", "h2load", port, {"server": in_process}),
+                   ("grpc-server", "h2load", server_port, {"server": server})]
+        proxy, port = gate("rpcgate-proxy", ("grpc", "grpc", translate), [to_server], [grpc_cluster(", " + translate)])
+        targets.append(("rpcgate-proxy", "h2load", port, {"proxy": proxy, "server": server}))
+        passthrough, port = gate("rpcgate-passthrough", ("grpc", "grpc"), [to_server], [grpc_cluster("")])
+        targets.append(("rpcgate-passthrough", "h2load", port, {"proxy": passthrough, "server": server}))
+        if shutil.which("nginx"):
+            port = free_port()
+            config, nginx_text = grpc_compare.nginx_config(sec.workdir, port, server_port)
+            nginx = sec.start("nginx-proxy", grpc_compare.nginx_command(config, sec.workdir))
+            wait_port(port)
+            targets.append(("nginx-proxy", "h2load", port, {"proxy": nginx, "server": server}))
+        else:
+            skip(ctx, "grpc: nginx-proxy (nginx is not installed: scripts/install-deps.sh --with-bench)")
+        to_legacy, port = gate("rpcgate-to-legacy", ("grpc", "grpc", translate),
+                               ["{match: {method: pi.PiCalculator/Calc}, cluster: legacy, rename: pi}"],
+                               [f"{{name: legacy, codec: json, endpoints: [127.0.0.1:{legacy_port}], pipeline_depth: 256}}"])
+        targets.append(("rpcgate-to-legacy", "h2load", port, {"proxy": to_legacy, "server": legacy}))
+        targets.append(("legacy-direct", "loadgen", legacy_port, {"server": legacy}))
+        from_legacy, port = gate("legacy-via-rpcgate", ("json", "json"),
+                                 ["{match: {method: pi}, cluster: pi_grpc, rename: pi.PiCalculator/Calc}"],
+                                 [grpc_cluster(", " + translate)])
+        targets.append(("legacy-via-rpcgate", "loadgen", port, {"proxy": from_legacy, "server": server}))
+        shown = lambda text: text.replace(ctx.workdir, "DIR")  # noqa: E731
+        ctx.configs["grpc"] = {g.name: shown(g.config_text)
+                               for g in (in_process, proxy, passthrough, to_legacy, from_legacy)}
+        if shutil.which("nginx"):
+            ctx.configs["grpc"]["nginx-proxy (nginx.conf; not YAML)"] = shown(nginx_text)
+
+        # One answer each way, compared to the bit with the legacy service's value, before measuring.
+        expected = repr(grpc_compare.compute_pi(n)).encode()
+        targets = [t for t in targets if check_probe(
+            ctx, "grpc", t[0],
+            grpc_compare.grpc_probe(t[2], n).encode() if t[1] == "h2load"
+            else repr(json_call(t[2], {"in": "pi", "params": n}).get("result")).encode(),
+            b"ok" if t[1] == "h2load" else expected)]
+        for rnd in rounds(ctx):
+            for shape in SHAPES:
+                for name, tool, port, servers in targets:
+                    if ctx.out_of_time():
+                        return skip(ctx, f"grpc {layout}: rounds from {rnd} on (--budget)")
+                    slow = servers["server"] is legacy
+                    count = ctx.count("grpc-legacy" if slow else "grpc", shape)
+                    fns = {role: (lambda sv=srv: server_cpu(sv)) for role, srv in servers.items()}
+                    if tool == "h2load":
+                        s = h2load(ctx, "grpc", layout, rnd, name, shape, port, count, fns, request_file, len(answer))
+                    else:
+                        # rpcgate answers a legacy client's call to a gRPC service with out "result".
+                        more = ["--command", "pi", "--params", str(n)] + ([] if slow else ["--out", "result"])
+                        seconds = (LEGACY_SECONDS if not ctx.args.quick else 1.0) if slow else None
+                        s = loadgen(ctx, "grpc", layout, rnd, name, shape, port, count, fns, codec="json",
+                                    seconds=seconds, more=more, test="pi")
+                    record(ctx, s)
+    finally:
+        sec.stop()
+
+
 # ----------------------------------------------------------------------------- summaries
 
 def summarize(samples):
@@ -846,6 +982,13 @@ PEERS = {
     "json": {"rpcgate-1": ["legacy", "legacy-one-write", "floor"],
              "rpcgate-auto": ["legacy", "legacy-one-write", "floor", "rpcgate-1"]},
     "translation": {"rpcgate upstream": ["legacy upstream"]},
+    # A peer measured with another load generator (legacy-direct: rpcgate-loadgen, grpc-server:
+    # h2load) is compared all the same: the ratios then include what the two clients do differently.
+    "grpc": {"rpcgate-pi": ["grpc-server"],
+             "rpcgate-proxy": ["nginx-proxy", "grpc-server"],
+             "rpcgate-passthrough": ["nginx-proxy", "rpcgate-proxy"],
+             "rpcgate-to-legacy": ["legacy-direct"],
+             "legacy-via-rpcgate": ["legacy-direct", "grpc-server"]},
 }
 
 
@@ -855,15 +998,18 @@ def ratios(summary, section, layout):
         if sec != section or lay != layout or target not in PEERS.get(section, {}) or "rps" not in row:
             continue
         for peer in PEERS[section][target]:
-            other = summary.get((sec, lay, shape, tool, peer, test))
+            peer_tool = tool if (sec, lay, shape, tool, peer, test) in summary else next(
+                (k[3] for k in summary if k[:3] == (sec, lay, shape) and k[4:] == (peer, test)), tool)
+            other = summary.get((sec, lay, shape, peer_tool, peer, test))
             if not other or "rps" not in other:
                 continue
-            r = {"shape": shape, "tool": tool, "test": test, "subject": target, "peer": peer,
+            shown_peer = peer if peer_tool == tool else f"{peer} ({peer_tool})"
+            r = {"shape": shape, "tool": tool, "test": test, "subject": target, "peer": shown_peer,
                  "rps": row["rps"] / other["rps"],
                  "p99": row["p99_ms"] / other["p99_ms"] if row.get("p99_ms") and other.get("p99_ms") else None,
                  "server_cpu": (row["server_cpu_us"] / other["server_cpu_us"]
                                 if row.get("server_cpu_us") and other.get("server_cpu_us") else None)}
-            if section == "proxy" and "proxy" in row.get("cpu_us", {}) and "proxy" in other.get("cpu_us", {}):
+            if "proxy" in row.get("cpu_us", {}) and "proxy" in other.get("cpu_us", {}):
                 r["proxy_cpu"] = row["cpu_us"]["proxy"] / other["cpu_us"]["proxy"]
             out.append(r)
     return out
@@ -924,7 +1070,7 @@ def section_table(lines, summary, section, layout):
     lines.append("")
     rs = ratios(summary, section, layout)
     if rs:
-        proxy = section == "proxy"
+        proxy = section in ("proxy", "grpc")
         lines.append("Ratios of the medians (subject / peer; for CPU and p99, lower is better for the subject):\n")
         lines.append("| shape | tool | test | subject / peer | req/s | p99 | server CPU/req |"
                      + (" proxy CPU/req |" if proxy else ""))
@@ -1119,6 +1265,10 @@ def machine_info(ctx):
     v = versions(argparse.Namespace(rpcgate=ctx.args.rpcgate))
     v["python"] = platform.python_version() + f" ({PYTHON})"
     v["gnuplot"] = first(["gnuplot", "--version"]) if shutil.which("gnuplot") else "not installed"
+    if "grpc" in ctx.args.sections:
+        v["h2load"] = first(["h2load", "--version"]) if shutil.which("h2load") else "not installed"
+        v["nginx"] = first(["nginx", "-v"]) if shutil.which("nginx") else "not installed"
+        v["libgrpc++"] = first(["sh", "-c", "pkg-config --modversion grpc++ 2>/dev/null || echo not installed"])
     source = source_tree(ctx.args.rpcgate)
     commit = subprocess.run(["git", "-C", source, "rev-parse", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(["git", "-C", source, "status", "--porcelain", "--untracked-files=no"],
@@ -1207,6 +1357,7 @@ CHART_PANELS = [  # (section, tool, test, shapes, title)
     ("json", "loadgen", "PING", ("c50-P1", "c50-P16", "c1"), "3. JSON ping (rpcgate-loadgen)"),
     ("translation", "redis-benchmark", "ROUTED", ("c50-P1", "c50-P16", "c1"), "4. RESP -> rpcgate -> JSON upstream"),
     ("models", "loadgen", "PING", ("c50-P1", "c50-P16"), "6. Process models, RESP PING (rpcgate-loadgen)"),
+    ("grpc", "h2load", "pi", ("c50-P1", "c50-P16", "c1"), "7. gRPC pi.PiCalculator/Calc (h2load)"),
 ]
 
 
@@ -1267,13 +1418,24 @@ def write_chart(report, layout, path, workdir, terminal="svg size 1100,{height} 
 # ----------------------------------------------------------------------------- main
 
 RUNNERS = {"ping": section_ping, "proxy": section_proxy, "json": section_json,
-           "translation": section_translation, "memory": section_memory, "models": section_models}
+           "translation": section_translation, "memory": section_memory, "models": section_models,
+           "grpc": section_grpc}
 NEEDS = {"ping": ("redis-server", "redis-benchmark", "loadgen", "floor"),
          "proxy": ("redis-server", "redis-benchmark"),
          "json": ("loadgen", "floor"),
          "translation": ("redis-benchmark",),
          "memory": ("redis-server",),
-         "models": ("loadgen",)}
+         "models": ("loadgen",),
+         "grpc": ("h2load", "protoc", "loadgen", "rpcgate-grpc-pi-server", "python3-grpcio")}
+
+
+def python_has_grpc():
+    """Whether this Python has gRPC (python3-grpcio), which the grpc section's probes call with."""
+    try:
+        import grpc  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def main():
@@ -1291,8 +1453,8 @@ def main():
                         help="a smoke run of a minute or two: unpinned, 1 round, counts / 5, 1,000 connections "
                              "for memory")
     parser.add_argument("--scale", metavar="X", type=float, default=1.0, help="multiply every request count by X")
-    parser.add_argument("--budget", metavar="S", type=float, default=840,
-                        help="start no run after S seconds; what is left is listed as skipped (default 840)")
+    parser.add_argument("--budget", metavar="S", type=float, default=960,
+                        help="start no run after S seconds; what is left is listed as skipped (default 960)")
     parser.add_argument("--out", metavar="DIR", default=os.path.join(ROOT, "docs"),
                         help="where benchmark-results.md and .svg go (default docs/)")
     parser.add_argument("--json", action="store_true", help="also print the raw results as JSON on stdout")
@@ -1314,9 +1476,13 @@ def main():
     args.rpcgate = os.path.abspath(args.rpcgate)
     os.makedirs(args.out, exist_ok=True)
 
+    args.sections = sections
     ctx = Context(args)
     ctx.memory = None
-    have = {"loadgen": os.access(ctx.loadgen, os.X_OK), "floor": os.access(ctx.floor, os.X_OK)}
+    # rpcgate-grpc-pi-server is built only where libgrpc++ is installed (bench/CMakeLists.txt).
+    have = {"loadgen": os.access(ctx.loadgen, os.X_OK), "floor": os.access(ctx.floor, os.X_OK),
+            "rpcgate-grpc-pi-server": os.access(ctx.grpc_server, os.X_OK),
+            "python3-grpcio": python_has_grpc()}
     layouts = ["unpinned"] + (["pinned"] if args.pin else [])
     report = {"args": vars(args), "sections": sections, "layouts": layouts,
               "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

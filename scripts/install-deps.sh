@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh                 build packages only
 #   scripts/install-deps.sh --with-tests    also what the tests need (CI runs this)
 #   scripts/install-deps.sh --with-bench    also what the tests need, plus what bench/run.sh
-#                                           uses: the peers (twemproxy, HAProxy) and gnuplot
+#                                           uses: the peers (twemproxy, HAProxy, nginx, a C++
+#                                           gRPC server), h2load and gnuplot
 set -euo pipefail
 
 build_packages=(
@@ -31,7 +32,12 @@ test_packages=(
   # gRPC's own service definitions: test_grpc.py calls the health service with stubs made from them
   grpc-proto
 )
-bench_packages=(nutcracker haproxy gnuplot-nox)
+bench_packages=(
+  nutcracker haproxy gnuplot-nox
+  # the grpc section: h2load, nginx's grpc_pass, and libgrpc++ for bench/grpc_pi_server.cpp (its
+  # stubs come from protobuf-compiler-grpc's grpc_cpp_plugin, already in the test packages)
+  nghttp2-client nginx libgrpc++-dev
+)
 
 wanted=("${build_packages[@]}")
 case "${1:-}" in
@@ -51,7 +57,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-# Packages that ship a daemon (redis-server, prometheus) must not start it: the tests start their
+# Packages that ship a daemon (redis-server, prometheus, nginx) must not start it: the tests start their
 # own peers on free ports. policy-rc.d is Debian's switch for that, removed again on exit unless
 # the machine already had one.
 if [ ! -e /usr/sbin/policy-rc.d ]; then

@@ -43,8 +43,10 @@ Json parse_bounded(std::string_view text, bool& too_deep) {
 
 class JsonWorkload final : public Workload {
  public:
-  JsonWorkload(std::string_view method, std::string_view params_text, Json expected_result)
-      : expected_out_(method == "pi" ? "pi_r" : "pong"), expected_result_(std::move(expected_result)) {
+  JsonWorkload(std::string_view method, std::string_view params_text, Json expected_result, std::string expected_out)
+      : expected_out_(std::move(expected_out)),
+        wrong_out_("\"out\" is not \"" + expected_out_ + "\""),
+        expected_result_(std::move(expected_result)) {
     std::string body = R"({"in":")" + std::string(method) + R"(","params":)" + std::string(params_text) + "}";
     frame_.resize(4);
     auto length = static_cast<uint32_t>(body.size());
@@ -86,7 +88,7 @@ class JsonWorkload final : public Workload {
     auto out = answer.find("out");
     if (out == answer.end() || !out->is_string()) return "answer has no string \"out\"";
     if (*out == "error") return "error answer";
-    if (*out != expected_out_) return expected_out_ == "pong" ? "\"out\" is not \"pong\"" : "\"out\" is not \"pi_r\"";
+    if (*out != expected_out_) return wrong_out_;
     auto result = answer.find("result");
     if (result == answer.end()) return "answer has no \"result\"";
     if (*result != expected_result_) return "\"result\" is not the expected value";
@@ -95,6 +97,7 @@ class JsonWorkload final : public Workload {
 
   std::string frame_;
   std::string expected_out_;
+  std::string wrong_out_;  // judge()'s reason, kept here because it returns a view
   Json expected_result_;
   std::array<std::string, kKnownAnswers> known_;
   size_t known_count_ = 0;
@@ -115,14 +118,15 @@ std::unique_ptr<Workload> make_json_workload(const Options& options, std::string
     error = "--params is longer than 16 MiB";
     return nullptr;
   }
-  if (!pi) return std::make_unique<JsonWorkload>("ping", text, std::move(params));
+  std::string out = options.out.value_or(pi ? "pi_r" : "pong");
+  if (!pi) return std::make_unique<JsonWorkload>("ping", text, std::move(params), std::move(out));
   if (!params.is_number_integer() || (params.is_number_unsigned() && params.get<uint64_t>() > kMaxPiTerms) ||
       params.get<int64_t>() > kMaxPiTerms) {
     error = "--command pi needs an integer --params n up to " + std::to_string(kMaxPiTerms) + ", got " +
             text.substr(0, 200);
     return nullptr;
   }
-  return std::make_unique<JsonWorkload>("pi", text, Json(legacy_pi(params.get<int64_t>())));
+  return std::make_unique<JsonWorkload>("pi", text, Json(legacy_pi(params.get<int64_t>())), std::move(out));
 }
 
 }  // namespace rpcgate::loadgen

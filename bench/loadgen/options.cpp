@@ -30,6 +30,8 @@ usage: rpcgate-loadgen [--codec resp|json|protobuf] [--command NAME] [options]
   --params JSON      json: ping sends these params and expects them back as the result (default
                      null); pi sends the integer n (default 1000) and expects the legacy value
                      sqrt(8 * sum_{i=0..n} 1/(2i+1)^2), exactly
+  --out KIND         json: the "out" every answer must carry (default pong for ping, pi_r for pi);
+                     rpcgate in front of a gRPC service answers "result"
   --json             print one JSON object on stdout instead of the summary
   --help             this text
 
@@ -90,8 +92,8 @@ bool check_combination(const Options& o, bool key_options, std::string& error) {
     error = "--key-space and --value-size apply to --codec resp --command set|get only";
     return false;
   }
-  if (o.params && o.codec != Codec::kJson) {
-    error = "--params applies to --codec json only";
+  if ((o.params || o.out) && o.codec != Codec::kJson) {
+    error = "--params and --out apply to --codec json only";
     return false;
   }
   uint64_t request_bytes = 64 + static_cast<uint64_t>(o.value_size) + (o.params ? o.params->size() : 0);
@@ -196,6 +198,8 @@ ParseOutcome parse_options(int argc, char** argv, Options& o, std::string& error
       ok = parse_number<uint32_t>(value, 0, kMaxValueSize, o.value_size);
     } else if (name == "--params") {
       o.params = std::string(value);
+    } else if (name == "--out") {
+      o.out = std::string(value);
     } else {
       error = "unknown option " + quoted(name) + " (see --help)";
       return ParseOutcome::kError;

@@ -23,6 +23,7 @@ struct Options {
   uint64_t key_space = 10000;
   uint32_t value_size = 3;
   std::optional<std::string> params;  // JSON text; json codec only
+  std::optional<std::string> out;     // the answers' "out"; json codec only
   bool json_output = false;
 };
 
