@@ -1,11 +1,11 @@
-// Maps a method name to what answers it: rpcgate's own INFO (kOwnInfoMethod) and gRPC health check
-// (kOwnHealthMethod) whatever the routes say, else the first matching route of the config, else an enabled built-in of
-// the same name, else nothing (UNKNOWN_METHOD). Owns the handler instances.
+// Maps a method name to what answers it: rpcgate's own methods (its INFO, kOwnInfoMethod, and the
+// gRPC health check, kOwnHealthMethod) whatever the routes say, else the first matching route of
+// the config, else an enabled built-in of the same name, else nothing (UNKNOWN_METHOD). Owns the
+// handler instances.
 #pragma once
 
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
