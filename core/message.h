@@ -74,6 +74,11 @@ struct Response {
   std::string message;        // human-readable error text when `error` is set
   bool close_after = false;   // close the connection once this response is written (QUIT)
   bool login_failed = false;  // it refuses a login with wrong credentials (counted, logged)
+  // Metadata an upstream answered with, for codecs that send it on (grpc: response headers, and
+  // trailers, which also keep the upstream's own status so that a gRPC client gets it exactly).
+  // Other codecs neither fill nor read them.
+  Meta meta;
+  Meta trailers;
 
   bool is_error() const { return error != ErrorCode::kNone; }
 
@@ -92,6 +97,8 @@ struct Response {
     message.clear();
     close_after = false;
     login_failed = false;
+    meta.clear();
+    trailers.clear();
   }
 };
 

@@ -30,15 +30,9 @@ constexpr size_t kStreamsBeforeSettings = 100;
 // grpc-timeout has at most 8 digits.
 constexpr uint64_t kMaxTimeoutAmount = 99'999'999;
 
-// Meta that may travel as a header: a lower-case token (HTTP/2 refuses upper case) that is not the
-// protocol's own, with a value of visible ASCII, as gRPC's custom metadata is.
+// Meta that may travel as a header: not the deadline, which goes as grpc-timeout.
 bool sendable_meta(std::string_view name, std::string_view value) {
-  if (reserved_header(name) || name == kTimeoutMeta) return false;
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) return false;
-  for (char c : value)
-    if (c < 0x20 || c > 0x7E) return false;
-  return true;
+  return name != kTimeoutMeta && sendable_header(name, value);
 }
 
 // The call's remaining time as grpc-timeout: milliseconds while they fit in 8 digits, else
@@ -179,7 +173,10 @@ class GrpcClientCodec final : public ClientCodec {
     std::string http_status;
     std::string grpc_status;
     std::string grpc_message;
+    std::string details;   // grpc-status-details-bin, base64 as it came
     std::string encoding;  // grpc-encoding of the answer
+    Meta meta;             // custom metadata of the response headers,
+    Meta trailers;         // and of the trailers (or of a trailers-only answer's one block)
     size_t header_bytes = 0;
     std::string body;       // the answer's DATA
     bool finished = false;  // reported: what still comes on the stream is dropped
@@ -255,9 +252,15 @@ class GrpcClientCodec final : public ClientCodec {
       std::string text = percent_decode(stream.grpc_message);
       if (text.empty()) text = "grpc-status " + std::to_string(status) + " from the upstream";
       response.set_error(error_of(status), std::move(text));
+      // As the upstream sent them, for a gRPC client (the table above keeps a dozen codes).
+      response.trailers.emplace_back(kStatusTrailer, stream.grpc_status);
+      if (!stream.grpc_message.empty()) response.trailers.emplace_back(kMessageTrailer, stream.grpc_message);
+      if (!stream.details.empty()) response.trailers.emplace_back(kDetailsTrailer, std::move(stream.details));
     } else {
       decode_message(stream, response);
     }
+    response.meta = std::move(stream.meta);
+    for (auto& entry : stream.trailers) response.trailers.push_back(std::move(entry));
     std::string().swap(stream.body);
   }
 
@@ -329,6 +332,14 @@ class GrpcClientCodec final : public ClientCodec {
       stream->grpc_message = value.substr(0, 1024);
     } else if (name == "grpc-encoding") {
       stream->encoding = value;
+    } else if (name == kDetailsTrailer) {
+      stream->details = value;
+    } else if (!reserved_header(name)) {
+      // Bounded with the header list, above. A trailers-only answer's one block (it ends the
+      // stream) is trailers.
+      const bool trailers =
+          frame->headers.cat != NGHTTP2_HCAT_RESPONSE || (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+      (trailers ? stream->trailers : stream->meta).emplace_back(name, value);
     }
     return 0;
   }

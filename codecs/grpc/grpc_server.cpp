@@ -152,19 +152,19 @@ class GrpcServerCodec final : public ServerCodec {
       return;
     }
     Stream& stream = it->second;
+    std::string message;
+    std::string error;
     if (response.is_error()) {
-      const bool unknown = stream.health == Stream::Health::kUnknownService;
-      submit_status(stream_id, unknown ? Status::kNotFound : status_of(response.error), response.message);
+      // A health check of a service the listener does not serve is NOT_FOUND (Stream::health).
+      Meta status = stream.health == Stream::Health::kUnknownService ? own_status(Status::kNotFound, response.message)
+                                                                     : status_trailers(response);
+      respond(stream_id, stream, response.meta, std::move(status), response.trailers);
+    } else if (response_message(stream, response, message, error)) {
+      stream.answer.clear();
+      append_message(message, stream.answer);
+      respond(stream_id, stream, response.meta, {{"grpc-status", "0"}}, response.trailers);
     } else {
-      std::string message;
-      std::string error;
-      if (response_message(stream, response, message, error)) {
-        stream.answer.clear();
-        append_message(message, stream.answer);
-        submit_answer(stream_id);
-      } else {
-        submit_status(stream_id, Status::kInternal, error);
-      }
+      respond(stream_id, stream, {}, own_status(Status::kInternal, error), {});
     }
     send_pending(out);
   }
@@ -204,6 +204,7 @@ class GrpcServerCodec final : public ServerCodec {
     enum class Health { kNo, kCheck, kUnknownService } health = Health::kNo;
     std::string answer;  // the answer's prefixed message, sent by the data provider
     size_t answer_sent = 0;
+    Meta trailers;  // what follows it: the status, then the upstream's trailing metadata
   };
 
   static GrpcServerCodec& self(void* user_data) { return *static_cast<GrpcServerCodec*>(user_data); }
@@ -334,28 +335,64 @@ class GrpcServerCodec final : public ServerCodec {
     if (stream->answer_sent == stream->answer.size()) {
       // The status follows as trailers, which end the stream.
       *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-      const nghttp2_nv trailers[] = {header("grpc-status", "0")};
-      nghttp2_submit_trailer(session, stream_id, trailers, std::size(trailers));
+      const std::vector<nghttp2_nv> trailers = headers_of(stream->trailers);
+      nghttp2_submit_trailer(session, stream_id, trailers.data(), trailers.size());
+      Meta().swap(stream->trailers);
       std::string().swap(stream->answer);
       stream->answer_sent = 0;
     }
     return static_cast<ssize_t>(n);
   }
 
-  void submit_answer(int32_t stream_id) {
-    const nghttp2_nv headers[] = {header(":status", "200"), header("content-type", "application/grpc")};
-    nghttp2_data_provider provider{};
-    provider.read_callback = &GrpcServerCodec::read_answer;
-    nghttp2_submit_response(session_, stream_id, headers, std::size(headers), &provider);
+  static std::vector<nghttp2_nv> headers_of(const Meta& fields) {
+    std::vector<nghttp2_nv> headers;
+    headers.reserve(fields.size());
+    for (const auto& [name, value] : fields) headers.push_back(header(name, value));
+    return headers;
   }
 
-  // A trailers-only response: the status in the one HEADERS frame, which ends the stream.
-  void submit_status(int32_t stream_id, Status status, std::string_view message) {
-    const std::string code = std::to_string(static_cast<uint32_t>(status));
-    const std::string text = percent_encode(message.substr(0, 1024));
-    const nghttp2_nv headers[] = {header(":status", "200"), header("content-type", "application/grpc"),
-                                  header("grpc-status", code), header("grpc-message", text)};
-    nghttp2_submit_response(session_, stream_id, headers, message.empty() ? 3 : 4, nullptr);
+  // rpcgate's own status for an answer: the code of its error, and its message percent-encoded.
+  static Meta own_status(Status status, std::string_view message) {
+    Meta status_fields{{"grpc-status", std::to_string(static_cast<uint32_t>(status))}};
+    if (!message.empty()) status_fields.emplace_back("grpc-message", percent_encode(message.substr(0, 1024)));
+    return status_fields;
+  }
+
+  // The status an error answer ends with: a gRPC upstream's own, exactly as it sent it (any code,
+  // even one rpcgate's table lacks; grpc_client.cpp keeps it in the trailers), or rpcgate's.
+  static Meta status_trailers(const Response& response) {
+    Meta status_fields;
+    for (const auto& [name, value] : response.trailers)
+      if (name == kStatusTrailer || name == kMessageTrailer || name == kDetailsTrailer)
+        status_fields.emplace_back(name, value);
+    if (!status_fields.empty() && status_fields.front().first == kStatusTrailer) return status_fields;
+    return own_status(status_of(response.error), response.message);
+  }
+
+  // Answers the stream: headers with the response metadata `meta`; the message in
+  // Stream::answer, if any; then the trailers: `status` and the trailing metadata `trailing`.
+  // With no message and no metadata before it, an error goes trailers-only, in one HEADERS frame,
+  // as gRPC servers send it.
+  void respond(int32_t stream_id, Stream& stream, const Meta& meta, Meta status, const Meta& trailing) {
+    stream.trailers = std::move(status);
+    for (const auto& [name, value] : trailing)
+      if (sendable_header(name, value)) stream.trailers.emplace_back(name, value);
+    // nghttp2 copies the fields when the frame is submitted: views of `meta` and the literals do.
+    std::vector<nghttp2_nv> headers;
+    headers.reserve(2 + meta.size() + stream.trailers.size());
+    headers.push_back(header(":status", "200"));
+    headers.push_back(header("content-type", "application/grpc"));
+    for (const auto& [name, value] : meta)
+      if (sendable_header(name, value)) headers.push_back(header(name, value));
+    if (stream.answer.empty() && headers.size() == 2) {
+      for (const auto& [name, value] : stream.trailers) headers.push_back(header(name, value));
+      nghttp2_submit_response(session_, stream_id, headers.data(), headers.size(), nullptr);
+      Meta().swap(stream.trailers);
+      return;
+    }
+    nghttp2_data_provider provider{};
+    provider.read_callback = &GrpcServerCodec::read_answer;
+    nghttp2_submit_response(session_, stream_id, headers.data(), headers.size(), &provider);
   }
 
   bool response_message(const Stream& stream, const Response& response, std::string& message, std::string& error) {

@@ -39,6 +39,25 @@ inline bool reserved_header(std::string_view name) {
          name == "user-agent" || name == "content-length";
 }
 
+// A header rpcgate may send from metadata: a lower-case token (HTTP/2 refuses upper case) that is
+// not the protocol's own, with a value of visible ASCII, as gRPC's custom metadata is ("-bin"
+// values travel base64, which is).
+inline bool sendable_header(std::string_view name, std::string_view value) {
+  if (reserved_header(name)) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) return false;
+  for (char c : value)
+    if (c < 0x20 || c > 0x7E) return false;
+  return true;
+}
+
+// Where a grpc cluster keeps an upstream's own status in Response::trailers, so that a grpc
+// listener answers with it exactly, whatever its code (rpcgate's error table has a dozen of
+// gRPC's seventeen). Reserved names: never taken from, nor sent as, custom metadata.
+inline constexpr std::string_view kStatusTrailer = "grpc-status";
+inline constexpr std::string_view kMessageTrailer = "grpc-message";
+inline constexpr std::string_view kDetailsTrailer = "grpc-status-details-bin";  // google.rpc.Status
+
 // Appends every byte the session has to send to `out`; false when nghttp2 fails (only out of
 // memory), after which the session has nothing more to say.
 inline bool send_pending(nghttp2_session* session, std::string& out) {

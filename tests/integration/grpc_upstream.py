@@ -64,10 +64,15 @@ def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=options)
     pi_pb2_grpc.add_PiCalculatorServicer_to_server(Pi(), server)
     probe_pb2_grpc.add_ProbeServicer_to_server(Probe(), server)
-    server.add_insecure_port("127.0.0.1:%d" % args.port)
+    serve(server, args.port)
+
+
+def serve(server, port):
+    """Serves on 127.0.0.1:PORT, says READY (what harness.ReadyPeer waits for), stops on SIGTERM."""
+    server.add_insecure_port("127.0.0.1:%d" % port)
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
-    print("READY %d" % args.port, flush=True)
+    print("READY %d" % port, flush=True)
     server.wait_for_termination()
 
 

@@ -118,6 +118,37 @@ def wait_listening(ports, proc=None, timeout=START_TIMEOUT, describe=""):
     raise RuntimeError("%s did not listen on %s within %.0f s" % (describe or "process", sorted(missing), timeout))
 
 
+def first_line(proc, timeout=START_TIMEOUT):
+    """The first line `proc` prints on its stdout pipe (what a peer says once it serves), or what
+    it printed of it within `timeout`."""
+    deadline, line = time.monotonic() + timeout, b""
+    while not line.endswith(b"\n") and time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            chunk = os.read(proc.stdout.fileno(), 256)
+            if not chunk:
+                break
+            line += chunk
+    return line
+
+
+class ReadyPeer:
+    """A Python peer script (a gRPC server) started on a free port with `--port PORT` and `args`,
+    ready once it prints "READY PORT"; stopped by its PID."""
+
+    def __init__(self, script, *args, describe=None):
+        self.port = free_port()
+        self.proc = subprocess.Popen([PYTHON3, script, "--port", str(self.port)] + list(args),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = first_line(self.proc)
+        if line.split() != [b"READY", str(self.port).encode()]:
+            self.stop()
+            raise RuntimeError("%s did not start: %r" % (describe or os.path.basename(script), line))
+
+    def stop(self, sig=signal.SIGTERM):
+        stop_process(self.proc, sig)
+        self.proc.stdout.close()
+
+
 def stop_process(proc, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
     """Stops one process we started, by its PID: `sig`, a bounded wait, then SIGKILL."""
     if proc is None or proc.poll() is not None:

@@ -9,7 +9,6 @@ a bystander cluster keeps answering."""
 
 import contextlib
 import os
-import select
 import shutil
 import signal
 import socket
@@ -56,28 +55,12 @@ def compile_protos(directory):
                         os.path.join(directory, name + ".proto")], check=True, timeout=30)
 
 
-class GrpcServer:
+class GrpcServer(harness.ReadyPeer):
     """grpc_upstream.py on a free port, stopped by its PID."""
 
     def __init__(self, stubs, name, *flags):
-        self.port = harness.free_port()
-        self.proc = subprocess.Popen([harness.PYTHON3, os.path.join(HERE, "grpc_upstream.py"), "--port", str(self.port),
-                                      "--stubs", stubs, "--name", name] + list(flags),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        deadline, line = time.monotonic() + harness.START_TIMEOUT, b""
-        while not line.endswith(b"\n") and time.monotonic() < deadline:
-            if select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                chunk = os.read(self.proc.stdout.fileno(), 256)
-                if not chunk:
-                    break
-                line += chunk
-        if line.split() != [b"READY", str(self.port).encode()]:
-            self.stop()
-            raise RuntimeError("grpc_upstream.py %s did not start: %r" % (name, line))
-
-    def stop(self, sig=signal.SIGTERM):
-        harness.stop_process(self.proc, sig)
-        self.proc.stdout.close()
+        super().__init__(os.path.join(HERE, "grpc_upstream.py"), "--stubs", stubs, "--name", name, *flags,
+                         describe="grpc_upstream.py " + name)
 
 
 class RefusingServer:

@@ -8,11 +8,9 @@ redis-benchmark, and exits 0 on SIGTERM. Counts are small: the point is behaviou
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -44,14 +42,7 @@ class Floor:
     def __enter__(self):
         self.proc = subprocess.Popen([FLOOR, "--port", "0", "--codec", self.codec], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        line = b""
-        deadline = time.monotonic() + harness.START_TIMEOUT
-        while not line.endswith(b"\n") and time.monotonic() < deadline:
-            if select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                chunk = os.read(self.proc.stdout.fileno(), 256)
-                if not chunk:
-                    break
-                line += chunk
+        line = harness.first_line(self.proc)
         match = re.fullmatch(rb"listening on 127\.0\.0\.1:(\d+)\n", line)
         if not match:
             self.stop()

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -143,6 +144,47 @@ TEST_CASE("grpc client: an error status comes back as the error code it maps to,
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].second.error == ErrorCode::kBadRequest);
   CHECK(replies[0].second.message == "n must be 100% positive");
+}
+
+TEST_CASE("grpc client and server: metadata and the upstream's own status pass through as they came") {
+  Link link;
+  link.client->encode(link.call(1, "pi.PiCalculator/Calc", 5), link.to_server);
+  link.client->encode(link.call(2, "pi.PiCalculator/Calc", 6), link.to_server);
+  link.client->encode(link.call(3, "pi.PiCalculator/Calc", 7), link.to_server);
+  auto requests = link.serve();
+  REQUIRE(requests.size() == 3);
+  Response answer;  // OK: response headers and trailers with custom metadata
+  answer.id = requests[0].id;
+  answer.result = 2.5;
+  answer.meta = {{"x-first", "1"}, {"Bad Name", "dropped"}, {"x-raw-bin", "AAH+/w=="}};
+  answer.trailers = {{"x-last", "2"}, {"te", "dropped"}};
+  link.server->encode(answer, link.to_client);
+  Response refused;  // a code rpcgate's table lacks (FAILED_PRECONDITION), its message as it came
+  refused.id = requests[1].id;
+  refused.set_error(ErrorCode::kUpstreamError, "ignored: the upstream's own status wins");
+  refused.trailers = {{"grpc-status", "9"}, {"grpc-message", "not%20yet"}, {"x-why", "because"}};
+  link.server->encode(refused, link.to_client);
+  Response own;  // rpcgate's own error, with metadata before it: headers, then trailers
+  own.id = requests[2].id;
+  own.set_error(ErrorCode::kTimeout, "too slow");
+  own.meta = {{"x-early", "yes"}};
+  link.server->encode(own, link.to_client);
+
+  auto replies = link.receive();
+  REQUIRE(replies.size() == 3);
+  std::map<uint64_t, Response> by_id;
+  for (auto& reply : replies) by_id[*reply.second.id] = std::move(reply.second);
+  CHECK_FALSE(by_id[1].is_error());
+  CHECK(by_id[1].result == 2.5);
+  CHECK(by_id[1].meta == Meta{{"x-first", "1"}, {"x-raw-bin", "AAH+/w=="}});
+  CHECK(by_id[1].trailers == Meta{{"x-last", "2"}});
+  CHECK(by_id[2].error == ErrorCode::kUpstreamError);
+  CHECK(by_id[2].message == "not yet");
+  CHECK(by_id[2].meta.empty());  // trailers-only: its metadata is trailing
+  CHECK(by_id[2].trailers == Meta{{"grpc-status", "9"}, {"grpc-message", "not%20yet"}, {"x-why", "because"}});
+  CHECK(by_id[3].error == ErrorCode::kTimeout);
+  CHECK(by_id[3].meta == Meta{{"x-early", "yes"}});
+  CHECK(by_id[3].trailers == Meta{{"grpc-status", "4"}, {"grpc-message", "too slow"}});
 }
 
 TEST_CASE("grpc client: streams share the connection and answers match by id in any order") {
