@@ -78,9 +78,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # test_status_page checks the page's script in chromium and test_contrib_monitoring the files in
 # contrib/: the C++ they reach (the admin pages) is sanitized through test_admin. test_package
 # checks the Debian package (debian/, the install rules, lintian), which the Release stage has
-# built and run; it exercises no C++ the other tests leave out.
+# built and run; it exercises no C++ the other tests leave out. test_bench_grpc drives thousands
+# of gRPC calls at once to see every path answer in full: a sanitized rpcgate that slow times them
+# out, and the paths it takes are those test_grpc*.py sanitize.
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -L integration -E 'legacy_prefork|status_page|contrib_monitoring|test_package'
+  ctest --test-dir build-asan --output-on-failure -L integration \
+  -E 'legacy_prefork|status_page|contrib_monitoring|test_package|test_bench_grpc'
 
 stage "Fuzz targets (bounded smoke runs)"
 finish_build build-fuzz
