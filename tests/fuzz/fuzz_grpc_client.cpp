@@ -10,8 +10,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,10 +116,7 @@ std::string seed() {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   test::load_fuzz_grpc_options(g_options);
-  if (const char* dir = std::getenv("RPCGATE_FUZZ_WRITE_SEED")) {
-    std::ofstream(std::string(dir) + "/listener_answers", std::ios::binary) << seed();
-    std::exit(0);
-  }
+  test::fuzz::write_seed_if_asked("listener_answers", seed());
   return 0;
 }
 

@@ -10,8 +10,6 @@
 // the corpus it runs with (tests/fuzz/CMakeLists.txt).
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,11 +60,8 @@ std::string run(std::string_view stream, const test::Reads& pieces) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  if (const char* dir = std::getenv("RPCGATE_FUZZ_WRITE_SEED")) {
-    std::ofstream(std::string(dir) + "/python_grpc_unary_call", std::ios::binary)
-        << std::string("\0\0\0\0", 4) << test::from_hex(test::kCapturedPythonCallHex);
-    std::exit(0);
-  }
+  test::fuzz::write_seed_if_asked("python_grpc_unary_call",
+                                  std::string("\0\0\0\0", 4) + test::from_hex(test::kCapturedPythonCallHex));
   test::load_fuzz_grpc_options(g_options);
   return 0;
 }

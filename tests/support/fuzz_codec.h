@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +18,16 @@
 #include "tests/support/codec_driver.h"
 
 namespace rpcgate::test::fuzz {
+
+// For a target whose seed is made in code (no binary is committed): when the build asks for it
+// (RPCGATE_FUZZ_WRITE_SEED, tests/fuzz/CMakeLists.txt), writes `seed` into that directory as
+// `name` and exits; otherwise does nothing.
+inline void write_seed_if_asked(const char* name, const std::string& seed) {
+  const char* dir = std::getenv("RPCGATE_FUZZ_WRITE_SEED");
+  if (dir == nullptr) return;
+  std::ofstream(std::string(dir) + "/" + name, std::ios::binary) << seed;
+  std::exit(0);
+}
 
 // A fuzz input cut into its parts: `header_bytes` bytes, of which the last `read_bytes` choose
 // the read sizes (1 + byte % `most`), then the stream.
