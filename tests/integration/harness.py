@@ -68,6 +68,17 @@ def require_binary(test_case=None):
 # Ports and processes
 
 
+def protoc_grpc_python(directory, name, descriptor_set=False):
+    """protoc on `directory`/`name`.proto: Python message and gRPC stubs (name_pb2*, with Debian's
+    grpc_python_plugin) into `directory`, and with `descriptor_set` the FileDescriptorSet name.pb
+    that a grpc listener or cluster loads."""
+    command = ["protoc", "--proto_path=" + directory, "--python_out=" + directory, "--grpc_python_out=" + directory,
+               "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin"]
+    if descriptor_set:
+        command += ["--include_imports", "--descriptor_set_out=" + os.path.join(directory, name + ".pb")]
+    subprocess.run(command + [os.path.join(directory, name + ".proto")], check=True, timeout=30)
+
+
 def free_ports(count):
     """`count` distinct free TCP ports on 127.0.0.1 (bound to port 0, then released together)."""
     sockets = []

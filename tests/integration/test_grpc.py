@@ -47,17 +47,11 @@ def compile_protos(directory):
     for name, text in (("pi", PI_PROTO), ("slow", SLOW_PROTO)):
         with open(os.path.join(directory, name + ".proto"), "w") as f:
             f.write(text)
-        subprocess.run(["protoc", "--proto_path=" + directory, "--include_imports",
-                        "--descriptor_set_out=" + os.path.join(directory, name + ".pb"),
-                        "--python_out=" + directory, "--grpc_python_out=" + directory,
-                        "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
-                        os.path.join(directory, name + ".proto")], check=True, timeout=30)
+        harness.protoc_grpc_python(directory, name, descriptor_set=True)
     # Copied beside them, so that its stubs are the modules health_pb2*, not grpc.health.v1.*,
     # which the grpc package itself would shadow.
     shutil.copy(os.path.join(GRPC_PROTOS, "grpc/health/v1/health.proto"), directory)
-    subprocess.run(["protoc", "--proto_path=" + directory, "--python_out=" + directory,
-                    "--grpc_python_out=" + directory, "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
-                    os.path.join(directory, "health.proto")], check=True, timeout=30)
+    harness.protoc_grpc_python(directory, "health")
 
 
 def grpc_listener(directory, **extra):

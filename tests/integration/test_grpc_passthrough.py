@@ -7,7 +7,6 @@ and metadata as the server sent them; calls balanced per call on one client conn
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -35,9 +34,7 @@ CODES = (5, 6, 7, 9, 10, 11, 15, 3, 12, 13, 2, 14)
 def compile_proto(directory):
     with open(os.path.join(directory, "relay.proto"), "w") as f:
         f.write(RELAY_PROTO)
-    subprocess.run(["protoc", "--proto_path=" + directory, "--python_out=" + directory,
-                    "--grpc_python_out=" + directory, "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
-                    os.path.join(directory, "relay.proto")], check=True, timeout=30)
+    harness.protoc_grpc_python(directory, "relay")
 
 
 class RelayServer(harness.ReadyPeer):

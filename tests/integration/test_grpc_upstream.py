@@ -48,11 +48,7 @@ def compile_protos(directory):
     with open(os.path.join(directory, "probe.proto"), "w") as f:
         f.write(PROBE_PROTO)
     for name in ("pi", "probe"):
-        subprocess.run(["protoc", "--proto_path=" + directory, "--include_imports",
-                        "--descriptor_set_out=" + os.path.join(directory, name + ".pb"),
-                        "--python_out=" + directory, "--grpc_python_out=" + directory,
-                        "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
-                        os.path.join(directory, name + ".proto")], check=True, timeout=30)
+        harness.protoc_grpc_python(directory, name, descriptor_set=True)
 
 
 class GrpcServer(harness.ReadyPeer):
