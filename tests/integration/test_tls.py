@@ -94,6 +94,7 @@ class TlsListenerTest(harness.GatewayTestCase):
              {"name": "json_tls", "codec": "json", "tls": tls},
              {"name": "resp_mutual", "codec": "resp", "tls": mutual},
              {"name": "resp_plain", "codec": "resp"},
+             {"name": "resp_tight", "codec": "resp", "tls": tls, "output_high_water": 256, "output_limit": "1MiB"},
              dict(test_grpc.grpc_listener(cls.dir.name), tls=dict(tls, alpn=["h2"]))],
             process={"model": "prefork", "workers": 1},  # for the admin port, on the master
             extra_yaml="admin: {address: 127.0.0.1:%d}\n"
@@ -147,6 +148,30 @@ class TlsListenerTest(harness.GatewayTestCase):
             self.assertEqual(pipe.execute(), [b"e%d" % i for i in range(500)])
         finally:
             client.close()
+
+    def test_buffered_requests_answered_under_a_low_high_water_mark(self):
+        # 3000 PINGs in one write: their answers pass the 256-byte mark many times, so most wait,
+        # decrypted and undecoded, until the answers before them are taken.
+        with tls_client(self.gw.port("resp_tight"), self.path("ca.pem")) as sock:
+            sock.sendall(b"PING\r\n" * 3000)
+            self.assertEqual(harness.recv_exact(sock, 7 * 3000, timeout=10), b"+PONG\r\n" * 3000)
+
+    def test_a_client_that_does_not_read_is_held_back(self):
+        echo = b"*2\r\n$4\r\nECHO\r\n$10000\r\n" + b"x" * 10000 + b"\r\n"
+        most = 5000  # 50 MB, far more than the socket buffers on both sides hold
+        with tls_client(self.gw.port("resp_tight"), self.path("ca.pem")) as greedy, \
+                tls_client(self.gw.port("resp_tight"), self.path("ca.pem")) as bystander:
+            greedy.settimeout(2)
+            sent = 0
+            try:
+                while sent < most:
+                    greedy.sendall(echo)
+                    sent += 1
+            except (socket.timeout, ssl.SSLError, ConnectionError):
+                pass
+            self.assertLess(sent, most, "the gateway read 50 MB from a TLS client that reads nothing")
+            self.assertEqual(resp_ping(bystander), b"+PONG\r\n")
+        self.assertAlive()
 
     def test_json_legacy_framing_inside_tls(self):
         with tls_client(self.gw.port("json_tls"), self.path("ca.pem")) as sock:
