@@ -109,7 +109,10 @@ class Connection final : public CallOwner {
   void yield_reading();
   void rearm_quickack();
   // Answers encoded and not yet taken by the kernel.
-  size_t unsent() const { return output_.size() + sealed_.size() + (write_ != nullptr ? write_->bytes.size() : 0); }
+  size_t unsent() const {
+    return output_.size() + sealed_.size() + (tls_ != nullptr ? tls_->pending_output() : 0) +
+           (write_ != nullptr ? write_->bytes.size() : 0);
+  }
 
   Gateway& gateway_;
   Listener& listener_;

@@ -91,7 +91,7 @@ TlsStatus TlsEngine::seal(std::string_view plaintext, std::string& ciphertext) {
   return TlsStatus::kOk;
 }
 
-bool TlsEngine::has_output() const { return BIO_ctrl_pending(out_) > 0; }
+size_t TlsEngine::pending_output() const { return BIO_ctrl_pending(out_); }
 
 void TlsEngine::take_output(std::string& ciphertext) {
   size_t pending = BIO_ctrl_pending(out_);

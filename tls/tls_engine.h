@@ -35,7 +35,9 @@ class TlsEngine {
   TlsStatus seal(std::string_view plaintext, std::string& ciphertext);
   // Appends what the session has to send on its own (handshake flights, alerts, tickets).
   void take_output(std::string& ciphertext);
-  bool has_output() const;
+  // Bytes take_output() would give: counted with the caller's unsent bytes, since a peer can make
+  // the session answer on its own (a TLS 1.3 KeyUpdate) while the caller's write waits.
+  size_t pending_output() const;
   // Starts the handshake from this side (a client); a server waits for the ClientHello.
   TlsStatus start();
   // Queues close_notify for take_output().
