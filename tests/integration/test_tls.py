@@ -98,7 +98,7 @@ class TlsListenerTest(harness.GatewayTestCase):
              dict(test_grpc.grpc_listener(cls.dir.name), tls=dict(tls, alpn=["h2"]))],
             process={"model": "prefork", "workers": 1},  # for the admin port, on the master
             extra_yaml="admin: {address: 127.0.0.1:%d}\n"
-                       "routes:\n  - {match: {methods: [set, get, del]}, cluster: cache}\n"
+                       "routes:\n  - {match: {methods: [set, get, del, subscribe, unsubscribe, publish]}, cluster: cache}\n"
                        "clusters:\n  - {name: cache, codec: resp, endpoints: [127.0.0.1:%d]}\n"
                        % (cls.admin_port, cls.redis.port))
         harness.wait_listening([cls.admin_port], cls.gw.proc, describe="the admin port")
@@ -132,6 +132,26 @@ class TlsListenerTest(harness.GatewayTestCase):
         self.assertEqual(self.redis_cli("resp_tls", "GET", "tls:cli")[:2], (0, "secret value"))
         import redis
         self.assertEqual(redis.Redis(host=harness.LOOPBACK, port=self.redis.port).get("tls:cli"), b"secret value")
+
+    def test_subscriber_over_tls_gets_what_redis_publishes(self):
+        # A subscription pins a Redis connection of the client's own and its bytes pass both ways
+        # unread: pushes reach the client sealed like any answer.
+        import redis
+        client = self.redis_py()
+        pubsub = client.pubsub()
+        try:
+            pubsub.subscribe("tls:news")
+            self.assertEqual(pubsub.get_message(timeout=5)["type"], "subscribe")
+            direct = redis.Redis(host=harness.LOOPBACK, port=self.redis.port)
+            for i in range(20):
+                self.assertEqual(direct.publish("tls:news", "item %d" % i), 1)
+            for i in range(20):
+                message = pubsub.get_message(timeout=5)
+                self.assertIsNotNone(message, "message %d did not come over TLS" % i)
+                self.assertEqual(message["data"], b"item %d" % i)
+        finally:
+            pubsub.close()
+            client.close()
 
     def test_redis_py(self):
         client = self.redis_py()
