@@ -11,7 +11,9 @@
 namespace rpcgate::tls {
 
 std::string openssl_reason() {
-  unsigned long code = ERR_peek_last_error();
+  // The oldest error is the cause ("No such file or directory", "no start line"); those after it
+  // are the layers it went through ("system lib", "PEM lib").
+  unsigned long code = ERR_peek_error();
   std::string reason = "unknown OpenSSL error";
   if (code != 0) {
     char text[256];
@@ -36,6 +38,10 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, cons
   *out = chosen;
   return SSL_TLSEXT_ERR_OK;
 }
+
+// OpenSSL's default would ask for a passphrase on the terminal, and a daemon has none to give:
+// an encrypted key fails to load instead.
+int no_passphrase(char*, int, int, void*) { return 0; }
 
 // A private key others can read is a key others may have copied.
 bool key_is_private(const std::string& path, std::string& error) {
@@ -82,11 +88,11 @@ std::shared_ptr<ServerContext> ServerContext::build(const ServerSettings& settin
   // as a load failure.
   EVP_PKEY* key = nullptr;
   if (BIO* file = BIO_new_file(settings.key.c_str(), "r"); file != nullptr) {
-    key = PEM_read_bio_PrivateKey(file, nullptr, nullptr, nullptr);
+    key = PEM_read_bio_PrivateKey(file, nullptr, no_passphrase, nullptr);
     BIO_free(file);
   }
   if (key == nullptr) {
-    error = "key " + settings.key + ": cannot load: " + openssl_reason();
+    error = "key " + settings.key + ": cannot load (expected an unencrypted PEM private key): " + openssl_reason();
     return nullptr;
   }
   const bool matches = X509_check_private_key(SSL_CTX_get0_certificate(context), key) == 1;

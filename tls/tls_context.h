@@ -44,7 +44,7 @@ class ServerContext {
   std::string alpn_wire_;
 };
 
-// OpenSSL's reason for the newest error on this thread's queue, and clears the queue.
+// OpenSSL's reason for the oldest error on this thread's queue, and clears the queue.
 std::string openssl_reason();
 
 }  // namespace rpcgate::tls

@@ -41,6 +41,7 @@ printf '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nseri
 openssl req $ec -keyout expired.key -out expired.csr -subj /CN=localhost
 openssl ca -batch -config ca.cnf -selfsign -keyfile expired.key -in expired.csr \
   -startdate 20200101000000Z -enddate 20200102000000Z -out expired.pem
+openssl pkey -in server.key -aes256 -passout pass:secret -out encrypted.key
 chmod 600 *.key
 """
 
@@ -320,6 +321,8 @@ class TlsConfigCheckTest(unittest.TestCase):
              "cert %s: cannot load: " % self.path("nowhere.pem")),
             ({"cert": self.path("server.pem"), "key": self.path("client.key")},
              "key %s: does not match cert %s" % (self.path("client.key"), self.path("server.pem"))),
+            ({"cert": self.path("server.pem"), "key": self.path("encrypted.key")},
+             "key %s: cannot load (expected an unencrypted PEM private key)" % self.path("encrypted.key")),
             ({"cert": self.path("expired.pem"), "key": self.path("expired.key")},
              "cert %s: has expired" % self.path("expired.pem")),
             ({"cert": self.path("server.pem"), "key": self.path("server.key"), "require_client_cert": True},
