@@ -107,6 +107,18 @@ Json config_json(const conf::Config& config) {
       if (!auth.users_file.empty()) out["auth"]["users_file"] = auth.users_file;
       if (!auth.users_env.empty()) out["auth"]["users_env"] = auth.users_env;
     }
+    if (listener.tls) {
+      // File names only: the key's bytes never leave the context they were loaded into.
+      const auto& tls = listener.tls->settings;
+      out["tls"] = {{"cert", tls.cert},
+                    {"key", tls.key},
+                    {"require_client_cert", tls.require_client_cert},
+                    {"min_version", tls.min_version},
+                    {"alpn", tls.alpn},
+                    {"handshake_timeout", duration(listener.tls->handshake_timeout)}};
+      if (!tls.client_ca.empty()) out["tls"]["client_ca"] = tls.client_ca;
+      if (!tls.ciphers.empty()) out["tls"]["ciphers"] = tls.ciphers;
+    }
     listeners.push_back(std::move(out));
   }
   Json routes = Json::array();

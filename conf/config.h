@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "codecs/codec.h"
+#include "tls/tls_context.h"
 
 namespace rpcgate::conf {
 
@@ -41,6 +43,14 @@ struct AuthConfig {
   std::vector<std::string> user_names;  // for GET /config, without the passwords
 };
 
+// A listener's TLS (docs/tls.md). The context is built from the settings when the configuration
+// is loaded and shared by every connection of this configuration's generation.
+struct ListenerTlsConfig {
+  tls::ServerSettings settings;
+  Duration handshake_timeout = std::chrono::seconds(10);  // a client that has not finished by then is closed
+  std::shared_ptr<tls::ServerContext> context;
+};
+
 struct ListenerConfig {
   std::string name;
   Address address;
@@ -52,6 +62,7 @@ struct ListenerConfig {
   size_t output_high_water = 1u << 20;                // unsent bytes at which reading pauses
   size_t output_limit = 64u << 20;                    // unsent bytes at which the client is disconnected
   std::optional<AuthConfig> auth;                     // unset = no login required
+  std::optional<ListenerTlsConfig> tls;               // unset = plain TCP
   Origin origin;
 };
 

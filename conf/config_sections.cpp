@@ -15,6 +15,7 @@
 #include "codecs/codec.h"
 #include "conf/codec_settings.h"
 #include "conf/config_loader.h"
+#include "conf/tls_settings.h"
 
 namespace rpcgate::conf {
 namespace {
@@ -49,7 +50,8 @@ constexpr std::string_view kListenerKeys[] = {"name",
                                               "max_pipeline",
                                               "output_high_water",
                                               "output_limit",
-                                              "auth"};
+                                              "auth",
+                                              "tls"};
 constexpr std::string_view kAuthKeys[] = {"users_file", "users_env"};
 constexpr size_t kMaxUsersBytes = 1u << 20;
 constexpr size_t kMaxUsers = 10'000;
@@ -214,6 +216,7 @@ ListenerConfig read_listener(ReadContext& ctx, const Field& item) {
   map.read_integer("max_connections", listener.max_connections, 1, kMaxListenerConnections);
   map.read_duration("idle_timeout", listener.idle_timeout);
   if (map.has("auth")) read_auth(map, listener.auth.emplace());
+  if (map.has("tls")) read_listener_tls(map, listener.tls.emplace());
   map.read_integer("max_pipeline", listener.max_pipeline, 1, kMaxPipeline);
   const bool high_water = map.read_size("output_high_water", listener.output_high_water, 1, kMaxBytes);
   const bool limit = map.read_size("output_limit", listener.output_limit, 1, kMaxBytes);

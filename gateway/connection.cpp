@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "backends/cluster.h"
 #include "backends/endpoint.h"
@@ -39,6 +40,10 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       timing_(histograms_ || gateway.access_log() != nullptr),
       login_(codec_->enforces_login() ? nullptr : listener.codec_options().credentials) {
   if (session_ != nullptr) session_->set_connection_id(gateway_.next_connection_id());
+  if (const auto& tls = listener.config().tls; tls && tls->context != nullptr) {
+    tls_context_ = tls->context;
+    tls_ = std::make_unique<tls::TlsEngine>(tls_context_->get(), tls::TlsEngine::Role::kServer);
+  }
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
   gateway_.add_connection(this);
@@ -48,7 +53,14 @@ void Connection::start(bool reject) {
   Stats& stats = gateway_.stats();
   ++stats.connections_accepted;
   last_active_ms_ = gateway_.now_ms();
+  accepted_ms_ = last_active_ms_;
   uv_tcp_nodelay(&tcp_, 1);
+  if (reject && tls_ != nullptr) {
+    // The error frame could only go after a handshake: the work a full listener should not do.
+    ++stats.connections_rejected;
+    close();
+    return;
+  }
   if (reject) {
     ++stats.connections_rejected;
     response_.clear();  // the loop's: it may hold another connection's last answer
@@ -92,7 +104,8 @@ void Connection::note_login_failure() {
 
 void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(handle->data);
-  if (self->input_.empty()) {
+  // TLS reads ciphertext into the scratch buffer always: its plaintext joins a partial frame.
+  if (self->input_.empty() || self->tls_ != nullptr) {
     *buf = uv_buf_init(self->gateway_.read_scratch(), Gateway::kReadScratchBytes);
   } else {
     // A frame is incomplete: read straight behind its first part so it ends up contiguous.
@@ -127,6 +140,16 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   }
   gateway_.stats().bytes_in += nread;
   last_active_ms_ = gateway_.now_ms();
+  const bool filled = static_cast<size_t>(nread) == buf->len;
+  std::string_view bytes(buf->base, static_cast<size_t>(nread));
+  if (tls_ != nullptr) {
+    // The codec sees plaintext, exactly as it would have come over a plain socket; the handshake
+    // flights the engine answers with leave with the next flush.
+    std::string& plaintext = gateway_.tls_plaintext();
+    plaintext.clear();
+    if (!open_records(bytes, plaintext)) return;
+    bytes = plaintext;
+  }
   if (close_when_flushed_ || input_ended_) {
     // After QUIT or a framing error nothing more is a request, and the bytes go unread, as in
     // Redis; reading goes on only to see the client leave (see update_reading).
@@ -135,26 +158,54 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (pins_.tunnel() != nullptr) {
-    forward_to_tunnel(std::string_view(buf->base, static_cast<size_t>(nread)));
-    if (!closing_) update_reading();
+    if (!bytes.empty()) forward_to_tunnel(bytes);
+    if (!closing_) tls_ != nullptr ? pump() : update_reading();
     return;
   }
   if (timing_) read_ns_ = uv_hrtime();
-  awaiting_bytes_ = false;
+  if (!bytes.empty()) awaiting_bytes_ = false;
 
-  if (buf->base == gateway_.read_scratch()) {
-    // The common case: whole frames decoded where they landed; only a partial tail is copied.
-    std::string_view input(buf->base, static_cast<size_t>(nread));
-    size_t consumed = decode_frames(input);
-    if (consumed < input.size() && !broken_) input_.assign(input.data() + consumed, input.size() - consumed);
+  if (buf->base != gateway_.read_scratch()) {
+    input_.commit(static_cast<size_t>(nread));  // read behind a partial frame; decoded by pump()
+  } else if (!input_.empty()) {
+    // TLS plaintext behind a partial frame: joined to it, decoded by pump().
+    std::memcpy(input_.reserve_tail(bytes.size()), bytes.data(), bytes.size());
+    input_.commit(bytes.size());
   } else {
-    input_.commit(static_cast<size_t>(nread));  // decoded by pump()
+    // The common case: whole frames decoded where they landed; only a partial tail is copied.
+    size_t consumed = decode_frames(bytes);
+    if (consumed < bytes.size() && !broken_) input_.assign(bytes.data() + consumed, bytes.size() - consumed);
   }
   pump();
   if (closing_) return;
   if (!input_.empty()) rearm_quickack();
   input_.shrink_if_above(4 * Gateway::kReadScratchBytes);
-  if (static_cast<size_t>(nread) == buf->len) yield_reading();
+  if (filled) yield_reading();
+}
+
+bool Connection::open_records(std::string_view ciphertext, std::string& plaintext) {
+  const bool was_established = tls_->established();
+  switch (tls_->feed(ciphertext, plaintext)) {
+    case tls::TlsStatus::kOk:
+      return true;
+    case tls::TlsStatus::kClosed:
+      // close_notify: the client's end of the stream, as an EOF on a plain socket.
+      if (!plaintext.empty()) return true;  // the last requests first; the next read sees EOF
+      read_eof_ = true;
+      if (reading_) uv_read_stop(stream());
+      reading_ = false;
+      pump();
+      return false;
+    case tls::TlsStatus::kFailed:
+      break;
+  }
+  // Not a TLS client, a wrong certificate, a bad record: this client alone goes, at debug level
+  // since a scanner can cause it at will.
+  LOG_DEBUG("listener %s: closing a TLS client from %s: %s%s", listener_.config().name.c_str(), peer_address().c_str(),
+            tls_->error().c_str(), was_established ? "" : " (during the handshake)");
+  send_last_words();
+  close();
+  return false;
 }
 
 bool Connection::may_decode() const {
@@ -457,16 +508,20 @@ void Connection::flush() {
   if (!spot_answers_.empty()) record_spot_latencies();
   if (closing_) return;
   codec_->take_output(output_);  // and what the answers made it say, with them
-  if (write_ != nullptr || output_.empty()) return;
-  if (output_.size() > listener_.config().output_limit) {
+  if (write_ != nullptr) return;
+  // TLS: everything pending is sealed now, so that one flush is still one write.
+  if (tls_ != nullptr && !seal_output()) return;
+  std::string& out = tls_ != nullptr ? sealed_ : output_;
+  if (out.empty()) return;
+  if (out.size() > listener_.config().output_limit) {
     ++gateway_.stats().connections_output_overflow;
     LOG_WARN("listener %s: closing a client that does not read its answers (%zu bytes unsent, output_limit %zu)",
-             listener_.config().name.c_str(), output_.size(), listener_.config().output_limit);
+             listener_.config().name.c_str(), out.size(), listener_.config().output_limit);
     close();
     return;
   }
   // Try the write now: usually the kernel takes it all and no request object is needed.
-  uv_buf_t buf = uv_buf_init(output_.data(), output_.size());
+  uv_buf_t buf = uv_buf_init(out.data(), out.size());
   int written = uv_try_write(stream(), &buf, 1);
   if (written < 0 && written != UV_EAGAIN) {
     LOG_DEBUG("listener %s: write error: %s", listener_.config().name.c_str(), uv_strerror(written));
@@ -475,22 +530,47 @@ void Connection::flush() {
   }
   size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
   gateway_.stats().bytes_out += sent;
-  if (sent == output_.size()) {
-    output_.clear();
-    if (output_.capacity() > kKeepOutputCapacity) std::string().swap(output_);
+  if (sent == out.size()) {
+    out.clear();
+    if (out.capacity() > kKeepOutputCapacity) std::string().swap(out);
     return;
   }
   // The socket is full: hand the rest to libuv and collect further answers behind it.
   write_ = std::make_unique<Write>();
   write_->req.data = this;
-  write_->bytes.assign(output_, sent);
-  output_.clear();
+  write_->bytes.assign(out, sent);
+  out.clear();
   buf = uv_buf_init(write_->bytes.data(), write_->bytes.size());
   int rc = uv_write(&write_->req, stream(), &buf, 1, &Connection::on_write);
   if (rc != 0) {
     write_.reset();
     close();
   }
+}
+
+bool Connection::seal_output() {
+  // Before the handshake ends, answers wait as plaintext; only the handshake's own bytes leave.
+  if (tls_->established() && !output_.empty()) {
+    if (tls_->seal(output_, sealed_) != tls::TlsStatus::kOk) {
+      LOG_DEBUG("listener %s: closing a TLS client: %s", listener_.config().name.c_str(), tls_->error().c_str());
+      close();
+      return false;
+    }
+    output_.clear();
+    if (output_.capacity() > kKeepOutputCapacity) std::string().swap(output_);
+  }
+  tls_->take_output(sealed_);
+  return true;
+}
+
+void Connection::send_last_words() {
+  if (write_ != nullptr || closing_) return;  // behind a write in flight they would be out of order
+  sealed_.clear();
+  tls_->take_output(sealed_);
+  if (sealed_.empty()) return;
+  uv_buf_t buf = uv_buf_init(sealed_.data(), sealed_.size());
+  uv_try_write(stream(), &buf, 1);  // best effort: the connection closes either way
+  sealed_.clear();
 }
 
 void Connection::on_write(uv_write_t* req, int status) {
@@ -525,6 +605,10 @@ void Connection::pump() {
   bool all_answered = pending_.empty() && output_.empty() && write_ == nullptr;
   // Whatever is left in input_ now is the start of a frame that will never be completed.
   if (all_answered && (close_when_flushed_ || read_eof_)) {
+    if (tls_ != nullptr && tls_->established()) {
+      tls_->shutdown();  // close_notify: the client can tell our close from a cut connection
+      send_last_words();
+    }
     close();
     return;
   }
@@ -571,7 +655,17 @@ void Connection::rearm_quickack() {
 }
 
 void Connection::close_if_idle(uint64_t now_ms) {
-  if (closing_ || !pending_.empty() || write_ != nullptr || !output_.empty()) return;
+  if (closing_) return;
+  if (tls_ != nullptr && !tls_->established() &&
+      now_ms - accepted_ms_ >= static_cast<uint64_t>(listener_.config().tls->handshake_timeout.count())) {
+    // A handshake that never finishes holds a descriptor and a session for nothing.
+    LOG_DEBUG("listener %s: closing a TLS client from %s that did not finish its handshake in %lld ms",
+              listener_.config().name.c_str(), peer_address().c_str(),
+              static_cast<long long>(listener_.config().tls->handshake_timeout.count()));
+    close();
+    return;
+  }
+  if (!pending_.empty() || write_ != nullptr || !output_.empty()) return;
   uint64_t quiet_ms = now_ms - last_active_ms_;
   if (draining_ && input_.empty() && quiet_ms >= kDrainQuietMs) {
     close();

@@ -17,6 +17,8 @@
 #include "gateway/login_gate.h"
 #include "gateway/pending_queue.h"
 #include "gateway/router.h"
+#include "tls/tls_context.h"
+#include "tls/tls_engine.h"
 
 namespace rpcgate {
 
@@ -71,6 +73,14 @@ class Connection final : public CallOwner {
   static void on_close(uv_handle_t* handle);
 
   void handle_read(ssize_t nread, const uv_buf_t* buf);
+  // TLS: runs the ciphertext read through the engine into `plaintext`; false when the connection
+  // is closed (a failed handshake) or the client sent close_notify.
+  bool open_records(std::string_view ciphertext, std::string& plaintext);
+  // TLS: encrypts output_ into sealed_, with what the session has to send on its own; false
+  // when the session failed and the connection is closed.
+  bool seal_output();
+  // TLS: a failed session's alert, or close_notify, handed to the kernel if it takes it at once.
+  void send_last_words();
   // Decodes and dispatches whole frames from `input`; returns the bytes consumed.
   size_t decode_frames(std::string_view input);
   // Streaming: `bytes` from the client go to pins_.tunnel() as they are, or the client is closed when
@@ -99,7 +109,10 @@ class Connection final : public CallOwner {
   void yield_reading();
   void rearm_quickack();
   // Answers encoded and not yet taken by the kernel.
-  size_t unsent() const { return output_.size() + (write_ != nullptr ? write_->bytes.size() : 0); }
+  size_t unsent() const {
+    return output_.size() + sealed_.size() + (tls_ != nullptr ? tls_->pending_output() : 0) +
+           (write_ != nullptr ? write_->bytes.size() : 0);
+  }
 
   Gateway& gateway_;
   Listener& listener_;
@@ -115,6 +128,11 @@ class Connection final : public CallOwner {
 
   ByteBuffer input_;    // bytes of an incomplete frame, kept between reads
   std::string output_;  // answers encoded and not yet handed to the kernel
+  // TLS, on a listener with `tls:`: the listener's context (held: the engine's ALPN callback
+  // points into it), the session, and output_ sealed into records for the next write.
+  std::shared_ptr<tls::ServerContext> tls_context_;
+  std::unique_ptr<tls::TlsEngine> tls_;
+  std::string sealed_;
   // What the kernel did not take at once: libuv's write request and the bytes it sends. Nearly
   // every answer leaves whole with uv_try_write, so this is allocated only for a write that
   // waits, and freed by its on_write: an idle connection holds neither (224 bytes).
@@ -131,6 +149,7 @@ class Connection final : public CallOwner {
   std::string peer_;                    // "ip:port", for the access log
   std::vector<uint32_t> spot_answers_;  // routes (+ 1) of the answers made on the spot since the last flush
   uint64_t last_active_ms_ = 0;
+  uint64_t accepted_ms_ = 0;   // for the TLS handshake timeout
   uint32_t answer_route_ = 0;  // the route of the answer being made on the spot, + 1 (0: none)
 
   // The flags last, together, so that they share one word.

@@ -73,6 +73,9 @@ class Gateway {
   // The loop-wide buffer reads land in when a connection has no partial frame to append to.
   // Reads are serial on one loop, so one buffer serves every connection.
   char* read_scratch() { return read_scratch_.get(); }
+  // Where a TLS connection's read is decrypted, then decoded like a plain read in read_scratch:
+  // reads are serial on one loop, so one buffer serves every connection.
+  std::string& tls_plaintext() { return tls_plaintext_; }
   static constexpr size_t kReadScratchBytes = 64 * 1024;
   // The request every connection of the loop decodes into, and the response it builds an answer
   // made on the spot in. One connection decodes at a time, and it is done with both (the answer
@@ -114,6 +117,7 @@ class Gateway {
   Connection* connections_ = nullptr;         // intrusive list head
   uint64_t connections_made_ = 0;
   std::unique_ptr<char[]> read_scratch_;
+  std::string tls_plaintext_;
   Request spot_request_;
   Response spot_response_;
   uv_timer_t sweep_timer_{};

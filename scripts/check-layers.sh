@@ -1,11 +1,11 @@
 #!/bin/sh
 # Fails when a source file includes a header of a layer above its own. The folders are the
 # layers, each allowed to include its own and those below it (docs/architecture.md):
-#   core < codecs < conf < discovery < backends < gateway < admin < process
+#   core < tls < codecs < conf < discovery < backends < gateway < admin < process
 # Tests, benchmarks and tools stand outside and may include anything.
 set -eu
 cd "$(dirname "$0")/.."
-layers="core codecs conf discovery backends gateway admin process"
+layers="core tls codecs conf discovery backends gateway admin process"
 
 rank() {
   i=0

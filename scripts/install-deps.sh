@@ -14,6 +14,8 @@ build_packages=(
   nlohmann-json3-dev libyaml-cpp-dev libzookeeper-st-dev libhttp-parser-dev
   # the grpc codec: HTTP/2 through nghttp2's I/O-free session API, gzip messages through zlib
   libnghttp2-dev zlib1g-dev
+  # TLS on listeners (tls/): OpenSSL 3, driven through memory BIOs
+  libssl-dev
 )
 test_packages=(
   doctest-dev redis-tools redis-server python3 python3-protobuf python3-redis
@@ -31,6 +33,8 @@ test_packages=(
   python3-grpcio protobuf-compiler-grpc
   # gRPC's own service definitions: test_grpc.py calls the health service with stubs made from them
   grpc-proto
+  # the TLS tests make their certificates with the openssl command line
+  openssl
 )
 bench_packages=(
   nutcracker haproxy gnuplot-nox

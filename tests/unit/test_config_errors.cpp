@@ -79,7 +79,7 @@ TEST_CASE("unknown keys name the key's line, a likely meaning and the allowed ke
   CHECK(found[1] ==
         "bad.yaml:3: listeners[0]: unknown key 'adress' in listener (did you mean 'address'?); "
         "expected one of: name, address, codec, max_frame_bytes, max_depth, max_connections, "
-        "idle_timeout, max_pipeline, output_high_water, output_limit, auth, "
+        "idle_timeout, max_pipeline, output_high_water, output_limit, auth, tls, "
         // then the keys the codecs declare (CodecInfo::options), in registry order
         "length_byte_order, args, max_request_bytes, max_elements, max_inline_bytes, descriptors, unwrap, "
         "max_message_bytes, max_concurrent_streams, max_header_list_bytes, initial_window_bytes, "

@@ -1,0 +1,57 @@
+#include "conf/tls_settings.h"
+
+namespace rpcgate::conf {
+namespace {
+
+constexpr std::string_view kTlsKeys[] = {"cert",        "key",     "client_ca", "require_client_cert",
+                                         "min_version", "ciphers", "alpn",      "handshake_timeout"};
+// ALPN names are length-prefixed by one byte on the wire.
+constexpr size_t kMaxAlpnName = 255;
+
+void read_alpn(MapReader& map, std::vector<std::string>& out) {
+  auto field = map.get("alpn");
+  if (!field) return;
+  ReadContext& ctx = map.context();
+  const auto items = read_list(ctx, *field);
+  if (field->node.IsSequence() && items.empty()) ctx.error(field->line, field->path, "expected at least one protocol");
+  for (const auto& item : items) {
+    auto name = read_string(ctx, item);
+    if (!name) continue;
+    if (name->empty() || name->size() > kMaxAlpnName)
+      ctx.error(item.line, item.path, "an ALPN protocol name has 1 to 255 bytes");
+    else
+      out.push_back(std::move(*name));
+  }
+}
+
+}  // namespace
+
+void read_listener_tls(MapReader& listener_map, ListenerTlsConfig& out) {
+  ReadContext& ctx = listener_map.context();
+  const size_t problems_before = ctx.messages().size();
+  auto field = listener_map.get("tls");
+  MapReader map(ctx, *field, "tls", kTlsKeys);
+  if (!map.is_map()) return;
+  const bool complete = map.require({"cert", "key"});
+  tls::ServerSettings& settings = out.settings;
+  map.read_string("cert", settings.cert);
+  map.read_string("key", settings.key);
+  map.read_string("client_ca", settings.client_ca);
+  map.read_bool("require_client_cert", settings.require_client_cert);
+  map.read_choice("min_version", settings.min_version, tls::kMinVersions);
+  map.read_string("ciphers", settings.ciphers);
+  read_alpn(map, settings.alpn);
+  map.read_duration("handshake_timeout", out.handshake_timeout, Duration{1});
+  if (settings.require_client_cert && settings.client_ca.empty()) {
+    ctx.error(map.key_line("require_client_cert"), child_path(map.path(), "require_client_cert"),
+              "require_client_cert needs client_ca: the CAs whose client certificates are accepted");
+    return;
+  }
+  // No point loading files named by a broken section.
+  if (!complete || ctx.messages().size() != problems_before) return;
+  std::string error;
+  out.context = tls::ServerContext::build(settings, error);
+  if (out.context == nullptr) ctx.error(map.line(), map.path(), error);
+}
+
+}  // namespace rpcgate::conf

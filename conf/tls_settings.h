@@ -1,0 +1,13 @@
+// A listener's `tls:` section (docs/tls.md): the settings, checked, and the OpenSSL context built
+// from them when the configuration is loaded, so that a bad certificate stops start-up, `rpcgate
+// -t` and a reload with the file and OpenSSL's reason.
+#pragma once
+
+#include "conf/config.h"
+#include "conf/yaml_reader.h"
+
+namespace rpcgate::conf {
+
+void read_listener_tls(MapReader& listener_map, ListenerTlsConfig& out);
+
+}  // namespace rpcgate::conf

@@ -1,0 +1,118 @@
+#include "tls/tls_engine.h"
+
+#include <openssl/err.h>
+
+namespace rpcgate::tls {
+namespace {
+
+// Plaintext is taken from the session this much at a time: one TLS record's worth.
+constexpr size_t kReadChunk = 16 * 1024;
+
+}  // namespace
+
+TlsEngine::TlsEngine(SSL_CTX* context, Role role) : ssl_(SSL_new(context)) {
+  in_ = BIO_new(BIO_s_mem());
+  out_ = BIO_new(BIO_s_mem());
+  // An empty input BIO means "more to come", not end of stream: the socket's owner says when
+  // the peer has gone.
+  BIO_set_mem_eof_return(in_, -1);
+  BIO_set_mem_eof_return(out_, -1);
+  SSL_set_bio(ssl_, in_, out_);  // ssl_ owns both from here
+  if (role == Role::kServer)
+    SSL_set_accept_state(ssl_);
+  else
+    SSL_set_connect_state(ssl_);
+}
+
+TlsEngine::~TlsEngine() { SSL_free(ssl_); }
+
+TlsStatus TlsEngine::fail(const char* step, int ssl_error) {
+  error_ = step;
+  // The queue holds the reasons, oldest first; the first is the cause, the rest its echoes.
+  if (unsigned long code = ERR_get_error(); code != 0) {
+    char reason[256];
+    ERR_error_string_n(code, reason, sizeof reason);
+    error_ += ": ";
+    error_ += reason;
+  } else if (ssl_error == SSL_ERROR_SYSCALL) {
+    error_ += ": unexpected end of the stream";
+  } else {
+    error_ += ": SSL error " + std::to_string(ssl_error);
+  }
+  ERR_clear_error();
+  return TlsStatus::kFailed;
+}
+
+TlsStatus TlsEngine::advance_handshake() {
+  ERR_clear_error();
+  int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) {
+    established_ = true;
+    return TlsStatus::kOk;
+  }
+  int error = SSL_get_error(ssl_, rc);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return TlsStatus::kOk;
+  return fail("handshake", error);
+}
+
+TlsStatus TlsEngine::start() { return established_ ? TlsStatus::kOk : advance_handshake(); }
+
+TlsStatus TlsEngine::feed(std::string_view ciphertext, std::string& plaintext) {
+  if (!ciphertext.empty() && BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size())) <= 0)
+    return fail("buffering input", SSL_ERROR_SSL);
+  if (!established_) {
+    if (TlsStatus status = advance_handshake(); status != TlsStatus::kOk || !established_) return status;
+  }
+  // Every whole record now; a partial one stays in the session until its rest arrives.
+  for (;;) {
+    ERR_clear_error();
+    size_t before = plaintext.size();
+    plaintext.resize(before + kReadChunk);
+    size_t got = 0;
+    int rc = SSL_read_ex(ssl_, plaintext.data() + before, kReadChunk, &got);
+    plaintext.resize(before + got);
+    if (rc == 1) continue;
+    int error = SSL_get_error(ssl_, rc);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return TlsStatus::kOk;
+    if (error == SSL_ERROR_ZERO_RETURN) return TlsStatus::kClosed;
+    return fail("reading a record", error);
+  }
+}
+
+TlsStatus TlsEngine::seal(std::string_view plaintext, std::string& ciphertext) {
+  while (!plaintext.empty()) {
+    ERR_clear_error();
+    size_t written = 0;
+    int rc = SSL_write_ex(ssl_, plaintext.data(), plaintext.size(), &written);
+    if (rc != 1) return fail("writing a record", SSL_get_error(ssl_, rc));
+    plaintext.remove_prefix(written);
+  }
+  take_output(ciphertext);
+  return TlsStatus::kOk;
+}
+
+size_t TlsEngine::pending_output() const { return BIO_ctrl_pending(out_); }
+
+void TlsEngine::take_output(std::string& ciphertext) {
+  size_t pending = BIO_ctrl_pending(out_);
+  if (pending == 0) return;
+  size_t before = ciphertext.size();
+  ciphertext.resize(before + pending);
+  int got = BIO_read(out_, ciphertext.data() + before, static_cast<int>(pending));
+  ciphertext.resize(before + (got > 0 ? static_cast<size_t>(got) : 0));
+}
+
+void TlsEngine::shutdown() {
+  ERR_clear_error();
+  if (established_) SSL_shutdown(ssl_);
+  ERR_clear_error();
+}
+
+std::string_view TlsEngine::alpn() const {
+  const unsigned char* name = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(ssl_, &name, &length);
+  return name == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(name), length);
+}
+
+}  // namespace rpcgate::tls

@@ -1,0 +1,63 @@
+// One TLS session as a pure function over bytes: ciphertext from the peer goes in and plaintext
+// comes out, plaintext to send goes in and ciphertext comes out, the handshake included. No socket,
+// no loop, no logging: the owner of the socket moves the bytes and applies its own limits.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace rpcgate::tls {
+
+enum class TlsStatus {
+  kOk,      // progress, or waiting for more ciphertext
+  kClosed,  // the peer sent close_notify: no more plaintext will come
+  kFailed,  // a handshake or record error: close the connection (error() says why)
+};
+
+class TlsEngine {
+ public:
+  enum class Role { kServer, kClient };
+  // `context` must outlive the engine (the listener's, held for the connection's life).
+  TlsEngine(SSL_CTX* context, Role role);
+  ~TlsEngine();
+  TlsEngine(const TlsEngine&) = delete;
+  TlsEngine& operator=(const TlsEngine&) = delete;
+
+  // Ciphertext read from the peer: runs the handshake as far as it goes and appends every whole
+  // record's plaintext to `plaintext`. Plaintext never exceeds the ciphertext fed, so a caller
+  // that bounds its reads bounds this too.
+  TlsStatus feed(std::string_view ciphertext, std::string& plaintext);
+  // Encrypts `plaintext` (only once established(); before that the caller keeps it) and appends
+  // the records to `ciphertext`.
+  TlsStatus seal(std::string_view plaintext, std::string& ciphertext);
+  // Appends what the session has to send on its own (handshake flights, alerts, tickets).
+  void take_output(std::string& ciphertext);
+  // Bytes take_output() would give: counted with the caller's unsent bytes, since a peer can make
+  // the session answer on its own (a TLS 1.3 KeyUpdate) while the caller's write waits.
+  size_t pending_output() const;
+  // Starts the handshake from this side (a client); a server waits for the ClientHello.
+  TlsStatus start();
+  // Queues close_notify for take_output().
+  void shutdown();
+
+  bool established() const { return established_; }
+  // The protocol ALPN chose ("h2"), or "" when none.
+  std::string_view alpn() const;
+  // OpenSSL's reason for the last kFailed, for a log line.
+  const std::string& error() const { return error_; }
+
+ private:
+  TlsStatus advance_handshake();
+  TlsStatus fail(const char* step, int ssl_error);
+
+  SSL* ssl_ = nullptr;
+  BIO* in_ = nullptr;   // ciphertext from the peer, owned by ssl_
+  BIO* out_ = nullptr;  // ciphertext to the peer, owned by ssl_
+  bool established_ = false;
+  std::string error_;
+};
+
+}  // namespace rpcgate::tls
