@@ -54,6 +54,7 @@ Json route_json(const conf::RouteConfig& route) {
   if (!route.handler.empty()) out["handler"] = route.handler;
   if (!route.cluster.empty()) out["cluster"] = route.cluster;
   if (!route.rename.empty()) out["rename"] = route.rename;
+  if (!route.answer_kind.empty()) out["kind"] = route.answer_kind;
   if (route.timeout) out["timeout"] = duration(*route.timeout);
   return out;
 }

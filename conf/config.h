@@ -74,6 +74,10 @@ struct RouteConfig {
   std::string handler;               // exactly one of handler and cluster is set
   std::string cluster;
   std::string rename;  // forward under this method name; empty = unchanged
+  // The kind a successful answer carries to JSON and protobuf clients ("pi_r"), whatever answered
+  // it: a legacy client checks `out`, which a gRPC or Redis upstream knows nothing of. Empty = the
+  // answerer's own.
+  std::string answer_kind;
   std::optional<Duration> timeout;
   int retries = 0;
   bool idempotent = false;

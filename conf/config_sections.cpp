@@ -59,7 +59,8 @@ constexpr size_t kMaxUsers = 10'000;
 constexpr std::string_view kAdminKeys[] = {"address", "latency_histograms"};
 constexpr std::string_view kHandlersKeys[] = {"enable", "pi_max_terms"};
 
-constexpr std::string_view kRouteKeys[] = {"match", "handler", "cluster", "rename", "timeout", "retries", "idempotent"};
+constexpr std::string_view kRouteKeys[] = {"match", "handler", "cluster", "rename",
+                                           "kind",  "timeout", "retries", "idempotent"};
 constexpr std::string_view kMatchKeys[] = {"method", "methods", "prefix", "glob"};
 
 // A cluster's keys beside those its codec declares (codec_keys()).
@@ -285,6 +286,7 @@ RouteConfig read_route(ReadContext& ctx, const Field& item) {
     ctx.error(map.line(), map.path(), "missing a target: handler: NAME or cluster: NAME");
   }
   map.read_string("rename", route.rename);
+  map.read_string("kind", route.answer_kind);
   Duration timeout{};
   if (map.read_duration("timeout", timeout, 1ms)) route.timeout = timeout;
   map.read_integer("retries", route.retries, 0, kMaxRetries);

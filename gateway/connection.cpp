@@ -316,6 +316,7 @@ void Connection::dispatch(std::string_view frame) {
   if (!target->handler->blocking()) {
     target->handler->handle(request_, response_);
     if (target->route != nullptr) {
+      give_route_kind(target->route_index, response_);
       gateway_.stats().count_route(target->route_index, response_.is_error());
       answer_route_ = static_cast<uint32_t>(target->route_index) + 1;
     }
@@ -349,7 +350,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
   if (&cluster.codec() == &codec &&
       (codec.same_framing == nullptr ||
        codec.same_framing(cluster.config().codec_options, listener_.config().codec_options)) &&
-      (target.route == nullptr || target.route->rename.empty())) {
+      (target.route == nullptr || (target.route->rename.empty() && target.route->answer_kind.empty()))) {
     std::string_view forward = codec_->forward_frame(frame, call->request);
     call->upstream.passthrough = !forward.empty();
     call->upstream.wire.assign(forward);
@@ -455,6 +456,11 @@ void Connection::on_call_done(PendingCall* call) {
   gateway_.defer_pump(this);
 }
 
+void Connection::give_route_kind(size_t route_index, Response& response) const {
+  const std::string& kind = gateway_.config().routes[route_index].answer_kind;
+  if (!kind.empty() && !response.is_error()) response.kind = kind;
+}
+
 void Connection::write_ready_calls() {
   while (!pending_.empty() && pending_.front()->done) write_answer(pending_.pop_front());
 }
@@ -465,6 +471,7 @@ void Connection::write_answer(PendingCall* call) {
     output_ += call->upstream.wire;  // the upstream's reply, byte for byte
   } else {
     if (call->upstream.cluster != nullptr && session_ != nullptr) session_->complete(call->request, call->response);
+    if (call->route_index != PendingCall::kNoRoute) give_route_kind(call->route_index, call->response);
     codec_->encode(call->response, output_);
   }
   free_call(call);

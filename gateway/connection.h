@@ -98,6 +98,8 @@ class Connection final : public CallOwner {
   void log_access(const Request& request, const Response& response, long route, const PendingCall* call,
                   uint64_t started_ns, uint64_t bytes);
   void enqueue(PendingCall* call);
+  // A successful answer of a route with `kind:` carries that kind (the `out` of JSON clients).
+  void give_route_kind(size_t route_index, Response& response) const;
   void write_ready_calls();
   void write_answer(PendingCall* call);
   void flush();

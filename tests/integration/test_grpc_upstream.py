@@ -136,7 +136,7 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
                 handlers=[],
                 extra_yaml=(
                     "routes:\n"
-                    "  - {match: {method: pi}, cluster: pi, rename: pi.PiCalculator/Calc}\n"
+                    "  - {match: {method: pi}, cluster: pi, rename: pi.PiCalculator/Calc, kind: pi_r}\n"
                     "  - {match: {prefix: \"pi.PiCalculator/\"}, cluster: pi}\n"
                     "  - {match: {method: probe.Probe/Wait}, cluster: pair, timeout: %dms}\n"
                     "  - {match: {prefix: \"probe.Probe/\"}, cluster: pair}\n"
@@ -190,6 +190,12 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
                 # `pi` renamed to the gRPC method, its bare params wrapped into PiRequest.n.
                 answer = client.call("pi", n)
                 self.assertEqual(answer.get("result"), expected, answer)
+        # The route's kind: the legacy client sees the `out` the legacy service itself gives.
+        with harness.JsonClient(self.legacy.port) as client:
+            legacy_kind = client.call("pi", 10)["out"]
+        with harness.JsonClient(self.gw.port("json")) as client:
+            self.assertEqual(client.call("pi", 10)["out"], legacy_kind)
+            self.assertEqual(client.call("pi", -1)["out"], "error", "an error stays an error")
 
     def test_a_grpc_client_through_a_grpc_listener(self):
         with grpc.insecure_channel("127.0.0.1:%d" % self.gw.port("grpc")) as channel:

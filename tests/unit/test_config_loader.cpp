@@ -278,7 +278,7 @@ clusters:
     length_byte_order: big
     endpoints: [127.0.0.1:9001]
 routes:
-  - {match: {method: user.get}, cluster: legacy, rename: get_user, idempotent: true, retries: 3}
+  - {match: {method: user.get}, cluster: legacy, rename: get_user, kind: user_r, idempotent: true, retries: 3}
   - {match: {prefix: kv.}, cluster: kv, timeout: 100ms}
   - {match: {glob: "debug.*"}, handler: info}
 )");
@@ -329,6 +329,7 @@ routes:
   CHECK(config.routes[0].kind == RouteConfig::MatchKind::kMethods);
   CHECK(config.routes[0].methods == std::vector<std::string>{"user.get"});
   CHECK(config.routes[0].rename == "get_user");
+  CHECK(config.routes[0].answer_kind == "user_r");
   CHECK(config.routes[0].idempotent);
   CHECK(config.routes[0].retries == 3);
   CHECK(config.routes[1].pattern == "kv.");
