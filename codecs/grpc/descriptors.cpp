@@ -4,6 +4,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -81,6 +82,9 @@ std::shared_ptr<const Descriptors> Descriptors::load(const std::vector<std::stri
       const pb::FileDescriptor* file = loaded->pool_.FindFileByName(file_proto.name());
       for (int s = 0; file != nullptr && s < file->service_count(); ++s) {
         const pb::ServiceDescriptor* service = file->service(s);
+        if (std::find(loaded->services_.begin(), loaded->services_.end(), service->full_name()) ==
+            loaded->services_.end())
+          loaded->services_.push_back(service->full_name());
         for (int m = 0; m < service->method_count(); ++m) {
           const pb::MethodDescriptor* method = service->method(m);
           Method entry{method, loaded->factory_.GetPrototype(method->input_type()),

@@ -36,6 +36,9 @@ class Descriptors final : public CodecState {
   const Method* find(std::string_view name) const;
   bool has_service(std::string_view full_name) const;
   size_t method_count() const { return methods_.size(); }
+  // For server reflection: every file loaded, and the services' full names in the order loaded.
+  const google::protobuf::DescriptorPool& pool() const { return pool_; }
+  const std::vector<std::string>& services() const { return services_; }
 
  private:
   Descriptors() = default;
@@ -44,6 +47,7 @@ class Descriptors final : public CodecState {
   // Prototypes are built once at load: at run time they are only read (New()), from any thread.
   google::protobuf::DynamicMessageFactory factory_{&pool_};
   std::map<std::string, Method, std::less<>> methods_;
+  std::vector<std::string> services_;
 };
 
 // A request message's bytes as params: its proto3 JSON object (fields by their .proto names,
