@@ -12,7 +12,9 @@ test_grpc_upstream.py. Its stubs are generated at test time into STUBS (pi_pb2*,
                         a huge number for a call without one)
 
 --max-streams sets the server's SETTINGS_MAX_CONCURRENT_STREAMS (grpc.max_concurrent_streams).
-Prints "READY PORT" once serving; stopped by its PID (SIGTERM or SIGKILL).
+Prints "READY PORT" once serving; stopped by its PID (SIGTERM or SIGKILL). SIGUSR1 stops it as a
+server is stopped for maintenance: grpc-core sends GOAWAY on every connection, takes no new call
+and lets the calls in flight finish (server.stop with a grace of 10 s), then the process exits.
 """
 
 import argparse
@@ -72,6 +74,7 @@ def serve(server, port):
     server.add_insecure_port("127.0.0.1:%d" % port)
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
+    signal.signal(signal.SIGUSR1, lambda *_: server.stop(10))
     print("READY %d" % port, flush=True)
     server.wait_for_termination()
 

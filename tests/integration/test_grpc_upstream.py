@@ -126,6 +126,8 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
             cls.servers.append(cls.narrow)
             cls.refuser = RefusingServer()
             cls.servers.append(cls.refuser)
+            cls.leaving, cls.staying = GrpcServer(cls.dir, "leaving"), GrpcServer(cls.dir, "staying")
+            cls.servers += [cls.leaving, cls.staying]
             cls.legacy = harness.LegacyUpstream(name="bystander").start()
             descriptors = "descriptors: [%s, %s], unwrap: true" % (os.path.join(cls.dir, "pi.pb"),
                                                                   os.path.join(cls.dir, "probe.pb"))
@@ -144,6 +146,8 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
                     "  - {match: {method: whoami}, cluster: legacy}\n"
                     "  - {match: {method: narrow.wait}, cluster: narrow, rename: probe.Probe/Wait}\n"
                     "  - {match: {method: refused.pi}, cluster: refuser, rename: pi.PiCalculator/Calc}\n"
+                    "  - {match: {method: goaway.who}, cluster: goaway, rename: probe.Probe/Who}\n"
+                    "  - {match: {method: goaway.wait}, cluster: goaway, rename: probe.Probe/Wait}\n"
                     "clusters:\n"
                     "  - {name: pi, codec: grpc, endpoints: [127.0.0.1:%d], %s}\n"
                     "  - {name: pair, codec: grpc, endpoints: [127.0.0.1:%d, 127.0.0.1:%d], %s}\n"
@@ -152,8 +156,11 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
                     "  - {name: narrow, codec: grpc, endpoints: [127.0.0.1:%d], max_connections: 2,\n"
                     "     request_timeout: 10s, %s}\n"
                     "  - {name: refuser, codec: grpc, endpoints: [127.0.0.1:%d], request_timeout: 10s, %s}\n"
+                    "  - {name: goaway, codec: grpc, endpoints: [127.0.0.1:%d, 127.0.0.1:%d], request_timeout: 10s,\n"
+                    "     %s}\n"
                     % (DEADLINE_MS, cls.a.port, descriptors, cls.a.port, cls.b.port, descriptors, cls.doomed.port,
-                       descriptors, cls.legacy.port, cls.narrow.port, descriptors, cls.refuser.port, descriptors)))
+                       descriptors, cls.legacy.port, cls.narrow.port, descriptors, cls.refuser.port, descriptors,
+                       cls.leaving.port, cls.staying.port, descriptors)))
         except Exception:
             cls.stop_peers()
             raise
@@ -276,6 +283,42 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
         finally:
             gw.stop()
             gw.remove_log()
+
+    def test_a_server_stopped_with_goaway_finishes_its_calls_and_no_call_fails(self):
+        """grpc-core's own GOAWAY, not nghttp2's: calls in flight on the leaving server are answered,
+        and every call made meanwhile is answered by the other one."""
+        with harness.JsonClient(self.gw.port("json")) as client:
+            names = {client.call("goaway.who")["result"] for _ in range(6)}
+        self.assertEqual(names, {"leaving", "staying"}, "both servers have a connection from rpcgate")
+        waits = [None] * 4
+
+        def wait(i):
+            with harness.JsonClient(self.gw.port("json")) as client:
+                waits[i] = client.call("goaway.wait", 1.0 * harness.SLOWDOWN)
+
+        threads = [threading.Thread(target=wait, args=(i,)) for i in range(len(waits))]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3 * harness.SLOWDOWN)  # the waits have reached both servers
+        os.kill(self.leaving.proc.pid, signal.SIGUSR1)
+        answers = []
+        time.sleep(0.2 * harness.SLOWDOWN)
+        self.assertIsNone(self.leaving.proc.poll(), "the leaving server waits for the calls it has in flight")
+        with harness.JsonClient(self.gw.port("json")) as client:
+            deadline = time.monotonic() + 1.5 * harness.SLOWDOWN
+            while time.monotonic() < deadline and len(answers) < 200:
+                answers.append(client.call("goaway.who"))
+                time.sleep(0.01)
+        for thread in threads:
+            thread.join(CALL_TIMEOUT)
+        for answer in waits:
+            self.assertEqual(answer.get("out"), "result", "a call in flight at the GOAWAY: %r" % (answer,))
+        failed = [answer for answer in answers if answer.get("out") == "error"]
+        self.assertEqual(failed, [], "calls made while the server left")
+        self.assertGreater(len(answers), 10)
+        self.assertEqual(answers[-1].get("result"), "staying")
+        self.assertIsNotNone(harness.wait_for(lambda: self.leaving.proc.poll() is not None, CALL_TIMEOUT),
+                             "the leaving server exits once its calls are done")
 
     def test_z_a_killed_server_is_unavailable_and_a_bystander_keeps_working(self):
         with harness.JsonClient(self.gw.port("json")) as client:
