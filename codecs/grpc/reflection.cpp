@@ -36,9 +36,9 @@ constexpr uint32_t kUnimplemented = 12;
 
 struct ReflectionRequest {
   std::string host;
-  int kind = 0;       // the RequestField of the oneof that was set; 0 for none
-  std::string text;   // a file name, a symbol, a type name, or list_services' argument
-  std::string type;   // file_containing_extension: its containing_type
+  int kind = 0;        // the RequestField of the oneof that was set; 0 for none
+  std::string text;    // a file name, a symbol, a type name, or list_services' argument
+  std::string type;    // file_containing_extension: its containing_type
   int32_t number = 0;  // and its extension_number
 };
 
