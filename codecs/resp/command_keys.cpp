@@ -1,10 +1,9 @@
 #include "codecs/resp/command_keys.h"
 
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
 #include <charconv>
-#include <memory>
+
+#include "codecs/resp/reply_tree.h"
 
 namespace rpcgate::codec::resp {
 namespace {
@@ -22,25 +21,9 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
          });
 }
 
-std::string_view text_of(const redisReply* reply) {
-  return reply != nullptr && (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS)
-             ? std::string_view(reply->str, reply->len)
-             : std::string_view();
-}
-
-bool is_array(const redisReply* reply) { return reply != nullptr && reply->type == REDIS_REPLY_ARRAY; }
-
-// A map as RESP2 sends it: a flat array of names and values. Null when `name` is absent.
-const redisReply* member(const redisReply* map, std::string_view name) {
-  if (!is_array(map)) return nullptr;
-  for (size_t i = 0; i + 1 < map->elements; i += 2)
-    if (text_of(map->element[i]) == name) return map->element[i + 1];
-  return nullptr;
-}
-
 int integer_member(const redisReply* map, std::string_view name, int otherwise) {
   const redisReply* value = member(map, name);
-  return value != nullptr && value->type == REDIS_REPLY_INTEGER ? static_cast<int>(value->integer) : otherwise;
+  return is_integer(value) ? static_cast<int>(value->integer) : otherwise;
 }
 
 KeySpec read_spec(const redisReply* map) {
@@ -140,17 +123,9 @@ long begin_of(const KeySpec& spec, const std::vector<std::string_view>& words) {
 }  // namespace
 
 bool CommandTable::load(std::string_view reply, std::string& error) {
-  std::unique_ptr<redisReader, decltype(&redisReaderFree)> reader(redisReaderCreate(), &redisReaderFree);
-  void* parsed = nullptr;
-  if (redisReaderFeed(reader.get(), reply.data(), reply.size()) != REDIS_OK ||
-      redisReaderGetReply(reader.get(), &parsed) != REDIS_OK || parsed == nullptr) {
-    error = parsed == nullptr && reader->err == 0 ? "an incomplete COMMAND reply"
-                                                  : "not a RESP reply: " + std::string(reader->errstr);
-    return false;
-  }
-  std::unique_ptr<redisReply, decltype(&freeReplyObject)> root(static_cast<redisReply*>(parsed), &freeReplyObject);
-  if (root->type == REDIS_REPLY_ERROR) {
-    error = "COMMAND answered " + std::string(root->str, root->len);
+  ReplyTree root = read_reply_tree(reply, error);
+  if (root == nullptr) {
+    error = "COMMAND: " + error;
     return false;
   }
   std::unordered_map<std::string, CommandInfo> commands;

@@ -1,109 +1,22 @@
-// Key slots and key positions held against a real redis-server (cluster-enabled, on a Unix
-// socket of its own, stopped by its PID): key_slot against CLUSTER KEYSLOT for keys with and
-// without hash tags, and CommandTable, loaded from that server's own COMMAND reply, against its
-// COMMAND GETKEYS for generated argument lists of every command and subcommand it lists.
+// Key slots and key positions held against a real redis-server (tests/support/redis_server.h): key_slot against CLUSTER
+// KEYSLOT for keys with and without hash tags, and CommandTable, loaded from that server's own COMMAND reply, against
+// its COMMAND GETKEYS for generated argument lists of every command and subcommand it lists.
 #include <doctest/doctest.h>
-#include <hiredis/hiredis.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <cstdlib>
 #include <map>
-#include <memory>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "codecs/resp/command_keys.h"
 #include "codecs/resp/key_slot.h"
-
-extern char** environ;
+#include "tests/support/redis_server.h"
 
 namespace {
 
 using rpcgate::codec::resp::CommandTable;
-using Reply = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
-
-class RedisServer {
- public:
-  RedisServer() {
-    char dir_template[] = "/tmp/rpcgate-redis-keys-XXXXXX";
-    REQUIRE(mkdtemp(dir_template) != nullptr);
-    dir_ = dir_template;
-    socket_ = dir_ + "/redis.sock";
-    std::vector<std::string> args = {"redis-server", "--port",    "0",
-                                     "--unixsocket", socket_,     "--cluster-enabled",
-                                     "yes",          "--dir",     dir_,
-                                     "--save",       "",          "--appendonly",
-                                     "no",           "--logfile", dir_ + "/redis.log"};
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    REQUIRE(posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) == 0);
-    for (int i = 0; i < 500 && context_ == nullptr; ++i) {
-      redisContext* context = redisConnectUnix(socket_.c_str());
-      if (context != nullptr && context->err == 0) {
-        context_ = context;
-        break;
-      }
-      if (context != nullptr) redisFree(context);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE_MESSAGE(context_ != nullptr, "redis-server did not start on " << socket_);
-  }
-  ~RedisServer() {
-    if (context_ != nullptr) redisFree(context_);
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    std::system(("rm -rf '" + dir_ + "'").c_str());
-  }
-
-  Reply ask(const std::vector<std::string>& words) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lengths;
-    for (const std::string& word : words) {
-      argv.push_back(word.data());
-      lengths.push_back(word.size());
-    }
-    void* reply = redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data());
-    REQUIRE(reply != nullptr);
-    return Reply(static_cast<redisReply*>(reply), &freeReplyObject);
-  }
-
-  // A command's reply as the bytes it came as, read from a connection of its own.
-  std::string raw(const std::string& command) {
-    redisContext* context = redisConnectUnix(socket_.c_str());
-    REQUIRE((context != nullptr && context->err == 0));
-    std::string request = "*1\r\n$" + std::to_string(command.size()) + "\r\n" + command + "\r\n";
-    REQUIRE(write(context->fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
-    std::string bytes;
-    char buffer[65536];
-    // The reply ends when one more read would wait: a reader tells when it is whole.
-    redisReader* reader = redisReaderCreate();
-    void* parsed = nullptr;
-    while (parsed == nullptr) {
-      ssize_t n = read(context->fd, buffer, sizeof buffer);
-      REQUIRE(n > 0);
-      bytes.append(buffer, static_cast<size_t>(n));
-      redisReaderFeed(reader, buffer, static_cast<size_t>(n));
-      REQUIRE(redisReaderGetReply(reader, &parsed) == REDIS_OK);
-    }
-    freeReplyObject(parsed);
-    redisReaderFree(reader);
-    redisFree(context);
-    return bytes;
-  }
-
- private:
-  std::string dir_;
-  std::string socket_;
-  pid_t pid_ = -1;
-  redisContext* context_ = nullptr;
-};
+using rpcgate::test::RedisServer;
+using rpcgate::test::Reply;
 
 // Every command and subcommand name with its arity, as COMMAND lists them.
 void collect_names(const redisReply* entries, std::map<std::string, long long>& names) {
@@ -139,7 +52,7 @@ TEST_CASE("CommandTable finds the keys COMMAND GETKEYS finds, for every command 
   RedisServer redis;
   CommandTable table;
   std::string error;
-  REQUIRE_MESSAGE(table.load(redis.raw("COMMAND"), error), error);
+  REQUIRE_MESSAGE(table.load(redis.raw({"COMMAND"}), error), error);
   Reply listing = redis.ask({"COMMAND"});
   std::map<std::string, long long> names;
   collect_names(listing.get(), names);
@@ -209,7 +122,7 @@ TEST_CASE("a shard channel is routed like a key, though GETKEYS does not list it
   RedisServer redis;
   CommandTable table;
   std::string error;
-  REQUIRE_MESSAGE(table.load(redis.raw("COMMAND"), error), error);
+  REQUIRE_MESSAGE(table.load(redis.raw({"COMMAND"}), error), error);
   std::vector<size_t> positions;
   CHECK(table.keys({"SPUBLISH", "news", "hello"}, positions) == CommandTable::Keys::kFound);
   CHECK(positions == std::vector<size_t>{1});
