@@ -1,6 +1,6 @@
-// A real redis-server for unit tests that hold pure RESP code against Redis itself: started with
-// cluster support on a free loopback port in a directory of its own, asked through hiredis's
-// synchronous client, stopped by its PID. Header-only, for doctest.
+// A real redis-server for unit tests that hold pure RESP code against Redis itself: started (with
+// cluster support, or without) on a free loopback port in a directory of its own, asked through
+// hiredis's synchronous client, stopped by its PID. Header-only, for doctest.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -27,15 +27,16 @@ using Reply = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
 
 class RedisServer {
  public:
-  RedisServer() {
+  enum class Mode : uint8_t { kClusterNode, kStandalone };
+  explicit RedisServer(Mode mode = Mode::kClusterNode) {
     char dir_template[] = "/tmp/rpcgate-redis-XXXXXX";
     REQUIRE(mkdtemp(dir_template) != nullptr);
     dir_ = dir_template;
     port_ = free_port();
-    std::vector<std::string> args = {"redis-server", "--bind",    "127.0.0.1", "--port",      std::to_string(port_),
-                                     "--cluster-enabled", "yes",  "--cluster-node-timeout",   "1000",
-                                     "--dir",        dir_,        "--save",    "",            "--appendonly",
-                                     "no",           "--logfile", dir_ + "/redis.log",
+    std::vector<std::string> args = {"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(port_),
+                                     "--cluster-enabled", mode == Mode::kClusterNode ? "yes" : "no",
+                                     "--cluster-node-timeout", "1000", "--dir", dir_, "--save", "", "--appendonly",
+                                     "no", "--logfile", dir_ + "/redis.log",
                                      // A replica syncs at once, not after the 5 s Redis waits for more replicas.
                                      "--repl-diskless-sync-delay", "0"};
     std::vector<char*> argv;
