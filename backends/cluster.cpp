@@ -110,7 +110,11 @@ void Cluster::prepare(PendingCall* call, const conf::RouteConfig* route) const {
   state.cluster = const_cast<Cluster*>(this);
   state.timeout_ms = static_cast<uint64_t>(route != nullptr && route->timeout ? route->timeout->count()
                                                                               : config_.request_timeout.count());
-  if (uint64_t asked = client_timeout_ms(call->request); asked > 0 && asked < state.timeout_ms)
+  // A stream lasts as long as its two ends keep it: only a deadline the client asked for, or the
+  // route's own timeout, ends it; request_timeout is a bound on answers, which it does not have.
+  if (call->request.stream != nullptr && !(route != nullptr && route->timeout)) state.timeout_ms = 0;
+  if (uint64_t asked = client_timeout_ms(call->request);
+      asked > 0 && (asked < state.timeout_ms || state.timeout_ms == 0))
     state.timeout_ms = round_timeout_down(asked);
   state.retries_left = std::max(config_.retries, route != nullptr ? route->retries : 0);
   state.idempotent = route != nullptr && route->idempotent;
@@ -174,7 +178,7 @@ Endpoint* Cluster::pick(const Request& request, Endpoint* avoid) {
 bool Cluster::place(PendingCall* call, Endpoint* avoid) {
   Endpoint* endpoint = pick(call->request, avoid);
   if (endpoint == nullptr) return false;
-  upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);
+  if (call->upstream.timeout_ms > 0) upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);
   endpoint->submit(call);
   return true;
 }
@@ -210,6 +214,15 @@ void Cluster::on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, co
   if (closed_ || state.fixed_endpoint) {
     fail(call, code, message);
     return;
+  }
+  if (call->request.stream != nullptr) {
+    // A lost connection is UNAVAILABLE to a streaming client, as gRPC's own clients say; and a
+    // call whose client has sent more than could be kept is never placed again.
+    if (code == ErrorCode::kUpstreamError) code = ErrorCode::kUnavailable;
+    if (!call->request.stream->may_replay()) {
+      fail(call, code, message);
+      return;
+    }
   }
   // A request never sent may go anywhere; one that may have reached the upstream only when the
   // route says doing it twice is harmless, and within the retry budget. A refused one was never

@@ -33,6 +33,8 @@ class Cluster {
   // Its connections serve requests side by side (HTTP/2, ClientCodec::multiplexed): another one
   // is worth opening only when those open are full.
   bool multiplexed() const { return classifier_->multiplexed(); }
+  // Its codec passes streamed calls (Request::stream; codecs/codec.h ClientStreams).
+  bool streams() const { return classifier_->streams() != nullptr; }
   Upstreams& upstreams() { return upstreams_; }
   ClusterStats& stats() { return stats_; }
   uint64_t now_ms() const;

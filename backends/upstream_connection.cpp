@@ -135,6 +135,7 @@ void UpstreamConnection::send(PendingCall* call) {
     if (codec_->carries_meta()) set_timeout_meta(call);
     codec_->encode(call->request, output_);
     call->request.id = client_id;
+    if (call->request.stream != nullptr) call->request.stream->placed();
     if (!streaming_ && codec_->encode_failed(scratch_)) {
       // Never on the wire: answered from flush(), outside the caller that is placing it.
       in_flight_.forget_newest();
@@ -155,6 +156,8 @@ void UpstreamConnection::send_unanswered(std::string_view frame) {
 
 void UpstreamConnection::set_timeout_meta(PendingCall* call) {
   // The upstream learns how long the gateway will wait, so it can give up when nobody waits.
+  // A stream without a deadline has none to tell.
+  if (!call->upstream.deadline.linked()) return;
   uint64_t now = endpoint_.cluster().now_ms();
   uint64_t due = call->upstream.deadline.due_ms;
   std::string left = std::to_string(due > now ? due - now : 0);
@@ -180,6 +183,10 @@ void UpstreamConnection::orphan(PendingCall* call, bool timed_out) {
   }
   in_flight_.orphan(call->upstream.seq);
   call->upstream.connection = nullptr;
+  if (codec::ClientStreams* streams = codec_->streams(); streams != nullptr && call->request.stream != nullptr) {
+    streams->abandon(call->upstream.seq);  // its reset leaves with the next flush
+    upstreams_.schedule_flush(this);
+  }
   // A client that went away says nothing about the upstream: its late replies will come.
   if (timed_out) close_if_only_orphans();
 }
@@ -190,8 +197,26 @@ void UpstreamConnection::close_if_only_orphans() {
   if (state_ == State::kConnected && in_flight_.size() > 0 && in_flight_.live() == 0) close(std::string(kAllTimedOut));
 }
 
+void UpstreamConnection::stream_send(PendingCall* call, std::string_view bytes) {
+  codec_->streams()->send(call->upstream.seq, bytes);
+  upstreams_.schedule_flush(this);
+}
+
+void UpstreamConnection::stream_end(PendingCall* call) {
+  codec_->streams()->end(call->upstream.seq);
+  upstreams_.schedule_flush(this);
+}
+
+void UpstreamConnection::stream_consume(PendingCall* call, size_t bytes) {
+  codec_->streams()->consume(call->upstream.seq, bytes);
+  upstreams_.schedule_flush(this);
+}
+
 void UpstreamConnection::flush() {
   answer_unencodable();
+  // What the codec has to send on its own (a streamed call's messages, window updates), taken
+  // only when the socket has taken the last write: a slow upstream is not buffered for.
+  if (state_ == State::kConnected && !write_in_flight_) codec_->take_output(output_);
   if (state_ != State::kConnected || write_in_flight_ || output_.empty()) return;
   uv_buf_t buf = uv_buf_init(output_.data(), output_.size());
   int written = uv_try_write(stream(), &buf, 1);
@@ -251,7 +276,8 @@ void UpstreamConnection::on_write(uv_write_t* req, int status) {
   }
   self->writing_.clear();
   if (self->writing_.capacity() > kKeepBufferCapacity) std::string().swap(self->writing_);
-  if (!self->output_.empty()) self->endpoint_.cluster().upstreams().schedule_flush(self);
+  // Also when nothing waits: the codec may have more to say now that the socket took this.
+  self->endpoint_.cluster().upstreams().schedule_flush(self);
 }
 
 void UpstreamConnection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {

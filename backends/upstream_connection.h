@@ -69,6 +69,11 @@ class UpstreamConnection {
   void send(PendingCall* call);
   // The caller of `call` gave up (timeout, client gone): its reply will be dropped.
   void orphan(PendingCall* call, bool timed_out);
+  // A streamed call in flight here (Request::stream, codecs/codec.h ClientStreams): more of its
+  // client's messages, its client's half-close, and room for more of the upstream's messages.
+  void stream_send(PendingCall* call, std::string_view bytes);
+  void stream_end(PendingCall* call);
+  void stream_consume(PendingCall* call, size_t bytes);
   // Sends one request frame whose reply nobody waits for.
   void send_unanswered(std::string_view frame);
   void flush();

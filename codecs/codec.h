@@ -13,35 +13,82 @@
 
 #include "codecs/codec_options.h"
 #include "codecs/upstream_session.h"
+#include "core/call_stream.h"
 #include "core/message.h"
 
 namespace rpcgate::codec {
 
 enum class DecodeStatus : uint8_t {
-  kNeedMore,   // no whole frame yet; nothing consumed
-  kRequest,    // `request` holds a decoded request; `reply.close_after` set means none follows it
-               // (RESP QUIT forwarded to a client's own connection): the connection closes once
-               // it is answered
-  kAnswered,   // the codec answered the frame itself into `reply` (a connection-level command such as
-               // RESP HELLO, or a request-level error such as invalid JSON); the connection stays usable
-  kBroken,     // framing error: the stream cannot be resynchronised. `reply` holds the one error to
-               // send; the caller stops reading and closes once it is written
-  kHangUp,     // the peer is not a client of this protocol (HTTP on the RESP port): close at once,
-               // with no reply, dropping the answers still owed, as Redis does
-  kConsumed,   // `consumed` bytes made no request (server side) or completed no reply (client side),
-               // and want no answer: a multiplexed protocol's control frames (settings, flow
-               // control), a frame of a reply still arriving; the caller decodes on
-  kRefused,    // client side, by id only: the upstream refused the request whose id is in `response.id`
-               // without acting on it (HTTP/2 REFUSED_STREAM, a stream above GOAWAY's last id):
-               // it may be sent elsewhere, as one never sent
-  kOversized,  // client side, skip() only: a well-formed reply larger than the limits. `reply`
-               // holds the error for its request; the caller passes the rest of the reply to
-               // discard(), and the connection stays usable
+  kNeedMore,    // no whole frame yet; nothing consumed
+  kRequest,     // `request` holds a decoded request; `reply.close_after` set means none follows it
+                // (RESP QUIT forwarded to a client's own connection): the connection closes once
+                // it is answered
+  kAnswered,    // the codec answered the frame itself into `reply` (a connection-level command such as
+                // RESP HELLO, or a request-level error such as invalid JSON); the connection stays usable
+  kBroken,      // framing error: the stream cannot be resynchronised. `reply` holds the one error to
+                // send; the caller stops reading and closes once it is written
+  kHangUp,      // the peer is not a client of this protocol (HTTP on the RESP port): close at once,
+                // with no reply, dropping the answers still owed, as Redis does
+  kConsumed,    // `consumed` bytes made no request (server side) or completed no reply (client side),
+                // and want no answer: a multiplexed protocol's control frames (settings, flow
+                // control), a frame of a reply still arriving; the caller decodes on
+  kRefused,     // client side, by id only: the upstream refused the request whose id is in `response.id`
+                // without acting on it (HTTP/2 REFUSED_STREAM, a stream above GOAWAY's last id):
+                // it may be sent elsewhere, as one never sent
+  kOversized,   // client side, skip() only: a well-formed reply larger than the limits. `reply`
+                // holds the error for its request; the caller passes the rest of the reply to
+                // discard(), and the connection stays usable
+  kCallOpened,  // server side, codecs with streams() only: the head of a call that may stream
+                // (method, metadata, id, no message) is in `request`. The caller either adopts
+                // it (ServerStreams::adopt), or does nothing and gets it as kRequest once whole
 };
 
 struct DecodeResult {
   DecodeStatus status = DecodeStatus::kNeedMore;
   size_t consumed = 0;  // bytes of `input` that made up the frame (0 for kNeedMore and kBroken)
+};
+
+// Streamed calls (core/call_stream.h) through a listener's codec: the client's side of each. Only
+// a multiplexed codec whose calls can stream has them (grpc); the others keep one request, one
+// response. Ids are Request::id.
+class ServerStreams {
+ public:
+  // The call just reported as kCallOpened streams: its messages go to `stream` as they come, and
+  // its response (encode) ends it, after the messages sent to it.
+  virtual void adopt(uint64_t id, CallStream& stream) = 0;
+  // The upstream's response headers (metadata) and messages, for the client, in that order.
+  virtual void send_headers(uint64_t id, const Meta& meta) = 0;
+  virtual void send(uint64_t id, std::string_view bytes) = 0;
+  // `bytes` the client sent were passed on: it may send that much more (flow control).
+  virtual void consume(uint64_t id, size_t bytes) = 0;
+  // Hold every stream's messages back while the connection's output is full, so that a client
+  // that does not read makes the upstream wait rather than rpcgate buffer.
+  virtual void hold_messages(bool hold) = 0;
+  // The pairing is gone: nothing more is told to it.
+  virtual void release(uint64_t id) = 0;
+  // How much of what a client sends on a streamed call is kept so that the call can be placed
+  // again when an upstream refuses it unseen: one message's worth (grpc: max_message_bytes).
+  virtual size_t replay_bytes() const = 0;
+
+ protected:
+  ~ServerStreams() = default;
+};
+
+// Streamed calls towards an upstream: encode() of a request with Request::stream set opens the
+// call and sends its payload; these carry the rest. Ids are the ones encode() was given.
+class ClientStreams {
+ public:
+  // More of the client's messages, and its half-close.
+  virtual void send(uint64_t id, std::string_view bytes) = 0;
+  virtual void end(uint64_t id) = 0;
+  // `bytes` the upstream sent were passed on to the client: it may send that much more.
+  virtual void consume(uint64_t id, size_t bytes) = 0;
+  // Nobody waits for the call any more (the client reset it or left, its deadline passed): the
+  // upstream is told to stop (HTTP/2 RST_STREAM CANCEL), and its CallStream is forgotten.
+  virtual void abandon(uint64_t id) = 0;
+
+ protected:
+  ~ClientStreams() = default;
 };
 
 // The server side of a connection: decodes requests, encodes responses. One instance per
@@ -80,6 +127,10 @@ class ServerCodec {
   // The upstream session this codec keeps for its client, or null when its protocol's servers
   // keep no per-connection state (codecs/upstream_session.h). Asked once per connection.
   virtual UpstreamSession* session() { return nullptr; }
+
+  // Its streamed calls, or null when its calls are one request and one response (every codec
+  // but grpc). Asked once per connection.
+  virtual ServerStreams* streams() { return nullptr; }
 
   // Bytes the codec must send that answer no request, appended to `out` before the answers of
   // each read and before every write: a multiplexed protocol's own frames (HTTP/2 settings and ping acknowledgements,
@@ -154,9 +205,14 @@ class ClientCodec {
   // protocols that name it in each request (HTTP/2's :authority).
   virtual void connected_to(std::string_view peer) { (void)peer; }
 
-  // Bytes the codec must send that answer no request, taken after each read (HTTP/2 settings and
-  // ping acknowledgements, window updates, the rest of a message flow control held back).
+  // Bytes the codec must send that answer no request, taken after each read and before each
+  // write (HTTP/2 settings and ping acknowledgements, window updates, the rest of a message flow
+  // control held back, a streamed call's messages).
   virtual void take_output(std::string& out) { (void)out; }
+
+  // Its streamed calls (Request::stream), or null when it has none: then a request's stream is
+  // never set for it.
+  virtual ClientStreams* streams() { return nullptr; }
 
   // How many requests the connection may carry at once, as the protocol has it now (HTTP/2: the
   // peer's SETTINGS_MAX_CONCURRENT_STREAMS; 0 once it said GOAWAY). Bounds the cluster's

@@ -12,6 +12,7 @@
 
 namespace rpcgate {
 
+class CallStream;
 using Json = nlohmann::json;
 
 // One set of error codes for all codecs (docs/protocols.md, "The canonical model").
@@ -52,6 +53,9 @@ struct Request {
   std::optional<uint64_t> id;  // correlation id when the codec carries one
   Meta meta;
   std::string payload;  // opaque bytes (protobuf `payload`), forwarded as they are
+  // A streamed call's messages pass through this, not in params or payload (core/call_stream.h);
+  // `payload` then holds what the client sent before the call reached an upstream connection.
+  CallStream* stream = nullptr;
 
   void clear() {
     method.clear();
@@ -59,6 +63,7 @@ struct Request {
     id.reset();
     meta.clear();
     payload.clear();
+    stream = nullptr;
   }
 };
 

@@ -35,6 +35,7 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       request_(gateway.spot_request()),
       response_(gateway.spot_response()),
       pins_(session_, *this),
+      streams_(codec_->streams()),
       in_order_(codec_->answers_in_order()),
       histograms_(gateway.config().admin.latency_histograms),
       timing_(histograms_ || gateway.access_log() != nullptr),
@@ -261,6 +262,10 @@ size_t Connection::decode_frames(std::string_view input) {
       case codec::DecodeStatus::kConsumed:
         consumed += result.consumed;
         break;
+      case codec::DecodeStatus::kCallOpened:
+        consumed += result.consumed;
+        open_stream();
+        break;
       case codec::DecodeStatus::kOversized:  // client codecs' own; a server codec never says them
       case codec::DecodeStatus::kRefused:
       case codec::DecodeStatus::kHangUp:
@@ -360,6 +365,10 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
     free_call(call);
     return;
   }
+  submit_call(cluster, call);
+}
+
+void Connection::submit_call(backends::Cluster& cluster, PendingCall* call) {
   pending_.push_back(call);
   cluster.submit(call);
   if (call->done) {
@@ -372,8 +381,55 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
       answer_route_ = static_cast<uint32_t>(call->route_index) + 1;
     }
     answer(call->request, call->response);
-    free_call(call);
+    free_answered(call);
   }
+}
+
+void Connection::open_stream() {
+  // Only a call routed to a cluster whose codec streams too passes as a stream (gRPC to gRPC);
+  // any other is left to the codec, which collects it whole and reports it as a request.
+  const RouteTarget* target = gateway_.router().resolve(request_.method);
+  if (streams_ == nullptr || target == nullptr || target->cluster == nullptr || !target->cluster->streams() ||
+      login_.stands_before(request_))
+    return;
+  count_request();
+  if (target->route != nullptr && !target->route->rename.empty()) request_.method = target->route->rename;
+  PendingCall* call = new_call(this);
+  call->request = std::move(request_);
+  call->response.id = call->request.id;
+  if (target->route != nullptr) call->route_index = target->route_index;
+  call->started_ns = read_ns_;
+  call->frame_bytes = frame_bytes_;
+  auto pair = std::make_unique<StreamPair>(*this, *streams_, *call, streams_->replay_bytes());
+  call->request.stream = pair.get();
+  stream_pairs_.emplace(*call->request.id, std::move(pair));
+  target->cluster->prepare(call, target->route);
+  submit_call(*target->cluster, call);
+}
+
+void Connection::on_stream_output() { gateway_.defer_pump(this); }
+
+void Connection::on_stream_reset(uint64_t id) {
+  reset_streams_.push_back(id);
+  gateway_.defer_pump(this);
+}
+
+void Connection::cancel_reset_streams() {
+  std::vector<uint64_t> ids;
+  ids.swap(reset_streams_);
+  for (uint64_t id : ids) {
+    auto it = stream_pairs_.find(id);
+    if (it == stream_pairs_.end()) continue;  // answered meanwhile
+    PendingCall* call = &it->second->call();
+    pending_.remove(call);
+    abandon_call(call);  // the upstream is told (RST_STREAM CANCEL)
+    stream_pairs_.erase(it);
+  }
+}
+
+void Connection::free_answered(PendingCall* call) {
+  if (call->request.stream != nullptr && call->request.id) stream_pairs_.erase(*call->request.id);
+  free_call(call);
 }
 
 void Connection::on_push(std::string_view frame, const backends::Pin* from) {
@@ -474,7 +530,7 @@ void Connection::write_answer(PendingCall* call) {
     if (call->route_index != PendingCall::kNoRoute) give_route_kind(call->route_index, call->response);
     codec_->encode(call->response, output_);
   }
-  free_call(call);
+  free_answered(call);
 }
 
 void Connection::log_access(const Request& request, const Response& response, long route, const PendingCall* call,
@@ -514,6 +570,9 @@ void Connection::record_call_latency(const PendingCall* call) {
 void Connection::flush() {
   if (!spot_answers_.empty()) record_spot_latencies();
   if (closing_) return;
+  // Streamed messages wait in their codec (and their upstreams with them) while the client
+  // does not read: output_ holds at most what high water lets through.
+  if (streams_ != nullptr) streams_->hold_messages(unsent() >= listener_.config().output_high_water);
   codec_->take_output(output_);  // and what the answers made it say, with them
   if (write_ != nullptr) return;
   // TLS: everything pending is sealed now, so that one flush is still one write.
@@ -594,6 +653,7 @@ void Connection::on_write(uv_write_t* req, int status) {
 }
 
 void Connection::pump() {
+  if (!reset_streams_.empty()) cancel_reset_streams();
   // Frames buffered while the pipeline or the output was full: the client may send nothing
   // more until they are answered, so they are decoded as soon as there is room.
   flush();
@@ -697,6 +757,8 @@ void Connection::close() {
   closing_ = true;
   gateway_.cancel_deferred_pump(this);
   pending_.drain(abandon_call);
+  stream_pairs_.clear();  // their calls are gone with the queue
+  reset_streams_.clear();
   // A pinned connection is closed, never handed on; the pins are freed with this, in on_close.
   pins_.close();
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_close);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "codecs/codec.h"
@@ -17,6 +18,7 @@
 #include "gateway/login_gate.h"
 #include "gateway/pending_queue.h"
 #include "gateway/router.h"
+#include "gateway/stream_pair.h"
 #include "tls/tls_context.h"
 #include "tls/tls_engine.h"
 
@@ -30,7 +32,7 @@ class Cluster;
 class Pin;
 }  // namespace backends
 
-class Connection final : public CallOwner {
+class Connection final : public CallOwner, public StreamPair::Owner {
  public:
   Connection(Gateway& gateway, Listener& listener);
   Connection(const Connection&) = delete;
@@ -57,6 +59,8 @@ class Connection final : public CallOwner {
   void on_call_done(PendingCall* call) override;
   void on_push(std::string_view frame, const backends::Pin* from) override;
   void on_pin_lost() override;
+  void on_stream_output() override;
+  void on_stream_reset(uint64_t id) override;
   // After any progress (a read, a completed call, a finished write, a drain): decodes frames
   // buffered while paused, writes what is ready, then reads on, pauses, or closes.
   void pump();
@@ -90,6 +94,15 @@ class Connection final : public CallOwner {
   void count_request();
   void dispatch(std::string_view frame);
   void call_cluster(const RouteTarget& target, std::string_view frame);
+  // A call the codec opened before its messages (kCallOpened): streamed to a cluster that streams
+  // too, or left to the codec, which then reports it whole as a request.
+  void open_stream();
+  // Places `call` on `cluster`; one refused at once (OVERLOADED, UNAVAILABLE) is answered at once.
+  void submit_call(backends::Cluster& cluster, PendingCall* call);
+  // The calls whose clients reset their streams: cancelled upstream and forgotten.
+  void cancel_reset_streams();
+  // Frees a finished or abandoned call, and its stream pairing if it has one.
+  void free_answered(PendingCall* call);
   // An answer made on the spot, to `request`.
   void answer(const Request& request, Response& response);
   void note_login_failure();
@@ -145,6 +158,11 @@ class Connection final : public CallOwner {
   std::unique_ptr<Write> write_;  // set while a write is in flight
   PendingQueue pending_;          // in request order
   ClientPins pins_;               // the client's own upstream connections, and what they hold back
+  // Streamed calls (codecs with ServerStreams): their pairings, by the listener's id of the call,
+  // and the ones whose clients reset them, to cancel from the loop.
+  codec::ServerStreams* streams_;
+  std::unordered_map<uint64_t, std::unique_ptr<StreamPair>> stream_pairs_;
+  std::vector<uint64_t> reset_streams_;
 
   uint64_t read_ns_ = 0;                // when the last read arrived
   uint64_t frame_bytes_ = 0;            // the size of the frame being handled

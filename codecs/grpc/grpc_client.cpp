@@ -45,7 +45,7 @@ std::string timeout_header(std::string_view ms_text) {
   return std::to_string(std::min(kMaxTimeoutAmount, (ms + 999) / 1000)) + "S";
 }
 
-class GrpcClientCodec final : public ClientCodec {
+class GrpcClientCodec final : public ClientCodec, public ClientStreams {
  public:
   explicit GrpcClientCodec(const CodecOptions& options)
       : settings_(settings_of(options)),
@@ -61,6 +61,9 @@ class GrpcClientCodec final : public ClientCodec {
     nghttp2_option* option = nullptr;
     nghttp2_option_new(&option);
     nghttp2_option_set_no_closed_streams(option, 1);
+    // Windows reopen by hand: at once for an answer read whole, and for a streamed call's
+    // messages once its client has been sent them (consume).
+    nghttp2_option_set_no_auto_window_update(option, 1);
     nghttp2_session_client_new2(&session_, callbacks, this, option);
     nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
@@ -85,9 +88,16 @@ class GrpcClientCodec final : public ClientCodec {
     failed_ = false;
     Stream stream;
     stream.request_id = request.id;
-    std::string message;
-    if (!message_of(request, stream, message)) return;
-    append_message(message, stream.outgoing);
+    if (request.stream != nullptr) {
+      // Streamed: the client's bytes as they came, already in gRPC's framing, untranslated.
+      stream.streamed = true;
+      stream.peer = request.stream;
+      stream.outgoing = request.payload;
+    } else {
+      std::string message;
+      if (!message_of(request, stream, message)) return;
+      append_message(message, stream.outgoing);
+    }
 
     const std::string path = "/" + request.method;
     std::string timeout;
@@ -115,6 +125,7 @@ class GrpcClientCodec final : public ClientCodec {
       fail(ErrorCode::kUnavailable, std::string("cannot open a stream: ") + nghttp2_strerror(stream_id));
       return;
     }
+    if (stream.streamed && request.id) by_request_[*request.id] = stream_id;
     streams_.emplace(stream_id, std::move(stream));
     out += out_;  // what the session said before, first: frames keep their order
     out_.clear();
@@ -161,6 +172,33 @@ class GrpcClientCodec final : public ClientCodec {
   }
 
   bool multiplexed() const override { return true; }
+
+  ClientStreams* streams() override { return this; }
+
+  void send(uint64_t id, std::string_view bytes) override {
+    Stream* stream = streamed(id);
+    if (stream == nullptr || stream->ended) return;
+    stream->outgoing.append(bytes);
+    nghttp2_session_resume_data(session_, by_request_[id]);
+  }
+
+  void end(uint64_t id) override {
+    Stream* stream = streamed(id);
+    if (stream == nullptr || stream->ended) return;
+    stream->ended = true;
+    nghttp2_session_resume_data(session_, by_request_[id]);
+  }
+
+  void consume(uint64_t id, size_t bytes) override {
+    if (streamed(id) != nullptr) nghttp2_session_consume_stream(session_, by_request_[id], bytes);
+  }
+
+  void abandon(uint64_t id) override {
+    Stream* stream = streamed(id);
+    if (stream == nullptr) return;
+    stream->peer = nullptr;
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, by_request_[id], NGHTTP2_CANCEL);
+  }
   bool carries_meta() const override { return true; }
   bool matches_by_id() const override { return true; }
 
@@ -180,6 +218,11 @@ class GrpcClientCodec final : public ClientCodec {
     size_t header_bytes = 0;
     std::string body;       // the answer's DATA
     bool finished = false;  // reported: what still comes on the stream is dropped
+    // A streamed call: its pairing (null once abandoned or finished), and whether its client
+    // has half-closed (`outgoing` then ends the stream once sent).
+    bool streamed = false;
+    CallStream* peer = nullptr;
+    bool ended = false;
   };
   struct Done {
     DecodeStatus status = DecodeStatus::kAnswered;
@@ -191,6 +234,12 @@ class GrpcClientCodec final : public ClientCodec {
   Stream* find(int32_t stream_id) {
     auto it = streams_.find(stream_id);
     return it == streams_.end() ? nullptr : &it->second;
+  }
+
+  // The open streamed call the gateway knows as `id`, or null.
+  Stream* streamed(uint64_t id) {
+    auto it = by_request_.find(id);
+    return it == by_request_.end() ? nullptr : find(it->second);
   }
 
   void fail(ErrorCode code, std::string message) {
@@ -234,7 +283,7 @@ class GrpcClientCodec final : public ClientCodec {
   }
 
   // The answer is whole (its stream ended): the response, or the error it carries.
-  void finish(Stream& stream) {
+  void finish(int32_t stream_id, Stream& stream) {
     stream.finished = true;
     Done& done = done_.emplace_back();
     Response& response = done.response;
@@ -256,9 +305,18 @@ class GrpcClientCodec final : public ClientCodec {
       response.trailers.emplace_back(kStatusTrailer, stream.grpc_status);
       if (!stream.grpc_message.empty()) response.trailers.emplace_back(kMessageTrailer, stream.grpc_message);
       if (!stream.details.empty()) response.trailers.emplace_back(kDetailsTrailer, std::move(stream.details));
-    } else {
+    } else if (!stream.streamed) {
       decode_message(stream, response);
     }
+    if (stream.streamed && !stream.ended) {
+      // Its messages went to the client as they came; what the client still sends is not: the
+      // server has answered. Our side of the stream ends.
+      stream.ended = true;
+      std::string().swap(stream.outgoing);
+      stream.sent = 0;
+      nghttp2_session_resume_data(session_, stream_id);
+    }
+    stream.peer = nullptr;
     response.meta = std::move(stream.meta);
     for (auto& entry : stream.trailers) response.trailers.push_back(std::move(entry));
     std::string().swap(stream.body);
@@ -348,7 +406,15 @@ class GrpcClientCodec final : public ClientCodec {
                            void* user_data) {
     GrpcClientCodec& codec = self(user_data);
     Stream* stream = codec.find(stream_id);
-    if (stream == nullptr || stream->finished) return 0;
+    if (stream != nullptr && stream->peer != nullptr && !stream->finished) {
+      // The connection's window reopens at once (one slow client must not hold the other
+      // calls back); the stream's once the client has been sent the bytes.
+      nghttp2_session_consume_connection(codec.session_, length);
+      stream->peer->from_server(std::string_view(reinterpret_cast<const char*>(data), length));
+      return 0;
+    }
+    nghttp2_session_consume(codec.session_, stream_id, length);
+    if (stream == nullptr || stream->finished || stream->streamed) return 0;
     const size_t limit = codec.settings_.max_message_bytes + kPrefixBytes;
     // The message's own length is judged as soon as its prefix is here, before the rest is held.
     if (body_bound(stream->body, std::string_view(reinterpret_cast<const char*>(data), length)) > limit) {
@@ -369,8 +435,14 @@ class GrpcClientCodec final : public ClientCodec {
     if (frame->hd.type == NGHTTP2_GOAWAY) codec.goaway_received_ = true;
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     Stream* stream = codec.find(frame->hd.stream_id);
-    if (stream != nullptr && !stream->finished && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0)
-      codec.finish(*stream);
+    if (stream == nullptr || stream->finished) return 0;
+    const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (end_stream) {
+      codec.finish(frame->hd.stream_id, *stream);
+    } else if (stream->peer != nullptr && frame->hd.type == NGHTTP2_HEADERS &&
+               frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+      stream->peer->response_headers(stream->meta);  // its messages follow
+    }
     return 0;
   }
 
@@ -397,6 +469,7 @@ class GrpcClientCodec final : public ClientCodec {
                                                              nghttp2_http2_strerror(error_code) + ")");
       }
     }
+    if (stream.request_id) codec.by_request_.erase(*stream.request_id);
     codec.streams_.erase(it);
     return 0;
   }
@@ -408,6 +481,13 @@ class GrpcClientCodec final : public ClientCodec {
     const size_t n = std::min(length, stream->outgoing.size() - stream->sent);
     std::copy_n(stream->outgoing.data() + stream->sent, n, buf);
     stream->sent += n;
+    if (stream->peer != nullptr && n > 0) stream->peer->sent_to_server(n);
+    if (stream->streamed && !stream->ended && stream->sent == stream->outgoing.size()) {
+      // All the client sent so far is framed: the stream waits for more (send, end).
+      stream->outgoing.clear();
+      stream->sent = 0;
+      return n > 0 ? static_cast<ssize_t>(n) : static_cast<ssize_t>(NGHTTP2_ERR_DEFERRED);
+    }
     if (stream->sent == stream->outgoing.size()) {
       *data_flags |= NGHTTP2_DATA_FLAG_EOF;
       std::string().swap(stream->outgoing);
@@ -446,10 +526,11 @@ class GrpcClientCodec final : public ClientCodec {
   size_t max_depth_;
   std::string authority_;
   nghttp2_session* session_ = nullptr;
-  std::unordered_map<int32_t, Stream> streams_;  // node-based: a Stream stays put while others come
-  std::deque<Done> done_;                        // streams ended by frames read, not yet reported
-  std::string out_;                              // the session's bytes not yet taken
-  bool failed_ = false;                          // the last encode() put nothing on the wire
+  std::unordered_map<int32_t, Stream> streams_;       // node-based: a Stream stays put while others come
+  std::unordered_map<uint64_t, int32_t> by_request_;  // streamed calls: the gateway's id to the stream
+  std::deque<Done> done_;                             // streams ended by frames read, not yet reported
+  std::string out_;                                   // the session's bytes not yet taken
+  bool failed_ = false;                               // the last encode() put nothing on the wire
   Response failure_;
   bool settings_received_ = false;
   bool goaway_received_ = false;

@@ -51,7 +51,7 @@ bool health_service(std::string_view bytes, std::string& service) {
   return true;
 }
 
-class GrpcServerCodec final : public ServerCodec {
+class GrpcServerCodec final : public ServerCodec, public ServerStreams {
  public:
   explicit GrpcServerCodec(const CodecOptions& options)
       : settings_(settings_of(options)),
@@ -72,6 +72,10 @@ class GrpcServerCodec final : public ServerCodec {
     nghttp2_option_set_stream_reset_rate_limit(option, settings_.max_resets, settings_.resets_per_second);
     // No closed streams kept for the priority tree: a client cannot make us hold them.
     nghttp2_option_set_no_closed_streams(option, 1);
+    // Windows are reopened by hand: at once for what is read whole (unary calls), and for a
+    // streamed call's messages only once its upstream has taken them (consume), so that a slow
+    // upstream slows its client instead of making rpcgate buffer.
+    nghttp2_option_set_no_auto_window_update(option, 1);
     nghttp2_session_server_new2(&session_, callbacks, this, option);
     nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
@@ -124,6 +128,9 @@ class GrpcServerCodec final : public ServerCodec {
                         ? "the client broke the protocol"
                         : "the session ended after " + std::to_string(resets_) + " stream resets from the client");
     }
+    const int32_t opened = opened_;
+    opened_ = 0;
+    if (opened != 0 && open_call(opened, request)) return {DecodeStatus::kCallOpened, frame};
     const int32_t ready = ready_;
     ready_ = 0;
     if (ready != 0) return finish_call(ready, frame, request, reply);
@@ -154,7 +161,9 @@ class GrpcServerCodec final : public ServerCodec {
     Stream& stream = it->second;
     std::string message;
     std::string error;
-    if (response.is_error()) {
+    if (stream.adopted) {
+      finish_stream(stream_id, stream, response);
+    } else if (response.is_error()) {
       // A health check of a service the listener does not serve is NOT_FOUND (Stream::health).
       Meta status = stream.health == Stream::Health::kUnknownService ? own_status(Status::kNotFound, response.message)
                                                                      : status_trailers(response);
@@ -170,6 +179,50 @@ class GrpcServerCodec final : public ServerCodec {
   }
 
   bool answers_in_order() const override { return false; }
+
+  ServerStreams* streams() override { return this; }
+
+  void adopt(uint64_t id, CallStream& peer) override {
+    Stream* stream = find(static_cast<int32_t>(id));
+    if (stream == nullptr) return;
+    stream->adopted = true;
+    stream->taken = true;
+    stream->peer = &peer;
+  }
+
+  void send_headers(uint64_t id, const Meta& meta) override {
+    Stream* stream = find(static_cast<int32_t>(id));
+    if (stream != nullptr && stream->adopted && !stream->responded)
+      start_response(static_cast<int32_t>(id), *stream, meta);
+  }
+
+  void send(uint64_t id, std::string_view bytes) override {
+    const auto stream_id = static_cast<int32_t>(id);
+    Stream* stream = find(stream_id);
+    if (stream == nullptr || !stream->adopted || stream->finished) return;
+    if (!stream->responded) start_response(stream_id, *stream, {});
+    stream->answer.append(bytes);
+    nghttp2_session_resume_data(session_, stream_id);
+  }
+
+  void consume(uint64_t id, size_t bytes) override {
+    if (find(static_cast<int32_t>(id)) != nullptr)
+      nghttp2_session_consume_stream(session_, static_cast<int32_t>(id), bytes);
+  }
+
+  void hold_messages(bool hold) override {
+    if (hold == hold_) return;
+    hold_ = hold;
+    if (hold) return;
+    for (auto& [id, stream] : streams_)
+      if (stream.adopted && stream.responded) nghttp2_session_resume_data(session_, id);
+  }
+
+  size_t replay_bytes() const override { return settings_.max_message_bytes + kPrefixBytes; }
+
+  void release(uint64_t id) override {
+    if (Stream* stream = find(static_cast<int32_t>(id)); stream != nullptr) stream->peer = nullptr;
+  }
 
   void take_output(std::string& out) override {
     out += out_;
@@ -205,6 +258,12 @@ class GrpcServerCodec final : public ServerCodec {
     std::string answer;  // the answer's prefixed message, sent by the data provider
     size_t answer_sent = 0;
     Meta trailers;  // what follows it: the status, then the upstream's trailing metadata
+    // A streamed call (adopt): its messages pass to `peer` (null once released) as they come,
+    // and the upstream's are appended to `answer` until its response (`finished`) ends it.
+    bool adopted = false;
+    CallStream* peer = nullptr;
+    bool responded = false;  // the response's headers are submitted
+    bool finished = false;   // its response came: the trailers follow what `answer` holds
   };
 
   static GrpcServerCodec& self(void* user_data) { return *static_cast<GrpcServerCodec*>(user_data); }
@@ -276,6 +335,15 @@ class GrpcServerCodec final : public ServerCodec {
                            void* user_data) {
     GrpcServerCodec& codec = self(user_data);
     Stream* stream = codec.find(stream_id);
+    if (stream != nullptr && stream->peer != nullptr) {
+      // The connection's window reopens at once (a slow upstream must not hold other calls
+      // back); the stream's once the upstream has taken the bytes.
+      nghttp2_session_consume_connection(codec.session_, length);
+      stream->peer->from_client(std::string_view(reinterpret_cast<const char*>(data), length));
+      return 0;
+    }
+    // Held in the body (bounded below) or dropped: the client may send more at once.
+    nghttp2_session_consume(codec.session_, stream_id, length);
     if (stream == nullptr || stream->refused != ErrorCode::kNone || stream->taken) return 0;
     const Settings& settings = codec.settings_;
     const size_t limit = settings.max_message_bytes + kPrefixBytes;
@@ -301,10 +369,20 @@ class GrpcServerCodec final : public ServerCodec {
     if (frame->hd.type == NGHTTP2_RST_STREAM) ++codec.resets_;
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     Stream* stream = codec.find(frame->hd.stream_id);
-    if (stream == nullptr || stream->taken) return 0;
+    if (stream == nullptr) return 0;
+    const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (stream->peer != nullptr) {
+      if (end_stream) stream->peer->client_ended();
+      return 0;
+    }
+    if (stream->taken) return 0;
+    // The head of a call that may stream: the gateway decides (kCallOpened) before its messages.
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST && !end_stream &&
+        stream->refused == ErrorCode::kNone)
+      codec.opened_ = frame->hd.stream_id;
     // A call is whole at END_STREAM; one refused while its headers came is answered once they end.
     const bool refused_headers = frame->hd.type == NGHTTP2_HEADERS && stream->refused != ErrorCode::kNone;
-    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0 || refused_headers) codec.ready_ = frame->hd.stream_id;
+    if (end_stream || refused_headers) codec.ready_ = frame->hd.stream_id;
     return 0;
   }
 
@@ -319,8 +397,12 @@ class GrpcServerCodec final : public ServerCodec {
     auto it = codec.streams_.find(stream_id);
     if (it == codec.streams_.end()) return 0;
     codec.pending_bytes_ -= it->second.body.size();
+    // Closed before its response: the client reset it (or nghttp2 did, for an error of its).
+    CallStream* reset = it->second.finished ? nullptr : it->second.peer;
     codec.streams_.erase(it);
     if (codec.ready_ == stream_id) codec.ready_ = 0;
+    if (codec.opened_ == stream_id) codec.opened_ = 0;
+    if (reset != nullptr) reset->client_reset();
     return 0;
   }
 
@@ -329,9 +411,17 @@ class GrpcServerCodec final : public ServerCodec {
     GrpcServerCodec& codec = self(user_data);
     Stream* stream = codec.find(stream_id);
     if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+    if (stream->adopted && codec.hold_ && !stream->finished) return NGHTTP2_ERR_DEFERRED;
     const size_t n = std::min(length, stream->answer.size() - stream->answer_sent);
     std::copy_n(stream->answer.data() + stream->answer_sent, n, buf);
     stream->answer_sent += n;
+    if (stream->peer != nullptr && n > 0) stream->peer->sent_to_client(n);
+    if (stream->adopted && !stream->finished && stream->answer_sent == stream->answer.size()) {
+      // All the upstream sent so far is framed: the stream waits for more (send, resume).
+      stream->answer.clear();
+      stream->answer_sent = 0;
+      return n > 0 ? static_cast<ssize_t>(n) : static_cast<ssize_t>(NGHTTP2_ERR_DEFERRED);
+    }
     if (stream->answer_sent == stream->answer.size()) {
       // The status follows as trailers, which end the stream.
       *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -393,6 +483,57 @@ class GrpcServerCodec final : public ServerCodec {
     nghttp2_data_provider provider{};
     provider.read_callback = &GrpcServerCodec::read_answer;
     nghttp2_submit_response(session_, stream_id, headers.data(), headers.size(), &provider);
+  }
+
+  // A streamed call's response headers, with the upstream's metadata: its messages follow as
+  // they come (read_answer defers while it has none).
+  void start_response(int32_t stream_id, Stream& stream, const Meta& meta) {
+    stream.responded = true;
+    std::vector<nghttp2_nv> headers;
+    headers.reserve(2 + meta.size());
+    headers.push_back(header(":status", "200"));
+    headers.push_back(header("content-type", "application/grpc"));
+    for (const auto& [name, value] : meta)
+      if (sendable_header(name, value)) headers.push_back(header(name, value));
+    nghttp2_data_provider provider{};
+    provider.read_callback = &GrpcServerCodec::read_answer;
+    nghttp2_submit_response(session_, stream_id, headers.data(), headers.size(), &provider);
+  }
+
+  // A streamed call's response: its trailers (the upstream's status and trailing metadata, or
+  // rpcgate's error) once every message before them is framed; trailers-only when nothing was.
+  void finish_stream(int32_t stream_id, Stream& stream, const Response& response) {
+    stream.finished = true;
+    stream.peer = nullptr;
+    Meta status = response.is_error() ? status_trailers(response) : Meta{{"grpc-status", "0"}};
+    if (!stream.responded) {
+      respond(stream_id, stream, response.meta, std::move(status), response.trailers);
+      return;
+    }
+    stream.trailers = std::move(status);
+    for (const auto& [name, value] : response.trailers)
+      if (sendable_header(name, value)) stream.trailers.emplace_back(name, value);
+    nghttp2_session_resume_data(session_, stream_id);
+  }
+
+  // The head of `stream_id` as a request, when the call may stream: any call without
+  // descriptors (the listener cannot tell a streaming one), or a streaming method of them. The
+  // stream keeps its metadata for the unary path, which takes the call when nobody adopts it.
+  bool open_call(int32_t stream_id, Request& request) {
+    const Stream* stream = find(stream_id);
+    if (stream == nullptr || !stream->post || !stream->content_type.starts_with("application/grpc")) return false;
+    std::string_view path(stream->path);
+    if (path.size() < 4 || path[0] != '/' || path.find('/', 1) == std::string_view::npos) return false;
+    const std::string_view name = path.substr(1);
+    if (name == kOwnHealthMethod) return false;
+    if (descriptors_) {
+      const Method* method = descriptors_->find(name);
+      if (method == nullptr || !method->streaming()) return false;
+    }
+    request.method.assign(name);
+    request.id = static_cast<uint64_t>(stream_id);
+    request.meta = stream->meta;
+    return true;
   }
 
   bool response_message(const Stream& stream, const Response& response, std::string& message, std::string& error) {
@@ -492,7 +633,8 @@ class GrpcServerCodec final : public ServerCodec {
                         "method '" + std::string(name.substr(0, 128)) + "' is not in the listener's descriptors");
       if (method->streaming())
         return answered(stream_id, frame, reply, ErrorCode::kUnknownMethod,
-                        "method '" + std::string(name) + "' streams, and only unary calls are served yet");
+                        "method '" + std::string(name) +
+                            "' streams, and a streaming call passes only through a route to a grpc cluster");
       if (!message_to_params(*method, message, settings_.unwrap, max_depth_, request.params, error))
         return answered(stream_id, frame, reply, ErrorCode::kBadRequest, error);
       stream.method = method;
@@ -514,6 +656,8 @@ class GrpcServerCodec final : public ServerCodec {
   size_t pending_bytes_ = 0;                     // Stream::body, all streams together
   uint64_t resets_ = 0;                          // RST_STREAM frames from the client, for the message when that ends it
   int32_t ready_ = 0;                            // the stream the frame just read finished (or refused), 0 = none
+  int32_t opened_ = 0;                           // the call whose head the frame just read was, 0 = none
+  bool hold_ = false;                            // streamed messages wait: the connection's output is full
   bool preface_seen_ = false;
   bool terminated_ = false;                  // we ended the session
   uint32_t goaway_code_ = NGHTTP2_NO_ERROR;  // the error of a GOAWAY sent, by nghttp2 or by us

@@ -13,6 +13,7 @@ ever stopped by the PID this module started; nothing here signals anything else.
 import contextlib
 import fnmatch
 import http.client as httpclient
+import importlib
 import json
 import os
 import re
@@ -77,6 +78,17 @@ def protoc_grpc_python(directory, name, descriptor_set=False):
     if descriptor_set:
         command += ["--include_imports", "--descriptor_set_out=" + os.path.join(directory, name + ".pb")]
     subprocess.run(command + [os.path.join(directory, name + ".proto")], check=True, timeout=30)
+
+
+def grpc_stubs(directory, name, proto_text):
+    """Writes `proto_text` as `directory`/`name`.proto, compiles it (protoc_grpc_python) and imports
+    the stubs: (name_pb2, name_pb2_grpc)."""
+    with open(os.path.join(directory, name + ".proto"), "w") as f:
+        f.write(proto_text)
+    protoc_grpc_python(directory, name)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    return importlib.import_module(name + "_pb2"), importlib.import_module(name + "_pb2_grpc")
 
 
 def free_ports(count):

@@ -44,6 +44,9 @@ inline std::string_view contract_breach(Side side, const codec::DecodeResult& re
     case codec::DecodeStatus::kHangUp:
       if (side == Side::kClient) return "a client codec returned kHangUp";
       return result.consumed == 0 ? "" : "kHangUp consumed bytes";
+    case codec::DecodeStatus::kCallOpened:
+      if (side == Side::kClient) return "a client codec returned kCallOpened";
+      [[fallthrough]];
     case codec::DecodeStatus::kConsumed:
       if (side == Side::kClient) return "a client codec returned kConsumed";
       [[fallthrough]];
