@@ -113,7 +113,7 @@ class GrpcClientCodec final : public ClientCodec, public ClientStreams {
         if (!timeout.empty()) continue;  // the header views `timeout`: it is set once
         timeout = timeout_header(value);
         if (!timeout.empty()) headers.push_back(header("grpc-timeout", timeout));
-      } else if (sendable_meta(name, value)) {
+      } else if (sendable_meta(name, value) || (request.stream != nullptr && compression_header(name))) {
         headers.push_back(header(name, value));
       }
     }
@@ -388,8 +388,10 @@ class GrpcClientCodec final : public ClientCodec, public ClientStreams {
       stream->grpc_status = value;
     } else if (name == "grpc-message") {
       stream->grpc_message = value.substr(0, 1024);
-    } else if (name == "grpc-encoding") {
+    } else if (name == "grpc-encoding" && stream->peer == nullptr) {
       stream->encoding = value;
+    } else if (compression_header(name) && stream->peer != nullptr) {
+      stream->meta.emplace_back(name, value);  // a streamed answer's messages pass as compressed
     } else if (name == kDetailsTrailer) {
       stream->details = value;
     } else if (!reserved_header(name)) {

@@ -241,7 +241,8 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
   struct Stream {
     std::string path;
     std::string content_type;
-    std::string encoding;  // grpc-encoding
+    std::string encoding;         // grpc-encoding
+    std::string accept_encoding;  // grpc-accept-encoding: for a streamed call's upstream
     bool post = false;
     Meta meta;
     size_t header_bytes = 0;
@@ -322,6 +323,8 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
       stream->content_type = value;
     } else if (name == "grpc-encoding") {
       stream->encoding = value;
+    } else if (name == "grpc-accept-encoding") {
+      stream->accept_encoding = value;
     } else if (name == "grpc-timeout") {
       if (auto ms = parse_timeout_ms(value))
         stream->meta.emplace_back(kTimeoutMeta, std::to_string(std::max<uint64_t>(*ms, 1)));
@@ -494,7 +497,7 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     headers.push_back(header(":status", "200"));
     headers.push_back(header("content-type", "application/grpc"));
     for (const auto& [name, value] : meta)
-      if (sendable_header(name, value)) headers.push_back(header(name, value));
+      if (sendable_header(name, value) || compression_header(name)) headers.push_back(header(name, value));
     nghttp2_data_provider provider{};
     provider.read_callback = &GrpcServerCodec::read_answer;
     nghttp2_submit_response(session_, stream_id, headers.data(), headers.size(), &provider);
@@ -533,6 +536,8 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     request.method.assign(name);
     request.id = static_cast<uint64_t>(stream_id);
     request.meta = stream->meta;
+    if (!stream->encoding.empty()) request.meta.emplace_back("grpc-encoding", stream->encoding);
+    if (!stream->accept_encoding.empty()) request.meta.emplace_back("grpc-accept-encoding", stream->accept_encoding);
     return true;
   }
 

@@ -39,6 +39,13 @@ inline bool reserved_header(std::string_view name) {
          name == "user-agent" || name == "content-length";
 }
 
+// What says how a call's messages are compressed, and how its answers may be. A streamed call's
+// messages pass as their sender framed them, compressed or not, so these travel with them, both
+// ways; a translated call's messages are inflated here and go out plain.
+inline bool compression_header(std::string_view name) {
+  return name == "grpc-encoding" || name == "grpc-accept-encoding";
+}
+
 // A header rpcgate may send from metadata: a lower-case token (HTTP/2 refuses upper case) that is
 // not the protocol's own, with a value of visible ASCII, as gRPC's custom metadata is ("-bin"
 // values travel base64, which is).

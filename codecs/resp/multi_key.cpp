@@ -105,8 +105,7 @@ bool merge_replies(MultiKey kind, const std::vector<Part>& parts, const std::vec
     char type = 0;
     long long length = 0;
     size_t header = 0;
-    if (!read_header(reply, type, length, header) || type != '*' ||
-        static_cast<size_t>(length) != parts[p].keys.size())
+    if (!read_header(reply, type, length, header) || type != '*' || static_cast<size_t>(length) != parts[p].keys.size())
       return false;
     reply.remove_prefix(header);
     for (size_t ordinal : parts[p].keys) {

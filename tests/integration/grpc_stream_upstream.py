@@ -11,6 +11,9 @@ STUBS from STREAM_PROTO (test_grpc_streaming.py).
                           when asked; waits `pause` seconds before each note when asked
   stream.Streams/Collect  client streaming: one note whose text joins every note's text
   stream.Streams/Chat     bidirectional: each note echoed as it comes, its text upper-cased
+
+A call with the metadata ("x-compress", "gzip") is answered with gzip-compressed messages (when
+the client's grpc-accept-encoding allows it, as gRPC decides).
   stream.Streams/Hold     server streaming: one note, then nothing until the client goes; the
                           call's end is counted as cancelled if the client cancelled it
   stream.Streams/Tally    unary: how many Hold calls the server saw cancelled, and how many are open
@@ -38,11 +41,16 @@ def main():
     import stream_pb2
     import stream_pb2_grpc
 
+    def compress(context):
+        if ("x-compress", "gzip") in context.invocation_metadata():
+            context.set_compression(grpc.Compression.Gzip)
+
     lock = threading.Lock()
     tally = {"cancelled": 0, "open": 0}
 
     class Streams(stream_pb2_grpc.StreamsServicer):
         def Count(self, request, context):
+            compress(context)
             context.send_initial_metadata([(k, v) for k, v in context.invocation_metadata() if k.startswith("x-")])
             sent = 0
             for i in range(request.count + request.big):
@@ -63,6 +71,7 @@ def main():
             return stream_pb2.Note(text="+".join(texts))
 
         def Chat(self, request_iterator, context):
+            compress(context)
             for note in request_iterator:
                 yield stream_pb2.Note(text=note.text.upper(), blob=note.blob)
 

@@ -72,7 +72,8 @@ TEST_CASE("what is not split, and replies that do not fit") {
   const rpcgate::codec::Limits limits;
   const std::vector<Part> two = {{0, {0}}, {1, {1}}};
   std::string out;
-  CHECK_FALSE(merge_replies(MultiKey::kMget, two, {"*1\r\n$1\r\na\r\n", "*2\r\n$1\r\nb\r\n$1\r\nc\r\n"}, 2, limits, out));
+  CHECK_FALSE(
+      merge_replies(MultiKey::kMget, two, {"*1\r\n$1\r\na\r\n", "*2\r\n$1\r\nb\r\n$1\r\nc\r\n"}, 2, limits, out));
   CHECK_FALSE(merge_replies(MultiKey::kMget, two, {"*1\r\n$1\r\na\r\n", "*1\r\n$5\r\nb\r\n"}, 2, limits, out));
   CHECK_FALSE(merge_replies(MultiKey::kCount, two, {":1\r\n", "+OK\r\n"}, 2, limits, out));
   CHECK_FALSE(merge_replies(MultiKey::kMset, two, {"+OK\r\n", ":1\r\n"}, 2, limits, out));
