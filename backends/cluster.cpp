@@ -110,12 +110,15 @@ void Cluster::prepare(PendingCall* call, const conf::RouteConfig* route) const {
   state.cluster = const_cast<Cluster*>(this);
   state.timeout_ms = static_cast<uint64_t>(route != nullptr && route->timeout ? route->timeout->count()
                                                                               : config_.request_timeout.count());
-  // A stream lasts as long as its two ends keep it: only a deadline the client asked for, or the
-  // route's own timeout, ends it; request_timeout is a bound on answers, which it does not have.
-  if (call->request.stream != nullptr && !(route != nullptr && route->timeout)) state.timeout_ms = 0;
+  // A stream lasts as long as its two ends keep it: a deadline the client asked for, or the
+  // route's own timeout, ends it; else request_timeout bounds only the wait for its first answer
+  // after the client's half-close (start_answer_deadline).
+  state.deadline_until_answer = call->request.stream != nullptr && !(route != nullptr && route->timeout);
   if (uint64_t asked = client_timeout_ms(call->request);
-      asked > 0 && (asked < state.timeout_ms || state.timeout_ms == 0))
+      asked > 0 && (asked < state.timeout_ms || state.deadline_until_answer)) {
     state.timeout_ms = round_timeout_down(asked);
+    state.deadline_until_answer = false;
+  }
   state.retries_left = std::max(config_.retries, route != nullptr ? route->retries : 0);
   state.idempotent = route != nullptr && route->idempotent;
   state.deadline.owner = call;
@@ -178,7 +181,8 @@ Endpoint* Cluster::pick(const Request& request, Endpoint* avoid) {
 bool Cluster::place(PendingCall* call, Endpoint* avoid) {
   Endpoint* endpoint = pick(call->request, avoid);
   if (endpoint == nullptr) return false;
-  if (call->upstream.timeout_ms > 0) upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);
+  if (!call->upstream.deadline_until_answer)
+    upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);
   endpoint->submit(call);
   return true;
 }
@@ -198,6 +202,18 @@ std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner,
     return nullptr;
   }
   return std::make_unique<Pin>(*this, *endpoint, owner, wait_for_earlier, std::move(preamble));
+}
+
+void Cluster::start_answer_deadline(PendingCall* call) {
+  UpstreamState& state = call->upstream;
+  if (state.deadline_until_answer && !state.deadline.linked())
+    upstreams_.deadlines().add(&state.deadline, state.timeout_ms);
+}
+
+void Cluster::on_first_answer(PendingCall* call) {
+  if (!call->upstream.deadline_until_answer) return;
+  call->upstream.deadline_until_answer = false;
+  upstreams_.deadlines().remove(&call->upstream.deadline);
 }
 
 void Cluster::on_answer(PendingCall* call) {

@@ -69,6 +69,11 @@ class Cluster {
 
   // From endpoints and connections.
   void on_answer(PendingCall* call);
+  // A streamed call (UpstreamState::deadline_until_answer): its client has half-closed and it is
+  // on a connection, so the wait for the upstream's first answer is bounded from now; and the
+  // upstream has begun to answer, so that bound goes.
+  void start_answer_deadline(PendingCall* call);
+  void on_first_answer(PendingCall* call);
   // The call failed on its endpoint. `sent`: it may have reached the upstream, so only an
   // idempotent call is sent again; one never sent always may be, except one refused more than
   // kMaxRefusals times (UpstreamState::refusals).

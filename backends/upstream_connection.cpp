@@ -156,8 +156,8 @@ void UpstreamConnection::send_unanswered(std::string_view frame) {
 
 void UpstreamConnection::set_timeout_meta(PendingCall* call) {
   // The upstream learns how long the gateway will wait, so it can give up when nobody waits.
-  // A stream without a deadline has none to tell.
-  if (!call->upstream.deadline.linked()) return;
+  // A stream whose deadline bounds only its first answer has none to tell.
+  if (!call->upstream.deadline.linked() || call->upstream.deadline_until_answer) return;
   uint64_t now = endpoint_.cluster().now_ms();
   uint64_t due = call->upstream.deadline.due_ms;
   std::string left = std::to_string(due > now ? due - now : 0);

@@ -54,6 +54,11 @@ struct UpstreamState {
   uint64_t seq = 0;  // its place on that connection
   DeadlineNode deadline;
   uint64_t timeout_ms = 0;  // per attempt
+  // A streamed call with no deadline of its client's or its route's: the cluster's
+  // request_timeout bounds only its wait for the upstream's first answer once the client has
+  // sent all it had (half-closed), as a unary call's; the stream lasts as long as its two ends
+  // keep it otherwise.
+  bool deadline_until_answer = false;
   int retries_left = 0;
   int refusals = 0;  // times an upstream refused it unseen (REFUSED_STREAM, above a GOAWAY's last stream)
   bool idempotent = false;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "backends/cluster.h"
 #include "backends/upstream_connection.h"
 
 namespace rpcgate {
@@ -36,7 +37,9 @@ void StreamPair::from_client(std::string_view bytes) {
 
 void StreamPair::client_ended() {
   client_ended_ = true;
-  if (call_.upstream.connection != nullptr) call_.upstream.connection->stream_end(&call_);
+  if (call_.upstream.connection == nullptr) return;  // placed() ends it
+  call_.upstream.connection->stream_end(&call_);
+  call_.upstream.cluster->start_answer_deadline(&call_);
 }
 
 void StreamPair::client_reset() { owner_.on_stream_reset(id_); }
@@ -46,13 +49,13 @@ void StreamPair::sent_to_client(size_t bytes) {
 }
 
 void StreamPair::response_headers(const Meta& meta) {
-  stop_replay();
+  upstream_answered();
   listener_.send_headers(id_, meta);
   owner_.on_stream_output();
 }
 
 void StreamPair::from_server(std::string_view bytes) {
-  stop_replay();
+  upstream_answered();
   listener_.send(id_, bytes);
   owner_.on_stream_output();
 }
@@ -66,7 +69,14 @@ void StreamPair::sent_to_server(size_t bytes) {
 }
 
 void StreamPair::placed() {
-  if (client_ended_) call_.upstream.connection->stream_end(&call_);
+  if (!client_ended_) return;
+  call_.upstream.connection->stream_end(&call_);
+  call_.upstream.cluster->start_answer_deadline(&call_);
+}
+
+void StreamPair::upstream_answered() {
+  if (call_.upstream.cluster != nullptr) call_.upstream.cluster->on_first_answer(&call_);
+  stop_replay();
 }
 
 void StreamPair::stop_replay() {

@@ -50,6 +50,8 @@ class StreamPair final : public CallStream {
   bool may_replay() const override { return replayable_; }
 
  private:
+  // The upstream began to answer: a deadline on that wait ends, and nothing is kept for a replay.
+  void upstream_answered();
   // The upstream acted on the call: it will not be placed again, so nothing is kept for that.
   void stop_replay();
 

@@ -8,7 +8,8 @@ STUBS from STREAM_PROTO (test_grpc_streaming.py).
   stream.Streams/Count    server streaming: `count` notes of `size` bytes, then `big` notes of
                           1 MiB; initial metadata from the request's "x-" metadata, trailing
                           ("x-sent", count); aborts with `abort_code` after `abort_after` notes
-                          when asked; waits `pause` seconds before each note when asked
+                          when asked; waits `pause` seconds before each note when asked, and
+                          `wait_first` seconds before saying anything
   stream.Streams/Collect  client streaming: one note whose text joins every note's text
   stream.Streams/Chat     bidirectional: each note echoed as it comes, its text upper-cased
 
@@ -50,6 +51,7 @@ def main():
 
     class Streams(stream_pb2_grpc.StreamsServicer):
         def Count(self, request, context):
+            time.sleep(request.wait_first)
             compress(context)
             context.send_initial_metadata([(k, v) for k, v in context.invocation_metadata() if k.startswith("x-")])
             sent = 0

@@ -37,10 +37,12 @@ service Doomed {
 message Note { string text = 1; bytes blob = 2; }
 message Ask {
   int32 count = 1; int32 size = 2; int32 big = 3; int32 abort_after = 4; int32 abort_code = 5; double pause = 6;
+  double wait_first = 7;
 }
 """
 CALL_TIMEOUT = 10 * harness.SLOWDOWN
 PROMPT = 1.0 * harness.SLOWDOWN  # a bystander's answer, while a stream is held back
+REQUEST_TIMEOUT = 0.5 * harness.SLOWDOWN  # the clusters' request_timeout
 
 
 class StreamServer(harness.ReadyPeer):
@@ -75,7 +77,8 @@ class GrpcStreamingTest(harness.GatewayTestCase):
         # One cluster per service, each its own server: the Doomed one is killed by a test.
         services = {"Streams": cls.server.port, "Doomed": cls.doomed.port}
         routes = "".join('  - {match: {prefix: "stream.%s/"}, cluster: %s}\n' % (s, s) for s in services)
-        clusters = "".join("  - {name: %s, codec: grpc, endpoints: [127.0.0.1:%d]}\n" % s for s in services.items())
+        clusters = "".join("  - {name: %s, codec: grpc, endpoints: [127.0.0.1:%d], request_timeout: %dms}\n"
+                           % (name, port, REQUEST_TIMEOUT * 1000) for name, port in services.items())
         cls.gw = cls.start_gateway([{"name": "grpc", "codec": "grpc"}], handlers=[],
                                    extra_yaml="routes:\n" + routes + "clusters:\n" + clusters)
 
@@ -152,6 +155,25 @@ class GrpcStreamingTest(harness.GatewayTestCase):
         direct, through = self.both(chat)
         self.assertEqual(through, direct)
         self.assertEqual(through[1], grpc.StatusCode.OK)
+
+    def test_request_timeout_bounds_only_the_wait_for_a_first_answer(self):
+        """Calls with no deadline of their client's: a server silent for longer than the cluster's
+        request_timeout after the client has sent all it had ends the call DEADLINE_EXCEEDED; a
+        stream that pauses longer between its messages, and an upload that lasts longer, go on."""
+        with self.channel() as channel:
+            stub = stream_pb2_grpc.StreamsStub(channel)
+            started = time.monotonic()
+            notes, _, _, code, details = seen(stub.Count(stream_pb2.Ask(count=1, size=1, wait_first=8 * REQUEST_TIMEOUT)))
+            self.assertEqual((notes, code), ([], grpc.StatusCode.DEADLINE_EXCEEDED), details)
+            self.assertLess(time.monotonic() - started, 4 * REQUEST_TIMEOUT)
+            notes, _, _, code, details = seen(stub.Count(stream_pb2.Ask(count=2, size=1, pause=1.5 * REQUEST_TIMEOUT)))
+            self.assertEqual((len(notes), code), (2, grpc.StatusCode.OK), details)
+
+            def slow_upload():
+                for i in range(3):
+                    time.sleep(0.6 * REQUEST_TIMEOUT)
+                    yield stream_pb2.Note(text=str(i))
+            self.assertEqual(stub.Collect(slow_upload()).text, "0+1+2")
 
     def test_a_server_abort_mid_stream_reaches_the_client_as_sent(self):
         request = stream_pb2.Ask(count=10, size=10, abort_after=3, abort_code=10)  # ABORTED
