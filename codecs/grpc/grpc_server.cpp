@@ -17,11 +17,15 @@
 #include "codecs/grpc/grpc_message.h"
 #include "codecs/grpc/grpc_status.h"
 #include "codecs/grpc/http2.h"
+#include "codecs/grpc/reflection.h"
 
 namespace rpcgate::codec::grpc {
 namespace {
 
 constexpr std::string_view kClientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+// A reflection stream answers no more requests while this much of its answers waits to be sent:
+// the rest wait in its window, so a client that asks without reading holds little here.
+constexpr size_t kReflectionAnswersBound = 256 << 10;
 // The HealthCheckResponse for the health handler's answer: field 1, the status enum as a varint
 // (SERVING 1, NOT_SERVING 2); an answer that is neither is UNKNOWN (0), which proto3 leaves out.
 std::string_view health_response(const Json& result) {
@@ -265,6 +269,10 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     CallStream* peer = nullptr;
     bool responded = false;  // the response's headers are submitted
     bool finished = false;   // its response came: the trailers follow what `answer` holds
+    // Server reflection, which a listener with descriptors answers itself (serve_reflection):
+    // adopted with no peer, its requests held in `body` until answered.
+    bool reflection = false;
+    bool client_ended = false;
   };
 
   static GrpcServerCodec& self(void* user_data) { return *static_cast<GrpcServerCodec*>(user_data); }
@@ -338,6 +346,18 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
                            void* user_data) {
     GrpcServerCodec& codec = self(user_data);
     Stream* stream = codec.find(stream_id);
+    if (stream != nullptr && stream->reflection) {
+      // The connection's window at once; the stream's as its requests are answered.
+      nghttp2_session_consume_connection(codec.session_, length);
+      if (stream->finished) {
+        nghttp2_session_consume_stream(codec.session_, stream_id, length);
+        return 0;
+      }
+      stream->body.append(reinterpret_cast<const char*>(data), length);
+      codec.pending_bytes_ += length;
+      codec.serve_reflection_stream(stream_id, *stream);
+      return 0;
+    }
     if (stream != nullptr && stream->peer != nullptr) {
       // The connection's window reopens at once (a slow upstream must not hold other calls
       // back); the stream's once the upstream has taken the bytes.
@@ -378,11 +398,16 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
       if (end_stream) stream->peer->client_ended();
       return 0;
     }
+    const bool head = frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST;
+    if (head && codec.starts_reflection(frame->hd.stream_id, *stream)) stream->reflection = true;
+    if (stream->reflection) {
+      stream->client_ended |= end_stream;
+      codec.serve_reflection_stream(frame->hd.stream_id, *stream);
+      return 0;
+    }
     if (stream->taken) return 0;
     // The head of a call that may stream: the gateway decides (kCallOpened) before its messages.
-    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST && !end_stream &&
-        stream->refused == ErrorCode::kNone)
-      codec.opened_ = frame->hd.stream_id;
+    if (head && !end_stream && stream->refused == ErrorCode::kNone) codec.opened_ = frame->hd.stream_id;
     // A call is whole at END_STREAM; one refused while its headers came is answered once they end.
     const bool refused_headers = frame->hd.type == NGHTTP2_HEADERS && stream->refused != ErrorCode::kNone;
     if (end_stream || refused_headers) codec.ready_ = frame->hd.stream_id;
@@ -415,6 +440,12 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     Stream* stream = codec.find(stream_id);
     if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
     if (stream->adopted && codec.hold_ && !stream->finished) return NGHTTP2_ERR_DEFERRED;
+    if (stream->reflection && !stream->finished && stream->answer_sent == stream->answer.size()) {
+      // Its answers are all framed: the requests held back behind them are answered now.
+      stream->answer.clear();
+      stream->answer_sent = 0;
+      codec.serve_reflection_stream(stream_id, *stream);
+    }
     const size_t n = std::min(length, stream->answer.size() - stream->answer_sent);
     std::copy_n(stream->answer.data() + stream->answer_sent, n, buf);
     stream->answer_sent += n;
@@ -516,6 +547,37 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     stream.trailers = std::move(status);
     for (const auto& [name, value] : response.trailers)
       if (sendable_header(name, value)) stream.trailers.emplace_back(name, value);
+    nghttp2_session_resume_data(session_, stream_id);
+  }
+
+  // Server reflection is answered here when the listener has descriptors to answer it from (a
+  // listener without passes it through like any call): its response starts at once, and its
+  // answers follow as its requests come.
+  bool starts_reflection(int32_t stream_id, Stream& stream) {
+    if (!descriptors_ || stream.refused != ErrorCode::kNone || !stream.post ||
+        !stream.content_type.starts_with("application/grpc") || stream.path.empty() ||
+        !is_reflection_method(std::string_view(stream.path).substr(1)))
+      return false;
+    stream.adopted = true;
+    stream.taken = true;
+    start_response(stream_id, stream, {});
+    return true;
+  }
+
+  void serve_reflection_stream(int32_t stream_id, Stream& stream) {
+    if (stream.finished) return;
+    size_t taken = 0;
+    std::string error;
+    const bool served =
+        serve_reflection(*descriptors_, stream.body, stream.encoding == "gzip", settings_.max_message_bytes,
+                         kReflectionAnswersBound, stream.answer, taken, error);
+    pending_bytes_ -= taken;
+    if (taken > 0) nghttp2_session_consume_stream(session_, stream_id, taken);
+    if (!served || (stream.client_ended && stream.body.empty())) {
+      drop_body(stream);
+      stream.finished = true;
+      stream.trailers = served ? Meta{{"grpc-status", "0"}} : own_status(Status::kInvalidArgument, error);
+    }
     nghttp2_session_resume_data(session_, stream_id);
   }
 

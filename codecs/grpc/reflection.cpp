@@ -7,6 +7,8 @@
 #include <set>
 #include <vector>
 
+#include "codecs/grpc/grpc_message.h"
+
 namespace rpcgate::codec::grpc {
 namespace {
 
@@ -193,6 +195,40 @@ bool answer_reflection(const Descriptors& descriptors, std::string_view request,
   if (!parsed.host.empty()) put_bytes(response, kValidHost, parsed.host);
   put_bytes(response, kOriginalRequest, request);  // the request as it came, which is what it echoes
   put_bytes(response, field, answer);
+  return true;
+}
+
+bool serve_reflection(const Descriptors& descriptors, std::string& body, bool gzip, size_t max_message_bytes,
+                      size_t answers_bound, std::string& answers, size_t& taken, std::string& error) {
+  taken = 0;
+  std::string response;
+  std::string inflated;
+  while (answers.size() < answers_bound && body.size() - taken >= kPrefixBytes) {
+    const std::string_view rest = std::string_view(body).substr(taken);
+    const size_t length = announced_length(rest);
+    if (length > max_message_bytes) {
+      error = "a reflection request larger than " + std::to_string(max_message_bytes) + " bytes";
+      return false;
+    }
+    if (rest.size() < kPrefixBytes + length) break;  // the rest of it is still to come
+    std::string_view request = rest.substr(kPrefixBytes, length);
+    if (rest[0] != 0) {
+      bool too_large = false;
+      if (rest[0] != 1 || !gzip || !gunzip(request, max_message_bytes, inflated, error, too_large)) {
+        if (rest[0] != 1 || !gzip) error = "a reflection request compressed in a way the stream does not say";
+        return false;
+      }
+      request = inflated;
+    }
+    response.clear();
+    if (!answer_reflection(descriptors, request, response)) {
+      error = "not a grpc.reflection ServerReflectionRequest";
+      return false;
+    }
+    append_message(response, answers);
+    taken += kPrefixBytes + length;
+  }
+  body.erase(0, taken);
   return true;
 }
 

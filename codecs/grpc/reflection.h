@@ -24,4 +24,13 @@ bool is_reflection_method(std::string_view method);
 // nothing appended, for bytes that are not a ServerReflectionRequest.
 bool answer_reflection(const Descriptors& descriptors, std::string_view request, std::string& response);
 
+// One reflection stream's requests as they arrive: each whole message at the front of `body` is
+// answered, prefixed, into `answers` and taken off `body`, while `answers` holds less than
+// `answers_bound` bytes, so that a client asking without reading is held back by its window (the
+// caller gives the bytes taken back to it). A message compressed with gzip (`gzip`: the stream's
+// grpc-encoding says so) is inflated first. Returns the bytes taken; false, with `error`, for a
+// message that is no request (the stream then ends INVALID_ARGUMENT).
+bool serve_reflection(const Descriptors& descriptors, std::string& body, bool gzip, size_t max_message_bytes,
+                      size_t answers_bound, std::string& answers, size_t& taken, std::string& error);
+
 }  // namespace rpcgate::codec::grpc

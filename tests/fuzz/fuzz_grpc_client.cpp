@@ -116,7 +116,7 @@ std::string seed() {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   test::load_fuzz_grpc_options(g_options);
-  test::fuzz::write_seed_if_asked("listener_answers", seed());
+  test::fuzz::write_seeds_if_asked({{"listener_answers", seed()}});
   return 0;
 }
 

@@ -5,9 +5,10 @@
 // result and every byte written back.
 // Input: bytes 0-3 = piece sizes, then the stream.
 //
-// No binary seed is committed: with RPCGATE_FUZZ_WRITE_SEED=DIR the target writes its seed (a
-// python-grpc 1.51 unary call captured on the wire) into DIR and exits; the build does that into
-// the corpus it runs with (tests/fuzz/CMakeLists.txt).
+// No binary seed is committed: with RPCGATE_FUZZ_WRITE_SEED=DIR the target writes its seeds (a
+// python-grpc 1.51 unary call captured on the wire, and a reflection stream made by nghttp2's
+// client session) into DIR and exits; the build does that into the corpus it runs with
+// (tests/fuzz/CMakeLists.txt).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -60,8 +61,13 @@ std::string run(std::string_view stream, const test::Reads& pieces) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  test::fuzz::write_seed_if_asked("python_grpc_unary_call",
-                                  std::string("\0\0\0\0", 4) + test::from_hex(test::kCapturedPythonCallHex));
+  test::GrpcPeer reflection;  // a reflection stream asking for a list and a symbol's file
+  reflection.call("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                  test::GrpcPeer::prefixed(std::string("\x3a\x00", 2)) +
+                      test::GrpcPeer::prefixed(std::string("\x22\x0fpi.PiCalculator", 17)));
+  test::fuzz::write_seeds_if_asked(
+      {{"python_grpc_unary_call", std::string("\0\0\0\0", 4) + test::from_hex(test::kCapturedPythonCallHex)},
+       {"reflection_stream", std::string("\0\0\0\0", 4) + reflection.output()}});
   test::load_fuzz_grpc_options(g_options);
   return 0;
 }

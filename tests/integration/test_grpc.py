@@ -7,6 +7,7 @@ deadline, oversized message), the health service, gzip, drain with a call in fli
 bystander that keeps working while hostile raw-socket clients send garbage or reset streams."""
 
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -52,6 +53,9 @@ def compile_protos(directory):
     # which the grpc package itself would shadow.
     shutil.copy(os.path.join(GRPC_PROTOS, "grpc/health/v1/health.proto"), directory)
     harness.protoc_grpc_python(directory, "health")
+    # Server reflection, as generic tools (grpcurl, grpc_cli) ask for it: v1alpha, which they try first.
+    shutil.copy(os.path.join(GRPC_PROTOS, "grpc/reflection/v1alpha/reflection.proto"), directory)
+    harness.protoc_grpc_python(directory, "reflection")
 
 
 def grpc_listener(directory, **extra):
@@ -122,8 +126,10 @@ class GrpcListenerTest(harness.GatewayTestCase):
         cls.dir = tempfile.mkdtemp(prefix="rpcgate-grpc-")
         compile_protos(cls.dir)
         sys.path.insert(0, cls.dir)
-        global pi_pb2, pi_pb2_grpc, slow_pb2, slow_pb2_grpc, health_pb2, health_pb2_grpc
+        global pi_pb2, pi_pb2_grpc, slow_pb2, slow_pb2_grpc, health_pb2, health_pb2_grpc, reflection_pb2, \
+            reflection_pb2_grpc
         import pi_pb2, pi_pb2_grpc, slow_pb2, slow_pb2_grpc, health_pb2, health_pb2_grpc  # noqa: E401,F401
+        import reflection_pb2, reflection_pb2_grpc  # noqa: E401,F401
         cls.legacy = harness.LegacyUpstream(name="legacy").start()
         try:
             # In process: the `pi` handler answers the book's call.
@@ -229,6 +235,48 @@ class GrpcListenerTest(harness.GatewayTestCase):
         finally:
             self.assertEqual(harness.http(self.admin_port, "POST", "/healthcheck/ok")[0], 200)
         self.assertEqual(self.health(self.channel, ""), serving)
+
+    def test_reflection_lists_and_describes_what_a_generic_client_then_calls(self):
+        """As a generic tool does: one reflection stream asked three things, each answered before the
+        next is asked; the services listed, the file of one with what it imports, a symbol the
+        descriptors lack NOT_FOUND; then a call built from the file alone, with no stubs."""
+        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+        Request = reflection_pb2.ServerReflectionRequest
+        asked = queue.Queue()
+        answers = reflection_pb2_grpc.ServerReflectionStub(self.channel).ServerReflectionInfo(
+            iter(asked.get, None), timeout=CALL_TIMEOUT)
+        asked.put(Request(host="h", list_services=""))
+        listed = next(answers)
+        self.assertEqual(listed.valid_host, "h")
+        self.assertEqual(listed.original_request.list_services, "")
+        self.assertEqual(sorted(s.name for s in listed.list_services_response.service), ["pi.PiCalculator", "slow.Slow"])
+        asked.put(Request(file_containing_symbol="pi.PiCalculator.Calc"))
+        files = [descriptor_pb2.FileDescriptorProto.FromString(raw)
+                 for raw in next(answers).file_descriptor_response.file_descriptor_proto]
+        self.assertEqual([f.name for f in files], ["pi.proto"])
+        asked.put(Request(file_containing_symbol="no.Such"))
+        self.assertEqual(next(answers).error_response.error_code, grpc.StatusCode.NOT_FOUND.value[0])
+        asked.put(None)
+        self.assertEqual(list(answers), [])
+        self.assertEqual(answers.code(), grpc.StatusCode.OK)
+
+        pool = descriptor_pool.DescriptorPool()
+        for f in files:
+            pool.Add(f)
+        method = pool.FindMethodByName("pi.PiCalculator.Calc")
+        factory = message_factory.MessageFactory(pool)  # protobuf 3.21's way (Debian 12)
+        request_class = factory.GetPrototype(method.input_type)
+        response_class = factory.GetPrototype(method.output_type)
+        call = self.channel.unary_unary("/pi.PiCalculator/Calc", request_serializer=request_class.SerializeToString,
+                                        response_deserializer=response_class.FromString)
+        self.assertEqual(call(request_class(n=1000), timeout=CALL_TIMEOUT).value, self.calc(self.channel, 1000))
+
+    def test_reflection_that_is_no_request_ends_its_stream_invalid_argument(self):
+        with self.assertRaises(grpc.RpcError) as caught:
+            list(self.channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")(
+                iter([b"\x0a\x05ab"]), timeout=CALL_TIMEOUT))
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertGreater(self.calc(self.channel, 10), 3.0)
 
     def test_hostile_clients_are_closed_and_a_bystander_is_not_disturbed(self):
         failures, calls, stop = [], [0], threading.Event()

@@ -19,13 +19,13 @@
 
 namespace rpcgate::test::fuzz {
 
-// For a target whose seed is made in code (no binary is committed): when the build asks for it
-// (RPCGATE_FUZZ_WRITE_SEED, tests/fuzz/CMakeLists.txt), writes `seed` into that directory as
-// `name` and exits; otherwise does nothing.
-inline void write_seed_if_asked(const char* name, const std::string& seed) {
+// For a target whose seeds are made in code (no binary is committed): when the build asks for
+// them (RPCGATE_FUZZ_WRITE_SEED, tests/fuzz/CMakeLists.txt), writes each seed into that directory
+// under its name and exits; otherwise does nothing.
+inline void write_seeds_if_asked(const std::vector<std::pair<std::string, std::string>>& seeds) {
   const char* dir = std::getenv("RPCGATE_FUZZ_WRITE_SEED");
   if (dir == nullptr) return;
-  std::ofstream(std::string(dir) + "/" + name, std::ios::binary) << seed;
+  for (const auto& [name, seed] : seeds) std::ofstream(std::string(dir) + "/" + name, std::ios::binary) << seed;
   std::exit(0);
 }
 

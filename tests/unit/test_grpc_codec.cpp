@@ -13,6 +13,7 @@
 
 #include "codecs/grpc/grpc_codec.h"
 #include "codecs/grpc/grpc_status.h"
+#include "codecs/grpc/reflection.h"
 #include "tests/support/codec_driver.h"
 #include "tests/support/grpc_peer.h"
 #include "tests/support/pi_descriptors.h"
@@ -435,6 +436,30 @@ TEST_CASE("a health check is the gateway's request; its answer a HealthCheckResp
   CHECK(status_of(peer.answers[unknown]) == "5");
   CHECK(peer.answers[unknown].data.empty());
   CHECK(status_of(peer.answers[garbled]) == "3");
+}
+
+TEST_CASE("reflection is the listener's own: thousands of requests on one stream, answered in order; garbage ends it") {
+  GrpcPeer peer;
+  Server server(grpc_options());
+  const std::string list = GrpcPeer::prefixed(std::string("\x3a\x00", 2));  // list_services: ""
+  std::string body;
+  for (int i = 0; i < 20000; ++i) body += list;  // 140 kB, answered with 2.5 times that
+  const int32_t many = peer.call("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", body);
+  const int32_t bad =
+      peer.call("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", list + GrpcPeer::prefixed("\xff"));
+  for (int round = 0; round < 500 && !(peer.answers[many].closed && peer.answers[bad].closed); ++round)
+    exchange(peer, server);
+  CHECK(server.requests.empty());  // nothing reached the gateway
+  std::string expected_one;
+  grpc::answer_reflection(*std::static_pointer_cast<const grpc::Descriptors>(grpc_options().state),
+                          std::string_view(list).substr(5), expected_one);
+  CHECK(expected_one.find("pi.PiCalculator") != std::string::npos);
+  std::string expected;
+  for (int i = 0; i < 20000; ++i) expected += GrpcPeer::prefixed(expected_one);
+  CHECK(peer.answers[many].data == expected);
+  CHECK(status_of(peer.answers[many]) == "0");
+  CHECK(peer.answers[bad].data == GrpcPeer::prefixed(expected_one));  // the first was answered
+  CHECK(status_of(peer.answers[bad]) == "3");
 }
 
 TEST_CASE("protocol errors: HTTP/1 is hung up on, a bad frame ends the connection with GOAWAY") {
