@@ -151,7 +151,8 @@ void TlsEngine::take_output(std::string& ciphertext) {
 
 void TlsEngine::shutdown() {
   ERR_clear_error();
-  if (established_) SSL_shutdown(ssl_);
+  // OpenSSL forbids a shutdown after a fatal error: the session has sent its alert already.
+  if (established_ && error_.empty()) SSL_shutdown(ssl_);
   ERR_clear_error();
 }
 

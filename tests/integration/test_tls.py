@@ -289,8 +289,8 @@ class TlsListenerTest(harness.GatewayTestCase):
             self.assertNotIn(line, self.gw.log_text())
 
 
-class TlsConfigCheckTest(unittest.TestCase):
-    """`rpcgate -t` loads every listener's certificate and key and says which file is wrong, and why."""
+class CertificateCheckCase(unittest.TestCase):
+    """Certificates made once for the class, and `rpcgate -t` on configurations that use them."""
 
     @classmethod
     def setUpClass(cls):
@@ -301,15 +301,23 @@ class TlsConfigCheckTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.dir.cleanup()
 
-    def check(self, tls):
+    def check_config(self, config):
+        """`rpcgate -t` on `config` (a dict): its exit status and what it said."""
         harness.require_binary()
-        config = os.path.join(self.dir.name, "check.yaml")
-        with open(config, "w") as f:
-            f.write(harness.to_yaml({"listeners": [{"name": "secure", "address": "127.0.0.1:%d" % harness.free_port(),
-                                                    "codec": "resp", "tls": tls}]}))
-        done = subprocess.run([harness.BIN, "-t", "-c", config], stdin=subprocess.DEVNULL, capture_output=True,
+        path = os.path.join(self.dir.name, "check.yaml")
+        with open(path, "w") as f:
+            f.write(harness.to_yaml(config))
+        done = subprocess.run([harness.BIN, "-t", "-c", path], stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, timeout=10)
         return done.returncode, done.stdout + done.stderr
+
+
+class TlsConfigCheckTest(CertificateCheckCase):
+    """`rpcgate -t` loads every listener's certificate and key and says which file is wrong, and why."""
+
+    def check(self, tls):
+        return self.check_config({"listeners": [{"name": "secure", "address": "127.0.0.1:%d" % harness.free_port(),
+                                                 "codec": "resp", "tls": tls}]})
 
     def test_good(self):
         rc, out = self.check({"cert": self.path("server.pem"), "key": self.path("server.key"), "alpn": ["h2"]})
