@@ -109,11 +109,12 @@ TEST_CASE("a DNS name is sent as SNI; an address is not") {
   REQUIRE(SSL_CTX_use_certificate_chain_file(raw, certificates().path("server.pem").c_str()) == 1);
   REQUIRE(SSL_CTX_use_PrivateKey_file(raw, certificates().path("server.key").c_str(), SSL_FILETYPE_PEM) == 1);
   static std::string asked;
-  SSL_CTX_set_tlsext_servername_callback(raw, +[](SSL* ssl, int*, void*) {
-    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    asked = name != nullptr ? name : "(none)";
-    return SSL_TLSEXT_ERR_OK;
-  });
+  SSL_CTX_set_tlsext_servername_callback(
+      raw, +[](SSL* ssl, int*, void*) {
+        const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        asked = name != nullptr ? name : "(none)";
+        return SSL_TLSEXT_ERR_OK;
+      });
   auto client = client_context(client_settings());
   for (const char* name : {"localhost", "127.0.0.1"}) {
     asked.clear();
@@ -184,7 +185,8 @@ TEST_CASE("ALPN h2 offered: chosen by a server that has it, an alert from one th
 TEST_CASE("garbage instead of a ServerHello fails the session as a protocol error, giving out nothing") {
   auto client = client_context(client_settings());
   // A Redis answer in clear text, and a handshake record holding a message of a type that does not exist.
-  const std::string garbage_cases[] = {"-ERR unknown command\r\n", std::string("\x16\x03\x03\x00\x04\xfe\x00\x00\x00", 9)};
+  const std::string garbage_cases[] = {"-ERR unknown command\r\n",
+                                       std::string("\x16\x03\x03\x00\x04\xfe\x00\x00\x00", 9)};
   for (const std::string& garbage : garbage_cases) {
     CAPTURE(garbage);
     TlsEngine engine(client->get(), TlsEngine::Role::kClient);
