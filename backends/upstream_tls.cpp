@@ -18,7 +18,8 @@ void UpstreamConnection::start_handshake() {
   auto timeout = static_cast<uint64_t>(config.connect_timeout.count());
   uv_timer_start(&connect_timer_, &UpstreamConnection::on_connect_timeout, timeout, 0);
   // The name checked in the upstream's certificate: the configured one, or the address dialled.
-  const std::string& name = config.tls->settings.server_name.empty() ? endpoint_.host() : config.tls->settings.server_name;
+  const std::string& name =
+      config.tls->settings.server_name.empty() ? endpoint_.host() : config.tls->settings.server_name;
   if (!tls_->engine.expect_server_name(name)) {
     fail_handshake(tls::TlsFailure::kOther, "cannot check the server name '" + name + "'");
     return;
