@@ -184,7 +184,15 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
 
 bool Connection::open_records(std::string_view ciphertext, std::string& plaintext) {
   const bool was_established = tls_->engine.established();
-  switch (tls_->engine.feed(ciphertext, plaintext)) {
+  const tls::TlsStatus status = tls_->engine.feed(ciphertext, plaintext);
+  if (!was_established && (tls_->engine.established() || status == tls::TlsStatus::kFailed)) {
+    TlsCounters& counters = gateway_.stats().tls_by_listener[listener_.index()];
+    if (status == tls::TlsStatus::kFailed)
+      ++counters.failures[static_cast<size_t>(tls_->engine.failure())];
+    else
+      ++counters.handshakes;
+  }
+  switch (status) {
     case tls::TlsStatus::kOk:
       return true;
     case tls::TlsStatus::kClosed:
@@ -658,6 +666,7 @@ void Connection::close_if_idle(uint64_t now_ms) {
   if (tls_ != nullptr && !tls_->engine.established() &&
       now_ms - accepted_ms_ >= static_cast<uint64_t>(listener_.config().tls->handshake_timeout.count())) {
     // A handshake that never finishes holds a descriptor and a session for nothing.
+    ++gateway_.stats().tls_by_listener[listener_.index()].failures[static_cast<size_t>(tls::TlsFailure::kTimeout)];
     LOG_DEBUG("listener %s: closing a TLS client from %s that did not finish its handshake in %lld ms",
               listener_.config().name.c_str(), peer_address().c_str(),
               static_cast<long long>(listener_.config().tls->handshake_timeout.count()));

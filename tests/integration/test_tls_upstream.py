@@ -12,6 +12,7 @@ bad file; /config with file names only. Certificates are made here with the open
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -272,6 +273,42 @@ class TlsUpstreamTest(harness.GatewayTestCase):
             self.assertIn("(timeout)", "".join(self.tls_failure_lines("stall")))
             self.assertEqual(bystander.call("GET", "tls:hostile"), b"fine")
         self.assertAlive()
+
+    def metrics(self):
+        status, _, body = harness.http(self.admin_port, "GET", "/metrics")
+        self.assertEqual(status, 200)
+        return body if isinstance(body, str) else body.decode()
+
+    def test_handshakes_failures_and_certificate_expiry_in_metrics_and_stats(self):
+        # One failure of each kind the hostile and misconfigured clusters cause, and good handshakes.
+        self.assertEqual(self.redis_cli("SET", "tls:metrics", "x"), "OK")
+        for cluster in ("wrongca", "garbage", "stall"):
+            self.redis_cli("%s.get" % cluster, "tls:metrics")
+        text = self.metrics()
+        parsed = harness.metric_samples(text)
+        value = lambda name, **labels: harness.metric_value(parsed, name, **labels)  # noqa: E731
+        self.assertGreaterEqual(value("rpcgate_tls_handshakes_total", cluster="secure"), 1)
+        for cluster, reason in (("wrongca", "verify"), ("garbage", "protocol"), ("stall", "timeout")):
+            self.assertGreaterEqual(value("rpcgate_tls_handshake_failures_total", cluster=cluster, reason=reason), 1,
+                                    cluster)
+            self.assertEqual(value("rpcgate_tls_handshakes_total", cluster=cluster), 0)
+        self.assertEqual(value("rpcgate_tls_handshake_failures_total", cluster="secure", reason="verify"), 0)
+        now = time.time()
+        for role, name in (("ca", "ca.pem"), ("cert", "client.pem")):
+            expiry = value("rpcgate_tls_cert_expiry_seconds", cluster="mutual", role=role, file=self.path(name))
+            self.assertTrue(now + 86400 < expiry <= now + 2 * 86400 + 60, (role, expiry - now))
+        # The plain cluster has no TLS series.
+        self.assertNotIn('cluster="plain"', "".join(line for line in text.splitlines() if "rpcgate_tls_" in line))
+        status, _, body = harness.http(self.admin_port, "GET", "/stats")
+        stats = json.loads(body)["tls"]["clusters"]
+        self.assertGreaterEqual(stats["wrongca"]["handshake_failures"]["verify"], 1)
+        self.assertEqual(stats["mutual"]["certificates"][0]["file"], self.path("ca.pem"))
+        self.assertGreater(stats["mutual"]["certificates"][0]["expires_in_seconds"], 86400)
+        self.assertNotIn("plain", stats)
+        if shutil.which("promtool"):
+            check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
+                                   timeout=60)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
     def test_config_shows_file_names_only(self):
         status, _, body = harness.http(self.admin_port, "GET", "/config")
