@@ -86,6 +86,15 @@ Json cluster_json(const conf::ClusterConfig& cluster) {
                            {"timeout", duration(check.timeout)},
                            {"healthy_threshold", check.healthy_threshold},
                            {"unhealthy_threshold", check.unhealthy_threshold}};
+  if (cluster.tls) {
+    // File names only: what a file holds (a key) never leaves the process.
+    const auto& tls = cluster.tls->settings;
+    out["tls"] = {{"verify", tls.verify}};
+    if (!tls.ca.empty()) out["tls"]["ca"] = tls.ca;
+    if (!tls.server_name.empty()) out["tls"]["server_name"] = tls.server_name;
+    if (!tls.cert.empty()) out["tls"]["cert"] = tls.cert;
+    if (!tls.key.empty()) out["tls"]["key"] = tls.key;
+  }
   return out;
 }
 

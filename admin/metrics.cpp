@@ -5,6 +5,9 @@
 #include <functional>
 #include <vector>
 
+#include "gateway/tls_stats.h"
+#include "tls/tls_engine.h"
+
 namespace rpcgate {
 namespace {
 
@@ -266,6 +269,32 @@ void upstream_metrics(Writer& out, const conf::Config& config, const StatsTable&
                   [i](const Stats& s) -> const LatencyHistogram& { return s.clusters[i].latency; });
 }
 
+void tls_metrics(Writer& out, const conf::Config& config, const StatsTable& table) {
+  const std::vector<TlsSide> sides = tls_sides(config);
+  if (sides.empty()) return;
+  auto labels = [](const TlsSide& side) { return std::string(side.kind) + "=\"" + escape(side.name) + "\""; };
+  out.family("rpcgate_tls_handshakes_total", "counter",
+             "TLS handshakes completed, by listener (with clients) or cluster (with its upstreams).");
+  for (const TlsSide& side : sides)
+    out.sample("rpcgate_tls_handshakes_total", labels(side),
+               table.total([&](const Stats& s) -> const Counter& { return side.counters(s).handshakes; }));
+  out.family("rpcgate_tls_handshake_failures_total", "counter",
+             "TLS handshakes that failed, by listener or cluster and reason (verify, protocol, timeout, alpn, other).");
+  for (const TlsSide& side : sides)
+    for (size_t kind = 0; kind < TlsCounters::kFailureKinds; ++kind)
+      out.sample("rpcgate_tls_handshake_failures_total",
+                 labels(side) + ",reason=\"" + std::string(tls::kTlsFailureNames[kind]) + "\"",
+                 table.total([&](const Stats& s) -> const Counter& { return side.counters(s).failures[kind]; }));
+  out.family("rpcgate_tls_cert_expiry_seconds", "gauge",
+             "When the first certificate in each loaded file expires, in Unix seconds, by listener or cluster, "
+             "role (cert, ca, client_ca) and file.");
+  for (const TlsSide& side : sides)
+    for (const auto& file : side.files)
+      out.sample_text("rpcgate_tls_cert_expiry_seconds",
+                      labels(side) + ",role=\"" + escape(file.role) + "\",file=\"" + escape(file.path) + "\"",
+                      std::to_string(file.expires_unix));
+}
+
 void zookeeper_metrics(Writer& out, const conf::Config& config, const StatsTable& table) {
   if (config.zookeeper.servers.empty()) return;
   const MasterStats& master = table.master();
@@ -288,6 +317,7 @@ std::string render_metrics(const conf::Config& config, const StatsTable& table) 
   connection_metrics(out);
   request_metrics(out, config, table);
   upstream_metrics(out, config, table);
+  tls_metrics(out, config, table);
   zookeeper_metrics(out, config, table);
   return out.take();
 }

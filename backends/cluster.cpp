@@ -93,6 +93,12 @@ std::string Cluster::no_endpoint_message() const {
   if (endpoints_.empty() && !config_.zookeeper_path.empty())
     return "cluster " + config_.name + " has no endpoints: none registered under " + config_.zookeeper_path +
            " in ZooKeeper (or none read yet)";
+  // Why the last connect failed says what to fix (a refused port, a certificate that does not
+  // verify), where "no healthy endpoint" alone would send the reader to the logs.
+  for (const auto& endpoint : endpoints_)
+    if (!endpoint->last_connect_error().empty())
+      return "cluster " + config_.name + " has no healthy endpoint (last connect to " + endpoint->name() + ": " +
+             endpoint->last_connect_error() + ")";
   return "cluster " + config_.name + " has no healthy endpoint";
 }
 

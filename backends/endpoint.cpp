@@ -13,7 +13,10 @@
 namespace rpcgate::backends {
 
 Endpoint::Endpoint(Cluster& cluster, const conf::Address& address)
-    : cluster_(cluster), name_(address.to_string()), health_(cluster.config().outlier, cluster.config().health_check) {
+    : cluster_(cluster),
+      name_(address.to_string()),
+      host_(address.host),
+      health_(cluster.config().outlier, cluster.config().health_check) {
   uv_timer_init(cluster_.upstreams().loop(), &retry_timer_);
   cluster_.upstreams().handle_opened();
   retry_timer_.data = this;
@@ -132,6 +135,12 @@ void Endpoint::release(PendingCall* call) {
   auto stick = sticks_.find(call->owner);
   if (stick != sticks_.end() && --stick->second.calls == 0) sticks_.erase(stick);
   finish_retirement_when_idle();
+}
+
+bool Endpoint::tls_failure_is_news(const std::string& error) {
+  if (error == last_tls_failure_) return false;
+  last_tls_failure_ = error;
+  return true;
 }
 
 bool Endpoint::take_pin_slot() {

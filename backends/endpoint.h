@@ -42,6 +42,7 @@ class Endpoint final : public ConnectionEvents {
 
   Cluster& cluster() { return cluster_; }
   const std::string& name() const { return name_; }  // "host:port", in logs and errors
+  const std::string& host() const { return host_; }  // the address alone: a TLS server name by default
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&sockaddr_); }
 
   // The balancer may choose it: not ejected, not failed by health checks, and either connected or
@@ -68,6 +69,12 @@ class Endpoint final : public ConnectionEvents {
   void on_call_lost(PendingCall* call, bool sent, const std::string& error) override;
   void on_connection_closed(UpstreamConnection* connection, bool was_connected, bool lost_calls,
                             const std::string& error) override;
+
+  // A TLS handshake to it failed with `error`: true when that is news (the first failure, or
+  // another reason than the last), worth a log line; a failure repeated at every reconnect is not.
+  bool tls_failure_is_news(const std::string& error);
+  // A handshake succeeded: the next failure is news again.
+  void on_tls_established() { last_tls_failure_.clear(); }
 
   // Pinned connections: each a client's own, outside the pool. False when max_pinned are open.
   bool take_pin_slot();
@@ -126,6 +133,8 @@ class Endpoint final : public ConnectionEvents {
 
   Cluster& cluster_;
   std::string name_;
+  std::string host_;
+  std::string last_tls_failure_;  // logged already; empty once a handshake succeeds
   sockaddr_storage sockaddr_{};
   std::vector<Lane> lanes_;
   std::deque<PendingCall*> unassigned_;  // no connection could take them yet, in arrival order

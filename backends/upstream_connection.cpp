@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "backends/cluster.h"
 #include "backends/endpoint.h"
@@ -36,6 +37,8 @@ UpstreamConnection::UpstreamConnection(Endpoint& endpoint, ConnectionEvents& eve
   connect_req_.data = this;
   write_req_.data = this;
   codec_->connected_to(endpoint_.name());
+  if (const auto& tls = endpoint_.cluster().config().tls; tls && tls->context != nullptr)
+    tls_ = std::make_unique<Tls>(tls->context->get());
 }
 
 void UpstreamConnection::connect() {
@@ -65,16 +68,24 @@ void UpstreamConnection::on_connect(uv_connect_t* req, int status) {
     self->close("cannot read from the connection");
     return;
   }
-  self->state_ = State::kConnected;
-  // Before anything else: the upstream's own authentication (RESP AUTH). No request goes out
-  // until its reply is read: one sent behind a refused login would run as the wrong user.
-  std::string preamble = self->codec_->connection_preamble();
-  if (!preamble.empty()) {
-    self->logging_in_ = true;
-    self->send_unanswered(preamble);
+  if (self->tls_ != nullptr) {
+    self->start_handshake();
     return;
   }
-  self->events_.on_connected(self);
+  self->on_transport_ready();
+}
+
+void UpstreamConnection::on_transport_ready() {
+  state_ = State::kConnected;
+  // Before anything else: the upstream's own authentication (RESP AUTH). No request goes out
+  // until its reply is read: one sent behind a refused login would run as the wrong user.
+  std::string preamble = codec_->connection_preamble();
+  if (!preamble.empty()) {
+    logging_in_ = true;
+    send_unanswered(preamble);
+    return;
+  }
+  events_.on_connected(this);
 }
 
 bool UpstreamConnection::accept_login(const Response& reply) {
@@ -105,6 +116,13 @@ void UpstreamConnection::on_connect_timeout(uv_timer_t* timer) {
     return;
   }
   auto timeout = self->endpoint_.cluster().config().connect_timeout.count();
+  if (self->state_ == State::kHandshaking) {
+    // Connected, but the upstream does not finish the handshake (stalled, or not TLS and waiting
+    // for a request): a failed connect, with the backoff of one, not a lost SYN.
+    self->fail_handshake(tls::TlsFailure::kTimeout, "the TLS handshake did not finish within connect_timeout (" +
+                                                        std::to_string(timeout) + " ms)");
+    return;
+  }
   self->connect_timed_out_ = true;
   self->close("connect timed out after " + std::to_string(timeout) + " ms");
 }
@@ -214,11 +232,15 @@ void UpstreamConnection::stream_consume(PendingCall* call, size_t bytes) {
 
 void UpstreamConnection::flush() {
   answer_unencodable();
+  if ((state_ != State::kConnected && state_ != State::kHandshaking) || write_in_flight_) return;
   // What the codec has to send on its own (a streamed call's messages, window updates), taken
   // only when the socket has taken the last write: a slow upstream is not buffered for.
-  if (state_ == State::kConnected && !write_in_flight_) codec_->take_output(output_);
-  if (state_ != State::kConnected || write_in_flight_ || output_.empty()) return;
-  uv_buf_t buf = uv_buf_init(output_.data(), output_.size());
+  if (state_ == State::kConnected) codec_->take_output(output_);
+  // TLS: everything queued is sealed now, so that one flush is still one write.
+  if (tls_ != nullptr && !seal_output()) return;
+  std::string& out = tls_ != nullptr ? tls_->sealed : output_;
+  if (out.empty()) return;
+  uv_buf_t buf = uv_buf_init(out.data(), out.size());
   int written = uv_try_write(stream(), &buf, 1);
   if (written < 0 && written != UV_EAGAIN) {
     close(std::string("write failed: ") + uv_strerror(written));
@@ -227,14 +249,14 @@ void UpstreamConnection::flush() {
   unwritten_seq_ = in_flight_.next_seq();
   wrote_any_ = true;
   size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
-  if (sent == output_.size()) {
-    output_.clear();
-    if (output_.capacity() > kKeepBufferCapacity) std::string().swap(output_);
+  if (sent == out.size()) {
+    out.clear();
+    if (out.capacity() > kKeepBufferCapacity) std::string().swap(out);
     answer_written_unmatched();
     return;
   }
-  writing_.assign(output_, sent);
-  output_.clear();
+  writing_.assign(out, sent);
+  out.clear();
   buf = uv_buf_init(writing_.data(), writing_.size());
   write_in_flight_ = true;
   int rc = uv_write(&write_req_, stream(), &buf, 1, &UpstreamConnection::on_write);
@@ -283,7 +305,8 @@ void UpstreamConnection::on_write(uv_write_t* req, int status) {
 void UpstreamConnection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<UpstreamConnection*>(handle->data);
   Upstreams& upstreams = self->endpoint_.cluster().upstreams();
-  if (self->input_.empty()) {
+  // TLS reads ciphertext into the scratch buffer always: its plaintext joins a partial reply.
+  if (self->input_.empty() || self->tls_ != nullptr) {
     *buf = uv_buf_init(upstreams.read_scratch(), upstreams.scratch_bytes());
   } else {
     char* tail = self->input_.reserve_tail(upstreams.scratch_bytes());
@@ -296,28 +319,32 @@ void UpstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_bu
 }
 
 void UpstreamConnection::handle_read(ssize_t nread, const uv_buf_t* buf) {
-  if (nread == 0 || state_ != State::kConnected) return;
+  if (nread == 0 || (state_ != State::kConnected && state_ != State::kHandshaking)) return;
   if (nread < 0) {
+    std::string why = nread == UV_EOF ? std::string("the upstream closed the connection")
+                                      : std::string("read failed: ") + uv_strerror(static_cast<int>(nread));
+    if (state_ == State::kHandshaking) {
+      fail_handshake(tls::TlsFailure::kOther, why + " during the TLS handshake");
+      return;
+    }
     closed_by_peer_ = true;
-    close(nread == UV_EOF ? std::string("the upstream closed the connection")
-                          : std::string("read failed: ") + uv_strerror(static_cast<int>(nread)));
+    close(why);
     return;
   }
   received_any_ = true;
+  std::string_view bytes(buf->base, static_cast<size_t>(nread));
+  if (tls_ != nullptr) {
+    // The codec sees plaintext, exactly as it would have come over a plain socket.
+    std::string& plaintext = endpoint_.cluster().upstreams().tls_plaintext();
+    plaintext.clear();
+    if (!open_records(bytes, plaintext)) return;
+    bytes = plaintext;
+  }
   if (streaming_) {
-    pass_stream(std::string_view(buf->base, static_cast<size_t>(nread)));
+    if (!bytes.empty()) pass_stream(bytes);
     return;
   }
-  if (buf->base == endpoint_.cluster().upstreams().read_scratch()) {
-    std::string_view input(buf->base, static_cast<size_t>(nread));
-    size_t consumed = read_replies(input);
-    if (state_ != State::kConnected) return;
-    if (consumed < input.size()) input_.assign(input.data() + consumed, input.size() - consumed);
-  } else {
-    input_.commit(static_cast<size_t>(nread));
-    input_.consume(read_replies(input_.view()));
-    if (state_ != State::kConnected) return;
-  }
+  if (!take_replies(bytes, buf->base != endpoint_.cluster().upstreams().read_scratch())) return;
   // What the session says on its own (acknowledgements, window updates) goes with the next write.
   const size_t unsent_before = output_.size();
   codec_->take_output(output_);
@@ -332,6 +359,24 @@ void UpstreamConnection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   input_.shrink_if_above(4 * endpoint_.cluster().upstreams().scratch_bytes());
   close_if_only_orphans();
   if (state_ == State::kConnected) events_.on_room(this);  // late replies may have freed slots
+}
+
+bool UpstreamConnection::take_replies(std::string_view bytes, bool read_into_input) {
+  if (read_into_input) {
+    input_.commit(bytes.size());  // read straight behind a partial reply
+  } else if (!input_.empty()) {
+    // TLS plaintext behind a partial reply: joined to it.
+    std::memcpy(input_.reserve_tail(bytes.size()), bytes.data(), bytes.size());
+    input_.commit(bytes.size());
+  } else {
+    // The common case: whole replies matched where they landed; only a partial tail is copied.
+    size_t consumed = read_replies(bytes);
+    if (state_ != State::kConnected) return false;
+    if (consumed < bytes.size()) input_.assign(bytes.data() + consumed, bytes.size() - consumed);
+    return true;
+  }
+  input_.consume(read_replies(input_.view()));
+  return state_ == State::kConnected;
 }
 
 size_t UpstreamConnection::read_replies(std::string_view input) {
@@ -486,6 +531,10 @@ void UpstreamConnection::close(const std::string& error) {
   if (state_ == State::kClosing) return;
   // A connection whose login was refused (or never answered) never served: a failed connect.
   bool was_connected = state_ == State::kConnected && !logging_in_;
+  if (state_ == State::kConnected && tls_ != nullptr && !tls_->refused) {
+    tls_->engine.shutdown();  // close_notify: the upstream can tell our close from a cut connection
+    send_last_words();
+  }
   state_ = State::kClosing;
   Upstreams& upstreams = endpoint_.cluster().upstreams();
   upstreams.unschedule_flush(this);

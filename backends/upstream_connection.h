@@ -1,7 +1,8 @@
-// One TCP connection from a worker to an upstream endpoint: connects with a timeout, writes whole
-// request frames (batched, one write per loop iteration), and matches the replies to the requests
-// in flight. Owns its uv_tcp_t and connect timer; freed once both are closed. What to do with
-// the calls of a connection that fails is its endpoint's decision.
+// One TCP connection from a worker to an upstream endpoint: connects with a timeout (and, on a
+// cluster with `tls:`, runs a TLS handshake within another), writes whole request frames
+// (batched, one write per loop iteration), and matches the replies to the requests in flight.
+// Owns its uv_tcp_t and connect timer; freed once both are closed. What to do with the calls of a
+// connection that fails is its endpoint's decision.
 #pragma once
 
 #include <uv.h>
@@ -14,6 +15,7 @@
 #include "backends/in_flight.h"
 #include "codecs/codec.h"
 #include "core/byte_buffer.h"
+#include "tls/tls_engine.h"
 
 namespace rpcgate {
 struct PendingCall;
@@ -50,15 +52,22 @@ class UpstreamConnection {
   // every byte the upstream sends is passed on as it arrives (ConnectionEvents::on_push). Only
   // with no request waiting for its reply.
   void start_streaming() { streaming_ = true; }
-  // Requests written or to write, not yet taken by the kernel.
-  size_t unsent() const { return output_.size() + writing_.size(); }
+  // Requests written or to write, not yet taken by the kernel (TLS: sealed or not).
+  size_t unsent() const {
+    return output_.size() + writing_.size() +
+           (tls_ != nullptr ? tls_->sealed.size() + tls_->engine.pending_output() : 0);
+  }
   bool closing() const { return state_ == State::kClosing; }
   // May take another request now.
   bool has_room() const;
   size_t load() const { return in_flight_.size(); }
   // The upstream closed or reset it before either side had sent anything: a server that accepts
-  // and hangs up (overloaded, misconfigured), which is as good as a refused connect.
-  bool hung_up_at_once() const { return closed_by_peer_ && !received_any_ && !wrote_any_; }
+  // and hangs up (overloaded, misconfigured), which is as good as a refused connect. So is a TLS
+  // handshake that failed, even one the upstream refused only once ours had ended (TLS 1.3 tells
+  // a client its certificate was refused with the first record after the handshake).
+  bool hung_up_at_once() const {
+    return (closed_by_peer_ && !received_any_ && !wrote_any_) || (tls_ != nullptr && tls_->refused);
+  }
   // No answer to the connect within connect_timeout: maybe a SYN dropped by a full accept queue,
   // unlike a refused connect, which says nobody listens.
   bool connect_timed_out() const { return connect_timed_out_; }
@@ -81,7 +90,17 @@ class UpstreamConnection {
   bool before_poll_scheduled_ = false;  // owned by Upstreams' flush queue
 
  private:
-  enum class State : uint8_t { kConnecting, kConnected, kClosing };
+  enum class State : uint8_t { kConnecting, kHandshaking, kConnected, kClosing };
+
+  // TLS, on a cluster with `tls:`: the session, what it sealed for the next write, and how far
+  // the handshake got. Behind one pointer, so that a plain connection pays only that.
+  struct Tls {
+    explicit Tls(SSL_CTX* context) : engine(context, tls::TlsEngine::Role::kClient) {}
+    tls::TlsEngine engine;
+    std::string sealed;           // output_ sealed into records, and the session's own bytes
+    bool plaintext_seen = false;  // a record of the upstream's has come: the handshake held
+    bool refused = false;         // the handshake failed: as good as a refused connect
+  };
 
   static void on_connect(uv_connect_t* req, int status);
   static void on_connect_timeout(uv_timer_t* timer);
@@ -91,6 +110,22 @@ class UpstreamConnection {
   static void on_handle_closed(uv_handle_t* handle);
 
   void handle_read(ssize_t nread, const uv_buf_t* buf);
+  // Connected, and past the TLS handshake if any: the login, if the codec has one, then serving.
+  void on_transport_ready();
+  // Replies in `bytes` (plaintext), after what input_ holds of a partial one; false once closed.
+  bool take_replies(std::string_view bytes, bool read_into_input);
+
+  // The TLS side (upstream_tls.cpp). The handshake runs within connect_timeout of its own.
+  void start_handshake();
+  // Runs ciphertext through the session into `plaintext`; false when nothing more comes of this
+  // read (the handshake goes on, or the connection closed).
+  bool open_records(std::string_view ciphertext, std::string& plaintext);
+  // Seals output_ into tls_->sealed, with what the session has to send; false once closed.
+  bool seal_output();
+  // Counts, logs (once per endpoint and reason) and closes, as a failed connect.
+  void fail_handshake(tls::TlsFailure why, const std::string& reason);
+  // A failed session's alert, or close_notify, handed to the kernel if it takes it at once.
+  void send_last_words();
   // The reply to the login (connection_preamble): true when the connection may serve; else it is
   // logged, counted and closed as a failed connect.
   bool accept_login(const Response& reply);
@@ -120,6 +155,7 @@ class UpstreamConnection {
   std::vector<PendingCall*> written_unmatched_;  // streaming: requests answered once written
   std::vector<PendingCall*> unencodable_;        // encode() refused them: answered at the next flush
   std::unique_ptr<codec::ClientCodec> codec_;
+  std::unique_ptr<Tls> tls_;
   uv_tcp_t tcp_{};
   uv_timer_t connect_timer_{};
   uv_connect_t connect_req_{};

@@ -50,6 +50,8 @@ class Upstreams {
   DeadlineQueue& deadlines() { return deadlines_; }
   char* read_scratch() const { return read_scratch_; }
   size_t scratch_bytes() const { return scratch_bytes_; }
+  // Where a TLS connection's read is decrypted: at most what was read, and reused by every read.
+  std::string& tls_plaintext() { return tls_plaintext_; }
 
   // `connection` has requests to write: written, with all others, before the loop next polls.
   void schedule_flush(UpstreamConnection* connection) { to_flush_.schedule(connection); }
@@ -68,6 +70,7 @@ class Upstreams {
   ClusterStats uncounted_;  // for clusters past Stats::kMaxClusters
   char* read_scratch_;
   size_t scratch_bytes_;
+  std::string tls_plaintext_;
   std::vector<std::unique_ptr<Cluster>> clusters_;
   std::vector<std::unique_ptr<HealthChecker>> checkers_;
   DeadlineQueue deadlines_;

@@ -256,6 +256,9 @@ struct CodecInfo {
   // Whether it lower-cases method names as it decodes them (RESP command names), so that a route
   // naming a method with upper-case letters is reached by no client of a listener of this codec.
   bool lowercases_methods = false;
+  // The application protocol its connections negotiate over TLS (ALPN), offered by a cluster's
+  // upstream connections and required of the upstream: gRPC's "h2". Empty = none offered.
+  std::string_view alpn = {};
 };
 
 // nullptr for an unknown name.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "codecs/codec.h"
+#include "tls/client_context.h"
 #include "tls/tls_context.h"
 
 namespace rpcgate::conf {
@@ -103,6 +104,13 @@ struct HealthCheckConfig {
   int unhealthy_threshold = 3;
 };
 
+// A cluster's TLS to its upstreams (docs/tls.md). The context is built when the configuration is
+// loaded and shared by every upstream connection of this configuration's generation.
+struct ClusterTlsConfig {
+  tls::ClientSettings settings;
+  std::shared_ptr<tls::ClientContext> context;
+};
+
 struct ClusterConfig {
   std::string name;
   std::string codec;
@@ -122,6 +130,7 @@ struct ClusterConfig {
   int retries = 0;
   OutlierConfig outlier;
   HealthCheckConfig health_check;
+  std::optional<ClusterTlsConfig> tls;  // unset = plain TCP
   Origin origin;
 };
 

@@ -64,11 +64,24 @@ constexpr std::string_view kRouteKeys[] = {"match", "handler", "cluster", "renam
 constexpr std::string_view kMatchKeys[] = {"method", "methods", "prefix", "glob"};
 
 // A cluster's keys beside those its codec declares (codec_keys()).
-constexpr std::string_view kClusterKeys[] = {
-    "name",         "codec",           "max_frame_bytes", "max_depth",       "endpoints",
-    "discovery",    "load_balancer",   "hash_key",        "max_connections", "pipeline_depth",
-    "max_pending",  "connect_timeout", "request_timeout", "retries",         "outlier",
-    "health_check", "max_pinned"};
+constexpr std::string_view kClusterKeys[] = {"name",
+                                             "codec",
+                                             "max_frame_bytes",
+                                             "max_depth",
+                                             "endpoints",
+                                             "discovery",
+                                             "load_balancer",
+                                             "hash_key",
+                                             "max_connections",
+                                             "pipeline_depth",
+                                             "max_pending",
+                                             "connect_timeout",
+                                             "request_timeout",
+                                             "retries",
+                                             "outlier",
+                                             "health_check",
+                                             "max_pinned",
+                                             "tls"};
 constexpr std::string_view kDiscoveryKeys[] = {"zookeeper"};
 constexpr std::string_view kZookeeperDiscoveryKeys[] = {"path", "prefix"};
 constexpr std::string_view kLoadBalancers[] = {"round_robin", "random", "least_pending", "consistent_hash"};
@@ -415,6 +428,10 @@ ClusterConfig read_cluster(ReadContext& ctx, const Field& item) {
   map.read_integer("retries", cluster.retries, 0, kMaxRetries);
   if (auto outlier = map.get("outlier")) read_outlier(ctx, *outlier, cluster.outlier);
   if (auto health = map.get("health_check")) read_health_check(ctx, *health, cluster.health_check);
+  if (map.has("tls")) {
+    const codec::CodecInfo* codec = codec::find_codec(cluster.codec);
+    read_cluster_tls(map, codec != nullptr ? codec->alpn : std::string_view(), cluster.tls.emplace());
+  }
   return cluster;
 }
 

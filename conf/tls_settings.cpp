@@ -1,12 +1,17 @@
 #include "conf/tls_settings.h"
 
+#include <algorithm>
+
 namespace rpcgate::conf {
 namespace {
 
 constexpr std::string_view kTlsKeys[] = {"cert",        "key",     "client_ca", "require_client_cert",
                                          "min_version", "ciphers", "alpn",      "handshake_timeout"};
+constexpr std::string_view kClusterTlsKeys[] = {"ca", "server_name", "verify", "cert", "key"};
 // ALPN names are length-prefixed by one byte on the wire.
 constexpr size_t kMaxAlpnName = 255;
+// A DNS name is at most 253 bytes written out.
+constexpr size_t kMaxServerName = 253;
 
 void read_alpn(MapReader& map, std::vector<std::string>& out) {
   auto field = map.get("alpn");
@@ -51,6 +56,35 @@ void read_listener_tls(MapReader& listener_map, ListenerTlsConfig& out) {
   if (!complete || ctx.messages().size() != problems_before) return;
   std::string error;
   out.context = tls::ServerContext::build(settings, error);
+  if (out.context == nullptr) ctx.error(map.line(), map.path(), error);
+}
+
+void read_cluster_tls(MapReader& cluster_map, std::string_view alpn, ClusterTlsConfig& out) {
+  ReadContext& ctx = cluster_map.context();
+  const size_t problems_before = ctx.messages().size();
+  auto field = cluster_map.get("tls");
+  MapReader map(ctx, *field, "tls", kClusterTlsKeys);
+  if (!map.is_map()) return;
+  tls::ClientSettings& settings = out.settings;
+  map.read_string("ca", settings.ca);
+  map.read_bool("verify", settings.verify);
+  map.read_string("cert", settings.cert);
+  map.read_string("key", settings.key);
+  if (map.read_string("server_name", settings.server_name)) {
+    const bool printable = std::all_of(settings.server_name.begin(), settings.server_name.end(),
+                                       [](char c) { return c > ' ' && c < 0x7f; });
+    if (settings.server_name.empty() || settings.server_name.size() > kMaxServerName || !printable)
+      ctx.error(map.key_line("server_name"), child_path(map.path(), "server_name"),
+                "a server name is a DNS name or an IP address of 1 to 253 printable characters");
+  }
+  if (settings.cert.empty() != settings.key.empty()) {
+    const char* given = settings.cert.empty() ? "key" : "cert";
+    ctx.error(map.key_line(given), child_path(map.path(), given),
+              "cert and key go together: the client certificate for mutual TLS, and its private key");
+  }
+  if (ctx.messages().size() != problems_before) return;
+  std::string error;
+  out.context = tls::ClientContext::build(settings, alpn, error);
   if (out.context == nullptr) ctx.error(map.line(), map.path(), error);
 }
 

@@ -68,6 +68,14 @@ struct HistogramTotals {
   double percentile_us(double q) const;
 };
 
+// The TLS handshakes of one listener or cluster: those completed, and those that failed, by kind
+// (indexed by tls::TlsFailure: verify, protocol, timeout, alpn, other).
+struct TlsCounters {
+  static constexpr size_t kFailureKinds = 5;
+  Counter handshakes;
+  std::array<Counter, kFailureKinds> failures{};
+};
+
 // One upstream cluster, as one worker uses it. The last two are gauges: what is true now.
 struct ClusterStats {
   Counter requests;           // calls submitted, including those refused at once
@@ -87,6 +95,7 @@ struct ClusterStats {
   Counter endpoints;          // in its endpoint set now
   Counter endpoints_usable;   // of those, the ones the balancer may choose now
   LatencyHistogram latency;   // submit to answer, as the client sees it
+  TlsCounters tls;            // with `tls:`, its connections' handshakes to its upstreams
 };
 
 // A worker's view of its upstream endpoints (health, pending calls, connections), as JSON text it
@@ -131,6 +140,7 @@ struct Stats {
   std::array<Counter, kMaxListeners> requests_by_listener{};  // indexed by position in the config
   std::array<Counter, kMaxListeners> errors_by_listener{};
   std::array<Counter, kMaxListeners> connections_by_listener{};  // open now (a gauge), for /listeners
+  std::array<TlsCounters, kMaxListeners> tls_by_listener{};      // listeners with `tls:`
   std::array<Counter, kMaxRoutes> requests_by_route{};           // indexed by position in the config
   std::array<Counter, kMaxRoutes> errors_by_route{};
   std::array<ClusterStats, kMaxClusters> clusters{};                  // indexed by position in the config

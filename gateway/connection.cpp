@@ -42,8 +42,7 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       login_(codec_->enforces_login() ? nullptr : listener.codec_options().credentials) {
   if (session_ != nullptr) session_->set_connection_id(gateway_.next_connection_id());
   if (const auto& tls = listener.config().tls; tls && tls->context != nullptr) {
-    tls_context_ = tls->context;
-    tls_ = std::make_unique<tls::TlsEngine>(tls_context_->get(), tls::TlsEngine::Role::kServer);
+    tls_ = std::make_unique<Tls>(tls->context);
   }
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
@@ -185,8 +184,16 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
 }
 
 bool Connection::open_records(std::string_view ciphertext, std::string& plaintext) {
-  const bool was_established = tls_->established();
-  switch (tls_->feed(ciphertext, plaintext)) {
+  const bool was_established = tls_->engine.established();
+  const tls::TlsStatus status = tls_->engine.feed(ciphertext, plaintext);
+  if (!was_established && (tls_->engine.established() || status == tls::TlsStatus::kFailed)) {
+    TlsCounters& counters = gateway_.stats().tls_by_listener[listener_.index()];
+    if (status == tls::TlsStatus::kFailed)
+      ++counters.failures[static_cast<size_t>(tls_->engine.failure())];
+    else
+      ++counters.handshakes;
+  }
+  switch (status) {
     case tls::TlsStatus::kOk:
       return true;
     case tls::TlsStatus::kClosed:
@@ -203,7 +210,7 @@ bool Connection::open_records(std::string_view ciphertext, std::string& plaintex
   // Not a TLS client, a wrong certificate, a bad record: this client alone goes, at debug level
   // since a scanner can cause it at will.
   LOG_DEBUG("listener %s: closing a TLS client from %s: %s%s", listener_.config().name.c_str(), peer_address().c_str(),
-            tls_->error().c_str(), was_established ? "" : " (during the handshake)");
+            tls_->engine.error().c_str(), was_established ? "" : " (during the handshake)");
   send_last_words();
   close();
   return false;
@@ -577,7 +584,7 @@ void Connection::flush() {
   if (write_ != nullptr) return;
   // TLS: everything pending is sealed now, so that one flush is still one write.
   if (tls_ != nullptr && !seal_output()) return;
-  std::string& out = tls_ != nullptr ? sealed_ : output_;
+  std::string& out = tls_ != nullptr ? tls_->sealed : output_;
   if (out.empty()) return;
   if (out.size() > listener_.config().output_limit) {
     ++gateway_.stats().connections_output_overflow;
@@ -616,27 +623,27 @@ void Connection::flush() {
 
 bool Connection::seal_output() {
   // Before the handshake ends, answers wait as plaintext; only the handshake's own bytes leave.
-  if (tls_->established() && !output_.empty()) {
-    if (tls_->seal(output_, sealed_) != tls::TlsStatus::kOk) {
-      LOG_DEBUG("listener %s: closing a TLS client: %s", listener_.config().name.c_str(), tls_->error().c_str());
+  if (tls_->engine.established() && !output_.empty()) {
+    if (tls_->engine.seal(output_, tls_->sealed) != tls::TlsStatus::kOk) {
+      LOG_DEBUG("listener %s: closing a TLS client: %s", listener_.config().name.c_str(), tls_->engine.error().c_str());
       close();
       return false;
     }
     output_.clear();
     if (output_.capacity() > kKeepOutputCapacity) std::string().swap(output_);
   }
-  tls_->take_output(sealed_);
+  tls_->engine.take_output(tls_->sealed);
   return true;
 }
 
 void Connection::send_last_words() {
   if (write_ != nullptr || closing_) return;  // behind a write in flight they would be out of order
-  sealed_.clear();
-  tls_->take_output(sealed_);
-  if (sealed_.empty()) return;
-  uv_buf_t buf = uv_buf_init(sealed_.data(), sealed_.size());
+  tls_->sealed.clear();
+  tls_->engine.take_output(tls_->sealed);
+  if (tls_->sealed.empty()) return;
+  uv_buf_t buf = uv_buf_init(tls_->sealed.data(), tls_->sealed.size());
   uv_try_write(stream(), &buf, 1);  // best effort: the connection closes either way
-  sealed_.clear();
+  tls_->sealed.clear();
 }
 
 void Connection::on_write(uv_write_t* req, int status) {
@@ -672,8 +679,8 @@ void Connection::pump() {
   bool all_answered = pending_.empty() && output_.empty() && write_ == nullptr;
   // Whatever is left in input_ now is the start of a frame that will never be completed.
   if (all_answered && (close_when_flushed_ || read_eof_)) {
-    if (tls_ != nullptr && tls_->established()) {
-      tls_->shutdown();  // close_notify: the client can tell our close from a cut connection
+    if (tls_ != nullptr && tls_->engine.established()) {
+      tls_->engine.shutdown();  // close_notify: the client can tell our close from a cut connection
       send_last_words();
     }
     close();
@@ -723,9 +730,10 @@ void Connection::rearm_quickack() {
 
 void Connection::close_if_idle(uint64_t now_ms) {
   if (closing_) return;
-  if (tls_ != nullptr && !tls_->established() &&
+  if (tls_ != nullptr && !tls_->engine.established() &&
       now_ms - accepted_ms_ >= static_cast<uint64_t>(listener_.config().tls->handshake_timeout.count())) {
     // A handshake that never finishes holds a descriptor and a session for nothing.
+    ++gateway_.stats().tls_by_listener[listener_.index()].failures[static_cast<size_t>(tls::TlsFailure::kTimeout)];
     LOG_DEBUG("listener %s: closing a TLS client from %s that did not finish its handshake in %lld ms",
               listener_.config().name.c_str(), peer_address().c_str(),
               static_cast<long long>(listener_.config().tls->handshake_timeout.count()));

@@ -125,7 +125,7 @@ class Connection final : public CallOwner, public StreamPair::Owner {
   void rearm_quickack();
   // Answers encoded and not yet taken by the kernel.
   size_t unsent() const {
-    return output_.size() + sealed_.size() + (tls_ != nullptr ? tls_->pending_output() : 0) +
+    return output_.size() + (tls_ != nullptr ? tls_->sealed.size() + tls_->engine.pending_output() : 0) +
            (write_ != nullptr ? write_->bytes.size() : 0);
   }
 
@@ -144,10 +144,16 @@ class Connection final : public CallOwner, public StreamPair::Owner {
   ByteBuffer input_;    // bytes of an incomplete frame, kept between reads
   std::string output_;  // answers encoded and not yet handed to the kernel
   // TLS, on a listener with `tls:`: the listener's context (held: the engine's ALPN callback
-  // points into it), the session, and output_ sealed into records for the next write.
-  std::shared_ptr<tls::ServerContext> tls_context_;
-  std::unique_ptr<tls::TlsEngine> tls_;
-  std::string sealed_;
+  // points into it), the session, and output_ sealed into records for the next write. Behind one
+  // pointer, so that a plain connection pays only that.
+  struct Tls {
+    explicit Tls(std::shared_ptr<tls::ServerContext> listener_context)
+        : context(std::move(listener_context)), engine(context->get(), tls::TlsEngine::Role::kServer) {}
+    std::shared_ptr<tls::ServerContext> context;
+    tls::TlsEngine engine;
+    std::string sealed;
+  };
+  std::unique_ptr<Tls> tls_;
   // What the kernel did not take at once: libuv's write request and the bytes it sends. Nearly
   // every answer leaves whole with uv_try_write, so this is allocated only for a write that
   // waits, and freed by its on_write: an idle connection holds neither (224 bytes).

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "gateway/tls_stats.h"
+
 namespace rpcgate {
 namespace {
 
@@ -135,6 +137,7 @@ Json stats_json(const conf::Config& config, const StatsTable& table) {
         {"respawns", master.respawns.get()},
         {"draining", master.draining.get() != 0}}},
   };
+  if (!tls_sides(config).empty()) result["tls"] = tls_stats_json(config, table);
   if (!config.zookeeper.servers.empty()) {
     result["zookeeper"] = {{"state", MasterStats::zookeeper_state_name(master.zookeeper_state.get())},
                            {"session_expiries", master.zookeeper_expiries.get()},

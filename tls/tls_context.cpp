@@ -1,28 +1,8 @@
 #include "tls/tls_context.h"
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
 
 namespace rpcgate::tls {
-
-std::string openssl_reason() {
-  // The oldest error is the cause ("No such file or directory", "no start line"); those after it
-  // are the layers it went through ("system lib", "PEM lib").
-  unsigned long code = ERR_peek_error();
-  std::string reason = "unknown OpenSSL error";
-  if (code != 0) {
-    char text[256];
-    ERR_error_string_n(code, text, sizeof text);
-    reason = text;
-  }
-  ERR_clear_error();
-  return reason;
-}
 
 namespace {
 
@@ -37,26 +17,6 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, cons
     return SSL_TLSEXT_ERR_ALERT_FATAL;  // RFC 7301: no_application_protocol
   *out = chosen;
   return SSL_TLSEXT_ERR_OK;
-}
-
-// OpenSSL's default would ask for a passphrase on the terminal, and a daemon has none to give:
-// an encrypted key fails to load instead.
-int no_passphrase(char*, int, int, void*) { return 0; }
-
-// A private key others can read is a key others may have copied.
-bool key_is_private(const std::string& path, std::string& error) {
-  struct stat info {};
-  if (stat(path.c_str(), &info) != 0) {
-    error = "key " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  if ((info.st_mode & (S_IROTH | S_IWOTH)) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
-    error = "key " + path + ": readable by others (mode " + mode + "); chmod o-rwx it";
-    return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -79,39 +39,8 @@ std::shared_ptr<ServerContext> ServerContext::build(const ServerSettings& settin
   // Records are sealed from one buffer that the caller keeps until sealed; a partial write
   // never happens on a memory BIO, and a moving buffer is fine.
   SSL_CTX_set_mode(context, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-  if (SSL_CTX_use_certificate_chain_file(context, settings.cert.c_str()) != 1) {
-    error = "cert " + settings.cert + ": cannot load: " + openssl_reason();
-    return nullptr;
-  }
-  if (!key_is_private(settings.key, error)) return nullptr;
-  // Read apart from the context, so that a key of another certificate is told as such and not
-  // as a load failure.
-  EVP_PKEY* key = nullptr;
-  if (BIO* file = BIO_new_file(settings.key.c_str(), "r"); file != nullptr) {
-    key = PEM_read_bio_PrivateKey(file, nullptr, no_passphrase, nullptr);
-    BIO_free(file);
-  }
-  if (key == nullptr) {
-    error = "key " + settings.key + ": cannot load (expected an unencrypted PEM private key): " + openssl_reason();
-    return nullptr;
-  }
-  const bool matches = X509_check_private_key(SSL_CTX_get0_certificate(context), key) == 1;
-  const bool used = matches && SSL_CTX_use_PrivateKey(context, key) == 1;
-  EVP_PKEY_free(key);  // the context holds its own reference
-  if (!matches) {
-    ERR_clear_error();
-    error = "key " + settings.key + ": does not match cert " + settings.cert;
-    return nullptr;
-  }
-  if (!used) {
-    error = "key " + settings.key + ": cannot use: " + openssl_reason();
-    return nullptr;
-  }
-  X509* certificate = SSL_CTX_get0_certificate(context);
-  if (certificate != nullptr && X509_cmp_current_time(X509_get0_notAfter(certificate)) <= 0) {
-    error = "cert " + settings.cert + ": has expired";
-    return nullptr;
-  }
+  if (!use_certificate_and_key(context, settings.cert, settings.key, error)) return nullptr;
+  note_certificate_file(self->files_, "cert", settings.cert);
   if (!settings.ciphers.empty() && SSL_CTX_set_cipher_list(context, settings.ciphers.c_str()) != 1) {
     error = "ciphers '" + settings.ciphers + "': " + openssl_reason();
     return nullptr;
@@ -123,6 +52,7 @@ std::shared_ptr<ServerContext> ServerContext::build(const ServerSettings& settin
     }
     STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(settings.client_ca.c_str());
     if (names != nullptr) SSL_CTX_set_client_CA_list(context, names);  // the context owns it
+    note_certificate_file(self->files_, "client_ca", settings.client_ca);
     int mode = SSL_VERIFY_PEER;
     if (settings.require_client_cert) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(context, mode, nullptr);

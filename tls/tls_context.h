@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tls/certificate_files.h"
+
 namespace rpcgate::tls {
 
 struct ServerSettings {
@@ -37,14 +39,14 @@ class ServerContext {
   SSL_CTX* get() const { return context_; }
   // The ALPN protocols in their wire form (length-prefixed), for the selection callback.
   const std::string& alpn_wire() const { return alpn_wire_; }
+  // The certificate files it loaded (cert, client_ca) and their expiry, for the metrics.
+  const std::vector<CertificateFile>& files() const { return files_; }
 
  private:
   ServerContext() = default;
   SSL_CTX* context_ = nullptr;
   std::string alpn_wire_;
+  std::vector<CertificateFile> files_;
 };
-
-// OpenSSL's reason for the oldest error on this thread's queue, and clears the queue.
-std::string openssl_reason();
 
 }  // namespace rpcgate::tls

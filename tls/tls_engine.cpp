@@ -1,12 +1,42 @@
 #include "tls/tls_engine.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 namespace rpcgate::tls {
 namespace {
 
 // Plaintext is taken from the session this much at a time: one TLS record's worth.
 constexpr size_t kReadChunk = 16 * 1024;
+
+// The kind of a failure whose first queued error is `code`.
+TlsFailure kind_of(unsigned long code) {
+  if (code == 0 || ERR_GET_LIB(code) != ERR_LIB_SSL) return TlsFailure::kOther;
+  switch (ERR_GET_REASON(code)) {
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:          // ours of the peer's certificate
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:  // a client without the one we require
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:  // the alerts of a peer that refused ours
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+      return TlsFailure::kVerify;
+    case SSL_R_NO_APPLICATION_PROTOCOL:
+    case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
+      return TlsFailure::kAlpn;
+    default:
+      return TlsFailure::kProtocol;
+  }
+}
+
+bool is_ip_literal(const std::string& name) {
+  unsigned char address[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, name.c_str(), address) == 1 || inet_pton(AF_INET6, name.c_str(), address) == 1;
+}
 
 }  // namespace
 
@@ -29,11 +59,19 @@ TlsEngine::~TlsEngine() { SSL_free(ssl_); }
 TlsStatus TlsEngine::fail(const char* step, int ssl_error) {
   error_ = step;
   // The queue holds the reasons, oldest first; the first is the cause, the rest its echoes.
-  if (unsigned long code = ERR_get_error(); code != 0) {
+  const unsigned long code = ERR_get_error();
+  failure_ = kind_of(code);
+  if (code != 0) {
     char reason[256];
     ERR_error_string_n(code, reason, sizeof reason);
     error_ += ": ";
     error_ += reason;
+    // "certificate verify failed" alone does not say what to fix; the verification's own result does.
+    const long verified = SSL_get_verify_result(ssl_);
+    if (ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && verified != X509_V_OK) {
+      error_ += ": ";
+      error_ += X509_verify_cert_error_string(verified);
+    }
   } else if (ssl_error == SSL_ERROR_SYSCALL) {
     error_ += ": unexpected end of the stream";
   } else {
@@ -53,6 +91,15 @@ TlsStatus TlsEngine::advance_handshake() {
   int error = SSL_get_error(ssl_, rc);
   if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return TlsStatus::kOk;
   return fail("handshake", error);
+}
+
+bool TlsEngine::expect_server_name(const std::string& name) {
+  // RFC 6066 sends no address as SNI; an address is matched against the certificate's IP SANs.
+  bool ok = is_ip_literal(name)
+                ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str()) == 1
+                : SSL_set_tlsext_host_name(ssl_, name.c_str()) == 1 && SSL_set1_host(ssl_, name.c_str()) == 1;
+  ERR_clear_error();
+  return ok;
 }
 
 TlsStatus TlsEngine::start() { return established_ ? TlsStatus::kOk : advance_handshake(); }
@@ -104,7 +151,8 @@ void TlsEngine::take_output(std::string& ciphertext) {
 
 void TlsEngine::shutdown() {
   ERR_clear_error();
-  if (established_) SSL_shutdown(ssl_);
+  // OpenSSL forbids a shutdown after a fatal error: the session has sent its alert already.
+  if (established_ && error_.empty()) SSL_shutdown(ssl_);
   ERR_clear_error();
 }
 

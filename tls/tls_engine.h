@@ -5,6 +5,7 @@
 
 #include <openssl/ssl.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +17,17 @@ enum class TlsStatus {
   kClosed,  // the peer sent close_notify: no more plaintext will come
   kFailed,  // a handshake or record error: close the connection (error() says why)
 };
+
+// Why a session failed, in the few kinds the metrics count (indexed by this order).
+enum class TlsFailure : uint8_t {
+  kVerify,    // a certificate did not verify (chain, name, expiry), or the peer refused ours
+  kProtocol,  // not TLS, a broken record, no version or cipher in common
+  kTimeout,   // the handshake did not finish in time (the owner's timer says so)
+  kAlpn,      // no application protocol in common
+  kOther,     // anything else (the peer went away mid-handshake, an internal error)
+};
+inline constexpr std::string_view kTlsFailureNames[] = {"verify", "protocol", "timeout", "alpn", "other"};
+inline std::string_view failure_name(TlsFailure failure) { return kTlsFailureNames[static_cast<size_t>(failure)]; }
 
 class TlsEngine {
  public:
@@ -38,6 +50,10 @@ class TlsEngine {
   // Bytes take_output() would give: counted with the caller's unsent bytes, since a peer can make
   // the session answer on its own (a TLS 1.3 KeyUpdate) while the caller's write waits.
   size_t pending_output() const;
+  // A client's check of the server: `name` must be in its certificate (a DNS name, or an IP
+  // address literal), and a DNS name is sent as SNI. Before start(); false when OpenSSL refuses
+  // the name.
+  bool expect_server_name(const std::string& name);
   // Starts the handshake from this side (a client); a server waits for the ClientHello.
   TlsStatus start();
   // Queues close_notify for take_output().
@@ -46,8 +62,11 @@ class TlsEngine {
   bool established() const { return established_; }
   // The protocol ALPN chose ("h2"), or "" when none.
   std::string_view alpn() const;
-  // OpenSSL's reason for the last kFailed, for a log line.
+  // OpenSSL's reason for the last kFailed, for a log line; with a certificate that did not
+  // verify, why ("certificate verify failed: unable to get local issuer certificate").
   const std::string& error() const { return error_; }
+  // The kind of the last kFailed.
+  TlsFailure failure() const { return failure_; }
 
  private:
   TlsStatus advance_handshake();
@@ -57,6 +76,7 @@ class TlsEngine {
   BIO* in_ = nullptr;   // ciphertext from the peer, owned by ssl_
   BIO* out_ = nullptr;  // ciphertext to the peer, owned by ssl_
   bool established_ = false;
+  TlsFailure failure_ = TlsFailure::kOther;
   std::string error_;
 };
 

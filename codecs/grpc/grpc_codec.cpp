@@ -67,6 +67,7 @@ const CodecInfo kInfo = {
     .options = kOptions,
     .check = &check,
     .load = &load,
+    .alpn = "h2",
 };
 
 }  // namespace rpcgate::codec::grpc

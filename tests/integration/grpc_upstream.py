@@ -2,7 +2,7 @@
 """A Python gRPC server (python3-grpcio) as an upstream of rpcgate's grpc clusters, for
 test_grpc_upstream.py. Its stubs are generated at test time into STUBS (pi_pb2*, probe_pb2*).
 
-    grpc_upstream.py --port P --stubs DIR [--name NAME] [--max-streams N]
+    grpc_upstream.py --port P --stubs DIR [--name NAME] [--max-streams N] [--tls-cert PEM --tls-key PEM]
 
   pi.PiCalculator/Calc  the legacy services' estimate of pi (bench/legacy_server.py compute_pi);
                         n < 0 is aborted with INVALID_ARGUMENT, as a real service checks input
@@ -12,6 +12,7 @@ test_grpc_upstream.py. Its stubs are generated at test time into STUBS (pi_pb2*,
                         a huge number for a call without one)
 
 --max-streams sets the server's SETTINGS_MAX_CONCURRENT_STREAMS (grpc.max_concurrent_streams).
+--tls-cert and --tls-key serve TLS only (grpc.ssl_server_credentials), with ALPN h2 as gRPC has it.
 Prints "READY PORT" once serving; stopped by its PID (SIGTERM or SIGKILL). SIGUSR1 stops it as a
 server is stopped for maintenance: grpc-core sends GOAWAY on every connection, takes no new call
 and lets the calls in flight finish (server.stop with a grace of 10 s), then the process exits.
@@ -39,6 +40,8 @@ def main():
     parser.add_argument("--stubs", required=True)
     parser.add_argument("--name", default="grpc")
     parser.add_argument("--max-streams", type=int, default=0)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
     sys.path.insert(0, args.stubs)
     import grpc
@@ -66,12 +69,20 @@ def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=options)
     pi_pb2_grpc.add_PiCalculatorServicer_to_server(Pi(), server)
     probe_pb2_grpc.add_ProbeServicer_to_server(Probe(), server)
-    serve(server, args.port)
+    credentials = None
+    if args.tls_cert:
+        with open(args.tls_cert, "rb") as cert, open(args.tls_key, "rb") as key:
+            credentials = grpc.ssl_server_credentials([(key.read(), cert.read())])
+    serve(server, args.port, credentials)
 
 
-def serve(server, port):
-    """Serves on 127.0.0.1:PORT, says READY (what harness.ReadyPeer waits for), stops on SIGTERM."""
-    server.add_insecure_port("127.0.0.1:%d" % port)
+def serve(server, port, credentials=None):
+    """Serves on 127.0.0.1:PORT (TLS with `credentials`), says READY (what harness.ReadyPeer waits
+    for), stops on SIGTERM."""
+    if credentials is not None:
+        server.add_secure_port("127.0.0.1:%d" % port, credentials)
+    else:
+        server.add_insecure_port("127.0.0.1:%d" % port)
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
     signal.signal(signal.SIGUSR1, lambda *_: server.stop(10))

@@ -275,6 +275,34 @@ class TlsListenerTest(harness.GatewayTestCase):
             self.assertEqual(resp_ping(bystander), b"+PONG\r\n")
         self.assertAlive()
 
+    def test_handshakes_failures_and_certificate_expiry_in_metrics(self):
+        def value(name, **labels):
+            status, _, body = harness.http(self.admin_port, "GET", "/metrics")
+            self.assertEqual(status, 200)
+            return harness.metric_value(harness.metric_samples(body), name, **labels)
+        before = {reason: value("rpcgate_tls_handshake_failures_total", listener="resp_tls", reason=reason)
+                  for reason in ("verify", "protocol")}
+        handshakes = value("rpcgate_tls_handshakes_total", listener="resp_tls")
+        with tls_client(self.gw.port("resp_tls"), self.path("ca.pem")) as sock:
+            self.assertEqual(resp_ping(sock), b"+PONG\r\n")
+        with self.assertRaises(ssl.SSLCertVerificationError):  # its alert tells the listener why
+            tls_client(self.gw.port("resp_tls"), self.path("other-ca.pem"))
+        with harness.connect(self.gw.port("resp_tls")) as garbage:
+            garbage.sendall(b"GET / HTTP/1.1\r\n\r\n")
+            harness.wait_closed(garbage, timeout=2)
+        self.assertTrue(harness.wait_for(
+            lambda: value("rpcgate_tls_handshake_failures_total", listener="resp_tls", reason="protocol")
+            == before["protocol"] + 1, timeout=2))
+        self.assertEqual(value("rpcgate_tls_handshake_failures_total", listener="resp_tls", reason="verify"),
+                         before["verify"] + 1)
+        self.assertEqual(value("rpcgate_tls_handshakes_total", listener="resp_tls"), handshakes + 1)
+        expiry = value("rpcgate_tls_cert_expiry_seconds", listener="resp_mutual", role="cert",
+                       file=self.path("server.pem"))
+        self.assertTrue(time.time() + 86400 < expiry <= time.time() + 2 * 86400 + 60)
+        value("rpcgate_tls_cert_expiry_seconds", listener="resp_mutual", role="client_ca", file=self.path("ca.pem"))
+        status, _, body = harness.http(self.admin_port, "GET", "/stats")
+        self.assertGreaterEqual(json.loads(body)["tls"]["listeners"]["resp_tls"]["handshakes"], handshakes + 1)
+
     def test_no_key_bytes_in_config_or_log(self):
         status, _, body = harness.http(self.admin_port, "GET", "/config")
         self.assertEqual(status, 200)
@@ -289,8 +317,8 @@ class TlsListenerTest(harness.GatewayTestCase):
             self.assertNotIn(line, self.gw.log_text())
 
 
-class TlsConfigCheckTest(unittest.TestCase):
-    """`rpcgate -t` loads every listener's certificate and key and says which file is wrong, and why."""
+class CertificateCheckCase(unittest.TestCase):
+    """Certificates made once for the class, and `rpcgate -t` on configurations that use them."""
 
     @classmethod
     def setUpClass(cls):
@@ -301,15 +329,23 @@ class TlsConfigCheckTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.dir.cleanup()
 
-    def check(self, tls):
+    def check_config(self, config):
+        """`rpcgate -t` on `config` (a dict): its exit status and what it said."""
         harness.require_binary()
-        config = os.path.join(self.dir.name, "check.yaml")
-        with open(config, "w") as f:
-            f.write(harness.to_yaml({"listeners": [{"name": "secure", "address": "127.0.0.1:%d" % harness.free_port(),
-                                                    "codec": "resp", "tls": tls}]}))
-        done = subprocess.run([harness.BIN, "-t", "-c", config], stdin=subprocess.DEVNULL, capture_output=True,
+        path = os.path.join(self.dir.name, "check.yaml")
+        with open(path, "w") as f:
+            f.write(harness.to_yaml(config))
+        done = subprocess.run([harness.BIN, "-t", "-c", path], stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, timeout=10)
         return done.returncode, done.stdout + done.stderr
+
+
+class TlsConfigCheckTest(CertificateCheckCase):
+    """`rpcgate -t` loads every listener's certificate and key and says which file is wrong, and why."""
+
+    def check(self, tls):
+        return self.check_config({"listeners": [{"name": "secure", "address": "127.0.0.1:%d" % harness.free_port(),
+                                                 "codec": "resp", "tls": tls}]})
 
     def test_good(self):
         rc, out = self.check({"cert": self.path("server.pem"), "key": self.path("server.key"), "alpn": ["h2"]})

@@ -12,56 +12,13 @@
 #include <memory>
 #include <string>
 
+#include "tests/support/tls_conversation.h"
 #include "tls/tls_context.h"
 #include "tls/tls_engine.h"
 
-using rpcgate::tls::ServerContext;
-using rpcgate::tls::ServerSettings;
-using rpcgate::tls::TlsEngine;
-using rpcgate::tls::TlsStatus;
+using namespace tls_test;
 
 namespace {
-
-// A CA, a server certificate it signed for "localhost", a client certificate it signed, and a
-// second CA that signed nothing here; made once per test run.
-struct Certificates {
-  std::filesystem::path dir;
-  std::string path(const char* name) const { return (dir / name).string(); }
-
-  Certificates() {
-    char pattern[] = "/tmp/rpcgate-tls-unit-XXXXXX";
-    dir = mkdtemp(pattern);
-    const std::string d = dir.string();
-    const std::string script =
-        "set -e; cd " + d +
-        "; exec >log 2>&1"
-        "; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem"
-        "  -days 2 -subj /CN=unit-ca"
-        "; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.pem"
-        "  -days 2 -subj /CN=other-ca"
-        "; for who in server client; do"
-        "    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $who.key -out $who.csr"
-        "      -subj /CN=localhost -addext subjectAltName=DNS:localhost"
-        ";   openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $who.pem -days 2"
-        "      -copy_extensions copy"
-        "; done"
-        "; chmod 600 *.key";
-    REQUIRE(std::system(script.c_str()) == 0);
-  }
-  ~Certificates() { std::filesystem::remove_all(dir); }
-};
-
-const Certificates& certificates() {
-  static Certificates made;
-  return made;
-}
-
-ServerSettings server_settings() {
-  ServerSettings settings;
-  settings.cert = certificates().path("server.pem");
-  settings.key = certificates().path("server.key");
-  return settings;
-}
 
 struct ClientContext {
   SSL_CTX* context = SSL_CTX_new(TLS_client_method());
@@ -87,14 +44,6 @@ std::unique_ptr<ClientContext> client_context(const char* ca, bool with_certific
   return client;
 }
 
-// One side of a conversation: its engine, the plaintext it received, and how it ended.
-struct Side {
-  TlsEngine engine;
-  std::string received;
-  TlsStatus status = TlsStatus::kOk;
-  Side(SSL_CTX* context, TlsEngine::Role role) : engine(context, role) {}
-};
-
 // A client engine that has sent its ClientHello, and a server engine that has not read it yet.
 struct Pair {
   std::shared_ptr<ServerContext> server_context;
@@ -109,31 +58,6 @@ struct Pair {
     REQUIRE(client.engine.start() == TlsStatus::kOk);
   }
 };
-
-std::shared_ptr<ServerContext> built(const ServerSettings& settings) {
-  std::string error;
-  auto context = ServerContext::build(settings, error);
-  REQUIRE_MESSAGE(context != nullptr, error);
-  return context;
-}
-
-// Carries what `from` has to send to `to`, `chunk` bytes per feed; true when anything moved.
-bool carry(Side& from, Side& to, size_t chunk) {
-  std::string wire;
-  from.engine.take_output(wire);
-  for (size_t at = 0; at < wire.size() && to.status == TlsStatus::kOk; at += chunk)
-    to.status = to.engine.feed(std::string_view(wire).substr(at, chunk), to.received);
-  return !wire.empty();
-}
-
-// Both ways until quiet or until one side fails.
-void converse(Side& client, Side& server, size_t chunk = 1u << 20) {
-  for (int round = 0; round < 20; ++round) {
-    bool moved = carry(client, server, chunk);
-    moved = carry(server, client, chunk) || moved;
-    if (!moved || client.status != TlsStatus::kOk || server.status != TlsStatus::kOk) return;
-  }
-}
 
 }  // namespace
 
@@ -220,6 +144,7 @@ TEST_CASE("garbage instead of a ClientHello fails the session with OpenSSL's rea
   CHECK(server.feed("GET / HTTP/1.1\r\nHost: x\r\n\r\n", plaintext) == TlsStatus::kFailed);
   CHECK(server.error().find("handshake") == 0);
   CHECK(server.error().size() > std::string("handshake: ").size());
+  CHECK(server.failure() == TlsFailure::kProtocol);
   CHECK(plaintext.empty());
 }
 
@@ -228,7 +153,9 @@ TEST_CASE("a client that trusts another CA fails the handshake") {
   Pair pair(server_context, client_context("other.pem"));
   converse(pair.client, pair.server);
   CHECK(pair.client.status == TlsStatus::kFailed);
-  CHECK(pair.client.engine.error().find("certificate verify failed") != std::string::npos);
+  CHECK(pair.client.engine.error().find("certificate verify failed: unable to get local issuer certificate") !=
+        std::string::npos);
+  CHECK(pair.client.engine.failure() == TlsFailure::kVerify);
   // Its alert reaches the server, which fails too and gives out nothing.
   carry(pair.client, pair.server, 1u << 20);
   CHECK(pair.server.status == TlsStatus::kFailed);
@@ -245,6 +172,7 @@ TEST_CASE("require_client_cert refuses a client without one and accepts one sign
     converse(pair.client, pair.server);
     CHECK(pair.server.status == TlsStatus::kFailed);
     CHECK(!pair.server.engine.established());
+    CHECK(pair.server.engine.failure() == TlsFailure::kVerify);
   }
   {
     Pair pair(server_context, client_context("ca.pem", true));
@@ -269,6 +197,7 @@ TEST_CASE("ALPN: the listener's protocol is chosen, and a client offering none o
     Pair pair(server_context, client_context("ca.pem", false, "http/1.1"));
     converse(pair.client, pair.server);
     CHECK(pair.server.status == TlsStatus::kFailed);
+    CHECK(pair.server.engine.failure() == TlsFailure::kAlpn);
   }
 }
 
