@@ -144,6 +144,11 @@ class ServerCodec {
   // flight are still answered. Most codecs have none: their clients see the connection close once
   // it is quiet.
   virtual void begin_drain() {}
+
+  // Whether the gateway is ready for calls (what /readyz says; false once a drain begins or while
+  // POST /healthcheck/fail holds): told at the start and on every change, for protocols that
+  // report it to clients on their own (the gRPC health service's Watch streams).
+  virtual void set_serving(bool serving) { (void)serving; }
 };
 
 // The client side, towards an upstream: encodes requests, decodes responses.

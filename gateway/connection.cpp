@@ -41,6 +41,7 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       timing_(histograms_ || gateway.access_log() != nullptr),
       login_(codec_->enforces_login() ? nullptr : listener.codec_options().credentials) {
   if (session_ != nullptr) session_->set_connection_id(gateway_.next_connection_id());
+  codec_->set_serving(gateway_.serving());
   if (const auto& tls = listener.config().tls; tls && tls->context != nullptr) {
     tls_ = std::make_unique<Tls>(tls->context);
   }
@@ -758,6 +759,11 @@ void Connection::drain() {
   draining_ = true;
   codec_->begin_drain();  // its goodbye (GOAWAY) leaves with the next flush
   pump();
+}
+
+void Connection::set_serving(bool serving) {
+  codec_->set_serving(serving);
+  if (!closing_) flush();
 }
 
 void Connection::close() {

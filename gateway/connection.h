@@ -46,6 +46,9 @@ class Connection final : public CallOwner, public StreamPair::Owner {
   void close();
   // Shutting down: close once every request sent so far has been answered (see kDrainQuietMs).
   void drain();
+  // The gateway's readiness changed (Gateway::serving): the codec is told, and says so to the
+  // clients that watch it.
+  void set_serving(bool serving);
   // Closes the connection when it has had no traffic and no work for its listener's idle_timeout,
   // or, while draining, for kDrainQuietMs.
   void close_if_idle(uint64_t now_ms);

@@ -61,6 +61,7 @@ bool Gateway::start(const Sockets& sockets, std::string& error, const discovery:
     error = config_.path + ": at most " + std::to_string(Stats::kMaxListeners) + " listeners are supported";
     return false;
   }
+  update_serving();  // a worker started while readiness is failed on purpose starts failed
   if (config_.logging.access_log) {
     access_log_ = std::make_unique<AccessLog>(loop_, config_.logging, stats_);
     if (!access_log_->open(error)) return false;
@@ -141,8 +142,21 @@ void Gateway::remove_listener(Listener* listener) {
 
 void Gateway::on_sweep(uv_timer_t* timer) {
   auto* self = static_cast<Gateway*>(timer->data);
+  self->update_serving();
   self->close_idle_connections();
   if (self->upstreams_ && !self->upstreams_closing_) self->upstreams_->update_gauges();
+}
+
+void Gateway::update_serving() {
+  const MasterStats& master = stats_table_.master();
+  const bool serving = !draining_ && master.draining.get() == 0 && master.healthcheck_failed.get() == 0;
+  if (serving == serving_) return;
+  serving_ = serving;
+  for (Connection* connection = connections_; connection != nullptr;) {
+    Connection* next = connection->next_;  // flushing may close it
+    connection->set_serving(serving);
+    connection = next;
+  }
 }
 
 void Gateway::close_idle_connections() {
@@ -158,6 +172,7 @@ void Gateway::close_idle_connections() {
 void Gateway::drain(std::function<void()> on_drained) {
   if (draining_) return;
   draining_ = true;
+  serving_ = false;  // each connection's codec hears it with its drain
   on_drained_ = std::move(on_drained);
   if (one_connection_)
     LOG_DEBUG("draining: finishing the requests already read");

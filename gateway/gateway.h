@@ -54,6 +54,10 @@ class Gateway {
   // the last one has closed (or drain_timeout has cut them off). All handles are closed then.
   void drain(std::function<void()> on_drained);
   bool draining() const { return draining_; }
+  // Ready for calls, as /readyz and the health handler judge it: not draining (this process or,
+  // through the shared stats, the master), and not failed on purpose (POST /healthcheck/fail).
+  // Read again on every sweep, which tells the connections of a change.
+  bool serving() const { return serving_; }
   // fork: called once the one connection has closed (the process then drains and exits).
   void on_last_connection(std::function<void()> callback) { on_last_connection_ = std::move(callback); }
   // True once drain_timeout cut connections off; calls may still be running on the thread pool.
@@ -99,6 +103,7 @@ class Gateway {
 
  private:
   static void on_sweep(uv_timer_t* timer);
+  void update_serving();
   static void on_drain_timeout(uv_timer_t* timer);
   void close_idle_connections();
   void finish_drain_if_done();
@@ -125,6 +130,7 @@ class Gateway {
   BeforePoll<Connection> to_pump_;
   bool upstreams_closing_ = false;
   bool draining_ = false;
+  bool serving_ = true;
   bool drain_timed_out_ = false;
   std::function<void()> on_drained_;
   bool one_connection_ = false;  // fork: its lifecycle is logged at debug level, once per connection

@@ -16,6 +16,7 @@
 #include "codecs/grpc/grpc_codec.h"
 #include "codecs/grpc/grpc_message.h"
 #include "codecs/grpc/grpc_status.h"
+#include "codecs/grpc/health.h"
 #include "codecs/grpc/http2.h"
 #include "codecs/grpc/reflection.h"
 
@@ -26,35 +27,6 @@ constexpr std::string_view kClientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 // A reflection stream answers no more requests while this much of its answers waits to be sent:
 // the rest wait in its window, so a client that asks without reading holds little here.
 constexpr size_t kReflectionAnswersBound = 256 << 10;
-// The HealthCheckResponse for the health handler's answer: field 1, the status enum as a varint
-// (SERVING 1, NOT_SERVING 2); an answer that is neither is UNKNOWN (0), which proto3 leaves out.
-std::string_view health_response(const Json& result) {
-  if (result == "SERVING") return "\x08\x01";
-  if (result == "NOT_SERVING") return "\x08\x02";
-  return "";
-}
-
-// The field `service` (1) of a HealthCheckRequest, or false for bytes that are not one.
-bool health_service(std::string_view bytes, std::string& service) {
-  service.clear();
-  size_t at = 0;
-  while (at < bytes.size()) {
-    auto tag = static_cast<uint8_t>(bytes[at++]);
-    if (tag != 0x0A) return false;  // only field 1, length-delimited, is expected
-    uint64_t length = 0;
-    for (int shift = 0;; shift += 7) {
-      if (at >= bytes.size() || shift > 28) return false;
-      auto byte = static_cast<uint8_t>(bytes[at++]);
-      length |= static_cast<uint64_t>(byte & 0x7F) << shift;
-      if ((byte & 0x80) == 0) break;
-    }
-    if (length > bytes.size() - at) return false;
-    service.assign(bytes.substr(at, length));
-    at += length;
-  }
-  return true;
-}
-
 class GrpcServerCodec final : public ServerCodec, public ServerStreams {
  public:
   explicit GrpcServerCodec(const CodecOptions& options)
@@ -234,7 +206,15 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     send_pending(out);
   }
 
+  void set_serving(bool serving) override {
+    if (serving == serving_) return;
+    serving_ = serving;
+    for (auto& [id, stream] : streams_)
+      if (stream.watching) send_watched_status(id, stream);
+  }
+
   void begin_drain() override {
+    set_serving(false);
     // GOAWAY naming the last call taken: the client sends new calls elsewhere, those taken are
     // answered, and nghttp2 ignores any stream the client opens after it.
     nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
@@ -273,6 +253,11 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     // adopted with no peer, its requests held in `body` until answered.
     bool reflection = false;
     bool client_ended = false;
+    // A health Watch, which the listener answers itself: the status it last sent, and a new one
+    // each time the gateway's readiness changes (set_serving), until the client goes.
+    bool watching = false;
+    bool watched_service_known = false;
+    Serving watched = Serving::kUnknown;
   };
 
   static GrpcServerCodec& self(void* user_data) { return *static_cast<GrpcServerCodec*>(user_data); }
@@ -581,6 +566,16 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     nghttp2_session_resume_data(session_, stream_id);
   }
 
+  void send_watched_status(int32_t stream_id, Stream& stream) {
+    const Serving status = !stream.watched_service_known ? Serving::kServiceUnknown
+                           : serving_                    ? Serving::kServing
+                                                         : Serving::kNotServing;
+    if (status == stream.watched) return;
+    stream.watched = status;
+    append_message(health_response(status), stream.answer);
+    nghttp2_session_resume_data(session_, stream_id);
+  }
+
   // The head of `stream_id` as a request, when the call may stream: any call without
   // descriptors (the listener cannot tell a streaming one), or a streaming method of them. The
   // stream keeps its metadata for the unary path, which takes the call when nobody adopts it.
@@ -590,7 +585,7 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     std::string_view path(stream->path);
     if (path.size() < 4 || path[0] != '/' || path.find('/', 1) == std::string_view::npos) return false;
     const std::string_view name = path.substr(1);
-    if (name == kOwnHealthMethod) return false;
+    if (name == kOwnHealthMethod || name == kHealthWatchMethod) return false;
     if (descriptors_) {
       const Method* method = descriptors_->find(name);
       if (method == nullptr || !method->streaming()) return false;
@@ -607,7 +602,7 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     if (stream.method != nullptr)
       return result_to_message(*stream.method, response.result, settings_.unwrap, message, error);
     if (stream.health == Stream::Health::kCheck) {
-      message = health_response(response.result);
+      message = health_response(serving_of(response.result));
       return true;
     }
     if (!response.payload.empty()) {
@@ -680,6 +675,19 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
     }
 
     request.params = nullptr;
+    if (name == kHealthWatchMethod) {
+      std::string service;
+      if (!health_service(message, service))
+        return answered(stream_id, frame, reply, ErrorCode::kBadRequest, "not a grpc.health.v1.HealthCheckRequest");
+      // A service it does not serve is SERVICE_UNKNOWN, and the stream stays open, as the health
+      // protocol has Watch answer it.
+      stream.watched_service_known = service.empty() || (descriptors_ && descriptors_->has_service(service));
+      stream.watching = true;
+      stream.adopted = true;
+      start_response(stream_id, stream, {});
+      send_watched_status(stream_id, stream);
+      return {DecodeStatus::kConsumed, frame};
+    }
     if (name == kOwnHealthMethod) {
       // The gateway answers it from its readiness (the `health` handler), for the server as a
       // whole ("") and for each service of the descriptors.
@@ -725,6 +733,7 @@ class GrpcServerCodec final : public ServerCodec, public ServerStreams {
   int32_t ready_ = 0;                            // the stream the frame just read finished (or refused), 0 = none
   int32_t opened_ = 0;                           // the call whose head the frame just read was, 0 = none
   bool hold_ = false;                            // streamed messages wait: the connection's output is full
+  bool serving_ = true;                          // the gateway's readiness, for health Watch streams
   bool preface_seen_ = false;
   bool terminated_ = false;                  // we ended the session
   uint32_t goaway_code_ = NGHTTP2_NO_ERROR;  // the error of a GOAWAY sent, by nghttp2 or by us

@@ -236,6 +236,26 @@ class GrpcListenerTest(harness.GatewayTestCase):
             self.assertEqual(harness.http(self.admin_port, "POST", "/healthcheck/ok")[0], 200)
         self.assertEqual(self.health(self.channel, ""), serving)
 
+    def test_health_watch_follows_readiness(self):
+        """Watch, as the health protocol has it: the status at once, then each change (within a sweep
+        of the gateway, a second); a service it does not serve is SERVICE_UNKNOWN, its stream open."""
+        Response, stub = health_pb2.HealthCheckResponse, health_pb2_grpc.HealthStub(self.channel)
+        watch = stub.Watch(health_pb2.HealthCheckRequest(service="pi.PiCalculator"), timeout=CALL_TIMEOUT)
+        unknown = stub.Watch(health_pb2.HealthCheckRequest(service="no.Such"), timeout=CALL_TIMEOUT)
+        try:
+            self.assertEqual(next(watch).status, Response.SERVING)
+            self.assertEqual(next(unknown).status, Response.SERVICE_UNKNOWN)
+            self.assertEqual(harness.http(self.admin_port, "POST", "/healthcheck/fail?reason=watch")[0], 200)
+            try:
+                self.assertEqual(next(watch).status, Response.NOT_SERVING)
+            finally:
+                self.assertEqual(harness.http(self.admin_port, "POST", "/healthcheck/ok")[0], 200)
+            self.assertEqual(next(watch).status, Response.SERVING)
+            self.assertGreater(self.calc(self.channel, 10), 3.0, "calls go on beside the watches")
+        finally:
+            watch.cancel()
+            unknown.cancel()
+
     def test_reflection_lists_and_describes_what_a_generic_client_then_calls(self):
         """As a generic tool does: one reflection stream asked three things, each answered before the
         next is asked; the services listed, the file of one with what it imports, a symbol the

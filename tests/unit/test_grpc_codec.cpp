@@ -438,6 +438,25 @@ TEST_CASE("a health check is the gateway's request; its answer a HealthCheckResp
   CHECK(status_of(peer.answers[garbled]) == "3");
 }
 
+TEST_CASE("health Watch is the listener's own: the status at once, then each change of readiness, once") {
+  GrpcPeer peer;
+  Server server(grpc_options());
+  const int32_t whole = peer.call("/grpc.health.v1.Health/Watch", GrpcPeer::prefixed(""));
+  const int32_t unknown = peer.call("/grpc.health.v1.Health/Watch", GrpcPeer::prefixed("\x0a\x03no."));
+  exchange(peer, server);
+  CHECK(server.requests.empty());
+  CHECK(peer.answers[whole].data == GrpcPeer::prefixed("\x08\x01"));    // SERVING
+  CHECK(peer.answers[unknown].data == GrpcPeer::prefixed("\x08\x03"));  // SERVICE_UNKNOWN
+  CHECK_FALSE(peer.answers[whole].closed);
+  server.codec->set_serving(false);
+  server.codec->set_serving(false);  // no change: nothing more said
+  server.codec->begin_drain();
+  exchange(peer, server);
+  CHECK(peer.answers[whole].data == GrpcPeer::prefixed("\x08\x01") + GrpcPeer::prefixed("\x08\x02"));
+  CHECK(peer.answers[unknown].data == GrpcPeer::prefixed("\x08\x03"));
+  CHECK(peer.goaway);
+}
+
 TEST_CASE("reflection is the listener's own: thousands of requests on one stream, answered in order; garbage ends it") {
   GrpcPeer peer;
   Server server(grpc_options());
