@@ -159,6 +159,11 @@ class GrpcListenerTest(harness.GatewayTestCase):
         cls.legacy.__exit__(None, None, None)
         shutil.rmtree(cls.dir, ignore_errors=True)
 
+    def worker_pid(self):
+        """The prefork gateway's one worker."""
+        with open("/proc/%d/task/%d/children" % (self.gw.pid, self.gw.pid)) as f:
+            return int(f.read().split()[0])
+
     def calc(self, channel, n, **kwargs):
         return pi_pb2_grpc.PiCalculatorStub(channel).Calc(pi_pb2.PiRequest(n=n), timeout=CALL_TIMEOUT, **kwargs).value
 
@@ -328,6 +333,18 @@ class GrpcListenerTest(harness.GatewayTestCase):
                 data, closed = read_until_closed(sock, 5 * harness.SLOWDOWN)
             self.assertTrue(closed, "the resetting client was not closed")
             self.assertIn(7, [f[0] for f in frames_of(data)], "no GOAWAY before the close")
+            # A flood of PINGs whose acknowledgements are never read (CVE-2019-9512): held back, or
+            # cut off, as any client that does not read its answers, with rpcgate's memory bounded.
+            worker = self.worker_pid()
+            before = harness.rss_kib(worker)
+            with harness.connect(self.gw.port("grpc")) as sock:
+                sock.settimeout(2 * harness.SLOWDOWN)
+                try:
+                    sock.sendall(PREFACE + h2_frame(4, 0, 0) + h2_frame(6, 0, 0, b"12345678") * 200_000)
+                except (socket.timeout, ConnectionResetError, BrokenPipeError):
+                    pass  # it stopped reading 3.4 MB of PINGs, or closed
+            grown_mib = (harness.rss_kib(worker) - before) / 1024
+            self.assertLess(grown_mib, 8, "a ping flood grew the worker %.1f MiB" % grown_mib)
             time.sleep(0.2)
         finally:
             stop.set()
