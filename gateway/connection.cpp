@@ -147,6 +147,7 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     // flights the engine answers with leave with the next flush.
     std::string& plaintext = gateway_.tls_plaintext();
     plaintext.clear();
+    tls_->heard = true;
     if (!open_records(bytes, plaintext)) return;
     bytes = plaintext;
   }
@@ -742,7 +743,11 @@ void Connection::close_if_idle(uint64_t now_ms) {
   }
   if (!pending_.empty() || write_ != nullptr || !output_.empty()) return;
   uint64_t quiet_ms = now_ms - last_active_ms_;
-  if (draining_ && input_.empty() && quiet_ms >= kDrainQuietMs) {
+  // A client whose handshake has begun is still connecting, one round trip from its first
+  // request: a draining worker lets it finish (handshake_timeout bounds that) rather than close
+  // it between its ClientHello and that request, which would fail a call during every reload.
+  const bool connecting = tls_ != nullptr && tls_->heard && !tls_->engine.established();
+  if (draining_ && input_.empty() && quiet_ms >= kDrainQuietMs && !connecting) {
     close();
     return;
   }

@@ -152,6 +152,7 @@ class Connection final : public CallOwner, public StreamPair::Owner {
     std::shared_ptr<tls::ServerContext> context;
     tls::TlsEngine engine;
     std::string sealed;
+    bool heard = false;  // the client has sent something: its handshake has begun
   };
   std::unique_ptr<Tls> tls_;
   // What the kernel did not take at once: libuv's write request and the bytes it sends. Nearly
