@@ -431,6 +431,7 @@ ClusterConfig read_cluster(ReadContext& ctx, const Field& item) {
   if (map.has("tls")) {
     const codec::CodecInfo* codec = codec::find_codec(cluster.codec);
     read_cluster_tls(map, codec != nullptr ? codec->alpn : std::string_view(), cluster.tls.emplace());
+    cluster.codec_options.upstream_tls = true;
   }
   return cluster;
 }
