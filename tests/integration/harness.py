@@ -666,9 +666,10 @@ def from_value(value):
 
 
 class ProtoClient(SocketClient):
-    def __init__(self, port, timeout=IO_TIMEOUT):
+    def __init__(self, port, timeout=IO_TIMEOUT, sock=None):
+        """`sock`: a connected socket to use instead (one wrapped in TLS)."""
         self.pb = pb2()
-        self.sock = connect(port, timeout)
+        self.sock = sock or connect(port, timeout)
         self.timeout = timeout
 
     def request(self, id, method, params=None, payload=b"", meta=None, omit_params=False):

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Mutual-TLS identity (docs/tls.md, "Identities"): with login_by_certificate, a client whose
 certificate's CN (or, with identity: email_san, its first email SAN) names a user of the
-listener's auth is logged in as that user without a password, over RESP (no AUTH) and the JSON
-framing (no auth call); a certificate naming nobody gets NOAUTH as before and may still log in
-with a password; without login_by_certificate the certificate logs nobody in; the identity is in
-the access log; a bad combination of keys is refused by rpcgate -t. Certificates are made here
-with the openssl command line."""
+listener's auth is logged in as that user without a password, over RESP (no AUTH), the JSON
+framing and protobuf (no auth call, no password in meta); a certificate naming nobody gets NOAUTH
+as before and may still log in with a password; without login_by_certificate the certificate logs
+nobody in; the identity is in the access log; a bad combination of keys is refused by rpcgate -t.
+Certificates are made here with the openssl command line."""
 
 import json
 import os
@@ -42,6 +42,7 @@ class TlsIdentityTest(harness.GatewayTestCase):
         cls.gw = cls.start_gateway(
             [{"name": "resp_cert", "codec": "resp", "auth": auth, "tls": dict(mutual, login_by_certificate=True)},
              {"name": "json_cert", "codec": "json", "auth": auth, "tls": dict(mutual, login_by_certificate=True)},
+             {"name": "proto_cert", "codec": "protobuf", "auth": auth, "tls": dict(mutual, login_by_certificate=True)},
              {"name": "resp_email", "codec": "resp", "auth": auth,
               "tls": dict(mutual, login_by_certificate=True, identity="email_san")},
              {"name": "resp_password", "codec": "resp", "auth": auth, "tls": mutual}],
@@ -122,6 +123,13 @@ class TlsIdentityTest(harness.GatewayTestCase):
         self.assertEqual(harness.error_code(refused), "NOAUTH", refused)
         self.assertEqual(logged_in.get("result"), "OK", logged_in)
         self.assertEqual(after.get("result"), 2, after)
+
+    def test_protobuf_client_named_by_its_certificate_passes_the_login_gate(self):
+        with harness.ProtoClient(None, sock=self.connect("proto_cert", "alice")) as alice:
+            self.assertEqual(alice.call(1, "ping", 5).error.code, "")
+        with harness.ProtoClient(None, sock=self.connect("proto_cert", "mallory")) as mallory:
+            self.assertEqual(mallory.call(1, "ping", 5).error.code, "NOAUTH")
+            self.assertEqual(mallory.call(2, "ping", 5, meta={"user": "bob", "password": "bob-password"}).error.code, "")
 
     def test_the_identity_is_in_the_access_log(self):
         # With a password login or without one, the certificate's identity is the connection's.
