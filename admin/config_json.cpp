@@ -126,7 +126,11 @@ Json config_json(const conf::Config& config) {
                     {"min_version", tls.min_version},
                     {"alpn", tls.alpn},
                     {"handshake_timeout", duration(listener.tls->handshake_timeout)}};
-      if (!tls.client_ca.empty()) out["tls"]["client_ca"] = tls.client_ca;
+      if (!tls.client_ca.empty()) {
+        out["tls"]["client_ca"] = tls.client_ca;
+        out["tls"]["identity"] = std::string(tls::kIdentitySources[static_cast<size_t>(listener.tls->identity)]);
+        out["tls"]["login_by_certificate"] = listener.tls->login_by_certificate;
+      }
       if (!tls.ciphers.empty()) out["tls"]["ciphers"] = tls.ciphers;
     }
     listeners.push_back(std::move(out));

@@ -35,6 +35,13 @@ Sections (--only picks some; the names are the ones in brackets):
                    to the gRPC server, against the legacy service direct. Each path's answer is
                    checked bit for bit once before measuring (bench/grpc_compare.py); h2load runs
                    are valid only when every call brought back one message of the expected size
+  8. [tls]         RESP GET/SET over TLS on long-lived connections: rpcgate (`model: single`, a TLS
+                   listener) and HAProxy (`nbthread 1`, TLS termination) in front of one plain
+                   redis-server, against redis-server's own TLS port; redis-benchmark --tls -t
+                   set,get, Redis's INFO commandstats counting every SET/GET that went through a
+                   proxy. Then full handshakes per second on new connections (shape `new`):
+                   `openssl s_time -new` for a fixed time against each, the rate over the wall time
+                   of the run. Certificates (ECDSA P-256) are made by the run with openssl
 
 Load shapes: -c 50 -P 1, -c 50 -P 16 and -c 1 (sections 1-4 and 7; for h2load, -P is -m, the
 streams open on each connection). In each section every target runs once
@@ -88,16 +95,18 @@ import memory
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TICKS = os.sysconf("SC_CLK_TCK")
-SECTIONS = ("ping", "proxy", "json", "translation", "memory", "models", "grpc")
+SECTIONS = ("ping", "proxy", "json", "translation", "memory", "models", "grpc", "tls")
 TITLES = {"ping": "1. RESP PING answered in-process",
           "proxy": "2. RESP GET/SET proxied to one redis-server",
           "json": "3. JSON ping",
           "translation": "4. Translation: RESP client -> rpcgate -> JSON upstream",
           "memory": "5. Memory per connection",
           "models": "6. Process models",
-          "grpc": "7. gRPC: in-process, proxied (against nginx grpc_pass) and translated"}
+          "grpc": "7. gRPC: in-process, proxied (against nginx grpc_pass) and translated",
+          "tls": "8. TLS: RESP GET/SET and handshakes, against HAProxy's TLS termination and Redis's own TLS"}
 SHAPES = {"c50-P1": (50, 1), "c50-P16": (50, 16), "c1": (1, 1)}
-SHAPE_TEXT = {"c50-P1": "-c 50 -P 1", "c50-P16": "-c 50 -P 16", "c1": "-c 1"}
+SHAPE_TEXT = {"c50-P1": "-c 50 -P 1", "c50-P16": "-c 50 -P 16", "c1": "-c 1",
+              "new": "new connections"}  # tls: handshakes, not a load shape
 # Requests per run, full run (--quick divides by QUICK_DIVISOR); --scale multiplies them. Each
 # count is rounded to a multiple of the pipeline depth. Slow targets have their own counts, and
 # rpcgate-loadgen runs are also bounded by --duration.
@@ -111,7 +120,9 @@ COUNTS = {
     "models": {"c50-P1": 60_000, "c50-P16": 480_000},
     "grpc": {"c50-P1": 16_000, "c50-P16": 64_000, "c1": 4_000},
     "grpc-legacy": {"c50-P1": 2_400, "c50-P16": 4_800, "c1": 800},  # paths through the legacy service
+    "tls": {"c50-P1": 50_000, "c50-P16": 320_000, "c1": 6_000},  # of SET, and as many GET
 }
+HANDSHAKE_SECONDS = 5.0         # tls: the openssl s_time run per target and round (--quick: 2)
 QUICK_DIVISOR = 5
 LOADGEN_SECONDS = 10.0          # --duration of a loadgen run (--quick: 3)
 LEGACY_SECONDS = 2.0            # --duration of a loadgen run against the Python server (--quick: 1)
@@ -374,13 +385,14 @@ def parse_csv(out):
 
 
 def redis_benchmark(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, tests=None, command=None,
-                    requests_per_n=1):
-    """One redis-benchmark --csv run: `-t tests`, or one custom `command`. Invalid on a non-zero exit
-    (redis-benchmark 7 stops at the first error reply), a time-out, or a missing result line."""
+                    requests_per_n=1, tls=()):
+    """One redis-benchmark --csv run: `-t tests`, or one custom `command`; `tls`: its TLS options
+    (--tls --cacert CA). Invalid on a non-zero exit (redis-benchmark 7 stops at the first error
+    reply), a time-out, or a missing result line."""
     sample = new_sample(section, layout, rnd, target, shape, "redis-benchmark")
     clients, pipeline = SHAPES[shape]
     cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(n), "-c", str(clients),
-           "-P", str(pipeline), "--csv"] + (["-t", tests] if tests else list(command))
+           "-P", str(pipeline), "--csv", *tls] + (["-t", tests] if tests else list(command))
     ctx.remember(section, "redis-benchmark", cmd, port)
     timeout = BENCH_TIMEOUT / (3 if ctx.args.quick else 1)
     rc, out, err = run_client(ctx, sample, ctx.client_cmd(layout == "pinned", cmd), timeout, cpu_fns)
@@ -975,6 +987,107 @@ def summarize(samples):
     return summary
 
 
+# ----------------------------------------------------------------------------- 8. TLS
+
+# A CA, and a server certificate for 127.0.0.1 with its key; HAProxy takes both in one file.
+TLS_CERTIFICATES = r"""
+set -e
+exec >openssl.log 2>&1
+ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj /CN=bench-ca
+openssl req $ec -keyout server.key -out server.csr -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -copy_extensions copy
+cat server.pem server.key >haproxy.pem
+chmod 600 server.key haproxy.pem
+"""
+
+
+def handshakes(ctx, layout, rnd, target, port, ca, cpu_fns):
+    """Full handshakes on new connections, one after another: openssl s_time -new. Its own rate is
+    per user-CPU second of the client, so the rate here is its count over the run's wall time.
+    Invalid on a non-zero exit or no connection counted."""
+    sample = new_sample("tls", layout, rnd, target, "new", "s_time")
+    seconds = 2.0 if ctx.args.quick else HANDSHAKE_SECONDS
+    cmd = ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", f"{seconds:g}", "-CAfile", ca,
+           "-verify", "1"]
+    ctx.remember("tls", "s_time", cmd, port)
+    rc, out, err = run_client(ctx, sample, ctx.client_cmd(layout == "pinned", cmd), seconds + 20, cpu_fns)
+    found = re.search(r"^(\d+) connections in [\d.]+s;", out, re.M)
+    count = int(found.group(1)) if found else 0
+    if count:
+        sample["requests"] = count
+        sample["tests"] = {"handshake": {"rps": count / sample["wall_s"], "p50_ms": None, "p99_ms": None}}
+    if rc is None:
+        sample["error"] = "openssl s_time killed (time-out)"
+    elif rc != 0 or not count:
+        sample["error"] = f"openssl s_time exited {rc}: " + (out + err).strip()[-200:]
+    per_request(sample)
+    return sample
+
+
+def section_tls(ctx, layout):
+    sec = Section(ctx, "tls", layout)
+    try:
+        done = subprocess.run(["sh", "-c", TLS_CERTIFICATES], cwd=sec.workdir, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError("openssl could not make the certificates (see openssl.log)")
+        path = lambda name: os.path.join(sec.workdir, name)  # noqa: E731
+        ca = path("ca.pem")
+        redis, redis_port = sec.redis()
+        tls_port = free_port()
+        redis_tls = sec.start("redis-tls", ["redis-server", "--port", "0", "--tls-port", str(tls_port), "--bind",
+                                            "127.0.0.1", "--tls-cert-file", path("server.pem"), "--tls-key-file",
+                                            path("server.key"), "--tls-ca-cert-file", ca, "--tls-auth-clients", "no",
+                                            "--save", "", "--appendonly", "no", "--dir", sec.workdir])
+        rpcgate_port = free_port()
+        gate = sec.rpcgate("rpcgate", "model: single",
+                           [("resp", rpcgate_port, "resp", f"tls: {{cert: {path('server.pem')}, key: {path('server.key')}}}")],
+                           "routes:\n  - {match: {glob: \"*\"}, cluster: cache}\n"
+                           f"clusters:\n  - {{name: cache, codec: resp, endpoints: [127.0.0.1:{redis_port}], "
+                           "pipeline_depth: 256}\n")
+        ctx.configs["tls"] = {"rpcgate": gate.config_text}
+        targets = [("rpcgate", gate, rpcgate_port, redis_port), ("redis-tls", redis_tls, tls_port, None)]
+        if shutil.which("haproxy"):
+            haproxy_port = free_port()
+            config = write(path("haproxy.cfg"),
+                           "global\n  nbthread 1\n  maxconn 4096\n"
+                           "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\n"
+                           f"frontend resp\n  bind 127.0.0.1:{haproxy_port} ssl crt {path('haproxy.pem')}\n"
+                           "  default_backend redis\n"
+                           f"backend redis\n  server redis1 127.0.0.1:{redis_port}\n")
+            haproxy = sec.start("haproxy", ["haproxy", "-db", "-f", config])
+            targets.insert(1, ("haproxy", haproxy, haproxy_port, redis_port))
+        else:
+            skip(ctx, "tls: haproxy (not installed: scripts/install-deps.sh --with-bench)")
+        for _, _, port, _ in targets:
+            wait_port(port)
+        tls_options = ("--tls", "--cacert", ca)
+        for rnd in rounds(ctx):
+            for shape in SHAPES:
+                n = ctx.count("tls", shape)
+                for name, server, port, behind in targets:
+                    if ctx.out_of_time():
+                        return skip(ctx, f"tls {layout}: rounds from {rnd} on (--budget)")
+                    upstream = server if behind is None else redis
+                    fns = {"redis": lambda s=upstream: server_cpu(s)}
+                    if behind is not None:
+                        fns["proxy"] = lambda s=server: server_cpu(s)
+                    calls = redis_calls(redis_port) if behind is not None else None
+                    s = redis_benchmark(ctx, "tls", layout, rnd, name, shape, port, n, fns, tests="set,get",
+                                        requests_per_n=2, tls=tls_options)
+                    if calls is not None:
+                        reached = redis_calls(redis_port) - calls
+                        if not s["error"] and reached != 2 * n:
+                            s["error"] = f"Redis counted {reached} SET/GET, expected {2 * n}"
+                    record(ctx, s)
+            for name, server, port, behind in targets:
+                if ctx.out_of_time():
+                    return skip(ctx, f"tls {layout}: handshakes from round {rnd} on (--budget)")
+                record(ctx, handshakes(ctx, layout, rnd, name, port, ca, {"server": lambda s=server: server_cpu(s)}))
+    finally:
+        sec.stop()
+
+
 # Who is compared with whom: subject -> peers, per section.
 PEERS = {
     "ping": {"rpcgate-1": ["redis", "floor"], "rpcgate-auto": ["redis", "floor", "rpcgate-1"]},
@@ -989,6 +1102,7 @@ PEERS = {
              "rpcgate-passthrough": ["nginx-proxy", "rpcgate-proxy"],
              "rpcgate-to-legacy": ["legacy-direct"],
              "legacy-via-rpcgate": ["legacy-direct", "grpc-server"]},
+    "tls": {"rpcgate": ["haproxy", "redis-tls"]},
 }
 
 
@@ -1070,7 +1184,7 @@ def section_table(lines, summary, section, layout):
     lines.append("")
     rs = ratios(summary, section, layout)
     if rs:
-        proxy = section in ("proxy", "grpc")
+        proxy = section in ("proxy", "grpc", "tls")
         lines.append("Ratios of the medians (subject / peer; for CPU and p99, lower is better for the subject):\n")
         lines.append("| shape | tool | test | subject / peer | req/s | p99 | server CPU/req |"
                      + (" proxy CPU/req |" if proxy else ""))
@@ -1419,14 +1533,15 @@ def write_chart(report, layout, path, workdir, terminal="svg size 1100,{height} 
 
 RUNNERS = {"ping": section_ping, "proxy": section_proxy, "json": section_json,
            "translation": section_translation, "memory": section_memory, "models": section_models,
-           "grpc": section_grpc}
+           "grpc": section_grpc, "tls": section_tls}
 NEEDS = {"ping": ("redis-server", "redis-benchmark", "loadgen", "floor"),
          "proxy": ("redis-server", "redis-benchmark"),
          "json": ("loadgen", "floor"),
          "translation": ("redis-benchmark",),
          "memory": ("redis-server",),
          "models": ("loadgen",),
-         "grpc": ("h2load", "protoc", "loadgen", "rpcgate-grpc-pi-server", "python3-grpcio")}
+         "grpc": ("h2load", "protoc", "loadgen", "rpcgate-grpc-pi-server", "python3-grpcio"),
+         "tls": ("redis-server", "redis-benchmark", "openssl")}
 
 
 def python_has_grpc():

@@ -113,6 +113,10 @@ class ServerCodec {
   // commands and errors (RESP AUTH, HELLO AUTH, NOAUTH). Otherwise the gateway does, with the
   // `auth` method.
   virtual bool enforces_login() const { return false; }
+  // The gateway has logged the client in before its first request, as one of
+  // CodecOptions::credentials' users (mutual TLS: a client certificate naming that user). A codec
+  // that enforces_login() then serves the client as if its own login (RESP AUTH) had succeeded.
+  virtual void accept_login() {}
 
   // The bytes to forward to an upstream of the same codec for the request just decoded from
   // `frame`, its reply coming back byte for byte (the fast path): `frame` itself, or a rewrite

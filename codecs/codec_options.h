@@ -47,6 +47,9 @@ struct CodecOptions {
   // resp cluster: a client's own AUTH (and HELLO's AUTH option) logs in its own upstream
   // connection, so that Redis's ACL users apply to it; RESET logs it out again.
   bool forward_auth = false;
+  // Client side: the cluster reaches its upstreams over TLS (its `tls:`), which a codec may have
+  // to say in its own words (gRPC's :scheme https). Set by conf/, so codecs need not know tls/.
+  bool upstream_tls = false;
   // Declared options of codecs that have no field above, by key (CodecOption::apply's default).
   Json extra = Json::object();
   // Set by CodecInfo::load when the codec has one; null otherwise.

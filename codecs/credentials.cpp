@@ -24,4 +24,10 @@ bool Credentials::check(std::string_view user, std::string_view password) const 
   return matches != 0;
 }
 
+bool Credentials::has_user(std::string_view user) const {
+  for (const auto& entry : users_)
+    if (entry.first == user) return true;
+  return false;
+}
+
 }  // namespace rpcgate::codec

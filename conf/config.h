@@ -16,6 +16,7 @@
 #include "codecs/codec.h"
 #include "tls/client_context.h"
 #include "tls/tls_context.h"
+#include "tls/tls_engine.h"
 
 namespace rpcgate::conf {
 
@@ -49,6 +50,11 @@ struct AuthConfig {
 struct ListenerTlsConfig {
   tls::ServerSettings settings;
   Duration handshake_timeout = std::chrono::seconds(10);  // a client that has not finished by then is closed
+  // What of a client certificate (verified against client_ca) is the client's identity, shown in
+  // the access log; with login_by_certificate, an identity that names a user of the listener's
+  // auth logs the client in as that user, without a password.
+  tls::IdentitySource identity = tls::IdentitySource::kSubjectCn;
+  bool login_by_certificate = false;
   std::shared_ptr<tls::ServerContext> context;
 };
 

@@ -230,7 +230,7 @@ ListenerConfig read_listener(ReadContext& ctx, const Field& item) {
   map.read_integer("max_connections", listener.max_connections, 1, kMaxListenerConnections);
   map.read_duration("idle_timeout", listener.idle_timeout);
   if (map.has("auth")) read_auth(map, listener.auth.emplace());
-  if (map.has("tls")) read_listener_tls(map, listener.tls.emplace());
+  if (map.has("tls")) read_listener_tls(map, listener.auth.has_value(), listener.tls.emplace());
   map.read_integer("max_pipeline", listener.max_pipeline, 1, kMaxPipeline);
   const bool high_water = map.read_size("output_high_water", listener.output_high_water, 1, kMaxBytes);
   const bool limit = map.read_size("output_limit", listener.output_limit, 1, kMaxBytes);
@@ -431,6 +431,7 @@ ClusterConfig read_cluster(ReadContext& ctx, const Field& item) {
   if (map.has("tls")) {
     const codec::CodecInfo* codec = codec::find_codec(cluster.codec);
     read_cluster_tls(map, codec != nullptr ? codec->alpn : std::string_view(), cluster.tls.emplace());
+    cluster.codec_options.upstream_tls = true;
   }
   return cluster;
 }

@@ -1,12 +1,17 @@
 #include "conf/tls_settings.h"
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
 
 namespace rpcgate::conf {
 namespace {
 
-constexpr std::string_view kTlsKeys[] = {"cert",        "key",     "client_ca", "require_client_cert",
-                                         "min_version", "ciphers", "alpn",      "handshake_timeout"};
+constexpr std::string_view kTlsKeys[] = {"cert",        "key",
+                                         "client_ca",   "require_client_cert",
+                                         "min_version", "ciphers",
+                                         "alpn",        "handshake_timeout",
+                                         "identity",    "login_by_certificate"};
 constexpr std::string_view kClusterTlsKeys[] = {"ca", "server_name", "verify", "cert", "key"};
 // ALPN names are length-prefixed by one byte on the wire.
 constexpr size_t kMaxAlpnName = 255;
@@ -31,7 +36,7 @@ void read_alpn(MapReader& map, std::vector<std::string>& out) {
 
 }  // namespace
 
-void read_listener_tls(MapReader& listener_map, ListenerTlsConfig& out) {
+void read_listener_tls(MapReader& listener_map, bool has_auth, ListenerTlsConfig& out) {
   ReadContext& ctx = listener_map.context();
   const size_t problems_before = ctx.messages().size();
   auto field = listener_map.get("tls");
@@ -47,9 +52,24 @@ void read_listener_tls(MapReader& listener_map, ListenerTlsConfig& out) {
   map.read_string("ciphers", settings.ciphers);
   read_alpn(map, settings.alpn);
   map.read_duration("handshake_timeout", out.handshake_timeout, Duration{1});
-  if (settings.require_client_cert && settings.client_ca.empty()) {
-    ctx.error(map.key_line("require_client_cert"), child_path(map.path(), "require_client_cert"),
-              "require_client_cert needs client_ca: the CAs whose client certificates are accepted");
+  std::string identity;
+  if (map.read_choice("identity", identity, tls::kIdentitySources)) {
+    const auto* found = std::find(std::begin(tls::kIdentitySources), std::end(tls::kIdentitySources), identity);
+    out.identity = static_cast<tls::IdentitySource>(found - std::begin(tls::kIdentitySources));
+  }
+  map.read_bool("login_by_certificate", out.login_by_certificate);
+  const std::pair<const char*, bool> need_client_ca[] = {{"require_client_cert", settings.require_client_cert},
+                                                         {"identity", map.has("identity")},
+                                                         {"login_by_certificate", out.login_by_certificate}};
+  for (const auto& [key, given] : need_client_ca) {
+    if (!given || !settings.client_ca.empty()) continue;
+    ctx.error(map.key_line(key), child_path(map.path(), key),
+              std::string(key) + " needs client_ca: the CAs whose client certificates are accepted");
+    return;
+  }
+  if (out.login_by_certificate && !has_auth) {
+    ctx.error(map.key_line("login_by_certificate"), child_path(map.path(), "login_by_certificate"),
+              "login_by_certificate needs the listener's auth: the users a client certificate can name");
     return;
   }
   // No point loading files named by a broken section.

@@ -8,7 +8,8 @@
 
 namespace rpcgate::conf {
 
-void read_listener_tls(MapReader& listener_map, ListenerTlsConfig& out);
+// `has_auth`: the listener has users, which login_by_certificate needs.
+void read_listener_tls(MapReader& listener_map, bool has_auth, ListenerTlsConfig& out);
 // `alpn`: the protocol the cluster's codec negotiates over TLS ("h2"), or "".
 void read_cluster_tls(MapReader& cluster_map, std::string_view alpn, ClusterTlsConfig& out);
 

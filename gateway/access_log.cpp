@@ -96,6 +96,10 @@ void AccessLog::write(const AccessRecord& r) {
   append_string(out, r.listener);
   out += ",\"peer\":";
   append_string_or_null(out, r.peer);
+  if (!r.identity.empty()) {
+    out += ",\"identity\":";
+    append_string(out, r.identity);
+  }
   out += ",\"method\":";
   append_string(out, r.method);
   out += ",\"route\":";

@@ -20,6 +20,7 @@ namespace rpcgate {
 struct AccessRecord {
   std::string_view listener;
   std::string_view peer;
+  std::string_view identity;  // the client certificate's (mutual TLS); "" = none, and no field
   std::string_view method;
   long route = -1;  // its index in the config, or -1 when no route chose the target
   std::string_view cluster;

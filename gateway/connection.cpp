@@ -93,6 +93,25 @@ std::string Connection::peer_address() {
   return std::string(host) + ":" + std::to_string(ntohs(v4->sin_port));
 }
 
+void Connection::take_certificate_identity() {
+  const conf::ListenerTlsConfig& settings = *listener_.config().tls;
+  if (settings.settings.client_ca.empty()) return;  // no certificate asked for
+  tls_->identity = tls_->engine.peer_identity(settings.identity);
+  if (tls_->identity.empty() || !settings.login_by_certificate) return;
+  const codec::Credentials* users = listener_.codec_options().credentials;
+  const char* name = listener_.config().name.c_str();
+  if (users == nullptr || !users->has_user(tls_->identity)) {
+    LOG_DEBUG("listener %s: the certificate of %s names '%s', who is no user: it must log in with a password", name,
+              peer_address().c_str(), tls_->identity.c_str());
+    return;
+  }
+  // Before any request is decoded: the bytes of this read behind the handshake come next.
+  login_.accept_login();
+  codec_->accept_login();
+  LOG_DEBUG("listener %s: %s logged in as '%s' by its certificate", name, peer_address().c_str(),
+            tls_->identity.c_str());
+}
+
 void Connection::note_login_failure() {
   ++gateway_.stats().login_failures;
   if (login_failure_logged_) return;
@@ -148,6 +167,7 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     // flights the engine answers with leave with the next flush.
     std::string& plaintext = gateway_.tls_plaintext();
     plaintext.clear();
+    tls_->heard = true;
     if (!open_records(bytes, plaintext)) return;
     bytes = plaintext;
   }
@@ -189,10 +209,12 @@ bool Connection::open_records(std::string_view ciphertext, std::string& plaintex
   const tls::TlsStatus status = tls_->engine.feed(ciphertext, plaintext);
   if (!was_established && (tls_->engine.established() || status == tls::TlsStatus::kFailed)) {
     TlsCounters& counters = gateway_.stats().tls_by_listener[listener_.index()];
-    if (status == tls::TlsStatus::kFailed)
+    if (status == tls::TlsStatus::kFailed) {
       ++counters.failures[static_cast<size_t>(tls_->engine.failure())];
-    else
+    } else {
       ++counters.handshakes;
+      take_certificate_identity();
+    }
   }
   switch (status) {
     case tls::TlsStatus::kOk:
@@ -546,6 +568,7 @@ void Connection::log_access(const Request& request, const Response& response, lo
   AccessRecord record;
   record.listener = listener_.config().name;
   record.peer = peer_;
+  if (tls_ != nullptr) record.identity = tls_->identity;
   record.method = request.method;
   record.route = route;
   if (call != nullptr && call->upstream.cluster != nullptr) record.cluster = call->upstream.cluster->config().name;
@@ -743,7 +766,11 @@ void Connection::close_if_idle(uint64_t now_ms) {
   }
   if (!pending_.empty() || write_ != nullptr || !output_.empty()) return;
   uint64_t quiet_ms = now_ms - last_active_ms_;
-  if (draining_ && input_.empty() && quiet_ms >= kDrainQuietMs) {
+  // A client whose handshake has begun is still connecting, one round trip from its first
+  // request: a draining worker lets it finish (handshake_timeout bounds that) rather than close
+  // it between its ClientHello and that request, which would fail a call during every reload.
+  const bool connecting = tls_ != nullptr && tls_->heard && !tls_->engine.established();
+  if (draining_ && input_.empty() && quiet_ms >= kDrainQuietMs && !connecting) {
     close();
     return;
   }

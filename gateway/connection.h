@@ -108,6 +108,9 @@ class Connection final : public CallOwner, public StreamPair::Owner {
   void free_answered(PendingCall* call);
   // An answer made on the spot, to `request`.
   void answer(const Request& request, Response& response);
+  // Mutual TLS, once the handshake is done: the client certificate's identity, and with
+  // login_by_certificate the login it stands for.
+  void take_certificate_identity();
   void note_login_failure();
   // "ip:port" of the client, or "" when the socket cannot say.
   std::string peer_address();
@@ -155,6 +158,8 @@ class Connection final : public CallOwner, public StreamPair::Owner {
     std::shared_ptr<tls::ServerContext> context;
     tls::TlsEngine engine;
     std::string sealed;
+    bool heard = false;    // the client has sent something: its handshake has begun
+    std::string identity;  // its certificate's (ListenerTlsConfig::identity), once established
   };
   std::unique_ptr<Tls> tls_;
   // What the kernel did not take at once: libuv's write request and the bytes it sends. Nearly

@@ -38,6 +38,45 @@ bool is_ip_literal(const std::string& name) {
   return inet_pton(AF_INET, name.c_str(), address) == 1 || inet_pton(AF_INET6, name.c_str(), address) == 1;
 }
 
+// The longest identity taken from a certificate: a user name, not a document.
+constexpr size_t kMaxIdentity = 255;
+
+std::string identity_text(const unsigned char* data, int length) {
+  if (data == nullptr || length <= 0 || static_cast<size_t>(length) > kMaxIdentity) return {};
+  std::string text(reinterpret_cast<const char*>(data), static_cast<size_t>(length));
+  for (unsigned char c : text)
+    if (c < 0x20 || c == 0x7f) return {};
+  return text;
+}
+
+// The subject's CN, in UTF-8; none when there are two, since which one names the holder would be
+// a guess.
+std::string common_name(X509* certificate) {
+  X509_NAME* subject = X509_get_subject_name(certificate);
+  const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (index < 0 || X509_NAME_get_index_by_NID(subject, NID_commonName, index) >= 0) return {};
+  unsigned char* utf8 = nullptr;
+  const int length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index)));
+  std::string text = length < 0 ? std::string() : identity_text(utf8, length);
+  OPENSSL_free(utf8);
+  return text;
+}
+
+// The first SAN of `type` (GEN_DNS, GEN_EMAIL), or none.
+std::string first_san(X509* certificate, int type) {
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
+  std::string text;
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != type) continue;
+    const ASN1_IA5STRING* value = type == GEN_DNS ? name->d.dNSName : name->d.rfc822Name;
+    text = identity_text(ASN1_STRING_get0_data(value), ASN1_STRING_length(value));
+    break;
+  }
+  GENERAL_NAMES_free(names);
+  return text;
+}
+
 }  // namespace
 
 TlsEngine::TlsEngine(SSL_CTX* context, Role role) : ssl_(SSL_new(context)) {
@@ -154,6 +193,23 @@ void TlsEngine::shutdown() {
   // OpenSSL forbids a shutdown after a fatal error: the session has sent its alert already.
   if (established_ && error_.empty()) SSL_shutdown(ssl_);
   ERR_clear_error();
+}
+
+std::string TlsEngine::peer_identity(IdentitySource from) const {
+  // A handshake ends only with a certificate that verified (SSL_VERIFY_PEER); the result is
+  // checked all the same, so that no context set up otherwise can yield an unverified name.
+  if (!established_ || SSL_get_verify_result(ssl_) != X509_V_OK) return {};
+  X509* certificate = SSL_get0_peer_certificate(ssl_);
+  if (certificate == nullptr) return {};
+  switch (from) {
+    case IdentitySource::kSubjectCn:
+      return common_name(certificate);
+    case IdentitySource::kDnsSan:
+      return first_san(certificate, GEN_DNS);
+    case IdentitySource::kEmailSan:
+      return first_san(certificate, GEN_EMAIL);
+  }
+  return {};
 }
 
 std::string_view TlsEngine::alpn() const {

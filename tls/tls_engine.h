@@ -29,6 +29,11 @@ enum class TlsFailure : uint8_t {
 inline constexpr std::string_view kTlsFailureNames[] = {"verify", "protocol", "timeout", "alpn", "other"};
 inline std::string_view failure_name(TlsFailure failure) { return kTlsFailureNames[static_cast<size_t>(failure)]; }
 
+// Where a client certificate's identity is read (a listener's tls.identity): its subject's
+// common name, or its first DNS or email subject alternative name.
+enum class IdentitySource : uint8_t { kSubjectCn, kDnsSan, kEmailSan };
+inline constexpr std::string_view kIdentitySources[] = {"subject_cn", "dns_san", "email_san"};
+
 class TlsEngine {
  public:
   enum class Role { kServer, kClient };
@@ -62,6 +67,11 @@ class TlsEngine {
   bool established() const { return established_; }
   // The protocol ALPN chose ("h2"), or "" when none.
   std::string_view alpn() const;
+  // The identity the peer's certificate gives, once established(): the certificate verified
+  // against the context's CAs (a listener's client_ca) and `from` read from it. "" when the peer
+  // sent none, or the name is absent, ambiguous (two CNs), longer than 255 bytes or holds a
+  // control character (a NUL would make "alice\0x" read as "alice" elsewhere).
+  std::string peer_identity(IdentitySource from) const;
   // OpenSSL's reason for the last kFailed, for a log line; with a certificate that did not
   // verify, why ("certificate verify failed: unable to get local issuer certificate").
   const std::string& error() const { return error_; }

@@ -50,7 +50,8 @@ class GrpcClientCodec final : public ClientCodec, public ClientStreams {
   explicit GrpcClientCodec(const CodecOptions& options)
       : settings_(settings_of(options)),
         descriptors_(std::static_pointer_cast<const Descriptors>(options.state)),
-        max_depth_(options.limits.max_depth) {
+        max_depth_(options.limits.max_depth),
+        scheme_(options.upstream_tls ? "https" : "http") {
     nghttp2_session_callbacks* callbacks = nullptr;
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_callbacks_set_on_header_callback(callbacks, &GrpcClientCodec::on_header);
@@ -102,7 +103,7 @@ class GrpcClientCodec final : public ClientCodec, public ClientStreams {
     const std::string path = "/" + request.method;
     std::string timeout;
     std::vector<nghttp2_nv> headers = {header(":method", "POST"),
-                                       header(":scheme", "http"),
+                                       header(":scheme", scheme_),
                                        header(":path", path),
                                        header(":authority", authority_),
                                        header("content-type", "application/grpc"),
@@ -526,6 +527,7 @@ class GrpcClientCodec final : public ClientCodec, public ClientStreams {
   Settings settings_;
   std::shared_ptr<const Descriptors> descriptors_;  // null: messages travel as payload
   size_t max_depth_;
+  std::string_view scheme_;  // ":scheme": https to an upstream reached over TLS
   std::string authority_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, Stream> streams_;       // node-based: a Stream stays put while others come

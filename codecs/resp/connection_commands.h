@@ -34,6 +34,8 @@ class ConnectionCommands {
   const std::string& client_name() const { return client_name_; }
   // Whether a command other than AUTH, HELLO and QUIT may run now.
   bool logged_in() const { return credentials_ == nullptr || logged_in_; }
+  // Logged in without AUTH: the gateway vouches for the client (ServerCodec::accept_login).
+  void accept_login() { logged_in_ = true; }
   // The reply to anything else before the login, as Redis words it.
   static void login_required(Response& reply);
   int protocol() const { return protocol_; }

@@ -46,6 +46,7 @@ class RespServerCodec final : public ServerCodec, public UpstreamSession {
   void on_own_connection() override { pinned_ = true; }
   std::vector<std::string> session_preamble() const override;
   bool enforces_login() const override { return true; }
+  void accept_login() override { connection_.accept_login(); }
 
  private:
   DecodeResult command(size_t end, Request& request, Response& reply);

@@ -463,6 +463,18 @@ class GatewayTestCase(unittest.TestCase):
         self.assertTrue(gw.alive(), "rpcgate exited with status %s" % (gw.proc.poll(),))
 
 
+class GatewayPerTestCase(GatewayTestCase):
+    """A GatewayTestCase whose tests each start the gateways they need (start_gateway), stopped
+    after the test but kept, so that a failure report still appends each one's log tail."""
+
+    def setUp(self):
+        self.__class__.gateways = ()
+
+    def tearDown(self):
+        for gw in self.gateways:
+            gw.__exit__(None, None, None)
+
+
 def main():
     """Runs the tests of the calling script; exits non-zero on any failure."""
     unittest.main(verbosity=2)
@@ -654,9 +666,10 @@ def from_value(value):
 
 
 class ProtoClient(SocketClient):
-    def __init__(self, port, timeout=IO_TIMEOUT):
+    def __init__(self, port, timeout=IO_TIMEOUT, sock=None):
+        """`sock`: a connected socket to use instead (one wrapped in TLS)."""
         self.pb = pb2()
-        self.sock = connect(port, timeout)
+        self.sock = sock or connect(port, timeout)
         self.timeout = timeout
 
     def request(self, id, method, params=None, payload=b"", meta=None, omit_params=False):
@@ -920,6 +933,35 @@ class LegacyUpstream(LogFile):
     def remove_log(self):
         with contextlib.suppress(OSError):
             os.remove(self.log_path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Certificates, made with the openssl command line
+
+# What a test's certificate script starts with: ECDSA P-256 keys ($ec), a CA (ca.pem, ca.key),
+# and `issue NAME SUBJECT SAN [SERIAL] [DAYS]`, a certificate that CA signed (NAME.pem, NAME.key).
+_CERTIFICATES_PROLOGUE = r"""
+set -e
+exec >openssl.log 2>&1
+ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+openssl req -x509 $ec -keyout ca.key -out ca.pem -days 3 -subj /CN=rpcgate-test-ca
+issue() {
+  openssl req $ec -keyout $1.key -out $1.csr -subj "$2" -addext "subjectAltName=$3"
+  openssl x509 -req -in $1.csr -CA ca.pem -CAkey ca.key ${4:+-set_serial $4} -CAcreateserial -out $1.pem \
+    -days ${5:-2} -copy_extensions copy
+}
+"""
+
+
+def make_certificates(directory, script):
+    """Runs `script` after the prologue above in `directory`, then makes every key file private
+    (rpcgate refuses a key others can read); returns name -> its path in `directory`."""
+    done = subprocess.run(["sh", "-c", _CERTIFICATES_PROLOGUE + script + "\nchmod 600 *.key\n"], cwd=directory,
+                          timeout=60)
+    if done.returncode != 0:
+        with open(os.path.join(directory, "openssl.log")) as f:
+            raise RuntimeError("openssl failed:\n" + f.read())
+    return lambda name: os.path.join(directory, name)
 
 
 # ----------------------------------------------------------------------------------------------

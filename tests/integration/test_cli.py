@@ -21,6 +21,18 @@ from harness import BIN, JsonClient  # noqa: E402
 PI_MAX_TERMS = 10 ** 8  # the default handlers.pi_max_terms
 
 
+# What conf/examples/tls-sidecar.yaml names: a certificate for the listener, its key, and the CA
+# of Redis's certificate (here the same CA).
+EXAMPLE_CERTIFICATES = r"""
+set -e
+ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+openssl req -x509 $ec -keyout ca.key -out redis-ca.pem -days 2 -subj /CN=example-ca
+openssl req $ec -keyout rpcgate.key -out rpcgate.csr -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1
+openssl x509 -req -in rpcgate.csr -CA redis-ca.pem -CAkey ca.key -CAcreateserial -out rpcgate.pem -days 2
+chmod 600 *.key
+"""
+
+
 def run(*args, cwd=None, timeout=10):
     harness.require_binary()
     done = subprocess.run([BIN] + list(args), stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -163,6 +175,10 @@ class CommandLineTest(unittest.TestCase):
             subprocess.run(["protoc", "--proto_path=" + folder, "--include_imports",
                             "--descriptor_set_out=" + os.path.join(self.dir.name, proto[:-len("proto")] + "pb"),
                             os.path.join(folder, proto)], check=True, timeout=30)
+        # ...and the certificates tls-sidecar.yaml names, in tls/.
+        os.mkdir(os.path.join(self.dir.name, "tls"))
+        subprocess.run(["sh", "-c", EXAMPLE_CERTIFICATES], cwd=os.path.join(self.dir.name, "tls"), check=True, timeout=30,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for name in sorted(name for name in os.listdir(folder) if name.endswith(".yaml")):
             rc, out, err = run("-t", "-c", os.path.join(folder, name), cwd=self.dir.name)
             self.assertEqual(rc, 0, "rpcgate -t -c conf/examples/%s: exit %d\n%s" % (name, rc, err))

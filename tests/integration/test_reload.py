@@ -18,26 +18,34 @@ WORKERS = 2
 class ConnectPerCallLoad:
     """Threads that each open a connection per call (short-lived RPC clients), so every call also
     tests that the listening socket accepts. Any refused or reset connection, or an answer other
-    than pong, is a failure."""
+    than pong, is a failure. `call` (default: a JSON ping) makes one such call, raising on a
+    failure; what it returns, when not None, is kept in `seen`."""
 
-    def __init__(self, port, threads=4):
+    def __init__(self, port, threads=4, call=None):
         self.port = port
+        self.call = call or self.json_ping
         self.stop = threading.Event()
         self.calls = 0
         self.failures = []
+        self.seen = set()
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
+
+    def json_ping(self):
+        with harness.JsonClient(self.port) as client:
+            answer = client.call("ping", 7)
+        if answer != {"out": "pong", "result": 7}:
+            raise AssertionError("bad answer %r" % answer)
 
     def run(self):
         deadline = time.monotonic() + 30
         while not self.stop.is_set() and time.monotonic() < deadline:
             try:
-                with harness.JsonClient(self.port) as client:
-                    answer = client.call("ping", 7)
-                if answer != {"out": "pong", "result": 7}:
-                    raise AssertionError("bad answer %r" % answer)
+                result = self.call()
                 with self.lock:
                     self.calls += 1
+                    if result is not None:
+                        self.seen.add(result)
             except Exception as error:  # noqa: BLE001 - counted and reported by the test
                 with self.lock:
                     self.failures.append(repr(error))

@@ -192,6 +192,23 @@ class TlsUpstreamTest(harness.GatewayTestCase):
         finally:
             client.close()
 
+    def test_the_tls_sidecar_example_as_shipped(self):
+        # conf/examples/tls-sidecar.yaml with its files in tls/ where it starts: redis-cli --tls in
+        # front, the TLS-only Redis behind.
+        gw = harness.ExampleGateway("tls-sidecar.yaml", {6379: self.redis_tls.port})
+        os.mkdir(os.path.join(gw.dir.name, "tls"))
+        for source, target in (("server.pem", "rpcgate.pem"), ("server.key", "rpcgate.key"), ("ca.pem", "redis-ca.pem")):
+            shutil.copy(self.path(source), os.path.join(gw.dir.name, "tls", target))  # the key's mode too
+        with gw:
+            def cli(*args):
+                done = subprocess.run(["redis-cli", "--tls", "--cacert", self.path("ca.pem"), "-h", harness.LOOPBACK,
+                                       "-p", str(gw.port("resp"))] + list(args),
+                                      stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+                return done.stdout.rstrip("\n")
+            self.assertEqual(cli("SET", "tls:sidecar", "both ways"), "OK")
+            self.assertEqual(self.redis_cli_direct("GET", "tls:sidecar"), "both ways")
+            self.assertEqual(cli("PING"), "PONG")
+
     def test_health_checks_go_over_tls(self):
         def checks():
             status, _, body = harness.http(self.admin_port, "GET", "/stats")

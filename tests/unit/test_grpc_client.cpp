@@ -5,6 +5,7 @@
 // says so and writes nothing; an answer over max_message_bytes fails its call alone; GOAWAY
 // refuses the streams above its last id and takes no new requests.
 #include <doctest/doctest.h>
+#include <nghttp2/nghttp2.h>
 
 #include <cstdio>
 #include <map>
@@ -100,7 +101,63 @@ struct Link {
   std::string to_client;
 };
 
+// The value of `name` in the first HEADERS frame of `wire` (a client's output, preface first),
+// through nghttp2's own HPACK decoder.
+std::string request_header(const std::string& wire, std::string_view name) {
+  constexpr size_t kPreface = 24, kFrameHeader = 9;
+  size_t at = kPreface;
+  while (at + kFrameHeader <= wire.size()) {
+    const auto* frame = reinterpret_cast<const uint8_t*>(wire.data() + at);
+    const size_t length = (size_t{frame[0]} << 16) | (size_t{frame[1]} << 8) | frame[2];
+    if (frame[3] != NGHTTP2_HEADERS) {
+      at += kFrameHeader + length;
+      continue;
+    }
+    REQUIRE((frame[4] & (NGHTTP2_FLAG_PADDED | NGHTTP2_FLAG_PRIORITY)) == 0);  // not what the codec sends
+    nghttp2_hd_inflater* inflater = nullptr;
+    REQUIRE(nghttp2_hd_inflate_new(&inflater) == 0);
+    std::string value;
+    const uint8_t* block = frame + kFrameHeader;
+    size_t left = length;
+    for (;;) {
+      nghttp2_nv header;
+      int flags = 0;
+      ssize_t used = nghttp2_hd_inflate_hd2(inflater, &header, &flags, block, left, 1);
+      REQUIRE(used >= 0);
+      block += used;
+      left -= static_cast<size_t>(used);
+      if ((flags & NGHTTP2_HD_INFLATE_EMIT) != 0 &&
+          std::string_view(reinterpret_cast<const char*>(header.name), header.namelen) == name)
+        value.assign(reinterpret_cast<const char*>(header.value), header.valuelen);
+      if ((flags & NGHTTP2_HD_INFLATE_FINAL) != 0) break;
+      if (used == 0 && left == 0) break;
+    }
+    nghttp2_hd_inflate_del(inflater);
+    return value;
+  }
+  return {};
+}
+
 }  // namespace
+
+TEST_CASE("grpc client: :scheme is https towards an upstream reached over TLS, http otherwise") {
+  for (bool tls : {false, true}) {
+    CAPTURE(tls);
+    CodecOptions options = grpc_options();
+    options.upstream_tls = tls;
+    auto client = grpc::make_client_codec(options);
+    client->connected_to("127.0.0.1:1");
+    Request request;
+    request.id = 1;
+    request.method = "pi.PiCalculator/Calc";
+    request.params = 10;
+    std::string wire;
+    client->encode(request, wire);
+    client->take_output(wire);
+    CHECK(request_header(wire, ":scheme") == (tls ? "https" : "http"));
+    CHECK(request_header(wire, ":authority") == "127.0.0.1:1");
+  }
+}
 
 TEST_CASE("grpc client: a call translated both ways, the answer fed whole and a byte at a time") {
   for (size_t step : {size_t{0}, size_t{1}, size_t{7}}) {

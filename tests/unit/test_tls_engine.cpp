@@ -182,6 +182,26 @@ TEST_CASE("require_client_cert refuses a client without one and accepts one sign
   }
 }
 
+TEST_CASE("the identity of a verified client certificate: its CN or its first DNS SAN, none without one") {
+  ServerSettings settings = server_settings();
+  settings.client_ca = certificates().path("ca.pem");  // asked for, not required
+  auto server_context = built(settings);
+  {
+    Pair pair(server_context, client_context("ca.pem", true));
+    converse(pair.client, pair.server);
+    REQUIRE(pair.server.engine.established());
+    CHECK(pair.server.engine.peer_identity(rpcgate::tls::IdentitySource::kSubjectCn) == "localhost");
+    CHECK(pair.server.engine.peer_identity(rpcgate::tls::IdentitySource::kDnsSan) == "localhost");
+    CHECK(pair.server.engine.peer_identity(rpcgate::tls::IdentitySource::kEmailSan).empty());  // it has none
+  }
+  {
+    Pair pair(server_context, client_context("ca.pem"));
+    converse(pair.client, pair.server);
+    REQUIRE(pair.server.engine.established());
+    CHECK(pair.server.engine.peer_identity(rpcgate::tls::IdentitySource::kSubjectCn).empty());
+  }
+}
+
 TEST_CASE("ALPN: the listener's protocol is chosen, and a client offering none of them is refused") {
   ServerSettings settings = server_settings();
   settings.alpn = {"h2"};
