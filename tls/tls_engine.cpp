@@ -149,14 +149,15 @@ TlsStatus TlsEngine::feed(std::string_view ciphertext, std::string& plaintext) {
   if (!established_) {
     if (TlsStatus status = advance_handshake(); status != TlsStatus::kOk || !established_) return status;
   }
-  // Every whole record now; a partial one stays in the session until its rest arrives.
+  // Every whole record now; a partial one stays in the session until its rest arrives. Read into
+  // a buffer of the stack and appended: growing `plaintext` by a record's worth for each read
+  // would fill 16 KiB with zeros twice per socket read, for answers of a few bytes.
   for (;;) {
     ERR_clear_error();
-    size_t before = plaintext.size();
-    plaintext.resize(before + kReadChunk);
+    char chunk[kReadChunk];
     size_t got = 0;
-    int rc = SSL_read_ex(ssl_, plaintext.data() + before, kReadChunk, &got);
-    plaintext.resize(before + got);
+    int rc = SSL_read_ex(ssl_, chunk, kReadChunk, &got);
+    plaintext.append(chunk, got);
     if (rc == 1) continue;
     int error = SSL_get_error(ssl_, rc);
     if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return TlsStatus::kOk;
