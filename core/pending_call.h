@@ -68,6 +68,12 @@ struct UpstreamState {
   // exactly as the client sent it, and then the reply frame exactly as the upstream sent it.
   bool passthrough = false;
   std::string wire;
+  // A sharded cluster's call (codecs/sharding.h): its request frame, kept to be sent again when
+  // the reply redirects it (the reply takes `wire`); the redirects followed so far; and a frame
+  // sent just before it on the same connection, its reply dropped (an ASK's ASKING).
+  std::string resend;
+  uint8_t redirects = 0;
+  std::string_view preface;
 };
 
 struct PendingCall {
