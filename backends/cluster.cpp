@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "backends/fanout.h"
 #include "backends/upstream_connection.h"
 #include "backends/upstreams.h"
 #include "core/log.h"
@@ -158,8 +159,39 @@ void Cluster::submit(PendingCall* call) {
   if (router_ != nullptr && call->upstream.passthrough) {
     // A sharded cluster's call may be redirected after its reply took `wire`: its frame is kept.
     call->upstream.resend = call->upstream.wire;
+    if (split(call)) return;
   }
   start(call);
+}
+
+void Cluster::submit_part(PendingCall* part) {
+  part->upstream.resend = part->upstream.wire;
+  start(part);
+}
+
+bool Cluster::split(PendingCall* call) {
+  split_parts_.clear();
+  split_shards_.clear();
+  if (!sharding_->split(call->upstream.wire, split_parts_, split_shards_)) return false;
+  if (pending_ >= config_.max_pending) return false;  // start() refuses it whole
+  ++pending_;
+  stats_.pending.set(pending_);
+  auto* fanout = new Fanout(*this, call, std::move(split_parts_));
+  call->upstream.fanout = fanout;
+  fanout->start();
+  return true;
+}
+
+void Cluster::finish_whole(PendingCall* whole, const Response* failure, bool notify) {
+  if (failure != nullptr) {
+    whole->response = *failure;
+    whole->response.id = whole->request.id;
+    whole->upstream.passthrough = false;  // the error is encoded by the client's codec
+  }                                       // else its parts' answers were counted
+  --pending_;
+  stats_.pending.set(pending_);
+  whole->done = true;
+  if (notify) whole->owner->on_call_done(whole);
 }
 
 void Cluster::start(PendingCall* call) {
@@ -363,7 +395,9 @@ void Cluster::on_deadline(PendingCall* call) {
 void Cluster::cancel(PendingCall* call) {
   UpstreamState& state = call->upstream;
   upstreams_.deadlines().remove(&state.deadline);
-  if (state.pin != nullptr)
+  if (state.fanout != nullptr)
+    state.fanout->cancel();
+  else if (state.pin != nullptr)
     state.pin->cancel(call);
   else if (state.connection != nullptr)
     state.endpoint->orphan(call, false);

@@ -18,6 +18,7 @@ namespace rpcgate {
 namespace backends {
 class Cluster;
 class Endpoint;
+class Fanout;
 class Pin;
 class UpstreamConnection;
 }  // namespace backends
@@ -74,6 +75,10 @@ struct UpstreamState {
   std::string resend;
   uint8_t redirects = 0;
   std::string_view preface;
+  // A request split by shard: its parts, out on their shards (backends/fanout.h); and on a part,
+  // the whole's owner, whose calls it stays in order with.
+  backends::Fanout* fanout = nullptr;
+  const CallOwner* order_owner = nullptr;
 };
 
 struct PendingCall {

@@ -2,7 +2,8 @@
 """A real Redis Cluster (six redis-servers joined by `redis-cli --cluster create`, three masters
 with a replica each) behind the example config conf/examples/redis-cluster.yaml, its seeds moved to
 the cluster's nodes, and clients that know nothing of clusters: plain redis-py and redis-cli.
-Answers are compared with a standalone Redis given the same commands; a slot is moved by hand under
+Answers are compared with a standalone Redis given the same commands, multi-key commands over every
+master split and merged included; a slot is moved by hand under
 load (every MOVED and ASK followed, no client error); a master is killed with a bystander on another
 upstream beside it (docs/redis-cluster.md)."""
 
@@ -153,6 +154,37 @@ class TestRedisCluster(harness.GatewayTestCase):
                                 timeout=10)
         self.assertIn(b"CROSSSLOT", direct.stdout)
         self.assertEqual(through.stdout, direct.stdout)
+
+    def test_4_multi_key_commands_over_every_master_are_split_and_merged(self):
+        keys = ["multi:%d" % i for i in range(300)]
+        self.assertGreater(len({owner_of(key_slot(key)) for key in keys}), 2)
+        pairs = []
+        for i, key in enumerate(keys):
+            pairs += [key, "value %d" % i]
+        for command in (["DEL"] + keys, ["MSET"] + pairs, ["MGET"] + keys[::-1] + ["multi:missing"] + keys[:5],
+                        ["EXISTS"] + keys + keys[:3] + ["multi:missing"], ["TOUCH"] + keys[10:40],
+                        ["UNLINK"] + keys[::2], ["MGET"] + keys, ["DEL"] + keys,
+                        ["MSET", "multi:odd"],  # Redis's own arity error, whole
+                        ["MGET", "multi:1", "multi:2"], ["SET", "multi:1", "x"], ["MGET", "multi:1", "multi:2", "multi:3"],
+                        ["LPUSH", "multi:2", "l"], ["MGET", "multi:1", "multi:2"], ["DEL", "multi:1", "multi:2"]):
+            through, direct = self.run_both(*command)
+            self.assertEqual(through, direct, command[:4])
+        # A pipeline of split and plain commands keeps its order.
+        pipe = self.client.pipeline(transaction=False)
+        for i in range(50):
+            pipe.mset({"p:%d" % i: i, "q:%d" % i: -i})
+            pipe.mget("p:%d" % i, "q:%d" % i, "missing")
+            pipe.get("q:%d" % i)
+        answers = pipe.execute()
+        for i in range(50):
+            self.assertEqual(answers[3 * i:3 * i + 3], [True, [str(i).encode(), str(-i).encode(), None], str(-i).encode()])
+        # Clients that leave with their split commands out: the parts still out are given up,
+        # and the others are served on.
+        for _ in range(20):
+            with harness.RespClient(self.via) as leaving:
+                leaving.send_raw(b"".join(harness.resp_command("MGET", *keys) for _ in range(20)))
+        self.assertEqual(self.client.mget("p:1", "q:1"), [b"1", b"-1"])
+        self.assertAlive()
 
     def test_5_a_slot_moved_by_hand_under_load_moved_and_ask_followed(self):
         tag = "{moving}"
