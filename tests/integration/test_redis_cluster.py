@@ -271,6 +271,28 @@ class TestRedisCluster(harness.GatewayTestCase):
         self.assertEqual(owner_of(slot), target)
         self.assertEqual(redis_cli(target, "get", keys[0]), self.client.get(keys[0]).decode())
 
+    def test_7_a_thousand_slots_resharded_by_redis_cli_under_load_without_an_error(self):
+        source, target = self.cluster.masters()[:2]
+        keys = ["reshard:%d" % i for i in range(300)]
+        loads = [Load(self.via, keys[i::2]) for i in range(2)]
+        for load in loads:
+            load.start()
+        started = time.monotonic()
+        try:
+            done = subprocess.run(["redis-cli", "--cluster", "reshard", "%s:%d" % (harness.LOOPBACK, source),
+                                   "--cluster-from", node_id(source), "--cluster-to", node_id(target),
+                                   "--cluster-slots", "1000", "--cluster-yes"],
+                                  capture_output=True, text=True, timeout=120)
+            took = time.monotonic() - started
+            time.sleep(0.2)
+        finally:
+            errors = [error for load in loads for error in load.finish()]
+        self.assertEqual(done.returncode, 0, done.stdout[-2000:] + done.stderr[-2000:])
+        calls = sum(load.calls for load in loads)
+        print("\n  1000 slots moved in %.2f s under %d calls of load, %d errors" % (took, calls, len(errors)))
+        self.assertEqual(errors[:10], [])
+        self.assertGreater(calls, 100)
+
     def test_8_a_killed_master_leaves_the_bystander_alone_and_its_replica_takes_over(self):
         bystander = harness.redis_client(self.via)
         self.assertEqual(bystander.echo("hi"), b"hi")
