@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "backends/fanout.h"
 #include "backends/upstream_connection.h"
 #include "backends/upstreams.h"
 #include "core/log.h"
@@ -50,6 +51,12 @@ Cluster::Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const 
   std::vector<discovery::EndpointSpec> specs;
   for (const auto& address : config.endpoints) specs.push_back(discovery::EndpointSpec{address, 1});
   set_endpoints(specs);
+  sharding_ = classifier_->sharding();
+  if (sharding_ != nullptr) {
+    router_ = std::make_unique<ShardRouter>(*this, *sharding_, config.endpoints);
+    router_->on_endpoints_changed();
+    router_->start();
+  }
 }
 
 void Cluster::set_endpoints(const std::vector<discovery::EndpointSpec>& wanted) {
@@ -86,6 +93,7 @@ void Cluster::set_endpoints(const std::vector<discovery::EndpointSpec>& wanted) 
   endpoints_ = std::move(next);
   balancer_->reset(names, weights_);
   views_.resize(endpoints_.size());
+  if (router_ != nullptr) router_->on_endpoints_changed();
   for (Endpoint* endpoint : leaving) endpoint->retire();
 }
 
@@ -148,6 +156,45 @@ void Cluster::submit(PendingCall* call) {
     call->done = true;
     return;
   }
+  if (router_ != nullptr && call->upstream.passthrough) {
+    // A sharded cluster's call may be redirected after its reply took `wire`: its frame is kept.
+    call->upstream.resend = call->upstream.wire;
+    if (split(call)) return;
+  }
+  start(call);
+}
+
+void Cluster::submit_part(PendingCall* part) {
+  part->upstream.resend = part->upstream.wire;
+  start(part);
+}
+
+bool Cluster::split(PendingCall* call) {
+  split_parts_.clear();
+  split_shards_.clear();
+  if (!sharding_->split(call->upstream.wire, split_parts_, split_shards_)) return false;
+  if (pending_ >= config_.max_pending) return false;  // start() refuses it whole
+  ++pending_;
+  stats_.pending.set(pending_);
+  auto* fanout = new Fanout(*this, call, std::move(split_parts_));
+  call->upstream.fanout = fanout;
+  fanout->start();
+  return true;
+}
+
+void Cluster::finish_whole(PendingCall* whole, const Response* failure, bool notify) {
+  if (failure != nullptr) {
+    whole->response = *failure;
+    whole->response.id = whole->request.id;
+    whole->upstream.passthrough = false;  // the error is encoded by the client's codec
+  }                                       // else its parts' answers were counted
+  --pending_;
+  stats_.pending.set(pending_);
+  whole->done = true;
+  if (notify) whole->owner->on_call_done(whole);
+}
+
+void Cluster::start(PendingCall* call) {
   if (pending_ >= config_.max_pending) {
     call->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " + std::to_string(pending_) +
                                                          " requests pending (max_pending)");
@@ -165,6 +212,10 @@ void Cluster::submit(PendingCall* call) {
 
 void Cluster::submit_health_check(Endpoint& endpoint, PendingCall* call) {
   ++stats_.health_checks;
+  submit_own(endpoint, call);
+}
+
+void Cluster::submit_own(Endpoint& endpoint, PendingCall* call) {
   call->upstream.fixed_endpoint = true;
   call->upstream.health_check = true;
   ++pending_;
@@ -184,8 +235,21 @@ Endpoint* Cluster::pick(const Request& request, Endpoint* avoid) {
   return chosen == LoadBalancer::kNone ? nullptr : endpoints_[chosen].get();
 }
 
+Endpoint* Cluster::pick_shard(const Request& request, std::string_view frame) {
+  if (frame.empty()) {
+    frame_scratch_.clear();
+    classifier_->encode(request, frame_scratch_);
+    frame = frame_scratch_;
+  }
+  return router_->pick(frame);
+}
+
 bool Cluster::place(PendingCall* call, Endpoint* avoid) {
-  Endpoint* endpoint = pick(call->request, avoid);
+  // A sharded cluster has one right endpoint for a call: `avoid` cannot be honoured.
+  Endpoint* endpoint =
+      router_ != nullptr ? pick_shard(call->request, call->upstream.passthrough ? std::string_view(call->upstream.wire)
+                                                                                : std::string_view())
+                         : pick(call->request, avoid);
   if (endpoint == nullptr) return false;
   if (!call->upstream.deadline_until_answer)
     upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);
@@ -195,7 +259,8 @@ bool Cluster::place(PendingCall* call, Endpoint* avoid) {
 
 std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner, bool wait_for_earlier,
                                        std::vector<std::string> preamble, ErrorCode& code, std::string& error) {
-  Endpoint* endpoint = pick(request, nullptr);
+  // A sharded cluster pins a client to the owner of its first pinned command's first key.
+  Endpoint* endpoint = router_ != nullptr ? pick_shard(request, "") : pick(request, nullptr);
   if (endpoint == nullptr) {
     code = ErrorCode::kUnavailable;
     error = no_endpoint_message();
@@ -223,13 +288,47 @@ void Cluster::on_first_answer(PendingCall* call) {
 }
 
 void Cluster::on_answer(PendingCall* call) {
+  if (router_ != nullptr && call->upstream.passthrough && !call->upstream.resend.empty() && follow_redirect(call))
+    return;
   // Health checks count apart: requests and answers are the clients'.
   if (!call->upstream.health_check) ++stats_.answers;
   finish(call);
 }
 
+bool Cluster::follow_redirect(PendingCall* call) {
+  UpstreamState& state = call->upstream;
+  const codec::ShardRedirect redirect = sharding_->redirect(state.wire);
+  if (redirect.kind == codec::ShardRedirect::Kind::kNone) return false;
+  Endpoint* answered = state.endpoint;
+  upstreams_.deadlines().remove(&state.deadline);
+  state.endpoint = nullptr;
+  const bool ask = redirect.kind == codec::ShardRedirect::Kind::kAsk;
+  const std::string what = std::string(ask ? "ASK" : "MOVED") + " to slot " + std::to_string(redirect.shard) + " on " +
+                           redirect.host + ":" + std::to_string(redirect.port);
+  if (state.redirects >= ShardRouter::kMaxRedirects) {
+    fail(call, ErrorCode::kUnavailable,
+         "cluster " + config_.name + ": redirected " + std::to_string(state.redirects) + " times, the last " + what +
+             " (the cluster is resharding faster "
+             "than its map can be followed)");
+    return true;
+  }
+  ++state.redirects;
+  Endpoint* target = router_->follow(redirect, answered);
+  if (target == nullptr) {
+    fail(call, ErrorCode::kUnavailable, "cluster " + config_.name + ": " + what + ", an address no endpoint can have");
+    return true;
+  }
+  LOG_DEBUG("cluster %s: '%s' follows %s", config_.name.c_str(), call->request.method.c_str(), what.c_str());
+  state.wire = state.resend;
+  state.preface = ask ? sharding_->ask_preface() : std::string_view();
+  upstreams_.deadlines().add(&state.deadline, state.timeout_ms);
+  target->submit(call);
+  return true;
+}
+
 void Cluster::on_attempt_failed(PendingCall* call, bool sent, ErrorCode code, const std::string& message) {
   UpstreamState& state = call->upstream;
+  if (router_ != nullptr && !state.health_check) router_->on_endpoint_failed();
   Endpoint* failed = state.endpoint;
   upstreams_.deadlines().remove(&state.deadline);
   state.endpoint = nullptr;
@@ -296,7 +395,9 @@ void Cluster::on_deadline(PendingCall* call) {
 void Cluster::cancel(PendingCall* call) {
   UpstreamState& state = call->upstream;
   upstreams_.deadlines().remove(&state.deadline);
-  if (state.pin != nullptr)
+  if (state.fanout != nullptr)
+    state.fanout->cancel();
+  else if (state.pin != nullptr)
     state.pin->cancel(call);
   else if (state.connection != nullptr)
     state.endpoint->orphan(call, false);
@@ -327,6 +428,7 @@ void Cluster::finish(PendingCall* call) {
 
 void Cluster::close() {
   closed_ = true;
+  if (router_ != nullptr) router_->close();
   for (auto& endpoint : endpoints_) endpoint->close_all();
   for (auto& endpoint : retired_)
     if (!endpoint->closing()) endpoint->close_all();

@@ -11,6 +11,7 @@
 #include "backends/endpoint.h"
 #include "backends/load_balancer.h"
 #include "backends/pin.h"
+#include "backends/shard_router.h"
 #include "codecs/codec.h"
 #include "conf/config.h"
 #include "core/pending_call.h"
@@ -57,6 +58,14 @@ class Cluster {
   void submit(PendingCall* call);
   // Sends `call` to `endpoint` whatever its health, with no retry: an active health check.
   void submit_health_check(Endpoint& endpoint, PendingCall* call);
+  // The same for a question of rpcgate's own that is no health check (a sharded cluster's map).
+  void submit_own(Endpoint& endpoint, PendingCall* call);
+  // A sharded cluster's split request (Fanout): one of its parts, placed as a call of its own,
+  // and the whole once its parts are answered: `failure` set, the whole fails with it; else
+  // its wire holds the merged reply. `notify`: false while submit() of the whole is running.
+  codec::Sharding* sharding() { return sharding_; }
+  void submit_part(PendingCall* part);
+  void finish_whole(PendingCall* whole, const Response* failure, bool notify);
   // A connection of `owner`'s own, on the endpoint the balancer picks for `request`. Null, with
   // `code` and `error` set, when no endpoint is usable or its max_pinned are open. Calls whose
   // upstream.pin is set go to it, with no deadline and no retry: the client owns that session.
@@ -88,6 +97,16 @@ class Cluster {
   Endpoint* pick(const Request& request, Endpoint* avoid);
   // Places the call on an endpoint chosen by the balancer; false when none is usable.
   bool place(PendingCall* call, Endpoint* avoid);
+  // After the checks of a client's request: counted as pending and placed, or finished at once.
+  void start(PendingCall* call);
+  // A sharded cluster's request whose keys span shards and that its protocol splits: true once
+  // its parts are out (Fanout).
+  bool split(PendingCall* call);
+  // A sharded cluster's: the endpoint that owns `request`'s shard (ShardRouter).
+  Endpoint* pick_shard(const Request& request, std::string_view frame);
+  // A sharded cluster's answer that sends its call elsewhere (MOVED, ASK): true when the call was
+  // sent there, or failed after too many redirects; false for any other answer.
+  bool follow_redirect(PendingCall* call);
   void finish(PendingCall* call);
   void fail(PendingCall* call, ErrorCode code, const std::string& message);
   void add_timeout_meta(PendingCall* call) const;
@@ -104,7 +123,13 @@ class Cluster {
   std::vector<std::unique_ptr<Endpoint>> retired_;
   std::unique_ptr<LoadBalancer> balancer_;
   std::vector<EndpointView> views_;  // reused by every pick
-  size_t pending_ = 0;               // calls submitted and not finished
+  // A sharded cluster (its codec's ClientCodec::sharding()): the router picks, not the balancer.
+  codec::Sharding* sharding_ = nullptr;
+  std::unique_ptr<ShardRouter> router_;
+  std::string frame_scratch_;  // a re-encoded request's frame, to find its shard
+  std::vector<std::string> split_parts_;
+  std::vector<uint32_t> split_shards_;
+  size_t pending_ = 0;  // calls submitted and not finished
   bool closed_ = false;
 };
 

@@ -12,6 +12,16 @@
 
 namespace rpcgate::backends {
 
+namespace {
+
+// Whose order a call keeps: its owner's, or for a part of a split request its whole's owner's, so
+// that a client's parts and its plain calls to one endpoint take one connection, in order.
+const CallOwner* stick_key(const PendingCall* call) {
+  return call->upstream.order_owner != nullptr ? call->upstream.order_owner : call->owner;
+}
+
+}  // namespace
+
 Endpoint::Endpoint(Cluster& cluster, const conf::Address& address)
     : cluster_(cluster),
       name_(address.to_string()),
@@ -63,7 +73,7 @@ UpstreamConnection* Endpoint::least_busy() const {
 void Endpoint::submit(PendingCall* call) {
   call->upstream.endpoint = this;
   ++pending_;
-  Stick& stick = sticks_[call->owner];
+  Stick& stick = sticks_[stick_key(call)];
   if (stick.calls++ == 0) {
     // A new client: a connection with room now; else, when the pool is full, a place in the
     // queue of the least busy connection; else it waits for the connection the pool opens next.
@@ -102,7 +112,7 @@ void Endpoint::send_queued(Lane& lane) {
 void Endpoint::assign_unassigned() {
   while (!unassigned_.empty()) {
     PendingCall* call = unassigned_.front();
-    Stick& stick = sticks_[call->owner];
+    Stick& stick = sticks_[stick_key(call)];
     if (stick.connection == nullptr) {
       stick.connection = least_loaded();
       if (stick.connection == nullptr) return;  // nothing has room: wait for the next one
@@ -132,7 +142,7 @@ void Endpoint::grow() {
 
 void Endpoint::release(PendingCall* call) {
   --pending_;
-  auto stick = sticks_.find(call->owner);
+  auto stick = sticks_.find(stick_key(call));
   if (stick != sticks_.end() && --stick->second.calls == 0) sticks_.erase(stick);
   finish_retirement_when_idle();
 }
@@ -158,7 +168,7 @@ void Endpoint::retire() {
   retired_ = true;
   std::deque<PendingCall*> unsent;
   unsent.swap(unassigned_);
-  for (PendingCall* call : unsent) --sticks_[call->owner].unassigned;
+  for (PendingCall* call : unsent) --sticks_[stick_key(call)].unassigned;
   for (Lane& lane : lanes_) {
     unsent.insert(unsent.end(), lane.queue.begin(), lane.queue.end());
     lane.queue.clear();
@@ -198,7 +208,7 @@ void Endpoint::withdraw_waiting(PendingCall* call) {
     return true;
   };
   if (std::find(unassigned_.begin(), unassigned_.end(), call) != unassigned_.end()) {
-    --sticks_[call->owner].unassigned;
+    --sticks_[stick_key(call)].unassigned;
     take(unassigned_);
     return;
   }
@@ -244,7 +254,7 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
     if (stick.connection == connection) stick.connection = nullptr;
   Lane* lane = lane_of(connection);
   for (auto call = lane->queue.rbegin(); call != lane->queue.rend(); ++call) {
-    ++sticks_[(*call)->owner].unassigned;
+    ++sticks_[stick_key(*call)].unassigned;
     unassigned_.push_front(*call);
   }
   lanes_.erase(lanes_.begin() + (lane - lanes_.data()));
@@ -278,7 +288,7 @@ void Endpoint::on_connection_closed(UpstreamConnection* connection, bool was_con
   std::deque<PendingCall*> calls;
   calls.swap(unassigned_);
   for (PendingCall* call : calls) {
-    --sticks_[call->owner].unassigned;
+    --sticks_[stick_key(call)].unassigned;
     release(call);
     cluster_.on_attempt_failed(call, false, ErrorCode::kUnavailable, "upstream " + name_ + ": " + error);
   }

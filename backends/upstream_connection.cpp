@@ -139,6 +139,10 @@ bool UpstreamConnection::has_room() const {
 void UpstreamConnection::send(PendingCall* call) {
   UpstreamState& state = call->upstream;
   state.connection = this;
+  if (!state.preface.empty() && !streaming_) {
+    in_flight_.add_orphan();  // its reply answers nobody
+    output_ += state.preface;
+  }
   if (streaming_)
     written_unmatched_.push_back(call);  // answered once written; what comes back is passed on
   else

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "codecs/codec_options.h"
+#include "codecs/sharding.h"
 #include "codecs/upstream_session.h"
 #include "core/call_stream.h"
 #include "core/message.h"
@@ -222,6 +223,10 @@ class ClientCodec {
   // Its streamed calls (Request::stream), or null when it has none: then a request's stream is
   // never set for it.
   virtual ClientStreams* streams() { return nullptr; }
+
+  // How its servers split the keyspace, when its cluster is one sharded server (a Redis Cluster):
+  // backends/ then routes each request to its shard's owner (codecs/sharding.h). Null otherwise.
+  virtual Sharding* sharding() { return nullptr; }
 
   // How many requests the connection may carry at once, as the protocol has it now (HTTP/2: the
   // peer's SETTINGS_MAX_CONCURRENT_STREAMS; 0 once it said GOAWAY). Bounds the cluster's

@@ -18,6 +18,7 @@ namespace rpcgate {
 namespace backends {
 class Cluster;
 class Endpoint;
+class Fanout;
 class Pin;
 class UpstreamConnection;
 }  // namespace backends
@@ -68,6 +69,16 @@ struct UpstreamState {
   // exactly as the client sent it, and then the reply frame exactly as the upstream sent it.
   bool passthrough = false;
   std::string wire;
+  // A sharded cluster's call (codecs/sharding.h): its request frame, kept to be sent again when
+  // the reply redirects it (the reply takes `wire`); the redirects followed so far; and a frame
+  // sent just before it on the same connection, its reply dropped (an ASK's ASKING).
+  std::string resend;
+  uint8_t redirects = 0;
+  std::string_view preface;
+  // A request split by shard: its parts, out on their shards (backends/fanout.h); and on a part,
+  // the whole's owner, whose calls it stays in order with.
+  backends::Fanout* fanout = nullptr;
+  const CallOwner* order_owner = nullptr;
 };
 
 struct PendingCall {

@@ -1,8 +1,23 @@
 #include "codecs/resp/reply_tree.h"
 
+#include "codecs/resp/resp3_frame.h"
+
 namespace rpcgate::codec::resp {
 
 ReplyTree read_reply_tree(std::string_view bytes, std::string& error) {
+  // hiredis allocates an array as its header announces it, before any element comes: a count
+  // that the bytes could not hold (every element takes 3 bytes at least, "+\r\n") is refused
+  // first, so that a node's reply costs at most a few times its size.
+  Limits limits;
+  limits.max_elements = bytes.size() / 3 + 1;
+  limits.max_frame_bytes = bytes.size();
+  limits.max_request_bytes = bytes.size() + 1;
+  limits.max_depth = 16;
+  const Resp3Frame frame = scan_resp3_frame(bytes, limits);
+  if (frame.status == Resp3Frame::Status::kError) {
+    error = "not a RESP reply: " + frame.message;
+    return ReplyTree(nullptr, &freeReplyObject);
+  }
   std::unique_ptr<redisReader, decltype(&redisReaderFree)> reader(redisReaderCreate(), &redisReaderFree);
   void* parsed = nullptr;
   if (redisReaderFeed(reader.get(), bytes.data(), bytes.size()) != REDIS_OK ||

@@ -25,7 +25,9 @@ Limits forwarding_limits(Limits limits) {
 }  // namespace
 
 RespClientCodec::RespClientCodec(const CodecOptions& options)
-    : options_(options), reader_(options.limits), scanner_(forwarding_limits(options.limits)) {}
+    : options_(options), reader_(options.limits), scanner_(forwarding_limits(options.limits)) {
+  if (redis_cluster(options)) sharding_ = std::make_unique<RespSharding>(options.limits);
+}
 
 bool RespClientCodec::shareable(const Request& request) const { return resp::shareable(request); }
 

@@ -2,12 +2,14 @@
 // RESP2 replies become responses.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "codecs/codec.h"
 #include "codecs/resp/reply_reader.h"
 #include "codecs/resp/resp3_frame.h"
+#include "codecs/resp/resp_sharding.h"
 
 namespace rpcgate::codec::resp {
 
@@ -23,6 +25,8 @@ class RespClientCodec final : public ClientCodec {
   bool shareable(const Request& request) const override;
   // RESP2 has no `>` type: such a frame comes only from a connection a RESP3 client switched.
   bool is_push(std::string_view frame) const override { return !frame.empty() && frame.front() == '>'; }
+  // A cluster with redis_cluster: true, whose endpoints are a Redis Cluster's seeds.
+  Sharding* sharding() override { return sharding_.get(); }
 
  private:
   void append_argument(const Json& value, std::string& out);
@@ -36,6 +40,7 @@ class RespClientCodec final : public ClientCodec {
   bool broken_ = false;
   ErrorCode broken_code_ = ErrorCode::kNone;
   std::string broken_message_;
+  std::unique_ptr<RespSharding> sharding_;
 };
 
 }  // namespace rpcgate::codec::resp

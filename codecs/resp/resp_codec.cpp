@@ -5,6 +5,7 @@
 
 #include "codecs/resp/resp_client_codec.h"
 #include "codecs/resp/resp_server_codec.h"
+#include "codecs/resp/resp_sharding.h"
 
 namespace rpcgate::codec::resp {
 namespace {
@@ -59,6 +60,11 @@ const CodecOption kOptions[] = {
      .note = kRedisAuth,
      .apply = [](CodecOptions& o, const Value& v) { o.forward_auth = v.flag; },
      .show = [](const CodecOptions& o) -> Json { return o.forward_auth; }},
+    {.key = kRedisClusterOption,
+     .kind = Kind::kBool,
+     .side = Side::kCluster,
+     .note = "Redis Cluster",
+     .show = [](const CodecOptions& o) -> Json { return redis_cluster(o); }},
 };
 
 // Replies a Redis may legitimately send pass by default: a bulk as long as its

@@ -1,0 +1,44 @@
+// A sharded cluster's request split by shard (codecs/sharding.h, Sharding::split: Redis's MGET,
+// MSET, DEL... over keys of several slots): its parts go to their shards' owners side by side,
+// each placed, redirected and timed out as a call of its own, and the whole is answered once the
+// last part is, with the reply merge() makes of theirs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/pending_call.h"
+
+namespace rpcgate::backends {
+
+class Cluster;
+
+class Fanout final : public CallOwner {
+ public:
+  // `whole` is submitted to `cluster`, passthrough; its parts' frames are `parts`.
+  Fanout(Cluster& cluster, PendingCall* whole, std::vector<std::string> parts);
+  ~Fanout();
+  Fanout(const Fanout&) = delete;
+  Fanout& operator=(const Fanout&) = delete;
+
+  // Submits every part. The whole may be finished before it returns (every part refused at once).
+  void start();
+  // The whole's owner is going: every part still out is cancelled and freed.
+  void cancel();
+
+  void on_call_done(PendingCall* part) override;
+
+ private:
+  // Every part is in: the whole is answered (its owner told, unless it was all over during
+  // start()), and this object freed.
+  void finish(bool notify);
+
+  Cluster& cluster_;
+  PendingCall* whole_;
+  std::vector<PendingCall*> parts_;
+  size_t left_ = 0;          // parts not answered yet
+  std::vector<bool> heard_;  // per part: its answer was told (on_call_done)
+  bool starting_ = false;
+};
+
+}  // namespace rpcgate::backends
