@@ -17,9 +17,9 @@
 
 #include "codecs/resp/resp_sharding.h"
 
+using rpcgate::codec::Sharding;
 using rpcgate::codec::ShardRange;
 using rpcgate::codec::ShardRedirect;
-using rpcgate::codec::Sharding;
 using rpcgate::codec::resp::RespSharding;
 
 namespace {
@@ -39,9 +39,12 @@ void check_slot(uint32_t slot) {
 void write_seed(const char* dir) {
   const std::string node = "*3\r\n$9\r\n127.0.0.1\r\n:7000\r\n$40\r\n" + std::string(40, 'a') + "\r\n";
   const std::vector<std::string> seeds = {
-      std::string(1, '\0') + "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*0\r\n*0\r\n*0\r\n*0\r\n",
+      std::string(1, '\0') +
+          "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*0\r\n*0\r\n*0\r\n*0\r\n",
       std::string(1, '\1') + "*1\r\n*3\r\n:0\r\n:16383\r\n" + node,
-      std::string(1, '\1') + "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n*4\r\n$2\r\nid\r\n$1\r\nx\r\n$4\r\nport\r\n:7000\r\n",
+      std::string(1, '\1') +
+          "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n*4\r\n$2\r\nid\r\n$1\r\nx\r\n$"
+          "4\r\nport\r\n:7000\r\n",
       std::string(1, '\2') + "-MOVED 3999 127.0.0.1:6381\r\n",
       std::string(1, '\2') + "-ASK 12 [::1]:7000\r\n",
       std::string(1, '\3') + frame({"MGET", "a", "b"}),
@@ -71,8 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   switch (data[0] % 5) {
     case 0:  // a COMMAND reply, then routing by it
       sharding.read_commands(input, error);
-      for (const auto& words : std::vector<std::vector<std::string>>{
-               {"GET", "k"}, {"MSET", "a", "1", "b", "2"}, {"EVAL", "s", "2", "a", "b"}, {"XREAD", "STREAMS", "s", "0"}})
+      for (const auto& words : std::vector<std::vector<std::string>>{{"GET", "k"},
+                                                                     {"MSET", "a", "1", "b", "2"},
+                                                                     {"EVAL", "s", "2", "a", "b"},
+                                                                     {"XREAD", "STREAMS", "s", "0"}})
         check_slot(sharding.shard(frame(words)));
       break;
     case 1:  // a slot map, either form
@@ -101,7 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::vector<std::string_view> replies;
       size_t at = 0;
       for (size_t i = 0; i < parts.size(); ++i) {
-        const size_t length = i + 1 < parts.size() ? std::min(input.size() - at, size_t{data[0] / 5u % 16}) : input.size() - at;
+        const size_t length =
+            i + 1 < parts.size() ? std::min(input.size() - at, size_t{data[0] / 5u % 16}) : input.size() - at;
         replies.push_back(input.substr(at, length));
         at += length;
       }
