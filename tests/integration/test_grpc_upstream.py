@@ -293,19 +293,21 @@ class GrpcUpstreamTest(harness.GatewayTestCase):
         waits = [None] * 4
 
         def wait(i):
-            with harness.JsonClient(self.gw.port("json")) as client:
-                waits[i] = client.call("goaway.wait", 1.0 * harness.SLOWDOWN)
+            with harness.JsonClient(self.gw.port("json"), timeout=CALL_TIMEOUT) as client:
+                waits[i] = client.call("goaway.wait", 1.5 * harness.SLOWDOWN)
 
         threads = [threading.Thread(target=wait, args=(i,)) for i in range(len(waits))]
         for thread in threads:
             thread.start()
-        time.sleep(0.3 * harness.SLOWDOWN)  # the waits have reached both servers
+        # The waits have reached both servers (half a second for it on a busy machine, one left).
+        time.sleep(0.5 * harness.SLOWDOWN)
         os.kill(self.leaving.proc.pid, signal.SIGUSR1)
         answers = []
         time.sleep(0.2 * harness.SLOWDOWN)
         self.assertIsNone(self.leaving.proc.poll(), "the leaving server waits for the calls it has in flight")
         with harness.JsonClient(self.gw.port("json")) as client:
-            deadline = time.monotonic() + 1.5 * harness.SLOWDOWN
+            # Longer than the calls in flight: a call made as the GOAWAY comes may wait for them.
+            deadline = time.monotonic() + 2.0 * harness.SLOWDOWN
             while time.monotonic() < deadline and len(answers) < 200:
                 answers.append(client.call("goaway.who"))
                 time.sleep(0.01)
