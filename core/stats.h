@@ -186,6 +186,9 @@ struct MasterStats {
   Counter zookeeper_updates;     // endpoint set changes sent to the workers
   Counter zookeeper_registered;  // this gateway's nodes in ZooKeeper now
   Counter healthcheck_failed;    // 1 while POST /healthcheck/fail holds /readyz at 503
+
+  // Ready for calls, as the gRPC health service says it: not draining, not failed on purpose.
+  bool ready() const { return draining.get() == 0 && healthcheck_failed.get() == 0; }
 };
 
 class StatsTable {

@@ -148,8 +148,7 @@ void Gateway::on_sweep(uv_timer_t* timer) {
 }
 
 void Gateway::update_serving() {
-  const MasterStats& master = stats_table_.master();
-  const bool serving = !draining_ && master.draining.get() == 0 && master.healthcheck_failed.get() == 0;
+  const bool serving = !draining_ && stats_table_.master().ready();
   if (serving == serving_) return;
   serving_ = serving;
   for (Connection* connection = connections_; connection != nullptr;) {

@@ -13,9 +13,7 @@ class HealthHandler final : public Handler {
   explicit HealthHandler(const HandlerContext& context) : table_(context.stats) {}
 
   void handle(const Request&, Response& response) const override {
-    const MasterStats& master = table_.master();
-    const bool ready = master.draining.get() == 0 && master.healthcheck_failed.get() == 0;
-    response.result = ready ? "SERVING" : "NOT_SERVING";
+    response.result = table_.master().ready() ? "SERVING" : "NOT_SERVING";
   }
 
  private:
