@@ -36,6 +36,9 @@ class Cluster {
   bool multiplexed() const { return classifier_->multiplexed(); }
   // Its codec passes streamed calls (Request::stream; codecs/codec.h ClientStreams).
   bool streams() const { return classifier_->streams() != nullptr; }
+  // Whether choosing an endpoint reads a call's params: a consistent hash on a key, or a sharded
+  // cluster, which opens a client's own connection on the shard of a key found in them.
+  bool reads_params() const { return router_ != nullptr || balancer_->reads_params(); }
   Upstreams& upstreams() { return upstreams_; }
   ClusterStats& stats() { return stats_; }
   uint64_t now_ms() const;

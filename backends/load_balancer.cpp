@@ -186,6 +186,8 @@ class ConsistentHash final : public LoadBalancer {
     std::sort(ring_.begin(), ring_.end());  // a hash tie orders by index, the same in every worker
   }
 
+  bool reads_params() const override { return true; }
+
   size_t pick(const Request& request, std::span<const EndpointView> endpoints, size_t avoid) override {
     if (endpoints.empty() || ring_.empty()) return kNone;
     const uint64_t h = hash_value(key_of(request.params));

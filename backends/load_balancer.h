@@ -33,6 +33,10 @@ class LoadBalancer {
   // The index of the endpoint for `request`, among the usable ones. `avoid` (a retry's previous
   // endpoint, or kNone) is chosen only when no other endpoint is usable. kNone when none is.
   virtual size_t pick(const Request& request, std::span<const EndpointView> endpoints, size_t avoid) = 0;
+
+  // Whether pick() reads the request's params (a hash of a key), which a call forwarded as its
+  // frame may not have decoded (Request::params_deferred).
+  virtual bool reads_params() const { return false; }
 };
 
 // `name`: round_robin | random | least_pending | consistent_hash (the config loader has

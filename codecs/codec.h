@@ -119,6 +119,11 @@ class ServerCodec {
   // that enforces_login() then serves the client as if its own login (RESP AUTH) had succeeded.
   virtual void accept_login() {}
 
+  // Decodes the params that decode() left as bytes (Request::params_deferred), for whatever
+  // needs them beyond forward_frame(): an in-process handler, an upstream of another codec, a
+  // balancer hashing a key. Only before the next decode(), whose input the bytes are part of.
+  virtual void complete_params(Request& request) { (void)request; }
+
   // The bytes to forward to an upstream of the same codec for the request just decoded from
   // `frame`, its reply coming back byte for byte (the fast path): `frame` itself, or a rewrite
   // the codec keeps until its next decode (a RESP inline command as an array). Empty when the

@@ -48,8 +48,11 @@ inline constexpr std::string_view kOwnHealthMethod = "grpc.health.v1.Health/Chec
 using Meta = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
-  std::string method;          // exact name; RESP lower-cases command names
-  Json params;                 // null when absent; binary values allowed
+  std::string method;  // exact name; RESP lower-cases command names
+  Json params;         // null when absent; binary values allowed
+  // The codec left `params` undecoded, as the bytes of the frame it read (ServerCodec::
+  // complete_params): a call forwarded as its frame never needs them, and most calls are.
+  bool params_deferred = false;
   std::optional<uint64_t> id;  // correlation id when the codec carries one
   Meta meta;
   std::string payload;  // opaque bytes (protobuf `payload`), forwarded as they are
@@ -60,6 +63,7 @@ struct Request {
   void clear() {
     method.clear();
     params = nullptr;
+    params_deferred = false;
     id.reset();
     meta.clear();
     payload.clear();

@@ -329,7 +329,9 @@ void Connection::count_request() {
 
 void Connection::dispatch(std::string_view frame) {
   count_request();
-  if (login_.stands_before(request_) && !login_.check(request_, response_)) {
+  const bool stands_before = login_.stands_before(request_);
+  if (stands_before) codec_->complete_params(request_);
+  if (stands_before && !login_.check(request_, response_)) {
     answer(request_, response_);
     return;
   }
@@ -348,6 +350,7 @@ void Connection::dispatch(std::string_view frame) {
     call_cluster(*target, frame);
     return;
   }
+  codec_->complete_params(request_);
   if (!target->handler->blocking()) {
     target->handler->handle(request_, response_);
     if (target->route != nullptr) {
@@ -390,6 +393,7 @@ void Connection::call_cluster(const RouteTarget& target, std::string_view frame)
     call->upstream.passthrough = !forward.empty();
     call->upstream.wire.assign(forward);
   }
+  if (!call->upstream.passthrough || cluster.reads_params()) codec_->complete_params(call->request);
   if (pins_.attach(cluster, call, pending_) != ClientPins::Verdict::kSend) {
     answer(call->request, call->response);
     free_call(call);

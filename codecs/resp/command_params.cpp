@@ -98,20 +98,20 @@ DecodeStatus build_request(std::string_view name, std::span<const std::string_vi
   }
 
   request.method.assign(name);
-  std::span<const std::string_view> args = argv.subspan(1);
-  if (args.empty()) return DecodeStatus::kRequest;  // params stay null: no JSON work for PING
+  request.params = params_from_arguments(argv.subspan(1), resp_args, max_depth);
+  return DecodeStatus::kRequest;
+}
+
+Json params_from_arguments(std::span<const std::string_view> args, RespArgs resp_args, size_t max_depth) {
+  if (args.empty()) return nullptr;  // no JSON work for PING
   auto value = [&](std::string_view arg) {
     return resp_args == RespArgs::kStrings ? string_argument(arg) : auto_argument(arg, max_depth);
   };
-  if (args.size() == 1) {
-    request.params = value(args[0]);
-    return DecodeStatus::kRequest;
-  }
+  if (args.size() == 1) return value(args[0]);
   Json array = Json::array();
   array.get_ref<Json::array_t&>().reserve(args.size());
   for (std::string_view arg : args) array.push_back(value(arg));
-  request.params = std::move(array);
-  return DecodeStatus::kRequest;
+  return array;
 }
 
 }  // namespace rpcgate::codec::resp

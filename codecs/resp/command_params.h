@@ -17,6 +17,10 @@ namespace rpcgate::codec::resp {
 DecodeStatus build_request(std::string_view name, std::span<const std::string_view> argv, RespArgs resp_args,
                            size_t max_depth, Request& request, Response& reply);
 
+// The params of a command whose arguments (after the command itself) are `args`: null for none,
+// the value for one, an array for more; made values as build_request makes them.
+Json params_from_arguments(std::span<const std::string_view> args, RespArgs resp_args, size_t max_depth);
+
 // One argument as a value, `args: auto` style: JSON when it is a JSON text of at most `max_depth`
 // levels (and, for a number, one JSON keeps exactly), else the string; binary when it is not
 // UTF-8.

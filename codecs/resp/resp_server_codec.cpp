@@ -90,28 +90,31 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
   name_.assign(argv_[0]);
   for (char& c : name_)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  // Compared as a view: its length first, and bytes only when that matches, since every command
+  // passes these tests on the way to its route.
+  const std::string_view name = name_;
 
   DecodeResult result;
   result.consumed = end;
   // What looks like HTTP (a browser, or a page making one fetch a cross-protocol attack) is no
   // client: Redis closes it before anything runs, and so does the listener, before anything of
   // it can reach an upstream connection.
-  if (name_ == "post" || name_ == "host:") {
+  if (name == "post" || name == "host:") {
     broken_ = true;
     broken_code_ = ErrorCode::kBadRequest;
     broken_message_ = "Protocol error: HTTP request on the RESP port";
     return DecodeResult{DecodeStatus::kHangUp, 0};
   }
   // Before a login only AUTH, HELLO (with its AUTH option) and QUIT run, as in Redis.
-  if (!connection_.logged_in() && name_ != "auth" && name_ != "hello" && name_ != "quit") {
+  if (!connection_.logged_in() && name != "auth" && name != "hello" && name != "quit") {
     reply.clear();
     ConnectionCommands::login_required(reply);
     result.status = DecodeStatus::kAnswered;
     return result;
   }
-  if (redis_upstream_ && (name_ == "hello" || name_ == "reset" || (name_ == "quit" && pinned_)))
+  if (redis_upstream_ && (name == "hello" || name == "reset" || (name == "quit" && pinned_)))
     return session_command(end, request, reply);
-  if (forward_auth_ && name_ == "auth") {
+  if (forward_auth_ && name == "auth") {
     logs_in_upstream_ = true;
     request.clear();
     reply.clear();
@@ -134,8 +137,23 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
     result.status = DecodeStatus::kRequest;
     return result;
   }
+  // Most commands are forwarded as their frame and need no params: they are decoded only if
+  // asked (complete_params). Not CALL's, which name the method, nor those whose arguments decide
+  // how the command is pinned.
+  if (name != "call" && !pinning_reads_arguments(name_)) {
+    request.method.assign(name_);
+    request.params_deferred = argv_.size() > 1;
+    result.status = DecodeStatus::kRequest;
+    return result;
+  }
   result.status = build_request(name_, argv_, resp_args_, limits().max_depth, request, reply);
   return result;
+}
+
+void RespServerCodec::complete_params(Request& request) {
+  if (!request.params_deferred) return;
+  request.params = params_from_arguments(std::span(argv_).subspan(1), resp_args_, limits().max_depth);
+  request.params_deferred = false;
 }
 
 // INFO rpcgate and INFO rpcgate-<section>: a section Redis does not have (it answers them with
@@ -143,7 +161,7 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
 // and redis-cli formats the answer as it formats any INFO.
 bool RespServerCodec::own_info(Request& request) const {
   constexpr std::string_view kSection = "rpcgate";
-  if (name_ != "info" || argv_.size() != 2) return false;
+  if (std::string_view(name_) != "info" || argv_.size() != 2) return false;
   std::string_view section = argv_[1];
   if (section.size() < kSection.size() || (section.size() > kSection.size() && section[kSection.size()] != '-'))
     return false;

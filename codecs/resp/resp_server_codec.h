@@ -27,6 +27,7 @@ class RespServerCodec final : public ServerCodec, public UpstreamSession {
   // A command array as the client sent it; an inline command re-encoded as an array; HELLO
   // without its AUTH (the listener's login, not the upstream's). Not CALL (rpcgate's own
   // command, naming the method in its first argument), which is re-encoded as that method.
+  void complete_params(Request& request) override;
   std::string_view forward_frame(std::string_view frame, const Request&) override {
     if (name_ == "call") return {};
     return rewritten_ ? std::string_view(rewrite_) : frame;

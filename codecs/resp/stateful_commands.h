@@ -9,6 +9,10 @@ namespace rpcgate::codec::resp {
 // `request.method` is the lower-cased command name; `request.params` its arguments.
 Pinning command_pinning(const Request& request);
 
+// Whether command_pinning() or shareable() read the arguments of the command `name` (lower
+// case): SELECT, CLIENT, XREAD, XREADGROUP, HELLO. The others' params may stay undecoded.
+bool pinning_reads_arguments(std::string_view name);
+
 // What a connection shared by several clients may carry: kNone, and the bare HELLO that the
 // RESP listener asks in a client's stead (RespServerCodec::answer_locally).
 bool shareable(const Request& request);

@@ -102,6 +102,8 @@ Fed feed_server(codec::ServerCodec& codec, std::string_view stream, const Reads&
   Response reply;
   Fed fed = feed(Side::kServer, stream, reads, [&](std::string_view input) {
     const codec::DecodeResult result = codec.decode(input, request, reply);
+    // As the gateway does for a request that it does not forward as its frame.
+    if (result.status == codec::DecodeStatus::kRequest) codec.complete_params(request);
     if (result.status != codec::DecodeStatus::kNeedMore) on_result(result, request, std::as_const(reply));
     return result;
   });
@@ -130,7 +132,8 @@ inline codec::CodecOptions with_limits(size_t max_frame_bytes, size_t max_depth)
   return options;
 }
 
-// One decode of `input`, into request and reply objects of its own.
+// One decode of `input`, into request and reply objects of its own, params decoded (as the
+// gateway has them decoded for a request it does not forward as its frame).
 struct ServerDecoded {
   codec::DecodeResult result;
   Request request;
@@ -140,6 +143,7 @@ struct ServerDecoded {
 inline ServerDecoded decode_once(codec::ServerCodec& codec, std::string_view input) {
   ServerDecoded d;
   d.result = codec.decode(input, d.request, d.reply);
+  if (d.result.status == codec::DecodeStatus::kRequest) codec.complete_params(d.request);
   return d;
 }
 

@@ -256,6 +256,7 @@ TEST_CASE("round trip: client request -> server decode") {
     Response reply;
     DecodeResult r = server->decode(wire, request, reply);
     REQUIRE(r.status == DecodeStatus::kRequest);
+    server->complete_params(request);
     CHECK(r.consumed == wire.size());
     CHECK(request.method == c.decoded_method);
     CHECK(request.params == c.decoded_params);

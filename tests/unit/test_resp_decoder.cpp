@@ -86,6 +86,41 @@ TEST_CASE("valid commands decode to method and params") {
   }
 }
 
+TEST_CASE("params stay undecoded until asked, but for the commands whose arguments pick a connection") {
+  // In front of a Redis, where SELECT and CLIENT go upstream as requests.
+  CodecOptions upstream;
+  CodecOptions options;
+  options.upstream = &upstream;
+  auto codec = rpcgate::codec::resp::make_server_codec(options);
+  Request request;
+  Response reply;
+  auto decode = [&](const std::string& input) {
+    request.clear();
+    REQUIRE(codec->decode(input, request, reply).status == DecodeStatus::kRequest);
+  };
+  // A command forwarded as its frame: nothing decoded, until the gateway asks.
+  decode(resp_command({"SET", "k", "1"}));
+  CHECK(request.params_deferred);
+  CHECK(request.params.is_null());
+  codec->complete_params(request);
+  CHECK_FALSE(request.params_deferred);
+  CHECK(request.params == Json::array({"k", 1}));
+  codec->complete_params(request);  // once decoded, asking again changes nothing
+  CHECK(request.params == Json::array({"k", 1}));
+  // No arguments: nothing to decode.
+  decode(resp_command({"PING"}));
+  CHECK_FALSE(request.params_deferred);
+  // Their arguments decide the pinning, or name the method: decoded at once.
+  for (const std::string& command : {resp_command({"SELECT", "0"}), resp_command({"CLIENT", "SETNAME", "x"}),
+                                     resp_command({"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}),
+                                     resp_command({"HELLO", "2"}), resp_command({"CALL", "m", "[1]"})}) {
+    CAPTURE(command);
+    decode(command);
+    CHECK_FALSE(request.params_deferred);
+    CHECK_FALSE(request.params.is_null());
+  }
+}
+
 TEST_CASE("args: strings keeps every argument a string") {
   CodecOptions options;
   options.resp_args = RespArgs::kStrings;
