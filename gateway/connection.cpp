@@ -42,9 +42,7 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       login_(codec_->enforces_login() ? nullptr : listener.codec_options().credentials) {
   if (session_ != nullptr) session_->set_connection_id(gateway_.next_connection_id());
   codec_->set_serving(gateway_.serving());
-  if (const auto& tls = listener.config().tls; tls && tls->context != nullptr) {
-    tls_ = std::make_unique<Tls>(tls->context);
-  }
+  if (listener.tls_context() != nullptr) tls_ = std::make_unique<Tls>(listener.tls_context());
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
   gateway_.add_connection(this);
