@@ -331,7 +331,7 @@ void Connection::dispatch(std::string_view frame) {
     answer(request_, response_);
     return;
   }
-  const RouteTarget* target = gateway_.router().resolve(request_.method);
+  const RouteTarget* target = gateway_.router().resolve(request_.method, identity());
   response_.id = request_.id;
   if (target == nullptr) {
     std::string_view method(request_.method);
@@ -416,7 +416,7 @@ void Connection::submit_call(backends::Cluster& cluster, PendingCall* call) {
 void Connection::open_stream() {
   // Only a call routed to a cluster whose codec streams too passes as a stream (gRPC to gRPC);
   // any other is left to the codec, which collects it whole and reports it as a request.
-  const RouteTarget* target = gateway_.router().resolve(request_.method);
+  const RouteTarget* target = gateway_.router().resolve(request_.method, identity());
   if (streams_ == nullptr || target == nullptr || target->cluster == nullptr || !target->cluster->streams() ||
       login_.stands_before(request_))
     return;
