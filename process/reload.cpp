@@ -1,5 +1,6 @@
 // The master's reload (SIGHUP, POST /reload): checks the new configuration, then starts a new
-// generation of workers on it and retires the old one.
+// generation of workers on it and retires the old one; or, when only certificate files can have
+// changed, has the running workers read them again.
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,7 +47,9 @@ bool same_apart_from_certificates(const conf::Config& running, const conf::Confi
 
 // SIGHUP: a valid new configuration starts a new generation of workers on it, which accept on
 // the same listening sockets (new addresses are bound, dropped ones closed), and only then are
-// the old workers told to drain, so no connection is refused. An invalid one changes nothing.
+// the old workers told to drain, so no connection is refused. An invalid one changes nothing. One
+// that differs from the running one only in what its certificate files hold keeps the workers
+// and their connections (reload_certificates).
 Master::ReloadOutcome Master::reload() {
   if (stopping_) return {false, "draining: no reload now"};
   notify_reloading();
