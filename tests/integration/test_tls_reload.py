@@ -35,6 +35,7 @@ openssl req $ec -keyout expired.key -out expired.csr -subj /CN=localhost
 openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr \
   -startdate 20200101000000Z -enddate 20200102000000Z -out expired.pem
 echo 'not a certificate' >garbage.pem
+openssl req -x509 $ec -keyout other-ca.key -out other-ca.pem -days 3 -subj /CN=another-ca
 """
 
 SERIAL = {"first": "1001", "second": "2002"}
@@ -308,6 +309,41 @@ class TlsReloadTest(harness.GatewayPerTestCase):
         self.assertIn("draining", body.get("message", json.dumps(body)))
         self.assertTrue(harness.wait_for(lambda: self.serial_or_none() == SERIAL["first"], 5 * harness.SLOWDOWN))
         gw.__exit__(None, None, None)
+
+    def test_a_cluster_reads_its_ca_again_in_the_running_workers(self):
+        # A TLS-only Redis whose certificate the cluster's CA file does not verify at first.
+        port = harness.free_port()
+        redis = harness.RedisServer("--port", "0", "--tls-cert-file", self.path("first.pem"), "--tls-key-file",
+                                    self.path("first.key"), "--tls-port", str(port), "--tls-auth-clients", "no",
+                                    port=port).start()
+        try:
+            shutil.copy(self.path("other-ca.pem"), self.path("live-ca.pem"))
+            self.install("first")
+            self.admin_port = harness.free_port()
+            gw = self.start_gateway(
+                [{"name": "resp", "codec": "resp"}], process={"model": "prefork", "workers": 1}, log_level="info",
+                extra_yaml="admin: {address: 127.0.0.1:%d}\n" % self.admin_port +
+                           "routes: [{match: {method: get}, cluster: up}]\n"
+                           "clusters:\n  - {name: up, codec: resp, endpoints: [127.0.0.1:%d], tls: {ca: %s}}\n"
+                           % (redis.port, self.path("live-ca.pem")))
+            harness.wait_listening([self.admin_port], gw.proc, describe="the admin port")
+
+            def get():
+                with harness.connect(gw.port("resp")) as sock:
+                    sock.sendall(harness.resp_command("GET", "nothing"))
+                    return harness.RespReader(sock).read()
+            self.assertIn("TLS handshake failed (verify)", str(get()))
+            shutil.copy(self.path("ca.pem"), self.path("live-ca.pem.new"))
+            os.replace(self.path("live-ca.pem.new"), self.path("live-ca.pem"))
+            status, body = self.reload()
+            self.assertEqual((status, body.get("reloaded")), (200, True), body)
+            # Past the endpoint's connect backoff, new upstream connections verify with the new CA.
+            self.assertTrue(harness.wait_for(lambda: get() is None, 10 * harness.SLOWDOWN), gw.log_tail())
+            log = gw.log_text()
+            self.assertIn("TLS files read again for cluster up", log)
+            self.assertNotIn("draining", log)
+        finally:
+            redis.stop()
 
     def test_every_model_with_a_master(self):
         # prefork is the test above; single has no master to reload (docs/tls.md).
