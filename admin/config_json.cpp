@@ -50,6 +50,7 @@ Json route_json(const conf::RouteConfig& route) {
       match = {{"glob", route.pattern}};
       break;
   }
+  if (!route.client_identities.empty()) match["client_identity"] = route.client_identities;
   Json out = {{"match", std::move(match)}, {"retries", route.retries}, {"idempotent", route.idempotent}};
   if (!route.handler.empty()) out["handler"] = route.handler;
   if (!route.cluster.empty()) out["cluster"] = route.cluster;

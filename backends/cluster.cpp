@@ -45,6 +45,7 @@ Cluster::Cluster(Upstreams& upstreams, const conf::ClusterConfig& config, const 
     : upstreams_(upstreams),
       config_(config),
       codec_(codec),
+      tls_context_(config.tls ? config.tls->context : nullptr),
       classifier_(codec.make_client(config.codec_options)),
       stats_(stats),
       balancer_(make_load_balancer(config.load_balancer, config.hash_key)) {
@@ -118,6 +119,14 @@ void Cluster::forget(Endpoint* endpoint) {
 Cluster::~Cluster() = default;
 
 uint64_t Cluster::now_ms() const { return upstreams_.now_ms(); }
+
+bool Cluster::reload_tls(std::string& error) {
+  if (!config_.tls) return true;
+  std::shared_ptr<tls::ClientContext> fresh = tls::ClientContext::build(config_.tls->settings, codec_.alpn, error);
+  if (fresh == nullptr) return false;
+  tls_context_ = std::move(fresh);
+  return true;
+}
 
 void Cluster::prepare(PendingCall* call, const conf::RouteConfig* route) const {
   UpstreamState& state = call->upstream;

@@ -31,6 +31,10 @@ class Cluster {
 
   const conf::ClusterConfig& config() const { return config_; }
   const codec::CodecInfo& codec() const { return codec_; }
+  // The TLS context a new upstream connection starts with; null for a plain cluster. A reload
+  // that changed only certificate files replaces it (reload_tls: false, with `error`, keeps it).
+  const std::shared_ptr<tls::ClientContext>& tls_context() const { return tls_context_; }
+  bool reload_tls(std::string& error);
   // Its connections serve requests side by side (HTTP/2, ClientCodec::multiplexed): another one
   // is worth opening only when those open are full.
   bool multiplexed() const { return classifier_->multiplexed(); }
@@ -118,6 +122,7 @@ class Cluster {
   Upstreams& upstreams_;
   const conf::ClusterConfig& config_;
   const codec::CodecInfo& codec_;
+  std::shared_ptr<tls::ClientContext> tls_context_;
   // Tells which requests a shared connection may carry (ClientCodec::shareable).
   std::unique_ptr<codec::ClientCodec> classifier_;
   ClusterStats& stats_;

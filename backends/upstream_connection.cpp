@@ -37,8 +37,8 @@ UpstreamConnection::UpstreamConnection(Endpoint& endpoint, ConnectionEvents& eve
   connect_req_.data = this;
   write_req_.data = this;
   codec_->connected_to(endpoint_.name());
-  if (const auto& tls = endpoint_.cluster().config().tls; tls && tls->context != nullptr)
-    tls_ = std::make_unique<Tls>(tls->context->get());
+  if (const auto& context = endpoint_.cluster().tls_context(); context != nullptr)
+    tls_ = std::make_unique<Tls>(context->get());  // the session holds a reference of its own
 }
 
 void UpstreamConnection::connect() {

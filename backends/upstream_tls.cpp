@@ -52,7 +52,7 @@ bool UpstreamConnection::open_records(std::string_view ciphertext, std::string& 
   if (!was_established) {
     // The codec's protocol, when it has one (gRPC's h2), must be the one the upstream chose: a
     // server that speaks another one over this connection would not understand a byte.
-    const std::string& wanted = endpoint_.cluster().config().tls->context->alpn();
+    const std::string& wanted = endpoint_.cluster().tls_context()->alpn();
     if (!wanted.empty() && engine.alpn() != wanted) {
       fail_handshake(tls::TlsFailure::kAlpn, "the upstream did not choose ALPN protocol " + wanted);
       return false;

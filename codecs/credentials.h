@@ -25,6 +25,8 @@ class Credentials {
   // Whether `user` exists: for a login vouched for otherwise (a verified client certificate),
   // whose name the client did not choose freely, so its timing tells nothing worth hiding.
   bool has_user(std::string_view user) const;
+  // The same users with the same passwords: a reload that changed none needs no new workers.
+  bool operator==(const Credentials&) const = default;
 
  private:
   std::vector<std::pair<std::string, std::string>> users_;

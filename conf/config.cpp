@@ -20,21 +20,39 @@ std::string Address::to_string() const {
   return host + ":" + std::to_string(port);
 }
 
+namespace {
+
+std::string joined(const std::vector<std::string>& items, char separator) {
+  std::string list;
+  for (const auto& item : items) {
+    if (!list.empty()) list += separator;
+    list += item;
+  }
+  return list;
+}
+
+}  // namespace
+
 std::string RouteConfig::describe_match(char separator) const {
+  std::string out;
   switch (kind) {
     case MatchKind::kPrefix:
-      return "prefix:" + pattern;
+      out = "prefix:" + pattern;
+      break;
     case MatchKind::kGlob:
-      return "glob:" + pattern;
+      out = "glob:" + pattern;
+      break;
     case MatchKind::kMethods:
+      out = "methods:" + joined(methods, separator);
       break;
   }
-  std::string list;
-  for (const auto& method : methods) {
-    if (!list.empty()) list += separator;
-    list += method;
-  }
-  return "methods:" + list;
+  if (!client_identities.empty()) out += " client_identity:" + joined(client_identities, separator);
+  return out;
+}
+
+bool RouteConfig::admits(std::string_view identity) const {
+  return client_identities.empty() ||
+         std::find(client_identities.begin(), client_identities.end(), identity) != client_identities.end();
 }
 
 bool RouteConfig::matches(const std::string& method) const {

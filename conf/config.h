@@ -78,7 +78,11 @@ struct RouteConfig {
   MatchKind kind = MatchKind::kMethods;
   std::vector<std::string> methods;  // kMethods (`method: x` is a list of one)
   std::string pattern;               // kPrefix / kGlob
-  std::string handler;               // exactly one of handler and cluster is set
+  // match.client_identity: only clients whose certificate gives one of these identities (mutual
+  // TLS, the listener's tls.identity) take the route; the others go on to later routes. Empty =
+  // every client.
+  std::vector<std::string> client_identities;
+  std::string handler;  // exactly one of handler and cluster is set
   std::string cluster;
   std::string rename;  // forward under this method name; empty = unchanged
   // The kind a successful answer carries to JSON and protobuf clients ("pi_r"), whatever answered
@@ -92,8 +96,11 @@ struct RouteConfig {
 
   // "prefix:PATTERN", "glob:PATTERN" or "methods:A<separator>B", for INFO and metrics labels.
   std::string describe_match(char separator) const;
-  // Whether a request for `method` takes this route (if no route before it does).
+  // Whether a request for `method` takes this route (if no route before it does), from any
+  // client it admits.
   bool matches(const std::string& method) const;
+  // Whether a client of `identity` ("" = none) may take it.
+  bool admits(std::string_view identity) const;
 };
 
 struct OutlierConfig {

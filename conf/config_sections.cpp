@@ -61,7 +61,11 @@ constexpr std::string_view kHandlersKeys[] = {"enable", "pi_max_terms"};
 
 constexpr std::string_view kRouteKeys[] = {"match", "handler", "cluster", "rename",
                                            "kind",  "timeout", "retries", "idempotent"};
-constexpr std::string_view kMatchKeys[] = {"method", "methods", "prefix", "glob"};
+// What a route matches on: exactly one of the method kinds, and, optionally, who may take it.
+constexpr std::string_view kMatchKinds[] = {"method", "methods", "prefix", "glob"};
+constexpr std::string_view kMatchKeys[] = {"method", "methods", "prefix", "glob", "client_identity"};
+// An identity is at most this long (tls::TlsEngine::peer_identity gives none longer).
+constexpr size_t kMaxIdentityBytes = 255;
 
 // A cluster's keys beside those its codec declares (codec_keys()).
 constexpr std::string_view kClusterKeys[] = {"name",
@@ -244,16 +248,48 @@ ListenerConfig read_listener(ReadContext& ctx, const Field& item) {
   return listener;
 }
 
+// `client_identity: [names]` (or one name): the route takes only clients whose certificate
+// gives one of these identities (a listener's tls.identity); the others go on to later routes.
+void read_client_identities(MapReader& map, RouteConfig& route) {
+  auto field = map.get("client_identity");
+  if (!field) return;
+  ReadContext& ctx = map.context();
+  std::vector<Field> items;
+  if (field->node.IsScalar())
+    items.push_back(*field);
+  else
+    items = read_list(ctx, *field);
+  if (field->node.IsSequence() && items.empty()) ctx.error(field->line, field->path, "expected at least one identity");
+  for (const auto& item : items) {
+    auto name = read_string(ctx, item);
+    if (!name) continue;
+    const bool printable = std::none_of(name->begin(), name->end(),
+                                        [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+    if (name->empty() || name->size() > kMaxIdentityBytes || !printable) {
+      ctx.error(item.line, item.path,
+                "an identity has 1 to 255 bytes and no control character, as a certificate's name gives it");
+      continue;
+    }
+    auto& names = route.client_identities;
+    if (std::find(names.begin(), names.end(), *name) != names.end()) {
+      ctx.error(item.line, item.path, "identity " + in_quotes(*name) + " is listed twice");
+      continue;
+    }
+    names.push_back(std::move(*name));
+  }
+}
+
 void read_route_match(ReadContext& ctx, const Field& field, RouteConfig& route) {
   MapReader map(ctx, field, "match", kMatchKeys);
   if (!map.is_map()) return;
+  read_client_identities(map, route);
   std::vector<std::string_view> given;
-  for (auto key : kMatchKeys)
+  for (auto key : kMatchKinds)
     if (map.has(key)) given.push_back(key);
   if (given.size() != 1) {
     ctx.error(field.line, field.path,
-              given.empty() ? "match needs one of: " + join(kMatchKeys)
-                            : "match takes exactly one of: " + join(kMatchKeys) + "; got " + join(given));
+              given.empty() ? "match needs one of: " + join(kMatchKinds)
+                            : "match takes exactly one of: " + join(kMatchKinds) + "; got " + join(given));
     return;
   }
   if (map.has("method")) {

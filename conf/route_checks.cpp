@@ -33,8 +33,18 @@ std::optional<std::string_view> as_prefix(const RouteConfig& route) {
   return literal;
 }
 
+// Whether `earlier` takes every client that `later` would (null: a handler answering by its
+// own name, which takes any client): it admits any, or at least each that `later` names.
+bool admits_all_of(const RouteConfig& earlier, const RouteConfig* later) {
+  if (earlier.client_identities.empty()) return true;
+  if (later == nullptr || later->client_identities.empty()) return false;
+  return std::all_of(later->client_identities.begin(), later->client_identities.end(),
+                     [&](const std::string& identity) { return earlier.admits(identity); });
+}
+
 // Whether `earlier` takes every method that `later`, a prefix or glob route, would take.
 bool covers(const RouteConfig& earlier, const RouteConfig& later) {
+  if (!admits_all_of(earlier, &later)) return false;
   auto earlier_prefix = as_prefix(earlier);
   if (!earlier_prefix) return false;
   if (auto later_prefix = as_prefix(later)) return later_prefix->starts_with(*earlier_prefix);
@@ -61,6 +71,7 @@ class RouteChecker {
       const RouteConfig& route = config_.routes[i];
       const std::string path = "routes[" + std::to_string(i) + "]";
       if (!route.handler.empty()) check_handler_name(route.handler, path + ".handler");
+      check_identities(route, path);
       if (route.kind == RouteConfig::MatchKind::kMethods) {
         for (size_t k = 0; k < route.methods.size(); ++k) check_method(i, k, path, lower);
       } else {
@@ -75,11 +86,23 @@ class RouteChecker {
     return line > 0 ? line : fallback;
   }
 
-  // The earlier route that takes `method` first, if any.
-  const RouteConfig* taken_before(size_t index, const std::string& method) const {
+  // The earlier route that takes `method` first from every client `later` would take it from
+  // (null: any client), if any.
+  const RouteConfig* taken_before(size_t index, const std::string& method, const RouteConfig* later) const {
     for (size_t j = 0; j < index; ++j)
-      if (config_.routes[j].matches(method)) return &config_.routes[j];
+      if (config_.routes[j].matches(method) && admits_all_of(config_.routes[j], later)) return &config_.routes[j];
     return nullptr;
+  }
+
+  // A route for some identities needs a listener that gives clients one.
+  void check_identities(const RouteConfig& route, const std::string& path) {
+    if (route.client_identities.empty()) return;
+    const bool any = std::any_of(config_.listeners.begin(), config_.listeners.end(),
+                                 [](const ListenerConfig& l) { return l.tls && !l.tls->settings.client_ca.empty(); });
+    if (any) return;
+    ctx_.error(line_of(path + ".match.client_identity", route.origin.line), path,
+               "client_identity: no listener asks for client certificates (tls.client_ca), so no client has an "
+               "identity and this route is never taken");
   }
 
   // False when `name` is unknown (and reported).
@@ -95,7 +118,7 @@ class RouteChecker {
   void check_enabled_handler_reachable(const std::string& name, const std::string& path) {
     const int line = ctx_.line_of(path);
     if (line == 0) return;
-    const RouteConfig* first = taken_before(config_.routes.size(), name);
+    const RouteConfig* first = taken_before(config_.routes.size(), name, nullptr);
     if (first == nullptr || first->handler == name) return;
     ctx_.error(line, path,
                "handler " + in_quotes(name) + " never answers: " + route_name(*first) + " takes method " +
@@ -116,7 +139,7 @@ class RouteChecker {
       ctx_.error(
           line, path,
           "method " + in_quotes(method) + " never reaches this route: rpcgate answers it itself, from its readiness");
-    } else if (const RouteConfig* first = taken_before(index, method)) {
+    } else if (const RouteConfig* first = taken_before(index, method, &route)) {
       ctx_.error(
           line, path,
           "method " + in_quotes(method) + " never reaches this route: " + route_name(*first) + " takes it first");

@@ -42,9 +42,7 @@ Connection::Connection(Gateway& gateway, Listener& listener)
       login_(codec_->enforces_login() ? nullptr : listener.codec_options().credentials) {
   if (session_ != nullptr) session_->set_connection_id(gateway_.next_connection_id());
   codec_->set_serving(gateway_.serving());
-  if (const auto& tls = listener.config().tls; tls && tls->context != nullptr) {
-    tls_ = std::make_unique<Tls>(tls->context);
-  }
+  if (listener.tls_context() != nullptr) tls_ = std::make_unique<Tls>(listener.tls_context());
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
   gateway_.add_connection(this);
@@ -335,7 +333,7 @@ void Connection::dispatch(std::string_view frame) {
     answer(request_, response_);
     return;
   }
-  const RouteTarget* target = gateway_.router().resolve(request_.method);
+  const RouteTarget* target = gateway_.router().resolve(request_.method, identity());
   response_.id = request_.id;
   if (target == nullptr) {
     std::string_view method(request_.method);
@@ -422,7 +420,7 @@ void Connection::submit_call(backends::Cluster& cluster, PendingCall* call) {
 void Connection::open_stream() {
   // Only a call routed to a cluster whose codec streams too passes as a stream (gRPC to gRPC);
   // any other is left to the codec, which collects it whole and reports it as a request.
-  const RouteTarget* target = gateway_.router().resolve(request_.method);
+  const RouteTarget* target = gateway_.router().resolve(request_.method, identity());
   if (streams_ == nullptr || target == nullptr || target->cluster == nullptr || !target->cluster->streams() ||
       login_.stands_before(request_))
     return;

@@ -111,6 +111,8 @@ class Connection final : public CallOwner, public StreamPair::Owner {
   // Mutual TLS, once the handshake is done: the client certificate's identity, and with
   // login_by_certificate the login it stands for.
   void take_certificate_identity();
+  // The client's identity from its certificate, for routing; "" when it has none.
+  std::string_view identity() const { return tls_ != nullptr ? std::string_view(tls_->identity) : std::string_view(); }
   void note_login_failure();
   // "ip:port" of the client, or "" when the socket cannot say.
   std::string peer_address();

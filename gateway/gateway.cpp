@@ -116,6 +116,34 @@ bool Gateway::start(const Sockets& sockets, std::string& error, const discovery:
   return true;
 }
 
+void Gateway::reload_tls(const std::string& who) {
+  if (draining_) return;  // its listeners are closed, and it is going
+  std::string reloaded;
+  auto note = [&](bool done, const char* kind, const std::string& name, const std::string& error) {
+    if (done) {
+      reloaded += (reloaded.empty() ? "" : ", ") + std::string(kind) + " " + name;
+      return;
+    }
+    LOG_ERROR("%s: %s %s: TLS files not reloaded: %s; still using the ones loaded before", who.c_str(), kind,
+              name.c_str(), error.c_str());
+  };
+  for (Listener* listener : listener_by_index_) {
+    if (listener->tls_context() == nullptr) continue;
+    std::string error;
+    note(listener->reload_tls(error), "listener", listener->config().name, error);
+  }
+  if (upstreams_ && !upstreams_closing_) {
+    for (const auto& cluster : upstreams_->clusters()) {
+      if (cluster->tls_context() == nullptr) continue;
+      std::string error;
+      note(cluster->reload_tls(error), "cluster", cluster->config().name, error);
+    }
+  }
+  if (!reloaded.empty())
+    LOG_INFO("%s: TLS files read again for %s: new connections use them, open ones keep theirs", who.c_str(),
+             reloaded.c_str());
+}
+
 void Gateway::add_connection(Connection* connection) {
   connection->next_ = connections_;
   if (connections_ != nullptr) connections_->prev_ = connection;

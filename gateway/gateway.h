@@ -50,6 +50,11 @@ class Gateway {
   bool start(const Sockets& sockets, std::string& error, const discovery::Snapshot* discovered = nullptr);
   // A newer snapshot from the master.
   void apply_discovery(const discovery::Snapshot& snapshot);
+  // A reload that changed only certificate files (the master's ControlKind::kReloadTls): each
+  // TLS listener and cluster reads its files again for the connections opened from now on; open
+  // ones keep the context they started with. A file that no longer loads is logged, naming it,
+  // and the context in use stays. `who` names this process in the log ("worker 0").
+  void reload_tls(const std::string& who);
   // Stops accepting, lets connections finish what they have read, and calls `on_drained` once
   // the last one has closed (or drain_timeout has cut them off). All handles are closed then.
   void drain(std::function<void()> on_drained);

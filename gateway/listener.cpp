@@ -22,6 +22,7 @@ Listener::Listener(Gateway& gateway, const conf::ListenerConfig& config, size_t 
       codec_options_.upstream = &probe->cluster->config().codec_options;
   }
   if (config.auth) codec_options_.credentials = &config.auth->users;
+  if (config.tls) tls_context_ = config.tls->context;
   uv_tcp_init(gateway_.loop(), &tcp_);
   tcp_.data = this;
 }
@@ -74,6 +75,14 @@ void Listener::adopt_fd(int fd) {
     return;
   }
   connection->start(false);
+}
+
+bool Listener::reload_tls(std::string& error) {
+  if (!config_.tls) return true;
+  std::shared_ptr<tls::ServerContext> fresh = tls::ServerContext::build(config_.tls->settings, error);
+  if (fresh == nullptr) return false;
+  tls_context_ = std::move(fresh);
+  return true;
 }
 
 void Listener::log_rejection() {

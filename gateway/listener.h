@@ -9,6 +9,7 @@
 #include "codecs/codec.h"
 #include "conf/config.h"
 #include "core/log.h"
+#include "tls/tls_context.h"
 
 namespace rpcgate {
 
@@ -36,6 +37,13 @@ class Listener {
   void adopt_fd(int fd);
 
   const conf::ListenerConfig& config() const { return config_; }
+  // The TLS context a new connection is accepted with; null on a plain listener. A connection
+  // holds the one it was accepted with for as long as it lives.
+  const std::shared_ptr<tls::ServerContext>& tls_context() const { return tls_context_; }
+  // A reload that changed only certificate files: reads them again for the connections accepted
+  // from now on. False, with `error` naming the file and why, when they do not load; the context
+  // in use stays.
+  bool reload_tls(std::string& error);
   size_t index() const { return index_; }
   std::unique_ptr<codec::ServerCodec> make_codec() const { return codec_.make_server(codec_options_); }
   const codec::CodecInfo& codec_info() const { return codec_; }
@@ -52,6 +60,7 @@ class Listener {
   size_t index_;
   const codec::CodecInfo& codec_;
   codec::CodecOptions codec_options_;  // the config's, plus what the routes imply
+  std::shared_ptr<tls::ServerContext> tls_context_;
   uv_tcp_t tcp_{};
   size_t active_ = 0;
   bool closing_ = false;

@@ -63,11 +63,11 @@ std::unique_ptr<Router> Router::build(const conf::Config& config, const HandlerR
   return router;
 }
 
-const RouteTarget* Router::resolve(const std::string& method) const {
+const RouteTarget* Router::resolve(const std::string& method, std::string_view identity) const {
   for (const auto& [name, target] : own_)
     if (method == name) return &target;
   for (const auto& target : routes_)
-    if (target.route->matches(method)) return &target;
+    if (target.route->matches(method) && target.route->admits(identity)) return &target;
   auto builtin = builtins_.find(std::string_view(method));
   return builtin == builtins_.end() ? nullptr : &builtin->second;
 }

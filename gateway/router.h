@@ -1,7 +1,7 @@
-// Maps a method name to what answers it: rpcgate's own methods (its INFO, kOwnInfoMethod, and the
-// gRPC health check, kOwnHealthMethod) whatever the routes say, else the first matching route of
-// the config, else an enabled built-in of the same name, else nothing (UNKNOWN_METHOD). Owns the
-// handler instances.
+// Maps a method name (and the client's identity) to what answers it: rpcgate's own methods (its
+// INFO, kOwnInfoMethod, and the gRPC health check, kOwnHealthMethod) whatever the routes say, else
+// the first route of the config that matches the method and admits the client, else an enabled built-in of the same
+// name, else nothing (UNKNOWN_METHOD). Owns the handler instances.
 #pragma once
 
 #include <map>
@@ -39,8 +39,9 @@ class Router {
                                        const HandlerContext& context, std::string& error,
                                        backends::Upstreams* upstreams = nullptr);
 
-  // nullptr when nothing answers `method`.
-  const RouteTarget* resolve(const std::string& method) const;
+  // nullptr when nothing answers `method`. `identity` is the client's, from its certificate
+  // ("" = none): a route with match.client_identity is skipped for other clients.
+  const RouteTarget* resolve(const std::string& method, std::string_view identity = {}) const;
 
  private:
   struct StringHash {

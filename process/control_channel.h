@@ -2,7 +2,8 @@
 // says the master is gone). Master to worker: frames of a 4-byte little-endian length, a kind
 // byte and a payload. A snapshot frame carries the whole discovery snapshot (discovery/nodes.h),
 // so a worker that missed one loses nothing; the other kinds are the commands a thread worker
-// gets instead of the signals a worker process gets, and the log level the admin port set.
+// gets instead of the signals a worker process gets, the log level the admin port set, and the
+// reload that only re-reads certificate files in the running workers.
 // Worker to master: the single byte kReady once it serves, which the master waits for before
 // registering the gateway in ZooKeeper.
 #pragma once
@@ -23,6 +24,7 @@ enum class ControlKind : char {
   kDrain = 'T',       // as SIGTERM: drain, then exit
   kReopenLogs = 'U',  // as SIGUSR1: reopen the access log
   kLogLevel = 'L',    // payload: a level name (POST /logging); a worker forked later inherits it
+  kReloadTls = 'C',   // a reload that changed only certificate files: read them again (Gateway::reload_tls)
 };
 // A snapshot of kMaxNodesPerPath nodes on each of many paths stays far below this.
 constexpr uint32_t kMaxControlFrame = 64u << 20;

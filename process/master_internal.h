@@ -128,6 +128,7 @@ class Master final : public discovery::ZooKeeperClient::Events {
 
   // reload.cpp
   ReloadOutcome reload();
+  ReloadOutcome reload_certificates(std::shared_ptr<conf::Config> fresh);
   ReloadOutcome refuse(std::string why);
 
   // admin_routes.cpp

@@ -88,6 +88,9 @@ void on_control_frame(ProcessHandles& handles, const ServeOptions& options, Cont
     case ControlKind::kReopenLogs:
       handles.gateway->reopen_access_log();  // the log file itself is the master's to reopen
       return;
+    case ControlKind::kReloadTls:
+      handles.gateway->reload_tls(options.role);
+      return;
     case ControlKind::kLogLevel: {
       LogLevel level;
       if (!parse_log_level(payload, level)) {

@@ -238,6 +238,7 @@ class TlsListenerTest(harness.GatewayTestCase):
             return True
 
     def test_require_client_cert(self):
+        # Each refusal's line and OpenSSL's reason are checked in test_tls_identity.py.
         self.assertTrue(self.refused())
         self.assertTrue(self.refused(self.path("stranger.pem"), self.path("stranger.key")))
         self.assertFalse(self.refused(self.path("client.pem"), self.path("client.key")))
@@ -257,6 +258,8 @@ class TlsListenerTest(harness.GatewayTestCase):
             # The first bytes of a real ClientHello, and then nothing.
             half.sendall(client_hello()[:60])
             silent = harness.connect(port)
+            ports = {what: sock.getsockname()[1] for what, sock in (("garbage", garbage), ("half", half),
+                                                                    ("silent", silent))}
             try:
                 closed, _ = harness.wait_closed(garbage, timeout=2)
                 self.assertTrue(closed, "a client sending garbage instead of a ClientHello was not closed")
@@ -273,6 +276,13 @@ class TlsListenerTest(harness.GatewayTestCase):
                     sock.close()
             self.assertEqual(resp_ping(plain), b"+PONG\r\n")
             self.assertEqual(resp_ping(bystander), b"+PONG\r\n")
+        # Each with its line (at debug level), naming the listener, the client and why.
+        log = self.gw.log_text()
+        self.assertRegex(log, r"listener resp_tls: closing a TLS client from 127\.0\.0\.1:%d: .+ \(during the handshake\)"
+                         % ports["garbage"])
+        for what in ("half", "silent"):
+            self.assertIn("listener resp_tls: closing a TLS client from 127.0.0.1:%d that did not finish its handshake "
+                          "in %d ms" % (ports[what], HANDSHAKE_TIMEOUT_S * 1000), log)
         self.assertAlive()
 
     def test_handshakes_failures_and_certificate_expiry_in_metrics(self):

@@ -4,8 +4,10 @@
 keeps its own and goes on being answered; rpcgate_tls_cert_expiry_seconds follows the new file; a
 missing, unparsable, mismatched or expired file is refused with its file and reason, in the reply
 and the log, and the certificate in use stays; TLS clients connecting for every call during
-reloads see no failure; and so in every process model that has a master. Certificates are made
-here with the openssl command line."""
+reloads see no failure; and so in every process model that has a master. A reload that changes
+nothing but certificate files keeps the workers: idle and busy connections opened before it stay
+open and are answered on the same sockets afterwards, under load, while a reload that changes a
+setting still replaces the workers. Certificates are made here with the openssl command line."""
 
 import json
 import os
@@ -33,6 +35,7 @@ openssl req $ec -keyout expired.key -out expired.csr -subj /CN=localhost
 openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr \
   -startdate 20200101000000Z -enddate 20200102000000Z -out expired.pem
 echo 'not a certificate' >garbage.pem
+openssl req -x509 $ec -keyout other-ca.key -out other-ca.pem -days 3 -subj /CN=another-ca
 """
 
 SERIAL = {"first": "1001", "second": "2002"}
@@ -237,6 +240,110 @@ class TlsReloadTest(harness.GatewayPerTestCase):
         _, _, metrics = harness.http(self.admin_port, "GET", "/metrics")
         self.assertEqual(harness.metric_value(harness.metric_samples(metrics), "rpcgate_reload_failures_total"),
                          len(cases))
+
+    def test_idle_connections_stay_open_across_a_certificate_reload(self):
+        # fork keeps each connection in its own child anyway (docs/tls.md).
+        for model, tell in (("prefork", "POST"), ("reuseport", "SIGHUP"), ("fdpass", "POST"), ("threads", "SIGHUP")):
+            with self.subTest(model=model):
+                self.idle_connections_stay_open(model, tell)
+
+    def idle_connections_stay_open(self, model, tell):
+        gw = self.start(model)
+
+        def told():
+            if tell == "POST":
+                status, body = self.reload()
+                self.assertEqual((status, body.get("reloaded")), (200, True), body)
+            else:
+                gw.send_signal(signal.SIGHUP)
+        idle = [self.connect() for _ in range(3)]
+        busy = [HeldConnection(gw.port("resp_tls"), self.path("ca.pem")) for _ in range(2)]
+        try:
+            for connection in idle:
+                self.assertEqual(connection.ping(), b"+PONG\r\n")
+            for held in busy:
+                held.start()
+            port, ca = gw.port("resp_tls"), self.path("ca.pem")
+            with test_reload.ConnectPerCallLoad(port, threads=2, call=lambda: tls_ping(port, ca)) as load:
+                time.sleep(0.2)
+                self.install("second")
+                told()
+                self.assertTrue(harness.wait_for(lambda: self.new_connection_serial() == SERIAL["second"],
+                                                 5 * harness.SLOWDOWN), gw.log_tail())
+                # A bad file at the next reload: refused, naming it; everything goes on as it was.
+                self.install("expired")
+                status, body = self.reload()
+                self.assertEqual((status, body.get("reloaded")), (400, False), body)
+                self.assertIn("cert %s: has expired" % self.path("live.pem"), body["error"])
+                time.sleep(0.3)
+            answered = [held.answers for held in busy]
+            self.assertTrue(harness.wait_for(lambda: all(h.answers >= a + 5 or h.failures
+                                                         for h, a in zip(busy, answered)), 5))
+        finally:
+            for held in busy:
+                held.stop()
+        self.assertEqual(load.failures, [], "%d calls" % load.calls)
+        self.assertGreater(load.calls, 5)
+        self.assertEqual([held.failures for held in busy], [[], []])
+        self.assertEqual(self.new_connection_serial(), SERIAL["second"], "the expired file must not be in use")
+        log = gw.log_text()
+        self.assertIn("reload refused: ", log)
+        self.assertTrue(any("reload refused" in line and "cert %s: has expired" % self.path("live.pem") in line
+                            for line in log.splitlines()), gw.log_tail())
+        # Idle for far longer than the 50 ms after which a draining worker closes a quiet connection.
+        time.sleep(0.5)
+        for connection in idle:
+            self.assertEqual(connection.ping(), b"+PONG\r\n", "an open connection was closed by the reload")
+            self.assertEqual(connection.serial, SERIAL["first"])
+            connection.close()
+        self.assertIn("configuration reloaded: only certificate files may have changed", log)
+        self.assertIn("TLS files read again for listener resp_tls", log)
+        self.assertNotIn("draining", log, "a certificate reload replaced the workers")
+
+        # Any other change still starts new workers on the new configuration.
+        with open(gw.config_path, "a") as f:
+            f.write("routes:\n  - {match: {method: shout}, handler: upper}\n")
+        self.install("first")
+        status, body = self.reload()
+        self.assertEqual((status, body.get("reloaded")), (200, True), body)
+        self.assertIn("draining", body.get("message", json.dumps(body)))
+        self.assertTrue(harness.wait_for(lambda: self.serial_or_none() == SERIAL["first"], 5 * harness.SLOWDOWN))
+        gw.__exit__(None, None, None)
+
+    def test_a_cluster_reads_its_ca_again_in_the_running_workers(self):
+        # A TLS-only Redis whose certificate the cluster's CA file does not verify at first.
+        port = harness.free_port()
+        redis = harness.RedisServer("--port", "0", "--tls-cert-file", self.path("first.pem"), "--tls-key-file",
+                                    self.path("first.key"), "--tls-port", str(port), "--tls-auth-clients", "no",
+                                    port=port).start()
+        try:
+            shutil.copy(self.path("other-ca.pem"), self.path("live-ca.pem"))
+            self.install("first")
+            self.admin_port = harness.free_port()
+            gw = self.start_gateway(
+                [{"name": "resp", "codec": "resp"}], process={"model": "prefork", "workers": 1}, log_level="info",
+                extra_yaml="admin: {address: 127.0.0.1:%d}\n" % self.admin_port +
+                           "routes: [{match: {method: get}, cluster: up}]\n"
+                           "clusters:\n  - {name: up, codec: resp, endpoints: [127.0.0.1:%d], tls: {ca: %s}}\n"
+                           % (redis.port, self.path("live-ca.pem")))
+            harness.wait_listening([self.admin_port], gw.proc, describe="the admin port")
+
+            def get():
+                with harness.connect(gw.port("resp")) as sock:
+                    sock.sendall(harness.resp_command("GET", "nothing"))
+                    return harness.RespReader(sock).read()
+            self.assertIn("TLS handshake failed (verify)", str(get()))
+            shutil.copy(self.path("ca.pem"), self.path("live-ca.pem.new"))
+            os.replace(self.path("live-ca.pem.new"), self.path("live-ca.pem"))
+            status, body = self.reload()
+            self.assertEqual((status, body.get("reloaded")), (200, True), body)
+            # Past the endpoint's connect backoff, new upstream connections verify with the new CA.
+            self.assertTrue(harness.wait_for(lambda: get() is None, 10 * harness.SLOWDOWN), gw.log_tail())
+            log = gw.log_text()
+            self.assertIn("TLS files read again for cluster up", log)
+            self.assertNotIn("draining", log)
+        finally:
+            redis.stop()
 
     def test_every_model_with_a_master(self):
         # prefork is the test above; single has no master to reload (docs/tls.md).

@@ -116,3 +116,27 @@ TEST_CASE("a timeout on a handler route is refused like retries") {
   REQUIRE(found.size() == 1);
   CHECK(has(found, "3", "timeout applies to routes with a cluster target only"));
 }
+
+TEST_CASE(
+    "client_identity: checked names, shadowing only for the clients named, and a listener that gives identities") {
+  auto found = problems(kJson,
+                        "routes:\n"
+                        "  - {match: {method: get, client_identity: [alice, bob]}, cluster: up}\n"
+                        "  - {match: {method: get, client_identity: alice}, handler: echo}\n"
+                        "  - {match: {method: get, client_identity: [carol, alice]}, handler: echo}\n"
+                        "  - {match: {method: get}, handler: echo}\n"
+                        "  - {match: {glob: '*', client_identity: [bob]}, handler: echo}\n"
+                        "  - {match: {prefix: a, client_identity: [bob]}, handler: echo}\n"
+                        "  - {match: {method: x, client_identity: [dan, dan, '', \"a\\x01\"]}, handler: echo}\n"
+                        "  - {match: {client_identity: [dan]}, handler: echo}\n");
+  // Route 2 names only clients route 1 takes first; route 3 names carol too, and route 4 any client.
+  CHECK(has(found, "5",
+            "method 'get' never reaches this route: the route at line 4 (methods:get client_identity:alice,bob)"));
+  CHECK_FALSE(has(found, "6", "never reaches"));
+  CHECK_FALSE(has(found, "7", "never reaches"));
+  CHECK(has(found, "9", "this route is never reached: the route at line 8 (glob:* client_identity:bob)"));
+  CHECK(has(found, "10", "identity 'dan' is listed twice"));
+  CHECK(has(found, "10", "an identity has 1 to 255 bytes and no control character"));
+  CHECK(has(found, "11", "match needs one of: method, methods, prefix, glob"));
+  CHECK(has(found, "4", "client_identity: no listener asks for client certificates (tls.client_ca)"));
+}

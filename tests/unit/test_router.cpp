@@ -145,3 +145,23 @@ TEST_CASE("pi validates its params") {
   CHECK(run(nullptr).error == ErrorCode::kBadRequest);
   CHECK(run(-7).result.get<double>() == 0.0);
 }
+
+TEST_CASE("a route with client identities takes only those clients; the others fall through") {
+  using Kind = conf::RouteConfig::MatchKind;
+  Fixture f;
+  f.config.handlers.enabled = {"echo"};
+  f.config.routes = {route(Kind::kMethods, {"get"}, "", "upper", 3), route(Kind::kMethods, {"get"}, "", "ping", 4),
+                     route(Kind::kGlob, {}, "*", "time", 5)};
+  f.config.routes[0].client_identities = {"alice", "carol"};
+  f.config.routes[1].client_identities = {"bob"};
+  auto router = f.build();
+  REQUIRE(router);
+  CHECK(router->resolve("get", "alice")->route == &f.config.routes[0]);
+  CHECK(router->resolve("get", "carol")->route == &f.config.routes[0]);
+  CHECK(router->resolve("get", "bob")->route == &f.config.routes[1]);
+  CHECK(router->resolve("get", "mallory")->route == &f.config.routes[2]);
+  CHECK(router->resolve("get", "")->route == &f.config.routes[2]);  // no certificate, no identity
+  CHECK(router->resolve("get")->route == &f.config.routes[2]);
+  CHECK(router->resolve("get", "Alice")->route == &f.config.routes[2]);  // byte for byte, as logins
+  CHECK(router->resolve("set", "alice")->route == &f.config.routes[2]);
+}
