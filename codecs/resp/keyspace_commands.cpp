@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 #include "codecs/resp/resp_line.h"
 #include "codecs/resp/resp_writer.h"
@@ -147,7 +148,8 @@ bool merge_keyspace(Keyspace kind, const std::vector<std::string_view>& replies,
     case Keyspace::kCount: {
       int64_t sum = 0;
       for (std::string_view reply : replies) {
-        if (!read_header(reply, type, number, header) || type != ':' || header != reply.size() || number < 0)
+        if (!read_header(reply, type, number, header) || type != ':' || header != reply.size() || number < 0 ||
+            number > std::numeric_limits<int64_t>::max() - sum)
           return false;
         sum += number;
       }
@@ -157,7 +159,10 @@ bool merge_keyspace(Keyspace kind, const std::vector<std::string_view>& replies,
     case Keyspace::kKeys: {
       int64_t total = 0;
       for (std::string_view reply : replies) {
-        if (!read_header(reply, type, number, header) || type != '*' || number < 0) return false;
+        // Every element takes 3 bytes at least: a count its bytes cannot hold is no whole reply.
+        if (!read_header(reply, type, number, header) || type != '*' || number < 0 ||
+            static_cast<uint64_t>(number) > reply.size() / 3)
+          return false;
         total += number;
       }
       append_header(out, '*', total);
