@@ -104,6 +104,18 @@ Keyspace keyspace_kind(std::string_view command) {
   return Keyspace::kNone;
 }
 
+Keyspace keyspace_kind_of_frame(std::string_view frame) {
+  char type = 0;
+  int64_t number = 0;
+  size_t header = 0;
+  if (!read_header(frame, type, number, header) || type != '*' || number < 1) return Keyspace::kNone;
+  frame.remove_prefix(header);
+  if (!read_header(frame, type, number, header) || type != '$' || number < 0 ||
+      frame.size() < header + static_cast<size_t>(number))
+    return Keyspace::kNone;
+  return keyspace_kind(frame.substr(header, static_cast<size_t>(number)));
+}
+
 size_t scan_part(const std::vector<std::string_view>& words, size_t owners, std::string& frame) {
   frame.clear();
   append_unsigned_header(frame, '*', words.size());

@@ -24,6 +24,9 @@ enum class Keyspace : uint8_t {
 
 // For a command's name, in any case.
 Keyspace keyspace_kind(std::string_view command);
+// The same, from the start of a command frame as rpcgate forwards it (an array of bulk strings),
+// reading its name alone: most commands are none of these, and are told so cheaply.
+Keyspace keyspace_kind_of_frame(std::string_view frame);
 
 // A SCAN cursor through rpcgate: the master's own cursor shifted left by kOwnerBits, the master's
 // number (in the order of their first slot) in the low bits. Cursor 0 is the first master's

@@ -88,7 +88,7 @@ bool RespSharding::merge(std::string_view request_frame, const std::vector<std::
 
 WholeKeyspace::Plan RespSharding::plan(std::string_view request_frame, size_t owners) {
   Plan plan;
-  if (!read_words(request_frame)) return plan;
+  if (keyspace_kind_of_frame(request_frame) == Keyspace::kNone || !read_words(request_frame)) return plan;
   const Keyspace kind = keyspace_kind(words_[0]);
   if (kind == Keyspace::kNone) return plan;
   plan.spread = kind == Keyspace::kScan ? Spread::kOne : Spread::kEvery;

@@ -105,6 +105,9 @@ TEST_CASE("whole keyspace: DBSIZE, KEYS, FLUSHALL and RANDOMKEY over two masters
   TwoMasters masters;
   CHECK(masters.sharding.plan(frame({"GET", "a"}), 2).spread == WholeKeyspace::Spread::kNone);
   CHECK(masters.sharding.plan(frame({"dbsize"}), 2).spread == WholeKeyspace::Spread::kEvery);
+  CHECK(masters.sharding.plan("*1\r\n$6\r\nDBSIZE\r\n", 2).spread == WholeKeyspace::Spread::kEvery);
+  for (std::string_view bad : {"", "*", "*1\r\n", "*1\r\n$6\r\nDBS", "*0\r\n", "+DBSIZE\r\n", "*1\r\n$-1\r\n"})
+    CHECK(masters.sharding.plan(bad, 2).spread == WholeKeyspace::Spread::kNone);
   CHECK(masters.through({"RANDOMKEY"}) == masters.single.raw({"RANDOMKEY"}));  // every master empty: nil
   for (int i = 0; i < 30; ++i) {
     const std::string key = "key:" + std::to_string(i);
