@@ -165,6 +165,14 @@ class TestRedisClusterClients(harness.GatewayTestCase):
             self.assertEqual(client.info()["cluster_enabled"], 1)
         finally:
             client.close()
+        # One that reads from replicas sends READONLY on its connections: a master's +OK, no pin.
+        reader = PyRedisCluster(host=harness.LOOPBACK, port=self.via, read_from_replicas=True,
+                                socket_timeout=harness.IO_TIMEOUT)
+        try:
+            self.assertEqual([reader.get(key) for key in keys[:100:7]],
+                             [str(i + 1 if i < 50 else i).encode() for i in range(0, 100, 7)])  # 50 incremented
+        finally:
+            reader.close()
 
     def test_3_redis_cli_in_cluster_mode_and_plain(self):
         def cli(port, *args, cluster=False):
