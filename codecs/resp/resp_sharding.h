@@ -48,13 +48,13 @@ class RespSharding final : public Sharding, public WholeKeyspace {
   std::vector<Part> slot_parts(MultiKey kind);
 
   Limits limits_;
+  size_t random_turn_ = 0;  // the master RANDOMKEY asks first, in turn
   CommandTable table_;
   CommandReader reader_;
   std::vector<std::string> map_requests_;
   std::vector<std::string_view> words_;  // reused by every shard()
   std::vector<size_t> positions_;
   std::vector<std::string_view> part_words_;
-  size_t random_turn_ = 0;  // the master RANDOMKEY asks first, in turn
 };
 
 }  // namespace rpcgate::codec::resp
