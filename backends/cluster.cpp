@@ -168,14 +168,38 @@ void Cluster::submit(PendingCall* call) {
   if (router_ != nullptr && call->upstream.passthrough) {
     // A sharded cluster's call may be redirected after its reply took `wire`: its frame is kept.
     call->upstream.resend = call->upstream.wire;
-    if (split(call)) return;
+    if (split(call) || spread(call)) return;
   }
   start(call);
 }
 
-void Cluster::submit_part(PendingCall* part) {
-  part->upstream.resend = part->upstream.wire;
-  start(part);
+void Cluster::submit_part(PendingCall* part, Endpoint* target) {
+  if (target == nullptr) {
+    part->upstream.resend = part->upstream.wire;
+    start(part);
+    return;
+  }
+  // Another master's answer would count another master's keys: this one, not redirected (no
+  // resend) and not placed again elsewhere.
+  part->upstream.fixed_endpoint = true;
+  if (pending_ >= config_.max_pending) {
+    part->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " + std::to_string(pending_) +
+                                                         " requests pending (max_pending)");
+    part->done = true;
+    return;
+  }
+  if (!target->usable(now_ms())) {
+    const std::string& why = target->last_connect_error();
+    part->response.set_error(ErrorCode::kUnavailable, "cluster " + config_.name + ": master " + target->name() +
+                                                          " is not usable" + (why.empty() ? "" : " (" + why + ")"));
+    part->done = true;
+    router_->on_endpoint_failed();  // a failover may have replaced it
+    return;
+  }
+  ++pending_;
+  stats_.pending.set(pending_);
+  upstreams_.deadlines().add(&part->upstream.deadline, part->upstream.timeout_ms);
+  target->submit(part);
 }
 
 bool Cluster::split(PendingCall* call) {
@@ -186,6 +210,44 @@ bool Cluster::split(PendingCall* call) {
   ++pending_;
   stats_.pending.set(pending_);
   auto* fanout = new Fanout(*this, call, std::move(split_parts_));
+  call->upstream.fanout = fanout;
+  fanout->start();
+  return true;
+}
+
+bool Cluster::spread(PendingCall* call) {
+  codec::WholeKeyspace* keyspace = sharding_->whole_keyspace();
+  if (keyspace == nullptr) return false;
+  const std::vector<ShardRouter::Master> masters = router_->masters();
+  codec::WholeKeyspace::Plan plan = keyspace->plan(call->upstream.wire, masters.size());
+  if (plan.spread == codec::WholeKeyspace::Spread::kNone) return false;
+  const bool placed = std::all_of(masters.begin(), masters.end(),
+                                  [](const ShardRouter::Master& master) { return master.endpoint != nullptr; });
+  if (masters.empty() || !placed) {
+    // Any one node would answer for its own share only, as if it were the whole.
+    call->response.set_error(ErrorCode::kUnavailable,
+                             "cluster " + config_.name + ": " +
+                                 (masters.empty() ? "no slot map yet" : "a master has no endpoint yet") +
+                                 ", and this command is about every master");
+    call->done = true;
+    return true;
+  }
+  if (pending_ >= config_.max_pending) return false;  // start() refuses it whole
+  Fanout::Spread spread;
+  std::vector<std::string> parts;
+  for (const ShardRouter::Master& master : masters) spread.owners.push_back(master.name);
+  if (plan.spread == codec::WholeKeyspace::Spread::kOne) {
+    parts.push_back(std::move(plan.frame));
+    spread.targets.push_back(masters[plan.owner].endpoint);
+  } else {
+    for (const ShardRouter::Master& master : masters) {
+      parts.push_back(call->upstream.wire);
+      spread.targets.push_back(master.endpoint);
+    }
+  }
+  ++pending_;
+  stats_.pending.set(pending_);
+  auto* fanout = new Fanout(*this, call, std::move(parts), std::move(spread));
   call->upstream.fanout = fanout;
   fanout->start();
   return true;

@@ -71,7 +71,9 @@ class Cluster {
   // and the whole once its parts are answered: `failure` set, the whole fails with it; else
   // its wire holds the merged reply. `notify`: false while submit() of the whole is running.
   codec::Sharding* sharding() { return sharding_; }
-  void submit_part(PendingCall* part);
+  // `target`: the part is for that endpoint only (a whole-keyspace request's), and fails at once
+  // when it is not usable; null: placed by its shard.
+  void submit_part(PendingCall* part, Endpoint* target);
   void finish_whole(PendingCall* whole, const Response* failure, bool notify);
   // A connection of `owner`'s own, on the endpoint the balancer picks for `request`. Null, with
   // `code` and `error` set, when no endpoint is usable or its max_pinned are open. Calls whose
@@ -109,6 +111,9 @@ class Cluster {
   // A sharded cluster's request whose keys span shards and that its protocol splits: true once
   // its parts are out (Fanout).
   bool split(PendingCall* call);
+  // A sharded cluster's request about the whole keyspace (codecs/whole_keyspace.h): true once its
+  // parts are out to the masters, or once it failed at once (no map yet).
+  bool spread(PendingCall* call);
   // A sharded cluster's: the endpoint that owns `request`'s shard (ShardRouter).
   Endpoint* pick_shard(const Request& request, std::string_view frame);
   // A sharded cluster's answer that sends its call elsewhere (MOVED, ASK): true when the call was

@@ -6,8 +6,8 @@
 
 namespace rpcgate::backends {
 
-Fanout::Fanout(Cluster& cluster, PendingCall* whole, std::vector<std::string> parts)
-    : cluster_(cluster), whole_(whole) {
+Fanout::Fanout(Cluster& cluster, PendingCall* whole, std::vector<std::string> parts, Spread spread)
+    : cluster_(cluster), whole_(whole), spread_(std::move(spread)) {
   for (std::string& frame : parts) {
     PendingCall* part = new_call(this);
     part->request.method = whole->request.method;
@@ -34,13 +34,14 @@ void Fanout::start() {
   starting_ = true;
   for (size_t i = 0; i < parts_.size(); ++i) {
     PendingCall* part = parts_[i];
-    cluster_.submit_part(part);
+    cluster_.submit_part(part, spread_.targets.empty() ? nullptr : spread_.targets[i]);
     if (part->done && !heard_[i]) {
       part->upstream.passthrough = false;  // refused at once: the error is its response
       --left_;
     }
   }
   starting_ = false;
+  spread_.targets.clear();  // endpoints may go; their names stay
   if (left_ == 0) finish(false);
 }
 
@@ -74,12 +75,18 @@ void Fanout::finish(bool notify) {
     replies.push_back(part->upstream.wire);
   }
   std::string merged;
-  const bool fits = cluster_.sharding()->merge(whole->upstream.resend, replies, merged);
+  codec::Sharding& sharding = *cluster_.sharding();
+  const bool split = spread_.owners.empty();  // else spread over the whole keyspace
+  const bool fits =
+      split ? sharding.merge(whole->upstream.resend, replies, merged)
+            : sharding.whole_keyspace()->merge_whole(whole->upstream.resend, replies, spread_.owners, merged);
   Cluster& cluster = cluster_;
   delete this;
   if (!fits) {
     Response failure;
-    failure.set_error(ErrorCode::kUpstreamError, "the parts of a split command answered replies that do not fit it");
+    failure.set_error(ErrorCode::kUpstreamError,
+                      split ? "the parts of a split command answered replies that do not fit it"
+                            : "the masters answered replies that do not fit the command");
     cluster.finish_whole(whole, &failure, notify);
     return;
   }

@@ -224,4 +224,15 @@ void ShardRouter::arm(uint64_t delay_ms) {
 
 void ShardRouter::on_timer(uv_timer_t* timer) { static_cast<ShardRouter*>(timer->data)->refresh(); }
 
+std::vector<ShardRouter::Master> ShardRouter::masters() const {
+  std::vector<Master> masters;
+  std::vector<bool> seen(owner_addresses_.size(), false);
+  for (uint16_t owner : shard_owner_) {
+    if (owner == kNoOwner || seen[owner]) continue;
+    seen[owner] = true;
+    masters.push_back(Master{owner_addresses_[owner].to_string(), owner < owners_.size() ? owners_[owner] : nullptr});
+  }
+  return masters;
+}
+
 }  // namespace rpcgate::backends

@@ -58,6 +58,15 @@ class ShardRouter final : public CallOwner {
 
   void on_call_done(PendingCall* call) override;
 
+  // The masters the map names, in the order of their first shard (the same order in every worker
+  // while the map is the same), with their endpoints (null: none by that address). Empty until a
+  // map is known.
+  struct Master {
+    std::string name;
+    Endpoint* endpoint = nullptr;
+  };
+  std::vector<Master> masters() const;
+
  private:
   static constexpr uint16_t kNoOwner = UINT16_MAX;
 

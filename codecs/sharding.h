@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "codecs/whole_keyspace.h"
+
 namespace rpcgate::codec {
 
 // One run of shards and the server that owns them (its master: the one that takes writes).
@@ -40,6 +42,9 @@ class Sharding {
 
   // How many shards the keyspace has; every shard() is below it.
   virtual uint32_t shards() const = 0;
+  // Its requests about the whole keyspace, spread over every owner (codecs/whole_keyspace.h);
+  // null when the protocol has none.
+  virtual WholeKeyspace* whole_keyspace() { return nullptr; }
 
   // The frame that asks a server which commands it knows and where their keys are, and the
   // reading of its answer (the whole reply frame). Until an answer has been read every request

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/message.h"
@@ -52,6 +53,10 @@ class UpstreamSession {
   // Frames that recreate, on a new upstream connection of the client's own, the session state
   // the codec has kept for it (RESP: HELLO 3, the client name). Their replies are dropped.
   virtual std::vector<std::string> session_preamble() const = 0;
+  // Whether the codec shows its clients the address they reached the listener by (RESP in front
+  // of a Redis Cluster answers CLUSTER SLOTS with it); the gateway then tells it, once.
+  virtual bool wants_local_address() const { return false; }
+  virtual void set_local_address(std::string_view /*host*/, uint16_t /*port*/) {}
 
  protected:
   ~UpstreamSession() = default;

@@ -73,7 +73,24 @@ void Connection::start(bool reject) {
   ++stats.connections_by_listener[listener_.index()];
   counted_active_ = true;
   if (gateway_.access_log() != nullptr) peer_ = peer_address();
+  if (session_ != nullptr && session_->wants_local_address()) tell_local_address();
   pump();
+}
+
+void Connection::tell_local_address() {
+  sockaddr_storage address{};
+  int length = sizeof address;
+  char host[INET6_ADDRSTRLEN] = "";
+  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return;
+  if (address.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    uv_ip6_name(v6, host, sizeof host);
+    session_->set_local_address(host, ntohs(v6->sin6_port));
+  } else {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
+    uv_ip4_name(v4, host, sizeof host);
+    session_->set_local_address(host, ntohs(v4->sin_port));
+  }
 }
 
 std::string Connection::peer_address() {

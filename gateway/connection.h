@@ -116,6 +116,8 @@ class Connection final : public CallOwner, public StreamPair::Owner {
   void note_login_failure();
   // "ip:port" of the client, or "" when the socket cannot say.
   std::string peer_address();
+  // Tells the codec the address the client reached us by (UpstreamSession::wants_local_address).
+  void tell_local_address();
   void log_access(const Request& request, const Response& response, long route, const PendingCall* call,
                   uint64_t started_ns, uint64_t bytes);
   void enqueue(PendingCall* call);

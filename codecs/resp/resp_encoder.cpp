@@ -42,6 +42,10 @@ void RespEncoder::encode_response(const Response& response, std::string& out) {
     append_simple(out, '+', response.status);
     return;
   }
+  if (response.kind == kKindRawReply) {
+    out.append(response.payload);
+    return;
+  }
   if (response.kind == kKindMap || response.kind == kKindHello2 || response.kind == kKindHello3) {
     encode_flat_map(response.result, out);
     return;

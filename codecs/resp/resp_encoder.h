@@ -28,6 +28,9 @@ inline constexpr std::string_view kKindHello3 = "resp.hello3";
 // An error written as its message alone, which carries its own first word ("ERR Protocol error:
 // invalid bulk length"), as Redis writes it.
 inline constexpr std::string_view kKindRawError = "resp.raw-error";
+// A whole reply already written in the protocol of the moment (`payload`): the nested maps of
+// CLUSTER SHARDS, which no JSON value maps to in both protocols.
+inline constexpr std::string_view kKindRawReply = "resp.raw-reply";
 
 class RespEncoder {
  public:

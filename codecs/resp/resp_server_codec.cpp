@@ -7,6 +7,7 @@
 #include <string>
 
 #include "codecs/resp/command_params.h"
+#include "codecs/resp/resp_sharding.h"
 #include "codecs/resp/resp_writer.h"
 
 namespace rpcgate::codec::resp {
@@ -23,6 +24,7 @@ RespServerCodec::RespServerCodec(const CodecOptions& options)
       connection_(options.credentials, options.upstream != nullptr),
       resp_args_(options.resp_args),
       redis_upstream_(options.upstream != nullptr),
+      cluster_facade_(options.upstream != nullptr && redis_cluster(*options.upstream)),
       // Only without logins of the listener's own: a client logs in to one or the other.
       forward_auth_(options.upstream != nullptr && options.upstream->forward_auth && options.credentials == nullptr) {}
 
@@ -109,6 +111,12 @@ DecodeResult RespServerCodec::command(size_t end, Request& request, Response& re
   if (!connection_.logged_in() && name != "auth" && name != "hello" && name != "quit") {
     reply.clear();
     ConnectionCommands::login_required(reply);
+    result.status = DecodeStatus::kAnswered;
+    return result;
+  }
+  if (cluster_facade_ && ClusterFacade::answers(name, argv_)) {
+    reply.clear();
+    facade_.answer(name, argv_, connection_.protocol(), reply);
     result.status = DecodeStatus::kAnswered;
     return result;
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "codecs/codec.h"
+#include "codecs/resp/cluster_facade.h"
 #include "codecs/resp/command_reader.h"
 #include "codecs/resp/connection_commands.h"
 #include "codecs/resp/inline_command.h"
@@ -48,6 +49,8 @@ class RespServerCodec final : public ServerCodec, public UpstreamSession {
   std::vector<std::string> session_preamble() const override;
   bool enforces_login() const override { return true; }
   void accept_login() override { connection_.accept_login(); }
+  bool wants_local_address() const override { return cluster_facade_; }
+  void set_local_address(std::string_view host, uint16_t port) override { facade_.set_address(host, port); }
 
  private:
   DecodeResult command(size_t end, Request& request, Response& reply);
@@ -86,6 +89,8 @@ class RespServerCodec final : public ServerCodec, public UpstreamSession {
 
   RespArgs resp_args_;
   bool redis_upstream_;  // it stands in for a Redis (CodecOptions::upstream)
+  bool cluster_facade_;  // for a Redis Cluster: it shows cluster-aware clients a one-node cluster
+  ClusterFacade facade_;
   bool forward_auth_;
   bool logs_in_upstream_ = false;  // the command just decoded is AUTH, or HELLO ... AUTH, to forward
   bool pinned_ = false;            // the client has an upstream connection of its own

@@ -1,5 +1,6 @@
 #include "codecs/resp/resp_sharding.h"
 
+#include "codecs/resp/cluster_facade.h"
 #include "codecs/resp/cluster_topology.h"
 #include "codecs/resp/key_slot.h"
 #include "codecs/resp/resp_writer.h"
@@ -85,8 +86,28 @@ bool RespSharding::merge(std::string_view request_frame, const std::vector<std::
   return merge_replies(kind, slot_parts(kind), replies, key_count(kind, words_), limits_, out);
 }
 
+WholeKeyspace::Plan RespSharding::plan(std::string_view request_frame, size_t owners) {
+  Plan plan;
+  if (keyspace_kind_of_frame(request_frame) == Keyspace::kNone || !read_words(request_frame)) return plan;
+  const Keyspace kind = keyspace_kind(words_[0]);
+  if (kind == Keyspace::kNone) return plan;
+  plan.spread = kind == Keyspace::kScan ? Spread::kOne : Spread::kEvery;
+  if (kind == Keyspace::kScan) plan.owner = scan_part(words_, owners, plan.frame);
+  return plan;
+}
+
+bool RespSharding::merge_whole(std::string_view request_frame, const std::vector<std::string_view>& replies,
+                               const std::vector<std::string>& owners, std::string& out) {
+  if (!read_words(request_frame)) return false;
+  const Keyspace kind = keyspace_kind(words_[0]);
+  std::string frame;
+  const size_t scanned = kind == Keyspace::kScan ? scan_part(words_, owners.size(), frame) : 0;
+  return merge_keyspace(kind, replies, owners, scanned, random_turn_++, out);
+}
+
 uint32_t RespSharding::shard(std::string_view request_frame) {
   if (!read_words(request_frame)) return kAnyShard;
+  if (const uint32_t slot = ClusterFacade::slot_asked(words_); slot < kClusterSlots) return slot;
   positions_.clear();
   // Unknown commands, words Redis would refuse and key specs no client can follow go anywhere:
   // the node answers its own error, or a MOVED that is followed.

@@ -10,6 +10,7 @@
 #include "codecs/codec_options.h"
 #include "codecs/resp/command_keys.h"
 #include "codecs/resp/command_reader.h"
+#include "codecs/resp/keyspace_commands.h"
 #include "codecs/resp/multi_key.h"
 #include "codecs/sharding.h"
 
@@ -19,11 +20,15 @@ namespace rpcgate::codec::resp {
 inline constexpr std::string_view kRedisClusterOption = "redis_cluster";
 bool redis_cluster(const CodecOptions& options);
 
-class RespSharding final : public Sharding {
+class RespSharding final : public Sharding, public WholeKeyspace {
  public:
   explicit RespSharding(const Limits& limits);
 
   uint32_t shards() const override;
+  WholeKeyspace* whole_keyspace() override { return this; }
+  Plan plan(std::string_view request_frame, size_t owners) override;
+  bool merge_whole(std::string_view request_frame, const std::vector<std::string_view>& replies,
+                   const std::vector<std::string>& owners, std::string& out) override;
   std::string_view commands_request() const override;
   bool read_commands(std::string_view reply, std::string& error) override;
   bool knows_commands() const override { return table_.size() > 0; }
@@ -43,6 +48,7 @@ class RespSharding final : public Sharding {
   std::vector<Part> slot_parts(MultiKey kind);
 
   Limits limits_;
+  size_t random_turn_ = 0;  // the master RANDOMKEY asks first, in turn
   CommandTable table_;
   CommandReader reader_;
   std::vector<std::string> map_requests_;
