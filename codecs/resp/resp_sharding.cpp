@@ -17,6 +17,12 @@ bool redis_cluster(const CodecOptions& options) {
   return found != options.extra.end() && found->is_boolean() && found->get<bool>();
 }
 
+bool reads_from_replicas(const CodecOptions& options) {
+  auto found = options.extra.find(std::string(kReadFromOption));
+  return redis_cluster(options) && found != options.extra.end() && found->is_string() &&
+         found->get<std::string>() == "replica_preferred";
+}
+
 RespSharding::RespSharding(const Limits& limits)
     : limits_(limits),
       reader_(limits),
@@ -42,8 +48,13 @@ bool RespSharding::read_map(size_t attempt, std::string_view reply, std::vector<
     return false;
   }
   ranges.clear();
-  for (const SlotRange& range : slots)
-    ranges.push_back(ShardRange{range.first, range.last, range.master.host, range.master.port});
+  for (const SlotRange& range : slots) {
+    ShardRange& shard =
+        ranges.emplace_back(ShardRange{range.first, range.last, range.master.host, range.master.port, {}});
+    for (const ClusterNode& replica : range.replicas)
+      if (with_replicas_ && replica.healthy && !replica.host.empty())
+        shard.replicas.push_back({replica.host, replica.port});
+  }
   return true;
 }
 
@@ -92,6 +103,12 @@ uint32_t RespSharding::shard(std::string_view request_frame) {
   // the node answers its own error, or a MOVED that is followed.
   if (table_.keys(words_, positions_) != CommandTable::Keys::kFound || positions_.empty()) return kAnyShard;
   return key_slot(words_[positions_.front()]);
+}
+
+bool RespSharding::last_read_only() const {
+  if (words_.empty()) return false;
+  const CommandInfo* info = table_.find(words_[0], words_.size() > 1 ? words_[1] : std::string_view());
+  return info != nullptr && info->readonly;
 }
 
 ShardRedirect RespSharding::redirect(std::string_view reply_frame) const {
