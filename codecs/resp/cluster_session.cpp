@@ -27,7 +27,8 @@ Deferral defer_transaction(const Request& request, bool deferring, Response& rep
   }
   // Neither of these marks the transaction: its EXEC still runs (Redis 7).
   if (name == "multi" && arguments == 0) return refuse(reply, "ERR MULTI calls can not be nested", Deferral::kAnswered);
-  if (name == "watch" && arguments > 0) return refuse(reply, "ERR WATCH inside MULTI is not allowed", Deferral::kAnswered);
+  if (name == "watch" && arguments > 0)
+    return refuse(reply, "ERR WATCH inside MULTI is not allowed", Deferral::kAnswered);
   if (name == "exec" && arguments == 0) {
     reply.result = Json::array();  // nothing was queued
     return Deferral::kEnded;
