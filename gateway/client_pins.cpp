@@ -68,6 +68,9 @@ ClientPins::Verdict ClientPins::attach(backends::Cluster& cluster, PendingCall* 
     if (deferred) preamble.push_back(session_->deferred_frame());
     auto opened = cluster.open_pin(call->request, owner_, earlier, std::move(preamble), code, error);
     if (!opened) {
+      // A transaction whose command could not be placed is over: its EXEC goes to Redis, which
+      // says there is no MULTI, rather than an empty success here.
+      if (deferred) deferring_ = nullptr;
       call->response.set_error(code, std::move(error));
       return answered_here(Verdict::kRefused);
     }
