@@ -64,7 +64,7 @@ class Sharding {
   // The shard of a request, from its frame as it goes on the wire, or kAnyShard.
   virtual uint32_t shard(std::string_view request_frame) = 0;
   // Whether the request last given to shard() only reads, so that a replica of its shard's owner
-  // may serve it (Redis: COMMAND's readonly flag).
+  // may serve it (Redis: COMMAND's readonly flag). Asked right after shard(), while its frame lives.
   virtual bool last_read_only() const { return false; }
 
   // A request that its protocol lets a client split by shard (Redis's MGET, MSET, DEL, UNLINK,
