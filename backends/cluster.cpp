@@ -306,21 +306,22 @@ Endpoint* Cluster::pick(const Request& request, Endpoint* avoid) {
   return chosen == LoadBalancer::kNone ? nullptr : endpoints_[chosen].get();
 }
 
-Endpoint* Cluster::pick_shard(const Request& request, std::string_view frame) {
+Endpoint* Cluster::pick_shard(const Request& request, std::string_view frame, bool may_read_replica) {
   if (frame.empty()) {
     frame_scratch_.clear();
     classifier_->encode(request, frame_scratch_);
     frame = frame_scratch_;
   }
-  return router_->pick(frame);
+  return router_->pick(frame, may_read_replica);
 }
 
 bool Cluster::place(PendingCall* call, Endpoint* avoid) {
   // A sharded cluster has one right endpoint for a call: `avoid` cannot be honoured.
   Endpoint* endpoint =
-      router_ != nullptr ? pick_shard(call->request, call->upstream.passthrough ? std::string_view(call->upstream.wire)
-                                                                                : std::string_view())
-                         : pick(call->request, avoid);
+      router_ != nullptr
+          ? pick_shard(call->request,
+                       call->upstream.passthrough ? std::string_view(call->upstream.wire) : std::string_view(), true)
+          : pick(call->request, avoid);
   if (endpoint == nullptr) return false;
   if (!call->upstream.deadline_until_answer)
     upstreams_.deadlines().add(&call->upstream.deadline, call->upstream.timeout_ms);

@@ -115,7 +115,8 @@ class Cluster {
   // parts are out to the masters, or once it failed at once (no map yet).
   bool spread(PendingCall* call);
   // A sharded cluster's: the endpoint that owns `request`'s shard (ShardRouter).
-  Endpoint* pick_shard(const Request& request, std::string_view frame);
+  // `may_read_replica`: a call on a shared connection may read from a replica (read_from).
+  Endpoint* pick_shard(const Request& request, std::string_view frame, bool may_read_replica = false);
   // A sharded cluster's answer that sends its call elsewhere (MOVED, ASK): true when the call was
   // sent there, or failed after too many redirects; false for any other answer.
   bool follow_redirect(PendingCall* call);

@@ -76,6 +76,17 @@ void Pin::close() {
   connection_->close("the client closed its connection");
 }
 
+void Pin::release() {
+  if (connection_ == nullptr) return;
+  released_ = true;
+  connection_->close("the client's session on it is over");
+}
+
+bool Pin::idle() const {
+  return connection_ != nullptr && queue_.empty() && raw_.empty() && connection_->load() == 0 &&
+         !connection_->streaming();
+}
+
 void Pin::on_connected(UpstreamConnection*) {
   connected_ = true;
   for (const std::string& frame : preamble_) connection_->send_unanswered(frame);
@@ -102,7 +113,7 @@ void Pin::on_connection_closed(UpstreamConnection*, bool was_connected, bool, co
     cluster_.on_attempt_failed(call, false, ErrorCode::kUpstreamError,
                                "upstream " + endpoint_.name() + ": pinned connection lost: " + error);
   // The client's session on the server is gone, as it would be had the server closed on it.
-  if (!client_left) owner_.on_pin_lost();
+  if (!client_left && !released_) owner_.on_pin_lost();
 }
 
 void Pin::on_push(std::string_view frame) { owner_.on_push(frame, this); }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends/connection_events.h"
+#include "codecs/upstream_session.h"
 
 namespace rpcgate {
 class CallOwner;
@@ -51,6 +52,12 @@ class Pin final : public ConnectionEvents {
   void cancel(PendingCall* call);
   // The client is gone: closes the connection.
   void close();
+  // The client's session on it is over (a sharded cluster's, whose client must follow its keys
+  // again): closes the connection, the client staying. Only once nothing is out on it.
+  void release();
+  bool idle() const;
+  // What the client's requests so far leave on the connection (UpstreamSession::track).
+  codec::SessionHold& hold() { return hold_; }
 
   void on_connected(UpstreamConnection* connection) override;
   void on_room(UpstreamConnection* connection) override;
@@ -72,6 +79,8 @@ class Pin final : public ConnectionEvents {
   std::vector<std::string> preamble_;
   bool connected_ = false;
   bool wait_for_earlier_;
+  bool released_ = false;
+  codec::SessionHold hold_;
 };
 
 }  // namespace rpcgate::backends

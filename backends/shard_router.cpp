@@ -42,14 +42,19 @@ void ShardRouter::close() {
 
 void ShardRouter::start() { refresh(); }
 
-Endpoint* ShardRouter::pick(std::string_view request_frame) {
+Endpoint* ShardRouter::pick(std::string_view request_frame, bool may_read_replica) {
   const uint64_t now = cluster_.now_ms();
   const uint32_t shard = sharding_.shard(request_frame);
   if (shard != codec::Sharding::kAnyShard && shard_owner_[shard] != kNoOwner) {
-    Endpoint* owner = owners_[shard_owner_[shard]];
-    if (owner != nullptr && owner->usable(now)) return owner;
-    refresh();  // its owner is down: a failover may have moved it
-    return nullptr;
+    const uint16_t index = shard_owner_[shard];
+    Endpoint* owner = owners_[index];
+    const bool usable = owner != nullptr && owner->usable(now);
+    if (!usable) refresh();  // its owner is down: a failover may have moved it
+    // A read a replica may serve goes there; else to the master, as it does when none is usable.
+    if (may_read_replica && index < owner_replicas_.size() && !owner_replicas_[index].empty() &&
+        sharding_.last_read_only())
+      if (Endpoint* replica = replica_of(index, now)) return replica;
+    return usable ? owner : nullptr;
   }
   // No shard, or one the map does not place: any owner answers (its own error, or a MOVED that
   // is followed). Before the map is known, any endpoint.
@@ -89,6 +94,15 @@ Endpoint* ShardRouter::follow(const codec::ShardRedirect& redirect, const Endpoi
   return nullptr;
 }
 
+Endpoint* ShardRouter::replica_of(uint16_t owner, uint64_t now) {
+  const std::vector<uint16_t>& replicas = owner_replicas_[owner];
+  for (size_t tried = 0; tried < replicas.size(); ++tried) {
+    Endpoint* candidate = replicas_[replicas[next_replica_++ % replicas.size()]];
+    if (candidate != nullptr && candidate->usable(now)) return candidate;
+  }
+  return nullptr;
+}
+
 uint16_t ShardRouter::owner_index(const conf::Address& address) {
   for (size_t i = 0; i < owner_addresses_.size(); ++i)
     if (owner_addresses_[i] == address) return static_cast<uint16_t>(i);
@@ -102,23 +116,30 @@ uint16_t ShardRouter::owner_index(const conf::Address& address) {
 void ShardRouter::set_endpoints() {
   std::vector<discovery::EndpointSpec> specs;
   for (const conf::Address& address : owner_addresses_) specs.push_back(discovery::EndpointSpec{address, 1});
+  for (const conf::Address& address : replica_addresses_) specs.push_back(discovery::EndpointSpec{address, 1});
   // The seeds stay: when every owner the map named is gone, they are where a new map is asked.
   for (const conf::Address& address : seeds_) specs.push_back(discovery::EndpointSpec{address, 1});
   cluster_.set_endpoints(specs);  // calls on_endpoints_changed()
 }
 
 void ShardRouter::on_endpoints_changed() {
-  owners_.assign(owner_addresses_.size(), nullptr);
-  for (size_t i = 0; i < owner_addresses_.size(); ++i) {
-    const std::string name = owner_addresses_[i].to_string();
-    for (const auto& endpoint : cluster_.endpoints())
-      if (endpoint->name() == name) owners_[i] = endpoint.get();
-  }
+  auto find = [this](const std::vector<conf::Address>& addresses, std::vector<Endpoint*>& found) {
+    found.assign(addresses.size(), nullptr);
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      const std::string name = addresses[i].to_string();
+      for (const auto& endpoint : cluster_.endpoints())
+        if (endpoint->name() == name) found[i] = endpoint.get();
+    }
+  };
+  find(owner_addresses_, owners_);
+  find(replica_addresses_, replicas_);
 }
 
 void ShardRouter::apply(const std::vector<codec::ShardRange>& ranges, const Endpoint& asked) {
   std::vector<conf::Address> addresses;
   std::vector<uint16_t> shard_owner(sharding_.shards(), kNoOwner);
+  std::vector<conf::Address> replica_addresses;
+  std::vector<std::vector<uint16_t>> owner_replicas;
   for (const codec::ShardRange& range : ranges) {
     std::optional<conf::Address> address = address_of(range.host.empty() ? asked.host() : range.host, range.port);
     if (!address) {
@@ -128,10 +149,23 @@ void ShardRouter::apply(const std::vector<codec::ShardRange>& ranges, const Endp
     }
     auto found = std::find(addresses.begin(), addresses.end(), *address);
     const auto index = static_cast<uint16_t>(found - addresses.begin());
-    if (found == addresses.end()) addresses.push_back(*address);
+    if (found == addresses.end()) {
+      addresses.push_back(*address);
+      owner_replicas.emplace_back();
+      // A master's replicas, once: every range of it lists the same ones.
+      for (const codec::ShardRange::Replica& replica : range.replicas) {
+        std::optional<conf::Address> at = address_of(replica.host, replica.port);
+        if (!at || std::find(addresses.begin(), addresses.end(), *at) != addresses.end()) continue;
+        auto known = std::find(replica_addresses.begin(), replica_addresses.end(), *at);
+        owner_replicas.back().push_back(static_cast<uint16_t>(known - replica_addresses.begin()));
+        if (known == replica_addresses.end()) replica_addresses.push_back(*at);
+      }
+    }
     for (uint32_t shard = range.first; shard <= range.last && shard < shard_owner.size(); ++shard)
       shard_owner[shard] = index;
   }
+  replica_addresses_ = std::move(replica_addresses);
+  owner_replicas_ = std::move(owner_replicas);
   if (addresses != owner_addresses_)
     LOG_INFO("cluster %s: the slot map from %s has %zu masters", cluster_.config().name.c_str(), asked.name().c_str(),
              addresses.size());

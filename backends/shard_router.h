@@ -46,7 +46,9 @@ class ShardRouter final : public CallOwner {
 
   // The endpoint for a request with this frame: its shard's owner, or any owner for a request
   // that names no shard (before the map is known: any endpoint). Null when that one is not usable.
-  Endpoint* pick(std::string_view request_frame);
+  // `may_read_replica`: a request that only reads may go to a usable replica of its shard's owner,
+  // when the map names replicas (a cluster with read_from: replica_preferred); not a pin's.
+  Endpoint* pick(std::string_view request_frame, bool may_read_replica = false);
   // The endpoint a redirect names, added when the cluster had none by that address; after a
   // MOVED the map says so at once and is asked for again. Null for an address that cannot be
   // an endpoint.
@@ -79,16 +81,22 @@ class ShardRouter final : public CallOwner {
   // The owner with this address, added when new; kNoOwner past the bound.
   uint16_t owner_index(const conf::Address& address);
   void arm(uint64_t delay_ms);
+  // A usable replica of owners_[owner], in turn; null when it has none.
+  Endpoint* replica_of(uint16_t owner, uint64_t now);
   static void on_timer(uv_timer_t* timer);
 
   Cluster& cluster_;
   codec::Sharding& sharding_;
-  std::vector<conf::Address> seeds_;            // as configured
-  std::vector<conf::Address> owner_addresses_;  // the endpoints the map names
-  std::vector<Endpoint*> owners_;               // the same, among the cluster's endpoints (null: none)
-  std::vector<uint16_t> shard_owner_;           // per shard, an index of owners_, or kNoOwner
-  size_t next_any_ = 0;                         // round robin for requests of no shard
-  size_t next_asked_ = 0;                       // round robin for the endpoint asked for the map
+  std::vector<conf::Address> seeds_;                   // as configured
+  std::vector<conf::Address> owner_addresses_;         // the endpoints the map names
+  std::vector<Endpoint*> owners_;                      // the same, among the cluster's endpoints (null: none)
+  std::vector<uint16_t> shard_owner_;                  // per shard, an index of owners_, or kNoOwner
+  std::vector<conf::Address> replica_addresses_;       // the replicas the map names (read_from)
+  std::vector<Endpoint*> replicas_;                    // the same, among the cluster's endpoints
+  std::vector<std::vector<uint16_t>> owner_replicas_;  // per owner, indexes of replicas_
+  size_t next_replica_ = 0;
+  size_t next_any_ = 0;    // round robin for requests of no shard
+  size_t next_asked_ = 0;  // round robin for the endpoint asked for the map
 
   PendingCall* call_ = nullptr;  // the question in flight, if any
   size_t attempt_ = 0;           // which of the map requests it is

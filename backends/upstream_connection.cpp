@@ -85,6 +85,13 @@ void UpstreamConnection::on_transport_ready() {
     send_unanswered(preamble);
     return;
   }
+  on_ready();
+}
+
+void UpstreamConnection::on_ready() {
+  // Settings the codec gives every connection (READONLY): in before any request, so in order.
+  std::string setup = codec_->connection_setup();
+  if (!setup.empty()) send_unanswered(setup);
   events_.on_connected(this);
 }
 
@@ -413,7 +420,7 @@ size_t UpstreamConnection::read_replies(std::string_view input) {
       in_flight_.take(std::nullopt, orphan);
       consumed += result.consumed;
       if (!accept_login(scratch_)) return input.size();
-      events_.on_connected(this);
+      on_ready();
       continue;
     }
     PendingCall* head = in_flight_.head();

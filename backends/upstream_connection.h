@@ -112,6 +112,8 @@ class UpstreamConnection {
   void handle_read(ssize_t nread, const uv_buf_t* buf);
   // Connected, and past the TLS handshake if any: the login, if the codec has one, then serving.
   void on_transport_ready();
+  // Logged in (or no login): the codec's setup frames go out, and the owner is told.
+  void on_ready();
   // Replies in `bytes` (plaintext), after what input_ holds of a partial one; false once closed.
   bool take_replies(std::string_view bytes, bool read_into_input);
 

@@ -42,6 +42,13 @@ Sections (--only picks some; the names are the ones in brackets):
                    proxy. Then full handshakes per second on new connections (shape `new`):
                    `openssl s_time -new` for a fixed time against each, the rate over the wall time
                    of the run. Certificates (ECDSA P-256) are made by the run with openssl
+  9. [cluster]     RESP GET/SET to a Redis Cluster of three masters (made by redis-cli --cluster
+                   create): rpcgate (`model: single`, redis_cluster: true) with redis-benchmark -t
+                   set,get -r 100000, against redis-benchmark --cluster straight to the cluster (the
+                   cluster-aware client); every SET/GET counted by the masters' INFO commandstats.
+                   Then MGET of 100 keys on all three masters, one call after another from redis-py
+                   (bench/cluster_mget.py): a plain client through rpcgate against redis-py's
+                   RedisCluster (mget_nonatomic) straight to the cluster (shape c1, tool redis-py)
 
 Load shapes: -c 50 -P 1, -c 50 -P 16 and -c 1 (sections 1-4 and 7; for h2load, -P is -m, the
 streams open on each connection). In each section every target runs once
@@ -95,7 +102,7 @@ import memory
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TICKS = os.sysconf("SC_CLK_TCK")
-SECTIONS = ("ping", "proxy", "json", "translation", "memory", "models", "grpc", "tls")
+SECTIONS = ("ping", "proxy", "json", "translation", "memory", "models", "grpc", "tls", "cluster")
 TITLES = {"ping": "1. RESP PING answered in-process",
           "proxy": "2. RESP GET/SET proxied to one redis-server",
           "json": "3. JSON ping",
@@ -103,7 +110,8 @@ TITLES = {"ping": "1. RESP PING answered in-process",
           "memory": "5. Memory per connection",
           "models": "6. Process models",
           "grpc": "7. gRPC: in-process, proxied (against nginx grpc_pass) and translated",
-          "tls": "8. TLS: RESP GET/SET and handshakes, against HAProxy's TLS termination and Redis's own TLS"}
+          "tls": "8. TLS: RESP GET/SET and handshakes, against HAProxy's TLS termination and Redis's own TLS",
+          "cluster": "9. Redis Cluster: GET/SET and MGET of 100 keys, against the cluster-aware client"}
 SHAPES = {"c50-P1": (50, 1), "c50-P16": (50, 16), "c1": (1, 1)}
 SHAPE_TEXT = {"c50-P1": "-c 50 -P 1", "c50-P16": "-c 50 -P 16", "c1": "-c 1",
               "new": "new connections"}  # tls: handshakes, not a load shape
@@ -121,6 +129,8 @@ COUNTS = {
     "grpc": {"c50-P1": 16_000, "c50-P16": 64_000, "c1": 4_000},
     "grpc-legacy": {"c50-P1": 2_400, "c50-P16": 4_800, "c1": 800},  # paths through the legacy service
     "tls": {"c50-P1": 50_000, "c50-P16": 320_000, "c1": 6_000},  # of SET, and as many GET
+    "cluster": {"c50-P1": 50_000, "c50-P16": 320_000, "c1": 6_000},  # of SET, and as many GET
+    "cluster-mget": {"c1": 2_000},  # MGETs of 100 keys
 }
 HANDSHAKE_SECONDS = 5.0         # tls: the openssl s_time run per target and round (--quick: 2)
 QUICK_DIVISOR = 5
@@ -385,14 +395,14 @@ def parse_csv(out):
 
 
 def redis_benchmark(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, tests=None, command=None,
-                    requests_per_n=1, tls=()):
-    """One redis-benchmark --csv run: `-t tests`, or one custom `command`; `tls`: its TLS options
-    (--tls --cacert CA). Invalid on a non-zero exit (redis-benchmark 7 stops at the first error
+                    requests_per_n=1, options=()):
+    """One redis-benchmark --csv run: `-t tests`, or one custom `command`; `options`: more of its
+    options (--tls --cacert CA, --cluster). Invalid on a non-zero exit (redis-benchmark 7 stops at the first error
     reply), a time-out, or a missing result line."""
     sample = new_sample(section, layout, rnd, target, shape, "redis-benchmark")
     clients, pipeline = SHAPES[shape]
     cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(n), "-c", str(clients),
-           "-P", str(pipeline), "--csv", *tls] + (["-t", tests] if tests else list(command))
+           "-P", str(pipeline), "--csv", *options] + (["-t", tests] if tests else list(command))
     ctx.remember(section, "redis-benchmark", cmd, port)
     timeout = BENCH_TIMEOUT / (3 if ctx.args.quick else 1)
     rc, out, err = run_client(ctx, sample, ctx.client_cmd(layout == "pinned", cmd), timeout, cpu_fns)
@@ -409,6 +419,20 @@ def redis_benchmark(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, 
         sample["error"] = "unexpected redis-benchmark output: " + (out + err)[-200:]
     per_request(sample)
     return sample
+
+
+def counted_set_get(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, counter=None, who="Redis",
+                    options=()):
+    """redis-benchmark -t set,get, INVALID unless `counter()` (the SET/GET calls its Redis servers
+    have counted; None: not checked) grew by every request sent."""
+    calls = counter() if counter else None
+    s = redis_benchmark(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, tests="set,get",
+                        requests_per_n=2, options=options)
+    if calls is not None:
+        reached = counter() - calls
+        if not s["error"] and reached != 2 * n:
+            s["error"] = f"{who} counted {reached} SET/GET, expected {2 * n}"
+    return s
 
 
 def loadgen(ctx, section, layout, rnd, target, shape, port, n, cpu_fns, codec="resp", seconds=None, more=(),
@@ -571,13 +595,8 @@ def section_proxy(ctx, layout):
                     fns = {"redis": lambda: server_cpu(redis)}
                     if server:
                         fns["proxy"] = lambda s=server: server_cpu(s)
-                    calls = redis_calls(redis_port)
-                    s = redis_benchmark(ctx, "proxy", layout, rnd, name, shape, port, n, fns, tests="set,get",
-                                        requests_per_n=2)
-                    reached = redis_calls(redis_port) - calls
-                    if not s["error"] and reached != 2 * n:
-                        s["error"] = f"Redis counted {reached} SET/GET, expected {2 * n}"
-                    record(ctx, s)
+                    record(ctx, counted_set_get(ctx, "proxy", layout, rnd, name, shape, port, n, fns,
+                                                lambda: redis_calls(redis_port)))
     finally:
         sec.stop()
 
@@ -1072,18 +1091,118 @@ def section_tls(ctx, layout):
                     fns = {"redis": lambda s=upstream: server_cpu(s)}
                     if behind is not None:
                         fns["proxy"] = lambda s=server: server_cpu(s)
-                    calls = redis_calls(redis_port) if behind is not None else None
-                    s = redis_benchmark(ctx, "tls", layout, rnd, name, shape, port, n, fns, tests="set,get",
-                                        requests_per_n=2, tls=tls_options)
-                    if calls is not None:
-                        reached = redis_calls(redis_port) - calls
-                        if not s["error"] and reached != 2 * n:
-                            s["error"] = f"Redis counted {reached} SET/GET, expected {2 * n}"
-                    record(ctx, s)
+                    counter = (lambda: redis_calls(redis_port)) if behind is not None else None
+                    record(ctx, counted_set_get(ctx, "tls", layout, rnd, name, shape, port, n, fns, counter,
+                                                options=tls_options))
             for name, server, port, behind in targets:
                 if ctx.out_of_time():
                     return skip(ctx, f"tls {layout}: handshakes from round {rnd} on (--budget)")
                 record(ctx, handshakes(ctx, layout, rnd, name, port, ca, {"server": lambda s=server: server_cpu(s)}))
+    finally:
+        sec.stop()
+
+
+# ----------------------------------------------------------------------------- 9. Redis Cluster
+
+CLUSTER_MASTERS = 3
+CLUSTER_MGET_KEYS = 100
+
+
+def start_redis_cluster(sec):
+    """Three cluster-enabled redis-servers joined by redis-cli --cluster create; their ports."""
+    ports = []
+    while len(ports) < CLUSTER_MASTERS:  # a node's bus is its port + 10000
+        port = free_port()
+        if port <= 55535 and port not in ports:
+            ports.append(port)
+    servers = []
+    for port in ports:
+        servers.append(sec.start(f"redis-{port}", [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", sec.workdir, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+            "--cluster-node-timeout", "5000"]))
+        wait_port(port)
+    subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports], "--cluster-replicas",
+                    "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        states = [subprocess.run(["redis-cli", "-p", str(p), "cluster", "info"], capture_output=True, text=True,
+                                 timeout=10).stdout for p in ports]
+        if all("cluster_state:ok" in state for state in states):
+            return servers, ports
+        time.sleep(0.1)
+    raise RuntimeError("the cluster did not settle")
+
+
+def cluster_calls(ports):
+    return sum(redis_calls(port) for port in ports)
+
+
+def cluster_mget(ctx, layout, rnd, target, port, cluster, cpu_fns):
+    """One bench/cluster_mget.py run (shape c1, tool redis-py)."""
+    sample = new_sample("cluster", layout, rnd, target, "c1", "redis-py")
+    n = max(1, int(COUNTS["cluster-mget"]["c1"] * ctx.args.scale / (QUICK_DIVISOR if ctx.args.quick else 1)))
+    seconds = LOADGEN_SECONDS if not ctx.args.quick else 3.0
+    cmd = [PYTHON, os.path.join(HERE, "cluster_mget.py"), "--port", str(port), "--keys", str(CLUSTER_MGET_KEYS),
+           "--calls", str(n), "--seconds", f"{seconds:g}"] + (["--cluster"] if cluster else [])
+    ctx.remember("cluster", "redis-py", cmd, port)
+    rc, out, err = run_client(ctx, sample, ctx.client_cmd(layout == "pinned", cmd), seconds + 30, cpu_fns)
+    try:
+        report = json.loads(out) if out.strip() else None
+    except ValueError:
+        report = None
+    if report:
+        sample["requests"] = report["requests"]
+        sample["tests"] = {f"MGET{CLUSTER_MGET_KEYS}": {"rps": report["rps"], "p50_ms": report["p50_us"] / 1000,
+                                                         "p99_ms": report["p99_us"] / 1000}}
+        if sample["requests"] < n:
+            sample["notes"].append(f"stopped after {seconds:g} s before {n} calls")
+    if rc is None:
+        sample["error"] = "cluster_mget.py killed (time-out)"
+    elif report is None or rc != 0:
+        sample["error"] = f"cluster_mget.py exited {rc}: {err.strip()[-200:]}"
+    elif report["errors"]:
+        sample["error"] = f"{report['errors']} errors, first: {str(report['first_error'])[:150]}"
+    per_request(sample)
+    return sample
+
+
+def section_cluster(ctx, layout):
+    sec = Section(ctx, "cluster", layout)
+    try:
+        nodes, ports = start_redis_cluster(sec)
+        gate_port = free_port()
+        gate = sec.rpcgate("rpcgate", "model: single", [("resp", gate_port, "resp")],
+                           "routes:\n  - {match: {glob: \"*\"}, cluster: cache}\nclusters:\n"
+                           f"  - {{name: cache, codec: resp, redis_cluster: true, pipeline_depth: 256, "
+                           f"endpoints: [{', '.join(f'127.0.0.1:{p}' for p in ports)}]}}\n")
+        ctx.configs["cluster"] = {"rpcgate": gate.config_text}
+        time.sleep(0.3)  # the slot map asked for and read
+        # Random keys (-r) over every slot, so that every master is asked: without -r every SET is of
+        # the one key "key:__rand_int__"; redis-benchmark --cluster tags its keys per node itself.
+        keys = ("-r", "100000")
+        targets = [("rpcgate", gate, gate_port, keys), ("cluster-aware", None, ports[0], keys + ("--cluster",))]
+        redis_fns = {f"redis-{i}": (lambda s=node: server_cpu(s)) for i, node in enumerate(nodes)}
+        subprocess.run([PYTHON, os.path.join(HERE, "cluster_mget.py"), "--port", str(gate_port), "--keys",
+                        str(CLUSTER_MGET_KEYS), "--setup"], check=True, capture_output=True, timeout=60)
+        for rnd in rounds(ctx):
+            for shape in SHAPES:
+                n = ctx.count("cluster", shape)
+                for name, server, port, more in targets:
+                    if ctx.out_of_time():
+                        return skip(ctx, f"cluster {layout}: rounds from {rnd} on (--budget)")
+                    fns = dict(redis_fns)
+                    if server:
+                        fns["proxy"] = lambda s=server: server_cpu(s)
+                    record(ctx, counted_set_get(ctx, "cluster", layout, rnd, name, shape, port, n, fns,
+                                                lambda: cluster_calls(ports), "the masters", more))
+            for name, server, port, more in targets:
+                if ctx.out_of_time():
+                    return skip(ctx, f"cluster {layout}: MGET from round {rnd} on (--budget)")
+                fns = dict(redis_fns)
+                if server:
+                    fns["proxy"] = lambda s=server: server_cpu(s)
+                record(ctx, cluster_mget(ctx, layout, rnd, name, port, "--cluster" in more, fns))
     finally:
         sec.stop()
 
@@ -1103,6 +1222,7 @@ PEERS = {
              "rpcgate-to-legacy": ["legacy-direct"],
              "legacy-via-rpcgate": ["legacy-direct", "grpc-server"]},
     "tls": {"rpcgate": ["haproxy", "redis-tls"]},
+    "cluster": {"rpcgate": ["cluster-aware"]},
 }
 
 
@@ -1184,7 +1304,7 @@ def section_table(lines, summary, section, layout):
     lines.append("")
     rs = ratios(summary, section, layout)
     if rs:
-        proxy = section in ("proxy", "grpc", "tls")
+        proxy = section in ("proxy", "grpc", "tls", "cluster")
         lines.append("Ratios of the medians (subject / peer; for CPU and p99, lower is better for the subject):\n")
         lines.append("| shape | tool | test | subject / peer | req/s | p99 | server CPU/req |"
                      + (" proxy CPU/req |" if proxy else ""))
@@ -1533,7 +1653,7 @@ def write_chart(report, layout, path, workdir, terminal="svg size 1100,{height} 
 
 RUNNERS = {"ping": section_ping, "proxy": section_proxy, "json": section_json,
            "translation": section_translation, "memory": section_memory, "models": section_models,
-           "grpc": section_grpc, "tls": section_tls}
+           "grpc": section_grpc, "tls": section_tls, "cluster": section_cluster}
 NEEDS = {"ping": ("redis-server", "redis-benchmark", "loadgen", "floor"),
          "proxy": ("redis-server", "redis-benchmark"),
          "json": ("loadgen", "floor"),
@@ -1541,7 +1661,8 @@ NEEDS = {"ping": ("redis-server", "redis-benchmark", "loadgen", "floor"),
          "memory": ("redis-server",),
          "models": ("loadgen",),
          "grpc": ("h2load", "protoc", "loadgen", "rpcgate-grpc-pi-server", "python3-grpcio"),
-         "tls": ("redis-server", "redis-benchmark", "openssl")}
+         "tls": ("redis-server", "redis-benchmark", "openssl"),
+         "cluster": ("redis-server", "redis-benchmark", "redis-cli")}
 
 
 def python_has_grpc():

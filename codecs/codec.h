@@ -193,6 +193,9 @@ class ClientCodec {
 
   // Frames every new upstream connection starts with (RESP AUTH); their replies are dropped.
   virtual std::string connection_preamble() const { return {}; }
+  // Frames sent once the login is in, before any request (Redis Cluster's READONLY, so that a
+  // replica serves reads); their replies are dropped.
+  virtual std::string connection_setup() const { return {}; }
 
   // False for a request that must not travel on a connection other clients share: its replies
   // are not exactly one, or it leaves state on the connection (Pinning). Such a request reaches

@@ -19,6 +19,12 @@ struct ShardRange {
   uint32_t last = 0;  // inclusive
   std::string host;   // empty: the server that answered does not know it; the asked one is meant
   uint16_t port = 0;
+  // The master's replicas that the answering server calls healthy, by address.
+  struct Replica {
+    std::string host;
+    uint16_t port = 0;
+  };
+  std::vector<Replica> replicas;
 };
 
 // What an answer says about where its request belongs.
@@ -62,6 +68,9 @@ class Sharding {
 
   // The shard of a request, from its frame as it goes on the wire, or kAnyShard.
   virtual uint32_t shard(std::string_view request_frame) = 0;
+  // Whether the request last given to shard() only reads, so that a replica of its shard's owner
+  // may serve it (Redis: COMMAND's readonly flag). Asked right after shard(), while its frame lives.
+  virtual bool last_read_only() const { return false; }
 
   // A request that its protocol lets a client split by shard (Redis's MGET, MSET, DEL, UNLINK,
   // EXISTS, TOUCH) and whose keys span shards: the frames of its parts, one per shard in the order

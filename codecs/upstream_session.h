@@ -34,6 +34,24 @@ enum class Pinning : uint8_t {
   kLocalUnlessPinned,
 };
 
+// What a client's own connection still holds, for a cluster that gives that connection up once
+// nothing is left on it (a Redis Cluster: the client's next requests must follow their keys again).
+struct SessionHold {
+  bool transaction = false;  // between MULTI and EXEC or DISCARD
+  bool watching = false;     // keys watched, until EXEC, DISCARD or UNWATCH
+  bool lasting = false;      // anything else (a name, a protocol, a subscription): held until the client leaves
+  bool clear() const { return !transaction && !watching && !lasting; }
+};
+
+// A request of a client with no connection of its own to a cluster that places that connection
+// by key, and where a session that names no key (MULTI) waits for one.
+enum class Deferral : uint8_t {
+  kNone,      // goes as usual; while deferring, it opens the connection, deferred_frame() first
+  kDefer,     // starts a deferred session: answered here (`reply`)
+  kAnswered,  // answered here while deferring, which goes on (a nested MULTI)
+  kEnded,     // answered here, and the deferred session ends (EXEC of nothing, DISCARD)
+};
+
 class UpstreamSession {
  public:
   // For a request with a forward_frame(): whether it needs an upstream connection of its client's own.
@@ -57,6 +75,25 @@ class UpstreamSession {
   // of a Redis Cluster answers CLUSTER SLOTS with it); the gateway then tells it, once.
   virtual bool wants_local_address() const { return false; }
   virtual void set_local_address(std::string_view /*host*/, uint16_t /*port*/) {}
+
+  // For a cluster that places a client's own connection by key (ClientCodec::sharding()): the
+  // connection opens at the first request that names one, not at a MULTI that names none, and it
+  // is closed once nothing is left on it. The defaults never defer and hold every connection.
+  virtual Deferral defer(const Request& request, bool deferring, Response& reply) const {
+    (void)request;
+    (void)deferring;
+    (void)reply;
+    return Deferral::kNone;
+  }
+  // Sent first on the connection a deferred session opens (MULTI); its reply is dropped.
+  virtual std::string deferred_frame() const { return {}; }
+  // What `request`, sent on the client's own connection, leaves there.
+  virtual void track(const Request& request, SessionHold& hold) const {
+    (void)request;
+    hold.lasting = true;
+  }
+  // The client's own connections were all given up: session commands are answered here again.
+  virtual void on_own_connection_released() {}
 
  protected:
   ~UpstreamSession() = default;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "codecs/upstream_session.h"
@@ -56,9 +57,21 @@ class ClientPins {
   backends::Pin* tunnel() const { return tunnel_; }
 
  private:
+  // A sharded cluster's (Redis Cluster's) pins follow their keys: a session that names none
+  // (MULTI) waits for a request that does, answered here meanwhile (kAnswered), or goes on to
+  // open the pin (kSend).
+  std::optional<Verdict> defer(backends::Cluster& cluster, PendingCall* call);
+  // A sharded cluster's pin with nothing left on it, and nothing out: given up, so that the
+  // client's next calls there follow their keys again.
+  void release_if_over(backends::Pin* pin, const PendingQueue& pending);
+  // Frees the pins given up that no call of `pending` names any more.
+  void free_released(const PendingQueue& pending);
+
   codec::UpstreamSession* session_;
   CallOwner& owner_;
-  std::vector<std::unique_ptr<backends::Pin>> pins_;  // at most one per cluster
+  std::vector<std::unique_ptr<backends::Pin>> pins_;      // at most one per cluster
+  std::vector<std::unique_ptr<backends::Pin>> released_;  // closed, kept while a call names them
+  const backends::Cluster* deferring_ = nullptr;          // a MULTI waits for a key there
   const PendingCall* blocking_call_ = nullptr;
   backends::Pin* tunnel_ = nullptr;
 };

@@ -26,7 +26,10 @@ Limits forwarding_limits(Limits limits) {
 
 RespClientCodec::RespClientCodec(const CodecOptions& options)
     : options_(options), reader_(options.limits), scanner_(forwarding_limits(options.limits)) {
-  if (redis_cluster(options)) sharding_ = std::make_unique<RespSharding>(options.limits);
+  if (redis_cluster(options)) {
+    sharding_ = std::make_unique<RespSharding>(options.limits);
+    sharding_->set_with_replicas(reads_from_replicas(options));
+  }
 }
 
 bool RespClientCodec::shareable(const Request& request) const { return resp::shareable(request); }

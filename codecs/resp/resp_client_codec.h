@@ -22,6 +22,11 @@ class RespClientCodec final : public ClientCodec {
   DecodeResult skip(std::string_view input, Response& error) override;
   DecodeResult discard(std::string_view input, Response& error) override;
   std::string connection_preamble() const override;
+  // READONLY on every connection of a Redis Cluster read from its replicas: a replica then serves
+  // its master's reads, and a master ignores it (roles change at a failover).
+  std::string connection_setup() const override {
+    return reads_from_replicas(options_) ? std::string("*1\r\n$8\r\nREADONLY\r\n") : std::string();
+  }
   bool shareable(const Request& request) const override;
   // RESP2 has no `>` type: such a frame comes only from a connection a RESP3 client switched.
   bool is_push(std::string_view frame) const override { return !frame.empty() && frame.front() == '>'; }

@@ -15,6 +15,7 @@ constexpr uint64_t kMaxBytes = uint64_t{1} << 40;                       // 1 TiB
 constexpr uint64_t kMaxElements = std::numeric_limits<int32_t>::max();  // hiredis counts in an int
 constexpr std::string_view kArgs[] = {"auto", "strings"};
 constexpr std::string_view kRedisAuth = "Redis AUTH";
+constexpr std::string_view kReadFromChoices[] = {"master", "replica_preferred"};
 
 using Kind = CodecOption::Kind;
 using Side = CodecOption::Side;
@@ -65,6 +66,15 @@ const CodecOption kOptions[] = {
      .side = Side::kCluster,
      .note = "Redis Cluster",
      .show = [](const CodecOptions& o) -> Json { return redis_cluster(o); }},
+    {.key = kReadFromOption,
+     .kind = Kind::kChoice,
+     .side = Side::kCluster,
+     .choices = kReadFromChoices,
+     .note = "Redis Cluster",
+     .show = [](const CodecOptions& o) -> Json {
+       auto found = o.extra.find(std::string(kReadFromOption));
+       return found != o.extra.end() ? *found : Json();
+     }},
 };
 
 // Replies a Redis may legitimately send pass by default: a bulk as long as its
@@ -78,6 +88,8 @@ void cluster_defaults(CodecOptions& options) {
 
 std::pair<std::string_view, std::string> check(const CodecOptions& options) {
   if (!options.auth_username.empty() && options.auth_password.empty()) return {"username", "username needs a password"};
+  if (options.extra.contains(std::string(kReadFromOption)) && !redis_cluster(options))
+    return {kReadFromOption, "read_from needs redis_cluster: true (it chooses among a Redis Cluster's replicas)"};
   return {};
 }
 

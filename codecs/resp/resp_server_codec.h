@@ -9,6 +9,7 @@
 
 #include "codecs/codec.h"
 #include "codecs/resp/cluster_facade.h"
+#include "codecs/resp/cluster_session.h"
 #include "codecs/resp/command_reader.h"
 #include "codecs/resp/connection_commands.h"
 #include "codecs/resp/inline_command.h"
@@ -47,6 +48,16 @@ class RespServerCodec final : public ServerCodec, public UpstreamSession {
   void set_connection_id(uint64_t id) override { connection_id_ = id; }
   void on_own_connection() override { pinned_ = true; }
   std::vector<std::string> session_preamble() const override;
+  Deferral defer(const Request& request, bool deferring, Response& reply) const override {
+    return defer_transaction(request, deferring, reply);
+  }
+  std::string deferred_frame() const override { return multi_frame(); }
+  void track(const Request& request, SessionHold& hold) const override {
+    // A RESP3 client's connection speaks RESP3, and a forwarded login is that connection's.
+    if (logs_in_upstream_ || connection_.protocol() == 3) hold.lasting = true;
+    track_session(request, hold);
+  }
+  void on_own_connection_released() override { pinned_ = false; }
   bool enforces_login() const override { return true; }
   void accept_login() override { connection_.accept_login(); }
   bool wants_local_address() const override { return cluster_facade_; }

@@ -11,11 +11,32 @@ namespace {
 constexpr std::string_view kCommand = "*1\r\n$7\r\nCOMMAND\r\n";
 constexpr std::string_view kAsking = "*1\r\n$6\r\nASKING\r\n";
 
+// The command's name in a frame that starts as a RESP array of bulk strings does ("*N\r\n$L\r\n
+// NAME\r\n"); empty for any other start, which is then read in full.
+std::string_view command_name(std::string_view frame) {
+  const size_t header_end = frame.find("\r\n");
+  if (frame.empty() || frame.front() != '*' || header_end == std::string_view::npos) return {};
+  const size_t bulk = header_end + 2;
+  if (bulk >= frame.size() || frame[bulk] != '$') return {};
+  size_t length = 0;
+  size_t at = bulk + 1;
+  for (; at < frame.size() && frame[at] >= '0' && frame[at] <= '9' && at < bulk + 8; ++at)
+    length = length * 10 + static_cast<size_t>(frame[at] - '0');
+  if (at == bulk + 1 || frame.substr(at, 2) != "\r\n" || at + 2 + length > frame.size()) return {};
+  return frame.substr(at + 2, length);
+}
+
 }  // namespace
 
 bool redis_cluster(const CodecOptions& options) {
   auto found = options.extra.find(std::string(kRedisClusterOption));
   return found != options.extra.end() && found->is_boolean() && found->get<bool>();
+}
+
+bool reads_from_replicas(const CodecOptions& options) {
+  auto found = options.extra.find(std::string(kReadFromOption));
+  return redis_cluster(options) && found != options.extra.end() && found->is_string() &&
+         found->get<std::string>() == "replica_preferred";
 }
 
 RespSharding::RespSharding(const Limits& limits)
@@ -43,8 +64,13 @@ bool RespSharding::read_map(size_t attempt, std::string_view reply, std::vector<
     return false;
   }
   ranges.clear();
-  for (const SlotRange& range : slots)
-    ranges.push_back(ShardRange{range.first, range.last, range.master.host, range.master.port});
+  for (const SlotRange& range : slots) {
+    ShardRange& shard =
+        ranges.emplace_back(ShardRange{range.first, range.last, range.master.host, range.master.port, {}});
+    for (const ClusterNode& replica : range.replicas)
+      if (with_replicas_ && replica.healthy && !replica.host.empty())
+        shard.replicas.push_back({replica.host, replica.port});
+  }
   return true;
 }
 
@@ -65,6 +91,10 @@ std::vector<Part> RespSharding::slot_parts(MultiKey kind) {
 
 bool RespSharding::split(std::string_view request_frame, std::vector<std::string>& parts,
                          std::vector<uint32_t>& shards) {
+  // Every request of a sharded cluster is asked: most are no multi-key command, known by their
+  // name alone, without reading the frame twice (shard() reads it next).
+  if (std::string_view name = command_name(request_frame); !name.empty() && multi_key_kind(name) == MultiKey::kNone)
+    return false;
   if (!read_words(request_frame)) return false;
   const MultiKey kind = multi_key_kind(words_[0]);
   const std::vector<Part> cut = slot_parts(kind);
@@ -113,6 +143,12 @@ uint32_t RespSharding::shard(std::string_view request_frame) {
   // the node answers its own error, or a MOVED that is followed.
   if (table_.keys(words_, positions_) != CommandTable::Keys::kFound || positions_.empty()) return kAnyShard;
   return key_slot(words_[positions_.front()]);
+}
+
+bool RespSharding::last_read_only() const {
+  if (words_.empty()) return false;
+  const CommandInfo* info = table_.find(words_[0], words_.size() > 1 ? words_[1] : std::string_view());
+  return info != nullptr && info->readonly;
 }
 
 ShardRedirect RespSharding::redirect(std::string_view reply_frame) const {

@@ -19,10 +19,16 @@ namespace rpcgate::codec::resp {
 // The cluster option that makes a resp cluster's endpoints a Redis Cluster's seeds.
 inline constexpr std::string_view kRedisClusterOption = "redis_cluster";
 bool redis_cluster(const CodecOptions& options);
+// The cluster option that lets replicas serve read-only commands: "master" (the default) or
+// "replica_preferred".
+inline constexpr std::string_view kReadFromOption = "read_from";
+bool reads_from_replicas(const CodecOptions& options);
 
 class RespSharding final : public Sharding, public WholeKeyspace {
  public:
   explicit RespSharding(const Limits& limits);
+  // The map names each master's healthy replicas (read_from: replica_preferred); else none.
+  void set_with_replicas(bool with) { with_replicas_ = with; }
 
   uint32_t shards() const override;
   WholeKeyspace* whole_keyspace() override { return this; }
@@ -36,6 +42,7 @@ class RespSharding final : public Sharding, public WholeKeyspace {
   bool read_map(size_t attempt, std::string_view reply, std::vector<ShardRange>& ranges,
                 std::string& error) const override;
   uint32_t shard(std::string_view request_frame) override;
+  bool last_read_only() const override;
   bool split(std::string_view request_frame, std::vector<std::string>& parts, std::vector<uint32_t>& shards) override;
   bool merge(std::string_view request_frame, const std::vector<std::string_view>& replies, std::string& out) override;
   ShardRedirect redirect(std::string_view reply_frame) const override;
@@ -55,6 +62,7 @@ class RespSharding final : public Sharding, public WholeKeyspace {
   std::vector<std::string_view> words_;  // reused by every shard()
   std::vector<size_t> positions_;
   std::vector<std::string_view> part_words_;
+  bool with_replicas_ = false;
 };
 
 }  // namespace rpcgate::codec::resp

@@ -173,7 +173,9 @@ struct Fixture {
   Fixture() {
     uv_loop_init(&loop);
     server = std::make_unique<OkServer>(&loop);
+    sharded_server = std::make_unique<OkServer>(&loop);  // its router's questions counted apart
     std::string endpoint = "127.0.0.1:" + std::to_string(server->port());
+    std::string sharded_endpoint = "127.0.0.1:" + std::to_string(sharded_server->port());
     config = conf::load_config_string(
         "listeners: [{name: r, address: 127.0.0.1:1, codec: resp}]\n"
         "routes:\n  - {match: {glob: \"*\"}, cluster: cache}\n"
@@ -185,7 +187,10 @@ struct Fixture {
             endpoint +
             "]}\n"
             "  - {name: full, codec: resp, endpoints: [" +
-            endpoint + "], max_pinned: 0}\n",
+            endpoint +
+            "], max_pinned: 0}\n"
+            "  - {name: sharded, codec: resp, redis_cluster: true, endpoints: [" +
+            sharded_endpoint + "]}\n",
         "pins.yaml");
     stats = StatsTable::create(1);
     upstreams = std::make_unique<backends::Upstreams>(&loop, config, stats->slot(0), scratch, kScratchBytes);
@@ -194,6 +199,7 @@ struct Fixture {
     cache = upstreams->find("cache");
     other = upstreams->find("other");
     full = upstreams->find("full");
+    sharded = upstreams->find("sharded");
     codec::CodecOptions options;
     options.upstream = &cache->config().codec_options;
     client = std::make_unique<Client>(codec::resp::make_server_codec(options));
@@ -205,6 +211,7 @@ struct Fixture {
     run_until([&] { return closed; });
     upstreams.reset();
     server->close();
+    sharded_server->close();
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
   }
@@ -223,12 +230,14 @@ struct Fixture {
   uv_loop_t loop{};
   char scratch[kScratchBytes];
   std::unique_ptr<OkServer> server;
+  std::unique_ptr<OkServer> sharded_server;
   conf::Config config;
   std::unique_ptr<StatsTable> stats;
   std::unique_ptr<backends::Upstreams> upstreams;
   backends::Cluster* cache = nullptr;
   backends::Cluster* other = nullptr;
   backends::Cluster* full = nullptr;
+  backends::Cluster* sharded = nullptr;  // redis_cluster: true (its stand-in knows no map)
   std::unique_ptr<Client> client;
 };
 
@@ -336,4 +345,70 @@ TEST_CASE("max_pinned reached: the call is refused with the cluster's error, and
   CHECK(f.client->answers[0].message.find("max_pinned") != std::string::npos);
   CHECK(f.client->pins.empty());
   CHECK(f.client->pending.empty());
+}
+
+TEST_CASE("a sharded cluster: MULTI is answered here, and the transaction's first command opens the pin") {
+  Fixture f;
+  CHECK(f.client->send(*f.sharded, command({"MULTI"})) == Verdict::kAnswered);
+  REQUIRE(f.client->answers.size() == 1);
+  CHECK(f.client->answers[0].status == "OK");
+  CHECK(f.client->pins.empty());
+  PendingCall* set = nullptr;
+  CHECK(f.client->send(*f.sharded, command({"SET", "k", "v"}), &set) == Verdict::kSend);
+  backends::Pin* pin = f.client->pins.pin_for(f.sharded);
+  REQUIRE(pin != nullptr);
+  CHECK(set->upstream.pin == pin);
+  CHECK(pin->hold().transaction);
+  CHECK(f.run_until([&] { return f.client->done == 1; }));
+  CHECK(f.client->pins.pin_for(f.sharded) == pin);  // still inside the transaction
+  CHECK(f.client->send(*f.sharded, command({"EXEC"})) == Verdict::kSend);
+  CHECK(f.run_until([&] { return f.client->done == 2; }));
+  // The session is over: the pin is given up, and the next call goes shared, by its key.
+  CHECK(f.client->pins.empty());
+  PendingCall* get = nullptr;
+  CHECK(f.client->send(*f.sharded, command({"GET", "k"}), &get) == Verdict::kSend);
+  CHECK(get->upstream.pin == nullptr);
+  CHECK(f.run_until([&] { return f.client->done == 3; }));
+}
+
+TEST_CASE("a sharded cluster: MULTI then EXEC or DISCARD with nothing between never reach it") {
+  Fixture f;
+  CHECK(f.client->send(*f.sharded, command({"MULTI"})) == Verdict::kAnswered);
+  CHECK(f.client->send(*f.sharded, command({"MULTI"})) == Verdict::kAnswered);
+  CHECK(f.client->send(*f.sharded, command({"EXEC"})) == Verdict::kAnswered);
+  CHECK(f.client->send(*f.sharded, command({"MULTI"})) == Verdict::kAnswered);
+  CHECK(f.client->send(*f.sharded, command({"DISCARD"})) == Verdict::kAnswered);
+  REQUIRE(f.client->answers.size() == 5);
+  CHECK(f.client->answers[1].message == "ERR MULTI calls can not be nested");
+  CHECK(f.client->answers[2].result == Json::array());
+  CHECK(f.client->answers[4].status == "OK");
+  CHECK(f.client->pins.empty());
+  // Not deferring any more: EXEC goes to Redis, which says there is no MULTI.
+  CHECK(f.client->send(*f.sharded, command({"EXEC"})) == Verdict::kSend);
+  CHECK(f.run_until([&] { return f.client->done == 1; }));
+}
+
+TEST_CASE("a sharded cluster: a blocking command's pin is given up once it is answered, a subscription's kept") {
+  Fixture f;
+  CHECK(f.client->send(*f.sharded, command({"BLPOP", "list", "0"})) == Verdict::kSend);
+  CHECK(f.client->pins.pin_for(f.sharded) != nullptr);
+  CHECK(f.run_until([&] { return f.client->done == 1; }));
+  CHECK(f.client->pins.empty());
+  CHECK(f.client->send(*f.sharded, command({"WATCH", "k"})) == Verdict::kSend);
+  CHECK(f.run_until([&] { return f.client->done == 2; }));
+  CHECK_FALSE(f.client->pins.empty());  // watching
+  CHECK(f.client->send(*f.sharded, command({"UNWATCH"})) == Verdict::kSend);
+  CHECK(f.run_until([&] { return f.client->done == 3; }));
+  CHECK(f.client->pins.empty());
+  CHECK(f.client->send(*f.sharded, command({"CLIENT", "TRACKING", "on"})) == Verdict::kSend);
+  CHECK(f.run_until([&] { return f.client->done == 4; }));
+  CHECK_FALSE(f.client->pins.empty());  // state this side does not follow: the client's for good
+}
+
+TEST_CASE("a plain cluster keeps a client's pin after EXEC") {
+  Fixture f;
+  f.client->send(*f.cache, command({"MULTI"}));
+  f.client->send(*f.cache, command({"EXEC"}));
+  CHECK(f.run_until([&] { return f.client->done == 2; }));
+  CHECK(f.client->pins.pin_for(f.cache) != nullptr);
 }

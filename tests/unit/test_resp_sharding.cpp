@@ -164,4 +164,29 @@ TEST_CASE("RespSharding: MGET, MSET and DEL over several slots split by slot, th
   CHECK(answer({"MGET", "b", "a", "missing", "{a}c"}) == "*4\r\n$1\r\n2\r\n$1\r\n1\r\n$-1\r\n$1\r\n3\r\n");
   CHECK(answer({"EXISTS", "a", "b", "a", "missing"}) == ":3\r\n");
   CHECK(answer({"DEL", "a", "b", "missing"}) == ":2\r\n");
+  // The name in any case; a command that is no multi-key one is known by its name alone.
+  CHECK(sharding.split(frame({"mget", "a", "b"}), parts, shards));
+  CHECK_FALSE(sharding.split(frame({"GET", "a"}), parts, shards));
+  CHECK_FALSE(sharding.split(frame({"UNLINKX", "a", "b"}), parts, shards));
+}
+
+TEST_CASE("RespSharding: whether the request last given to shard() only reads, from COMMAND's flags") {
+  RedisServer redis;
+  RespSharding sharding(rpcgate::codec::Limits{});
+  std::string error;
+  REQUIRE(sharding.read_commands(redis.raw({"COMMAND"}), error));
+  auto read_only = [&](const std::vector<std::string>& words) {
+    const std::string request = frame(words);  // alive until asked: the answer reads its words
+    sharding.shard(request);
+    return sharding.last_read_only();
+  };
+  CHECK(read_only({"GET", "a"}));
+  CHECK(read_only({"mget", "a", "b"}));
+  CHECK(read_only({"HGETALL", "h"}));
+  CHECK(read_only({"XRANGE", "s", "-", "+"}));
+  CHECK_FALSE(read_only({"SET", "a", "b"}));
+  CHECK_FALSE(read_only({"INCR", "a"}));
+  CHECK_FALSE(read_only({"BLPOP", "q", "0"}));
+  CHECK_FALSE(read_only({"EVAL", "return 1", "1", "k"}));  // a script may write
+  CHECK_FALSE(read_only({"NOSUCHCOMMAND", "a"}));
 }
