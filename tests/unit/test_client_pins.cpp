@@ -135,6 +135,8 @@ struct Client final : CallOwner {
     std::string_view forward = codec->forward_frame(frame, call->request);
     call->upstream.passthrough = !forward.empty();
     call->upstream.wire.assign(forward);
+    // As Connection::call_cluster: params decoded where the cluster reads them.
+    if (!call->upstream.passthrough || cluster.reads_params()) codec->complete_params(call->request);
     Verdict verdict = pins.attach(cluster, call, pending);
     if (made != nullptr) *made = call;
     if (verdict != Verdict::kSend) {
