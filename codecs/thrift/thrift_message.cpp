@@ -95,9 +95,7 @@ void put_varint(std::string& out, uint64_t value) {
   out.push_back(static_cast<char>(value));
 }
 
-uint32_t zigzag32(int32_t value) {
-  return (static_cast<uint32_t>(value) << 1) ^ static_cast<uint32_t>(value >> 31);
-}
+uint32_t zigzag32(int32_t value) { return (static_cast<uint32_t>(value) << 1) ^ static_cast<uint32_t>(value >> 31); }
 
 void frame(std::string& message) {
   std::string prefix;
@@ -129,8 +127,8 @@ Scan scan_message(std::string_view input, const Format& format, const Limits& li
       Scan scan;
       scan.status = Scan::Status::kError;
       scan.code = ErrorCode::kTooLarge;
-      scan.message = "frame of " + std::to_string(length) + " bytes over the limit of " +
-                     std::to_string(limits.max_frame_bytes);
+      scan.message =
+          "frame of " + std::to_string(length) + " bytes over the limit of " + std::to_string(limits.max_frame_bytes);
       return scan;
     }
     if (input.size() - kFrameHeader < length) return {};

@@ -25,10 +25,12 @@ bool Reader::fail(ErrorCode code, std::string message, AppError app_error) {
 
 bool Reader::bytes(size_t count, std::string_view& out) {
   if (!ok()) return false;
+  // Unframed, the size limit holds whether or not the bytes are in already, so that a message is
+  // refused alike however it arrives.
+  if (!framed_ && count > max_bytes_ - std::min(pos_, max_bytes_))
+    return fail(ErrorCode::kTooLarge, "message larger than " + std::to_string(max_bytes_) + " bytes");
   if (count > in_.size() - pos_) {
     if (framed_) return fail(ErrorCode::kBadRequest, "message runs past the end of its frame");
-    if (count > max_bytes_ - std::min(pos_, max_bytes_))
-      return fail(ErrorCode::kTooLarge, "message larger than " + std::to_string(max_bytes_) + " bytes");
     short_ = true;
     return false;
   }
@@ -68,8 +70,8 @@ bool Reader::count_fits(int64_t count, size_t limit, const char* what) {
   if (count < 0) return fail(ErrorCode::kBadRequest, std::string("negative ") + what);
   const auto wanted = static_cast<uint64_t>(count);
   if (wanted > limit)
-    return fail(ErrorCode::kTooLarge, std::string(what) + " " + std::to_string(wanted) + " over the limit of " +
-                                          std::to_string(limit));
+    return fail(ErrorCode::kTooLarge,
+                std::string(what) + " " + std::to_string(wanted) + " over the limit of " + std::to_string(limit));
   // Every element takes a byte at least, so a count the message cannot hold is known at once.
   const size_t room = framed_ ? in_.size() - pos_ : max_bytes_ - std::min(pos_, max_bytes_);
   if (wanted > room)
@@ -100,16 +102,22 @@ bool Reader::skip_binary(uint8_t type, size_t depth) {
   uint32_t size = 0;
   switch (type) {
     case kBool:
-    case kByte: return bytes(1, skipped);
-    case kI16: return bytes(2, skipped);
-    case kI32: return bytes(4, skipped);
+    case kByte:
+      return bytes(1, skipped);
+    case kI16:
+      return bytes(2, skipped);
+    case kI32:
+      return bytes(4, skipped);
     case kDouble:
-    case kI64: return bytes(8, skipped);
-    case kUuid: return bytes(16, skipped);
+    case kI64:
+      return bytes(8, skipped);
+    case kUuid:
+      return bytes(16, skipped);
     case kString:
       return be32(size) && count_fits(static_cast<int32_t>(size), limits_.max_frame_bytes, "string length") &&
              bytes(size, skipped);
-    case kStruct: return skip_binary_struct(depth + 1);
+    case kStruct:
+      return skip_binary_struct(depth + 1);
     case kMap: {
       uint8_t key = 0, value = 0;
       if (!u8(key) || !u8(value) || !be32(size)) return false;
@@ -128,7 +136,8 @@ bool Reader::skip_binary(uint8_t type, size_t depth) {
         if (!skip_binary(element, depth + 1)) return false;
       return true;
     }
-    default: return fail(ErrorCode::kBadRequest, "unknown binary type " + std::to_string(type));
+    default:
+      return fail(ErrorCode::kBadRequest, "unknown binary type " + std::to_string(type));
   }
 }
 
@@ -153,16 +162,23 @@ bool Reader::skip_compact(uint8_t type, size_t depth) {
   switch (type) {
     case kCTrue:
     case kCFalse:  // in a container, a bool is a byte
-    case kCByte: return bytes(1, skipped);
-    case kCI16: return varint(value, 3);
-    case kCI32: return varint(value, 5);
-    case kCI64: return varint(value, 10);
-    case kCDouble: return bytes(8, skipped);
-    case kCUuid: return bytes(16, skipped);
+    case kCByte:
+      return bytes(1, skipped);
+    case kCI16:
+      return varint(value, 3);
+    case kCI32:
+      return varint(value, 5);
+    case kCI64:
+      return varint(value, 10);
+    case kCDouble:
+      return bytes(8, skipped);
+    case kCUuid:
+      return bytes(16, skipped);
     case kCBinary:
       return varint(value, 5) && count_fits(static_cast<int64_t>(value), limits_.max_frame_bytes, "string length") &&
              bytes(value, skipped);
-    case kCStruct: return skip_compact_struct(depth + 1);
+    case kCStruct:
+      return skip_compact_struct(depth + 1);
     case kCMap: {
       if (!varint(value, 5)) return false;
       if (value == 0) return true;  // an empty map has no types byte
@@ -186,7 +202,8 @@ bool Reader::skip_compact(uint8_t type, size_t depth) {
         if (!skip_compact(header & 0x0f, depth + 1)) return false;
       return true;
     }
-    default: return fail(ErrorCode::kBadRequest, "unknown compact type " + std::to_string(type));
+    default:
+      return fail(ErrorCode::kBadRequest, "unknown compact type " + std::to_string(type));
   }
 }
 

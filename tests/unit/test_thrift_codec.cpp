@@ -4,12 +4,12 @@
 // writes are read back by Python; sequence ids rewritten; malformed and oversized input refused
 // as soon as a header shows it.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "codecs/thrift/thrift_message.h"
@@ -42,7 +42,8 @@ std::string run(const std::string& command) {
 
 std::string from_hex(const std::string& hex) {
   std::string bytes;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return bytes;
 }
 
@@ -202,7 +203,11 @@ TEST_CASE("sizes over the limits are refused when their header is read") {
   const std::string strict_head("\x80\x01\x00\x01", 4);
   CHECK(scan_error(strict_head + std::string("\x00\x00\x00\x11", 4), kBufferedBinary, limits).code ==
         ErrorCode::kTooLarge);
-  const std::string call = strict_head + std::string("\x00\x00\x00\x01" "c" "\x00\x00\x00\x01", 9);
+  const std::string call = strict_head + std::string(
+                                             "\x00\x00\x00\x01"
+                                             "c"
+                                             "\x00\x00\x00\x01",
+                                             9);
   // A string field announcing more than a message may hold.
   CHECK(scan_error(call + std::string("\x0b\x00\x01\x00\x00\x00\x65", 7), kBufferedBinary, limits).code ==
         ErrorCode::kTooLarge);
@@ -212,7 +217,10 @@ TEST_CASE("sizes over the limits are refused when their header is read") {
   CHECK(scan_message(call + std::string("\x0f\x00\x01\x03\x00\x00\x00\x0a", 8), kBufferedBinary, limits).status ==
         Scan::Status::kNeedMore);
   // A map of a million entries, in compact: refused on its size's varint.
-  const std::string compact_call("\x82\x21\x01\x01" "c", 5);
+  const std::string compact_call(
+      "\x82\x21\x01\x01"
+      "c",
+      5);
   CHECK(scan_error(compact_call + std::string("\x1b\xc0\x84\x3d", 4), kBufferedCompact, limits).code ==
         ErrorCode::kTooLarge);
   // Structs nested deeper than max_depth (the message's own struct is the first).
@@ -224,10 +232,16 @@ TEST_CASE("sizes over the limits are refused when their header is read") {
   std::string longer = call;
   while (longer.size() < 120) longer += std::string("\x08\x00\x01\x00\x00\x00\x00", 7);
   CHECK(scan_error(longer, kBufferedBinary, limits).code == ErrorCode::kTooLarge);
+  // ... also when all of it, its end included, is in already.
+  CHECK(scan_error(longer + std::string(1, '\0'), kBufferedBinary, limits).code == ErrorCode::kTooLarge);
 }
 
 TEST_CASE("malformed messages are errors with the exception type a Thrift server answers") {
-  const std::string call("\x80\x01\x00\x01\x00\x00\x00\x01" "c" "\x00\x00\x00\x01", 13);
+  const std::string call(
+      "\x80\x01\x00\x01\x00\x00\x00\x01"
+      "c"
+      "\x00\x00\x00\x01",
+      13);
   // A bad version, an unknown message type, an unknown field type, a negative length.
   Scan version = scan_error(std::string("\x80\x02\x00\x01\x00\x00\x00\x00", 8), kBufferedBinary);
   CHECK(version.app_error == AppError::kInvalidProtocol);
@@ -237,9 +251,7 @@ TEST_CASE("malformed messages are errors with the exception type a Thrift server
   CHECK(scan_error(call + std::string("\x0b\x00\x01\xff\xff\xff\xfe", 7), kBufferedBinary).code ==
         ErrorCode::kBadRequest);
   // Framed: a message running past its frame, and a frame with bytes after its message.
-  auto framed = [](const std::string& body) {
-    return std::string{0, 0, 0, static_cast<char>(body.size())} + body;
-  };
+  auto framed = [](const std::string& body) { return std::string{0, 0, 0, static_cast<char>(body.size())} + body; };
   CHECK(scan_error(framed(call), kFramedBinary).message == "message runs past the end of its frame");
   CHECK(scan_error(framed(call + std::string("\x00\x00", 2)), kFramedBinary).message ==
         "frame holds bytes after its message");
@@ -249,7 +261,10 @@ TEST_CASE("malformed messages are errors with the exception type a Thrift server
   CHECK(scan_error(std::string("\x82\x21\xff\xff\xff\xff\xff\xff", 8), kBufferedCompact).code ==
         ErrorCode::kBadRequest);
   // A binary reader handed a compact message (and the other way round) refuses it at once.
-  CHECK(scan_error(std::string("\x82\x21\x01\x01" "c\x00", 6), kBufferedBinary).app_error ==
-        AppError::kInvalidProtocol);
+  CHECK(scan_error(std::string("\x82\x21\x01\x01"
+                               "c\x00",
+                               6),
+                   kBufferedBinary)
+            .app_error == AppError::kInvalidProtocol);
   CHECK(scan_error(call, kBufferedCompact).app_error == AppError::kInvalidProtocol);
 }
