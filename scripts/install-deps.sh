@@ -35,6 +35,9 @@ test_packages=(
   grpc-proto
   # the TLS tests make their certificates with the openssl command line
   openssl
+  # test_thrift_codec: the Python Thrift library is the codec's peer; thrift-compiler writes
+  # the stubs of the Thrift tests' pi.thrift
+  python3-thrift thrift-compiler
 )
 bench_packages=(
   nutcracker haproxy gnuplot-nox
