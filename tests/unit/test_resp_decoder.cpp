@@ -94,9 +94,13 @@ TEST_CASE("params stay undecoded until asked, but for the commands whose argumen
   auto codec = rpcgate::codec::resp::make_server_codec(options);
   Request request;
   Response reply;
+  // The undecoded params are views into the input: it lives as long as a connection's read buffer
+  // holds the frame.
+  std::string frame;
   auto decode = [&](const std::string& input) {
+    frame = input;
     request.clear();
-    REQUIRE(codec->decode(input, request, reply).status == DecodeStatus::kRequest);
+    REQUIRE(codec->decode(frame, request, reply).status == DecodeStatus::kRequest);
   };
   // A command forwarded as its frame: nothing decoded, until the gateway asks.
   decode(resp_command({"SET", "k", "1"}));
