@@ -21,9 +21,10 @@ struct Entry {
 // clients replies that are not theirs. Sorted by name.
 constexpr std::array kCommands = std::to_array<Entry>({
     {"asking", Pinning::kSession},          // the next command may reach a migrating slot
-    {"auth", Pinning::kLocalUnlessPinned},  // the RESP listener keeps the protocol, the name
-    {"blmove", Pinning::kBlocking},         // and the login with the client (RespServerCodec);
-    {"blmpop", Pinning::kBlocking},         // blocking calls hold their connection
+    {"auth", Pinning::kLocalUnlessPinned},  // kept with the client, as HELLO, QUIT and RESET
+                                            // are (RespServerCodec)
+    {"blmove", Pinning::kBlocking},         // blocking calls hold their connection
+    {"blmpop", Pinning::kBlocking},
     {"blpop", Pinning::kBlocking},
     {"brpop", Pinning::kBlocking},
     {"brpoplpush", Pinning::kBlocking},
