@@ -329,10 +329,11 @@ bool Cluster::place(PendingCall* call, Endpoint* avoid) {
   return true;
 }
 
-std::unique_ptr<Pin> Cluster::open_pin(const Request& request, CallOwner& owner, bool wait_for_earlier,
-                                       std::vector<std::string> preamble, ErrorCode& code, std::string& error) {
+std::unique_ptr<Pin> Cluster::open_pin(const Request& request, std::string_view frame, CallOwner& owner,
+                                       bool wait_for_earlier, std::vector<std::string> preamble, ErrorCode& code,
+                                       std::string& error) {
   // A sharded cluster pins a client to the owner of its first pinned command's first key.
-  Endpoint* endpoint = router_ != nullptr ? pick_shard(request, "") : pick(request, nullptr);
+  Endpoint* endpoint = router_ != nullptr ? pick_shard(request, frame) : pick(request, nullptr);
   if (endpoint == nullptr) {
     code = ErrorCode::kUnavailable;
     error = no_endpoint_message();

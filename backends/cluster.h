@@ -40,9 +40,9 @@ class Cluster {
   bool multiplexed() const { return classifier_->multiplexed(); }
   // Its codec passes streamed calls (Request::stream; codecs/codec.h ClientStreams).
   bool streams() const { return classifier_->streams() != nullptr; }
-  // Whether choosing an endpoint reads a call's params: a consistent hash on a key, or a sharded
-  // cluster, which opens a client's own connection on the shard of a key found in them.
-  bool reads_params() const { return router_ != nullptr || balancer_->reads_params(); }
+  // Whether choosing an endpoint reads a call's params: a consistent hash on a key. (A sharded
+  // cluster finds a forwarded call's key in its frame.)
+  bool reads_params() const { return balancer_->reads_params(); }
   Upstreams& upstreams() { return upstreams_; }
   ClusterStats& stats() { return stats_; }
   uint64_t now_ms() const;
@@ -75,11 +75,13 @@ class Cluster {
   // when it is not usable; null: placed by its shard.
   void submit_part(PendingCall* part, Endpoint* target);
   void finish_whole(PendingCall* whole, const Response* failure, bool notify);
-  // A connection of `owner`'s own, on the endpoint the balancer picks for `request`. Null, with
+  // A connection of `owner`'s own, on the endpoint the balancer picks for `request` (a sharded
+  // cluster: the shard of the first key of `frame`, the request as forwarded, or of `request`
+  // encoded when `frame` is empty). Null, with
   // `code` and `error` set, when no endpoint is usable or its max_pinned are open. Calls whose
   // upstream.pin is set go to it, with no deadline and no retry: the client owns that session.
   // `preamble` is sent first on it, its replies dropped (Pin).
-  std::unique_ptr<Pin> open_pin(const Request& request, CallOwner& owner, bool wait_for_earlier,
+  std::unique_ptr<Pin> open_pin(const Request& request, std::string_view frame, CallOwner& owner, bool wait_for_earlier,
                                 std::vector<std::string> preamble, ErrorCode& code, std::string& error);
   // The owner is going: unlinks the call wherever it is (its deadline, its endpoint, connection
   // or pin), so that nothing here points to it; the owner then frees it.

@@ -66,7 +66,9 @@ ClientPins::Verdict ClientPins::attach(backends::Cluster& cluster, PendingCall* 
     std::vector<std::string> preamble = session_->session_preamble();
     // The deferred MULTI goes first, on the master of this request's key.
     if (deferred) preamble.push_back(session_->deferred_frame());
-    auto opened = cluster.open_pin(call->request, owner_, earlier, std::move(preamble), code, error);
+    // A forwarded call's frame is the request itself: a sharded cluster finds its key there.
+    const std::string_view frame = call->upstream.passthrough ? std::string_view(call->upstream.wire) : "";
+    auto opened = cluster.open_pin(call->request, frame, owner_, earlier, std::move(preamble), code, error);
     if (!opened) {
       // A transaction whose command could not be placed is over: its EXEC goes to Redis, which
       // says there is no MULTI, rather than an empty success here.

@@ -129,7 +129,10 @@ Pinning command_pinning(const Request& request) {
   return std::any_of(params.begin(), params.end(), is_block_option) ? Pinning::kBlocking : Pinning::kNone;
 }
 
-bool pinning_reads_arguments(std::string_view name) { return table_pinning(name) == kByArguments || name == "hello"; }
+bool pinning_reads_arguments(std::string_view name) {
+  return table_pinning(name) == kByArguments || name == "hello" || name == "multi" || name == "exec" ||
+         name == "discard" || name == "watch" || name == "unwatch";
+}
 
 bool shareable(const Request& request) {
   const Pinning pinning = command_pinning(request);

@@ -9,8 +9,10 @@ namespace rpcgate::codec::resp {
 // `request.method` is the lower-cased command name; `request.params` its arguments.
 Pinning command_pinning(const Request& request);
 
-// Whether command_pinning() or shareable() read the arguments of the command `name` (lower
-// case): SELECT, CLIENT, XREAD, XREADGROUP, HELLO. The others' params may stay undecoded.
+// Whether the pinning policy reads the arguments of the command `name` (lower case):
+// command_pinning() and shareable() those of SELECT, CLIENT, XREAD, XREADGROUP and HELLO, a
+// sharded cluster's session (cluster_session.h) how many MULTI, EXEC, DISCARD, WATCH and UNWATCH
+// have. The others' params may stay undecoded.
 bool pinning_reads_arguments(std::string_view name);
 
 // What a connection shared by several clients may carry: kNone, and the bare HELLO that the
