@@ -78,34 +78,36 @@ void Connection::start(bool reject) {
 }
 
 void Connection::tell_local_address() {
-  sockaddr_storage address{};
-  int length = sizeof address;
-  char host[INET6_ADDRSTRLEN] = "";
-  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return;
-  if (address.ss_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
-    uv_ip6_name(v6, host, sizeof host);
-    session_->set_local_address(host, ntohs(v6->sin6_port));
-  } else {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
-    uv_ip4_name(v4, host, sizeof host);
-    session_->set_local_address(host, ntohs(v4->sin_port));
-  }
+  std::string host;
+  uint16_t port = 0;
+  if (socket_address(uv_tcp_getsockname, host, port)) session_->set_local_address(host, port);
 }
 
 std::string Connection::peer_address() {
+  std::string host;
+  uint16_t port = 0;
+  if (!socket_address(uv_tcp_getpeername, host, port)) return {};
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// One end of the connection's socket (uv_tcp_getsockname: ours; uv_tcp_getpeername: the
+// client's), as an address text and a port.
+bool Connection::socket_address(int (*get)(const uv_tcp_t*, sockaddr*, int*), std::string& host, uint16_t& port) {
   sockaddr_storage address{};
   int length = sizeof address;
-  char host[INET6_ADDRSTRLEN] = "";
-  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return {};
+  char text[INET6_ADDRSTRLEN] = "";
+  if (get(&tcp_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return false;
   if (address.ss_family == AF_INET6) {
     const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
-    uv_ip6_name(v6, host, sizeof host);
-    return std::string("[") + host + "]:" + std::to_string(ntohs(v6->sin6_port));
+    uv_ip6_name(v6, text, sizeof text);
+    port = ntohs(v6->sin6_port);
+  } else {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
+    uv_ip4_name(v4, text, sizeof text);
+    port = ntohs(v4->sin_port);
   }
-  const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
-  uv_ip4_name(v4, host, sizeof host);
-  return std::string(host) + ":" + std::to_string(ntohs(v4->sin_port));
+  host = text;
+  return true;
 }
 
 void Connection::take_certificate_identity() {

@@ -114,8 +114,9 @@ class Connection final : public CallOwner, public StreamPair::Owner {
   // The client's identity from its certificate, for routing; "" when it has none.
   std::string_view identity() const { return tls_ != nullptr ? std::string_view(tls_->identity) : std::string_view(); }
   void note_login_failure();
-  // "ip:port" of the client, or "" when the socket cannot say.
+  // "ip:port" of the client ("[ip6]:port"), or "" when the socket cannot say.
   std::string peer_address();
+  bool socket_address(int (*get)(const uv_tcp_t*, sockaddr*, int*), std::string& host, uint16_t& port);
   // Tells the codec the address the client reached us by (UpstreamSession::wants_local_address).
   void tell_local_address();
   void log_access(const Request& request, const Response& response, long route, const PendingCall* call,
