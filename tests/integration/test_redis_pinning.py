@@ -154,7 +154,9 @@ class PinningTest(harness.GatewayTestCase):
         thread.join(10)
         self.assertEqual(popped.get("answer"), [b"pin:queue", b"job"])
         self.assertLess(popped["at"] - pushed_at, 0.5)
-        self.assertLess(slowest, 0.1)
+        # Held behind the blocked client, a GET would wait out the BLPOP's 5 s; a busy machine
+        # (the sanitizers, a parallel build) has made one take 0.135 s, so the bound is 1 s.
+        self.assertLess(slowest, 1.0)
 
     def test_subscribe_on_two_clients_and_publish_from_a_third(self):
         subscribers = [harness.RespClient(self.via), harness.RespClient(self.via)]
