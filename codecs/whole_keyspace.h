@@ -24,6 +24,9 @@ class WholeKeyspace {
     std::string frame;
   };
 
+  // Whether the request is about the whole keyspace at all: a cheap test asked of every request,
+  // before plan() and before the owners are listed.
+  virtual bool about_whole_keyspace(std::string_view request_frame) const = 0;
   // `owners`: how many owners of shards the map has. Owners are numbered in the order of their
   // first shard, the same order in every worker while the map is the same.
   virtual Plan plan(std::string_view request_frame, size_t owners) = 0;

@@ -16,23 +16,12 @@ bool named(std::string_view command, std::string_view name) {
          });
 }
 
-// A reply's header: its type byte and its number ("*3", ":12", "$5"); false for any other.
-bool read_header(std::string_view reply, char& type, int64_t& number, size_t& header_bytes) {
-  if (reply.empty()) return false;
-  const HeaderLine line = read_header_line(reply.substr(1));
-  if (line.state != HeaderLine::State::kComplete) return false;
-  type = reply[0];
-  number = line.value;
-  header_bytes = 1 + line.length;
-  return true;
-}
-
 // A whole bulk string reply's bytes; false for anything else (a nil included).
 bool read_bulk(std::string_view reply, std::string_view& text) {
   char type = 0;
   int64_t length = 0;
   size_t header = 0;
-  if (!read_header(reply, type, length, header) || type != '$' || length < 0 ||
+  if (!read_frame_header(reply, type, length, header) || type != '$' || length < 0 ||
       reply.size() != header + static_cast<size_t>(length) + 2)
     return false;
   text = reply.substr(header, static_cast<size_t>(length));
@@ -71,10 +60,10 @@ bool merge_scan(std::string_view reply, size_t scanned, size_t owners, std::stri
   char type = 0;
   int64_t count = 0;
   size_t header = 0;
-  if (!read_header(reply, type, count, header) || type != '*' || count != 2) return false;
+  if (!read_frame_header(reply, type, count, header) || type != '*' || count != 2) return false;
   reply.remove_prefix(header);
   int64_t length = 0;
-  if (!read_header(reply, type, length, header) || type != '$' || length < 0 ||
+  if (!read_frame_header(reply, type, length, header) || type != '$' || length < 0 ||
       reply.size() < header + static_cast<size_t>(length) + 2)
     return false;
   uint64_t cursor = 0;
@@ -105,15 +94,8 @@ Keyspace keyspace_kind(std::string_view command) {
 }
 
 Keyspace keyspace_kind_of_frame(std::string_view frame) {
-  char type = 0;
-  int64_t number = 0;
-  size_t header = 0;
-  if (!read_header(frame, type, number, header) || type != '*' || number < 1) return Keyspace::kNone;
-  frame.remove_prefix(header);
-  if (!read_header(frame, type, number, header) || type != '$' || number < 0 ||
-      frame.size() < header + static_cast<size_t>(number))
-    return Keyspace::kNone;
-  return keyspace_kind(frame.substr(header, static_cast<size_t>(number)));
+  const std::string_view command = command_word(frame);
+  return command.empty() ? Keyspace::kNone : keyspace_kind(command);
 }
 
 size_t scan_part(const std::vector<std::string_view>& words, size_t owners, std::string& frame) {
@@ -160,7 +142,7 @@ bool merge_keyspace(Keyspace kind, const std::vector<std::string_view>& replies,
     case Keyspace::kCount: {
       int64_t sum = 0;
       for (std::string_view reply : replies) {
-        if (!read_header(reply, type, number, header) || type != ':' || header != reply.size() || number < 0 ||
+        if (!read_frame_header(reply, type, number, header) || type != ':' || header != reply.size() || number < 0 ||
             number > std::numeric_limits<int64_t>::max() - sum)
           return false;
         sum += number;
@@ -172,14 +154,14 @@ bool merge_keyspace(Keyspace kind, const std::vector<std::string_view>& replies,
       int64_t total = 0;
       for (std::string_view reply : replies) {
         // Every element takes 3 bytes at least: a count its bytes cannot hold is no whole reply.
-        if (!read_header(reply, type, number, header) || type != '*' || number < 0 ||
+        if (!read_frame_header(reply, type, number, header) || type != '*' || number < 0 ||
             static_cast<uint64_t>(number) > reply.size() / 3)
           return false;
         total += number;
       }
       append_header(out, '*', total);
       for (std::string_view reply : replies) {
-        read_header(reply, type, number, header);
+        read_frame_header(reply, type, number, header);
         out.append(reply.substr(header));  // each a whole reply: its elements, and nothing after
       }
       return true;

@@ -1,10 +1,11 @@
 #include "codecs/resp/multi_key.h"
 
 #include <algorithm>
-#include <charconv>
+#include <cstdint>
 #include <unordered_map>
 
 #include "codecs/resp/resp3_frame.h"
+#include "codecs/resp/resp_line.h"
 
 namespace rpcgate::codec::resp {
 namespace {
@@ -16,16 +17,6 @@ bool named(std::string_view command, std::string_view name) {
 }
 
 size_t words_per_key(MultiKey kind) { return kind == MultiKey::kMset ? 2 : 1; }
-
-// The header line of an aggregate or an integer: its type byte and its number; false for others.
-bool read_header(std::string_view reply, char& type, long long& number, size_t& header_bytes) {
-  const size_t end = reply.find("\r\n");
-  if (reply.empty() || end == std::string_view::npos) return false;
-  type = reply[0];
-  auto [stop, status] = std::from_chars(reply.data() + 1, reply.data() + end, number);
-  header_bytes = end + 2;
-  return status == std::errc() && stop == reply.data() + end;
-}
 
 bool is_error(std::string_view reply) { return !reply.empty() && (reply[0] == '-' || reply[0] == '!'); }
 
@@ -87,12 +78,15 @@ bool merge_replies(MultiKey kind, const std::vector<Part>& parts, const std::vec
     return true;
   }
   if (kind == MultiKey::kCount) {
-    long long sum = 0;
+    int64_t sum = 0;
     for (std::string_view reply : replies) {
       char type = 0;
-      long long count = 0;
+      int64_t count = 0;
       size_t header = 0;
-      if (!read_header(reply, type, count, header) || type != ':' || header != reply.size() || count < 0) return false;
+      // A broken upstream's count must not overflow the sum.
+      if (!read_frame_header(reply, type, count, header) || type != ':' || header != reply.size() || count < 0 ||
+          count > INT64_MAX - sum)
+        return false;
       sum += count;
     }
     out.append(":" + std::to_string(sum) + "\r\n");
@@ -103,9 +97,10 @@ bool merge_replies(MultiKey kind, const std::vector<Part>& parts, const std::vec
   for (size_t p = 0; p < parts.size(); ++p) {
     std::string_view reply = replies[p];
     char type = 0;
-    long long length = 0;
+    int64_t length = 0;
     size_t header = 0;
-    if (!read_header(reply, type, length, header) || type != '*' || static_cast<size_t>(length) != parts[p].keys.size())
+    if (!read_frame_header(reply, type, length, header) || type != '*' ||
+        static_cast<size_t>(length) != parts[p].keys.size())
       return false;
     reply.remove_prefix(header);
     for (size_t ordinal : parts[p].keys) {

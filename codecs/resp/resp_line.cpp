@@ -52,6 +52,28 @@ HeaderLine read_header_line(std::string_view bytes) {
   return line;
 }
 
+bool read_frame_header(std::string_view frame, char& type, int64_t& number, size_t& header_bytes) {
+  if (frame.empty()) return false;
+  const HeaderLine line = read_header_line(frame.substr(1));
+  if (line.state != HeaderLine::State::kComplete) return false;
+  type = frame[0];
+  number = line.value;
+  header_bytes = 1 + line.length;
+  return true;
+}
+
+std::string_view command_word(std::string_view frame) {
+  char type = 0;
+  int64_t number = 0;
+  size_t header = 0;
+  if (!read_frame_header(frame, type, number, header) || type != '*' || number < 1) return {};
+  frame.remove_prefix(header);
+  if (!read_frame_header(frame, type, number, header) || type != '$' || number < 0 ||
+      frame.size() < header + static_cast<size_t>(number))
+    return {};
+  return frame.substr(header, static_cast<size_t>(number));
+}
+
 char type_byte(int redis_type) {
   switch (redis_type) {
     case REDIS_REPLY_STRING:

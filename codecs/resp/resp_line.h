@@ -30,6 +30,14 @@ struct HeaderLine {
 // than kMaxIntegerText + 2 bytes, so it is cheap to call on every partial read.
 HeaderLine read_header_line(std::string_view bytes);
 
+// The header of the frame at the start of `frame`: its type byte and its number ("*3", ":12",
+// "$5"); false when it does not start with a whole, valid header line.
+bool read_frame_header(std::string_view frame, char& type, int64_t& number, size_t& header_bytes);
+
+// The first word of a request frame that is an array of bulk strings ("*N\r\n$L\r\nNAME..."), as
+// the client cased it: its command. Empty for any other start, or when the word is not all there.
+std::string_view command_word(std::string_view frame);
+
 // The wire byte of a hiredis reply type: '$', '*', ':', '+', '-'.
 char type_byte(int redis_type);
 

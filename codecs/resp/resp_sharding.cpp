@@ -3,6 +3,7 @@
 #include "codecs/resp/cluster_facade.h"
 #include "codecs/resp/cluster_topology.h"
 #include "codecs/resp/key_slot.h"
+#include "codecs/resp/resp_line.h"
 #include "codecs/resp/resp_writer.h"
 
 namespace rpcgate::codec::resp {
@@ -10,21 +11,6 @@ namespace {
 
 constexpr std::string_view kCommand = "*1\r\n$7\r\nCOMMAND\r\n";
 constexpr std::string_view kAsking = "*1\r\n$6\r\nASKING\r\n";
-
-// The command's name in a frame that starts as a RESP array of bulk strings does ("*N\r\n$L\r\n
-// NAME\r\n"); empty for any other start, which is then read in full.
-std::string_view command_name(std::string_view frame) {
-  const size_t header_end = frame.find("\r\n");
-  if (frame.empty() || frame.front() != '*' || header_end == std::string_view::npos) return {};
-  const size_t bulk = header_end + 2;
-  if (bulk >= frame.size() || frame[bulk] != '$') return {};
-  size_t length = 0;
-  size_t at = bulk + 1;
-  for (; at < frame.size() && frame[at] >= '0' && frame[at] <= '9' && at < bulk + 8; ++at)
-    length = length * 10 + static_cast<size_t>(frame[at] - '0');
-  if (at == bulk + 1 || frame.substr(at, 2) != "\r\n" || at + 2 + length > frame.size()) return {};
-  return frame.substr(at + 2, length);
-}
 
 }  // namespace
 
@@ -93,7 +79,7 @@ bool RespSharding::split(std::string_view request_frame, std::vector<std::string
                          std::vector<uint32_t>& shards) {
   // Every request of a sharded cluster is asked: most are no multi-key command, known by their
   // name alone, without reading the frame twice (shard() reads it next).
-  if (std::string_view name = command_name(request_frame); !name.empty() && multi_key_kind(name) == MultiKey::kNone)
+  if (std::string_view name = command_word(request_frame); !name.empty() && multi_key_kind(name) == MultiKey::kNone)
     return false;
   if (!read_words(request_frame)) return false;
   const MultiKey kind = multi_key_kind(words_[0]);
@@ -116,9 +102,13 @@ bool RespSharding::merge(std::string_view request_frame, const std::vector<std::
   return merge_replies(kind, slot_parts(kind), replies, key_count(kind, words_), limits_, out);
 }
 
+bool RespSharding::about_whole_keyspace(std::string_view request_frame) const {
+  return keyspace_kind_of_frame(request_frame) != Keyspace::kNone;
+}
+
 WholeKeyspace::Plan RespSharding::plan(std::string_view request_frame, size_t owners) {
   Plan plan;
-  if (keyspace_kind_of_frame(request_frame) == Keyspace::kNone || !read_words(request_frame)) return plan;
+  if (!about_whole_keyspace(request_frame) || !read_words(request_frame)) return plan;
   const Keyspace kind = keyspace_kind(words_[0]);
   if (kind == Keyspace::kNone) return plan;
   plan.spread = kind == Keyspace::kScan ? Spread::kOne : Spread::kEvery;

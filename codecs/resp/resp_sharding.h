@@ -32,6 +32,7 @@ class RespSharding final : public Sharding, public WholeKeyspace {
 
   uint32_t shards() const override;
   WholeKeyspace* whole_keyspace() override { return this; }
+  bool about_whole_keyspace(std::string_view request_frame) const override;
   Plan plan(std::string_view request_frame, size_t owners) override;
   bool merge_whole(std::string_view request_frame, const std::vector<std::string_view>& replies,
                    const std::vector<std::string>& owners, std::string& out) override;
