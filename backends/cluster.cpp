@@ -182,12 +182,7 @@ void Cluster::submit_part(PendingCall* part, Endpoint* target) {
   // Another master's answer would count another master's keys: this one, not redirected (no
   // resend) and not placed again elsewhere.
   part->upstream.fixed_endpoint = true;
-  if (pending_ >= config_.max_pending) {
-    part->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " + std::to_string(pending_) +
-                                                         " requests pending (max_pending)");
-    part->done = true;
-    return;
-  }
+  if (refused_as_overloaded(part)) return;
   if (!target->usable(now_ms())) {
     const std::string& why = target->last_connect_error();
     part->response.set_error(ErrorCode::kUnavailable, "cluster " + config_.name + ": master " + target->name() +
@@ -217,7 +212,8 @@ bool Cluster::split(PendingCall* call) {
 
 bool Cluster::spread(PendingCall* call) {
   codec::WholeKeyspace* keyspace = sharding_->whole_keyspace();
-  if (keyspace == nullptr) return false;
+  // Asked of every request: the masters (with their names) are listed only for one it concerns.
+  if (keyspace == nullptr || !keyspace->about_whole_keyspace(call->upstream.wire)) return false;
   const std::vector<ShardRouter::Master> masters = router_->masters();
   codec::WholeKeyspace::Plan plan = keyspace->plan(call->upstream.wire, masters.size());
   if (plan.spread == codec::WholeKeyspace::Spread::kNone) return false;
@@ -265,13 +261,16 @@ void Cluster::finish_whole(PendingCall* whole, const Response* failure, bool not
   if (notify) whole->owner->on_call_done(whole);
 }
 
+bool Cluster::refused_as_overloaded(PendingCall* call) {
+  if (pending_ < config_.max_pending) return false;
+  call->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " + std::to_string(pending_) +
+                                                       " requests pending (max_pending)");
+  call->done = true;
+  return true;
+}
+
 void Cluster::start(PendingCall* call) {
-  if (pending_ >= config_.max_pending) {
-    call->response.set_error(ErrorCode::kOverloaded, "cluster " + config_.name + " has " + std::to_string(pending_) +
-                                                         " requests pending (max_pending)");
-    call->done = true;
-    return;
-  }
+  if (refused_as_overloaded(call)) return;
   if (!place(call, nullptr)) {
     call->response.set_error(ErrorCode::kUnavailable, no_endpoint_message());
     call->done = true;

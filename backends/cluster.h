@@ -110,6 +110,8 @@ class Cluster {
   bool place(PendingCall* call, Endpoint* avoid);
   // After the checks of a client's request: counted as pending and placed, or finished at once.
   void start(PendingCall* call);
+  // At max_pending: the call is answered OVERLOADED (done), and true.
+  bool refused_as_overloaded(PendingCall* call);
   // A sharded cluster's request whose keys span shards and that its protocol splits: true once
   // its parts are out (Fanout).
   bool split(PendingCall* call);
